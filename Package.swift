@@ -1,0 +1,68 @@
+// swift-tools-version: 6.1
+// cks: a local AWS KMS custom key store service (`cks serve`) and the console that tears stores down safely.
+// Dependency direction: CKSDomain → CKSPersistence → CKSWire → CKSServer | CKSClient → CKSConsole → cks.
+import PackageDescription
+
+let package = Package(
+    name: "cks",
+    platforms: [.macOS(.v15)],
+    products: [
+        .executable(name: "cks", targets: ["cks"]),
+    ],
+    dependencies: [
+        .package(url: "https://github.com/apple/swift-argument-parser.git", from: "1.8.2"),
+        .package(url: "https://github.com/apple/swift-log.git", from: "1.16.2"),
+        .package(url: "https://github.com/apple/swift-crypto.git", "3.12.3"..<"5.0.0"),
+        .package(url: "https://github.com/apple/swift-http-types.git", from: "1.8.0"),
+        .package(url: "https://github.com/apple/swift-nio.git", from: "2.101.2"),
+        .package(url: "https://github.com/swift-server/swift-service-lifecycle.git", from: "2.13.0"),
+        .package(url: "https://github.com/groue/GRDB.swift.git", from: "7.10.0"),
+        .package(url: "https://github.com/hummingbird-project/hummingbird.git", from: "2.28.1", traits: []),
+    ],
+    targets: [
+        // Pure rules: stores, keys, states, errors, clock, the teardown planner. No I/O.
+        .target(name: "CKSDomain"),
+        // SQLite through GRDB: schema, migrations, durable mutations.
+        .target(name: "CKSPersistence", dependencies: [
+            "CKSDomain",
+            .product(name: "GRDB", package: "GRDB.swift"),
+        ]),
+        // The KMS JSON 1.1 wire protocol: shapes, validation, error bodies, SigV4. Shared by server and client.
+        .target(name: "CKSWire", dependencies: [
+            "CKSDomain",
+            .product(name: "Crypto", package: "swift-crypto"),
+        ]),
+        // `cks serve`: the engine over persistence plus the Hummingbird HTTP front.
+        .target(name: "CKSServer", dependencies: [
+            "CKSDomain", "CKSPersistence", "CKSWire",
+            .product(name: "Crypto", package: "swift-crypto"),
+            .product(name: "Hummingbird", package: "hummingbird"),
+            .product(name: "HTTPTypes", package: "swift-http-types"),
+            .product(name: "NIOCore", package: "swift-nio"),
+            .product(name: "NIOPosix", package: "swift-nio"),
+            .product(name: "Logging", package: "swift-log"),
+            .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+        ]),
+        // The SigV4 KMS client: typed calls, credentials, retries, pagination, bulk.
+        .target(name: "CKSClient", dependencies: ["CKSDomain", "CKSWire"]),
+        // ncursesw through a small static-inline shim (Swift 6 cannot reach curses macros and globals directly).
+        .systemLibrary(name: "CNcursesw", path: "Sources/CNcursesw"),
+        // The console: models → pure renderers → widgets → screens; scripted verbs; embedded core.
+        .target(name: "CKSConsole", dependencies: [
+            "CKSDomain", "CKSWire", "CKSClient", "CKSServer", "CNcursesw",
+        ]),
+        // The executable: argument parsing only.
+        .executableTarget(name: "cks", dependencies: [
+            "CKSConsole", "CKSServer", "CKSClient",
+            .product(name: "ArgumentParser", package: "swift-argument-parser"),
+        ]),
+        .testTarget(name: "CKSDomainTests", dependencies: ["CKSDomain"]),
+        .testTarget(name: "CKSPersistenceTests", dependencies: ["CKSPersistence"]),
+        .testTarget(name: "CKSWireTests", dependencies: ["CKSWire"], resources: [.copy("Vectors")]),
+        .testTarget(name: "CKSServerTests", dependencies: ["CKSServer", "CKSWire", "CKSClient"]),
+        .testTarget(name: "CKSClientTests", dependencies: ["CKSClient", "CKSServer"]),
+        .testTarget(name: "CKSConsoleTests", dependencies: ["CKSConsole"]),
+        // Suites that drive real third-party programs (aws CLI, boto3, moto, tmux) against the built `cks`.
+        .testTarget(name: "CKSExternalTests", dependencies: ["CKSClient", "CKSWire"]),
+    ]
+)

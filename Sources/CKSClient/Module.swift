@@ -1,0 +1,1 @@
+// Module `CKSClient`; see Package.swift for its place in the layering.

@@ -1,0 +1,1 @@
+// Module `CKSConsole`; see Package.swift for its place in the layering.

@@ -1,0 +1,1 @@
+// Module `CKSPersistence`; see Package.swift for its place in the layering.

@@ -1,0 +1,1 @@
+// Module `CKSServer`; see Package.swift for its place in the layering.

@@ -1,0 +1,1 @@
+// Module `CKSWire`; see Package.swift for its place in the layering.

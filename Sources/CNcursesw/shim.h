@@ -1,0 +1,4 @@
+// Placeholder; the console issue fills this in.
+#define NCURSES_WIDECHAR 1
+#include <locale.h>
+#include <ncurses.h>
