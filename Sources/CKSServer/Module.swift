@@ -1,1 +1,0 @@
-// Module `CKSServer`; see Package.swift for its place in the layering.

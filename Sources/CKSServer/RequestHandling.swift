@@ -1,0 +1,27 @@
+import CKSDomain
+import Foundation
+
+/// Who is calling, as the HTTP front resolved it from the SigV4 credential and the principals file.
+/// The account isolates resources; the region (from the credential scope) selects that region's resources.
+public struct Caller: Sendable, Hashable {
+    public var account: String
+    public var region: String
+    public var principalName: String
+
+    public init(account: String, region: String, principalName: String) {
+        self.account = account
+        self.region = region
+        self.principalName = principalName
+    }
+
+    /// The IAM-style ARN used in AccessDenied messages.
+    public var arn: String { "arn:aws:iam::\(account):user/\(principalName)" }
+}
+
+/// The seam between the HTTP front and the engine: a request's target (`TrentService.CreateKey`,
+/// `CksAdmin.AdvanceClock`) and its raw JSON body in, the JSON response body out.
+/// Every AWS error is thrown as `KMSError`; the front turns it into `{"__type","message"}`.
+/// The front has already authenticated and authorized the caller and capped the body size.
+public protocol KMSRequestHandling: Sendable {
+    func handle(target: String, body: Data, caller: Caller) async throws -> Data
+}

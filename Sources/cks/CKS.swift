@@ -1,0 +1,12 @@
+import ArgumentParser
+
+/// `cks`: with no subcommand, the console; `serve` runs the core; the rest are scriptable verbs.
+@main
+struct CKS: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "cks",
+        abstract: "The custom key store console: list AWS KMS custom key stores and tear them down safely.",
+        subcommands: [ConsoleCommand.self, ServeCommand.self, StoresCommand.self, KeysCommand.self, TeardownCommand.self],
+        defaultSubcommand: ConsoleCommand.self
+    )
+}
