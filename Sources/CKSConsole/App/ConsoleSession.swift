@@ -82,6 +82,8 @@ public enum BackendFactory {
         let backend = InMemoryBackend(time: time, recorder: inbox.recorder,
                                       info: EndpointInfo(endpoint: "demo (in-memory, time x60)", account: "111122223333",
                                                          region: "us-east-1", principal: "admin", mode: .embedded))
+        // CONNECTING lasts 30 simulated minutes (30 s at x60), as a CloudHSM connect may.
+        await backend.setDurations(connect: 1_800, disconnect: 60)
         await DemoEstate.standard.seed(into: backend, now: time.now(), seed: UInt64(Date().timeIntervalSince1970))
         return PreparedBackend(backend: backend, inbox: inbox)
     }

@@ -55,6 +55,11 @@ public actor InMemoryBackend: ConsoleBackend {
     public var connectDuration: TimeInterval = 120
     public var disconnectDuration: TimeInterval = 30
 
+    public func setDurations(connect: TimeInterval, disconnect: TimeInterval) {
+        connectDuration = connect
+        disconnectDuration = disconnect
+    }
+
     public init(time: SimulatedTime, recorder: CallRecorder = .discard,
                 info: EndpointInfo = EndpointInfo(endpoint: "in-memory", account: "111122223333", region: "us-east-1",
                                                   principal: "admin", mode: .embedded)) {
@@ -67,7 +72,10 @@ public actor InMemoryBackend: ConsoleBackend {
 
     public func addStore(_ record: StoreRecord, fault: ConnectionErrorCode? = nil) {
         if stores[record.id] == nil { storeOrder.append(record.id) }
-        stores[record.id] = StoreState(record: record, transitionEnds: nil, fault: fault)
+        // A store seeded mid-transition finishes it like any other.
+        let ends: Date? = record.connectionState == .connecting ? time.now().addingTimeInterval(connectDuration)
+            : record.connectionState == .disconnecting ? time.now().addingTimeInterval(disconnectDuration) : nil
+        stores[record.id] = StoreState(record: record, transitionEnds: ends, fault: fault)
     }
 
     public func addKey(_ record: KeyRecord, lastUsed: Date? = nil, stateBeforeUnavailable: KeyState? = nil) {
