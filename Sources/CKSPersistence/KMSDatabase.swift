@@ -25,6 +25,9 @@ public final class KMSDatabase: Sendable {
             try db.execute(sql: "PRAGMA synchronous = \(sync)")
         }
         let pool = try DatabasePool(path: url.path, configuration: config)
+        // GRDB sets synchronous=NORMAL on the writer when it enables WAL, after prepareDatabase: set it again
+        // on the (single, long-lived) writer connection, the only one whose setting matters for commits.
+        try pool.writeWithoutTransaction { db in try db.execute(sql: "PRAGMA synchronous = \(sync)") }
         try Schema.migrator.migrate(pool)
         return KMSDatabase(pool: pool)
     }
