@@ -2,7 +2,7 @@ import Foundation
 
 /// Key material left in a CloudHSM cluster because its store was not connected when the waiting period
 /// of the KMS key ended (semantics §2.4, §6.3). It must be removed by hand in real life.
-public struct OrphanedKeyMaterial: Sendable, Hashable, Codable {
+public struct OrphanedKeyMaterialRecord: Sendable, Hashable, Codable {
     public var keyId: String
     public var keyArn: String
     public var customKeyStoreId: String
@@ -17,29 +17,32 @@ public struct OrphanedKeyMaterial: Sendable, Hashable, Codable {
 }
 
 /// A simulated AWS CloudHSM cluster (admin API). Belongs to one account and region like a real one.
-public struct CloudHsmCluster: Sendable, Hashable {
+public struct HsmCluster: Sendable, Hashable {
     public var id: String
     public var scope: ResourceScope
     public var hsmCount: Int
     /// The kmsuser crypto user's password; a store whose KeyStorePassword differs fails to connect.
     public var kmsUserPassword: String
     public var trustAnchorCertificate: String
-    /// ACTIVE clusters only can back a store.
-    public var isActive: Bool
+    /// The CloudHSM cluster state (`ACTIVE`, `DEGRADED`, `UNINITIALIZED`, ...). Only ACTIVE clusters back a store.
+    public var state: String
     public var creationDate: Date
-    public var orphanedKeyMaterial: [OrphanedKeyMaterial]
+    public var orphanedKeyMaterial: [OrphanedKeyMaterialRecord]
 
     public init(id: String, scope: ResourceScope, hsmCount: Int, kmsUserPassword: String, trustAnchorCertificate: String,
-                isActive: Bool = true, creationDate: Date, orphanedKeyMaterial: [OrphanedKeyMaterial] = []) {
+                state: String = "ACTIVE", creationDate: Date, orphanedKeyMaterial: [OrphanedKeyMaterialRecord] = []) {
         self.id = id
         self.scope = scope
         self.hsmCount = hsmCount
         self.kmsUserPassword = kmsUserPassword
         self.trustAnchorCertificate = trustAnchorCertificate
-        self.isActive = isActive
+        self.state = state
         self.creationDate = creationDate
         self.orphanedKeyMaterial = orphanedKeyMaterial
     }
+
+    /// Whether the cluster can back a store.
+    public var isActive: Bool { state == "ACTIVE" }
 
     /// A fresh id matching `cluster-[2-7a-zA-Z]{11,16}`.
     public static func newId() -> String {
@@ -63,8 +66,12 @@ public struct XksProxy: Sendable, Hashable {
     public var accessKeyId: String
     public var rawSecretAccessKey: String
     public var externalKeyIds: [String]
+    /// The VPC endpoint service the proxy is reachable through, if any.
+    public var vpcEndpointServiceName: String?
 
-    public init(uriEndpoint: String, uriPath: String, accessKeyId: String, rawSecretAccessKey: String, externalKeyIds: [String]) {
+    public init(uriEndpoint: String, uriPath: String, accessKeyId: String, rawSecretAccessKey: String, externalKeyIds: [String],
+                vpcEndpointServiceName: String? = nil) {
+        self.vpcEndpointServiceName = vpcEndpointServiceName
         self.uriEndpoint = uriEndpoint
         self.uriPath = uriPath
         self.accessKeyId = accessKeyId
@@ -82,7 +89,7 @@ public struct XksProxy: Sendable, Hashable {
 public enum BackendRules {
     /// CloudHSM checks of CreateCustomKeyStore, in order: existence, use by another store, activity,
     /// at least 2 HSMs, trust anchor. `inUseBy` is the id of another store of the scope using the cluster.
-    public static func checkCreate(clusterId: String, cluster: CloudHsmCluster?, inUseBy: String?,
+    public static func checkCreate(clusterId: String, cluster: HsmCluster?, inUseBy: String?,
                                    trustAnchorCertificate: String) throws(KMSError) {
         guard let cluster else {
             throw KMSError(.cloudHsmClusterNotFound, "AWS KMS cannot find the AWS CloudHSM cluster with the specified cluster ID: \(clusterId).")
@@ -97,9 +104,10 @@ public enum BackendRules {
     }
 
     /// The cluster checks KMS makes for CreateKey, UpdateCustomKeyStore (2 HSMs) and Connect (1 HSM).
-    public static func checkActiveWithHsms(_ cluster: CloudHsmCluster, minimum: Int, operation: String) throws(KMSError) {
+    public static func checkActiveWithHsms(_ cluster: HsmCluster, minimum: Int, operation: String) throws(KMSError) {
         guard cluster.isActive else {
-            throw KMSError(.cloudHsmClusterNotActive, "The AWS CloudHSM cluster \(cluster.id) is not active. Initialize and activate the cluster and try again.")
+            throw KMSError(.cloudHsmClusterNotActive, "The AWS CloudHSM cluster \(cluster.id) is not active (its state is \(cluster.state)). "
+                + "Initialize and activate the cluster and try again.")
         }
         guard cluster.hsmCount >= minimum else {
             let need = minimum == 1 ? "at least one active HSM" : "at least \(minimum) active HSMs in different Availability Zones"
@@ -110,7 +118,7 @@ public enum BackendRules {
 
     /// Connect for a CloudHSM store. Throws the synchronous failures (the store stays DISCONNECTED);
     /// otherwise returns how the attempt ends: nil = CONNECTED, else FAILED with the code.
-    public static func connectOutcome(store: CustomKeyStore, cluster: CloudHsmCluster?) throws(KMSError) -> ConnectionErrorCode? {
+    public static func connectOutcome(store: CustomKeyStore, cluster: HsmCluster?) throws(KMSError) -> ConnectionErrorCode? {
         guard let cluster else { return .clusterNotFound }
         try checkActiveWithHsms(cluster, minimum: 1, operation: "ConnectCustomKeyStore")
         if let fault = store.connectionFault { return fault }
@@ -122,7 +130,11 @@ public enum BackendRules {
     /// a credential the proxy refuses gives INVALID_CREDENTIALS.
     public static func connectOutcome(store: CustomKeyStore, proxy: XksProxy?) -> ConnectionErrorCode? {
         if let fault = store.connectionFault { return fault }
-        guard let proxy, let xks = store.xks else { return .xksProxyNotReachable }
+        guard let xks = store.xks else { return .xksProxyInvalidConfiguration }
+        if xks.connectivity == .vpcEndpointService, proxy?.vpcEndpointServiceName != xks.vpcEndpointServiceName {
+            return .xksVpcEndpointServiceNotFound
+        }
+        guard let proxy else { return .xksProxyNotReachable }
         if !proxy.accepts(accessKeyId: xks.accessKeyId, secret: xks.rawSecretAccessKey) { return .invalidCredentials }
         return nil
     }
@@ -137,6 +149,15 @@ public enum BackendRules {
         if !proxy.accepts(accessKeyId: settings.accessKeyId, secret: settings.rawSecretAccessKey) {
             throw KMSError(.xksProxyIncorrectAuthenticationCredential,
                            "The external key store proxy at \(settings.uriEndpoint)\(settings.uriPath) rejected the XksProxyAuthenticationCredential.")
+        }
+    }
+
+    /// CreateCustomKeyStore/UpdateCustomKeyStore with VPC_ENDPOINT_SERVICE connectivity: KMS finds the endpoint
+    /// service (a registered proxy reachable through it) but does not talk to the proxy until Connect.
+    public static func checkVpcEndpointService(_ name: String, proxy: XksProxy?) throws(KMSError) {
+        guard proxy?.vpcEndpointServiceName == name else {
+            throw KMSError(.xksProxyVpcEndpointServiceNotFound, "AWS KMS cannot find the VPC endpoint service \(name). "
+                + "Verify the XksProxyVpcEndpointServiceName and that the KMS service principal has consumer permissions on it.")
         }
     }
 

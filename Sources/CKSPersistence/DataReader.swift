@@ -143,20 +143,20 @@ public class DataReader {
 
     // MARK: simulated backends
 
-    public func cluster(id: String, in scope: ResourceScope) throws -> CloudHsmCluster? {
+    public func cluster(id: String, in scope: ResourceScope) throws -> HsmCluster? {
         guard let row = try one("SELECT \(Columns.cluster) FROM cluster WHERE id = ? AND account = ? AND region = ?",
                                 [id, scope.account, scope.region]) else { return nil }
         return decodeCluster(row, orphans: try orphans(clusterId: id))
     }
 
-    public func clusters(in scope: ResourceScope) throws -> [CloudHsmCluster] {
+    public func clusters(in scope: ResourceScope) throws -> [HsmCluster] {
         try all("SELECT \(Columns.cluster) FROM cluster WHERE account = ? AND region = ? ORDER BY creation_date, id",
                 [scope.account, scope.region]).map { row in decodeCluster(row, orphans: try orphans(clusterId: row["id"])) }
     }
 
-    func orphans(clusterId: String) throws -> [OrphanedKeyMaterial] {
+    func orphans(clusterId: String) throws -> [OrphanedKeyMaterialRecord] {
         try all("SELECT * FROM orphaned_material WHERE cluster_id = ? ORDER BY deletion_date, key_id", [clusterId]).map { row in
-            OrphanedKeyMaterial(keyId: row["key_id"], keyArn: row["key_arn"], customKeyStoreId: row["store_id"],
+            OrphanedKeyMaterialRecord(keyId: row["key_id"], keyArn: row["key_arn"], customKeyStoreId: row["store_id"],
                                 deletionDate: date(row, "deletion_date") ?? Date(timeIntervalSince1970: 0))
         }
     }
@@ -166,7 +166,13 @@ public class DataReader {
         guard let row = try one("SELECT * FROM xks_proxy WHERE uri_endpoint = ? AND uri_path = ?", [uriEndpoint, uriPath]) else { return nil }
         let ids = (try? JSONDecoder().decode([String].self, from: Data((row["external_key_ids"] as String).utf8))) ?? []
         return XksProxy(uriEndpoint: row["uri_endpoint"], uriPath: row["uri_path"], accessKeyId: row["access_key_id"],
-                        rawSecretAccessKey: row["secret"], externalKeyIds: ids)
+                        rawSecretAccessKey: row["secret"], externalKeyIds: ids, vpcEndpointServiceName: row["vpc_service_name"])
+    }
+
+    /// The proxy reachable through this VPC endpoint service, if any.
+    public func proxy(vpcEndpointServiceName name: String) throws -> XksProxy? {
+        guard let row = try one("SELECT uri_endpoint, uri_path FROM xks_proxy WHERE vpc_service_name = ? LIMIT 1", [name]) else { return nil }
+        return try proxy(uriEndpoint: row["uri_endpoint"], uriPath: row["uri_path"])
     }
 
     public func proxies() throws -> [XksProxy] {

@@ -83,21 +83,21 @@ public final class DataWriter: DataReader {
 
     // MARK: simulated backends
 
-    public func insert(_ cluster: CloudHsmCluster) throws {
+    public func insert(_ cluster: HsmCluster) throws {
         try run("""
-            INSERT INTO cluster (id, account, region, hsm_count, kmsuser_password, trust_anchor, active, creation_date)
+            INSERT INTO cluster (id, account, region, hsm_count, kmsuser_password, trust_anchor, state, creation_date)
             VALUES (?, ?, ?, ?, ?, ?, ?, ?)
             """, [cluster.id, cluster.scope.account, cluster.scope.region, cluster.hsmCount, cluster.kmsUserPassword,
-                  cluster.trustAnchorCertificate, cluster.isActive, cluster.creationDate.timeIntervalSince1970])
+                  cluster.trustAnchorCertificate, cluster.state, cluster.creationDate.timeIntervalSince1970])
     }
 
     /// Stores a cluster's HSM count, password and activity (its orphans are added separately).
-    public func update(_ cluster: CloudHsmCluster) throws {
-        try run("UPDATE cluster SET hsm_count = ?, kmsuser_password = ?, active = ? WHERE id = ?",
-                [cluster.hsmCount, cluster.kmsUserPassword, cluster.isActive, cluster.id])
+    public func update(_ cluster: HsmCluster) throws {
+        try run("UPDATE cluster SET hsm_count = ?, kmsuser_password = ?, state = ? WHERE id = ?",
+                [cluster.hsmCount, cluster.kmsUserPassword, cluster.state, cluster.id])
     }
 
-    public func addOrphan(_ orphan: OrphanedKeyMaterial, clusterId: String) throws {
+    public func addOrphan(_ orphan: OrphanedKeyMaterialRecord, clusterId: String) throws {
         try run("INSERT OR REPLACE INTO orphaned_material (key_id, cluster_id, key_arn, store_id, deletion_date) VALUES (?, ?, ?, ?, ?)",
                 [orphan.keyId, clusterId, orphan.keyArn, orphan.customKeyStoreId, orphan.deletionDate.timeIntervalSince1970])
     }
@@ -106,9 +106,10 @@ public final class DataWriter: DataReader {
     public func upsert(_ proxy: XksProxy) throws {
         let ids = String(decoding: try JSONEncoder().encode(proxy.externalKeyIds), as: UTF8.self)
         try run("""
-            INSERT INTO xks_proxy (uri_endpoint, uri_path, access_key_id, secret, external_key_ids) VALUES (?, ?, ?, ?, ?)
+            INSERT INTO xks_proxy (uri_endpoint, uri_path, access_key_id, secret, external_key_ids, vpc_service_name)
+            VALUES (?, ?, ?, ?, ?, ?)
             ON CONFLICT(uri_endpoint, uri_path) DO UPDATE SET access_key_id = excluded.access_key_id,
-              secret = excluded.secret, external_key_ids = excluded.external_key_ids
-            """, [proxy.uriEndpoint, proxy.uriPath, proxy.accessKeyId, proxy.rawSecretAccessKey, ids])
+              secret = excluded.secret, external_key_ids = excluded.external_key_ids, vpc_service_name = excluded.vpc_service_name
+            """, [proxy.uriEndpoint, proxy.uriPath, proxy.accessKeyId, proxy.rawSecretAccessKey, ids, proxy.vpcEndpointServiceName])
     }
 }

@@ -14,7 +14,7 @@ enum Columns {
         deletion_date, pending_window, xks_key_id, material, last_used_operation, last_used_at,
         last_used_request, last_used_event
         """
-    static let cluster = "id, account, region, hsm_count, kmsuser_password, trust_anchor, active, creation_date"
+    static let cluster = "id, account, region, hsm_count, kmsuser_password, trust_anchor, state, creation_date"
 }
 
 /// Undecodable rows mean a corrupted or foreign database: surfaced as an internal error, never a crash.
@@ -80,10 +80,10 @@ func decodeKey(_ row: Row) throws -> KMSKey {
                   xksKeyId: row["xks_key_id"], material: row["material"], lastUsage: usage)
 }
 
-func decodeCluster(_ row: Row, orphans: [OrphanedKeyMaterial]) -> CloudHsmCluster {
-    CloudHsmCluster(id: row["id"], scope: ResourceScope(account: row["account"], region: row["region"]),
+func decodeCluster(_ row: Row, orphans: [OrphanedKeyMaterialRecord]) -> HsmCluster {
+    HsmCluster(id: row["id"], scope: ResourceScope(account: row["account"], region: row["region"]),
                     hsmCount: row["hsm_count"], kmsUserPassword: row["kmsuser_password"],
-                    trustAnchorCertificate: row["trust_anchor"], isActive: row["active"],
+                    trustAnchorCertificate: row["trust_anchor"], state: row["state"],
                     creationDate: date(row, "creation_date") ?? Date(timeIntervalSince1970: 0),
                     orphanedKeyMaterial: orphans)
 }

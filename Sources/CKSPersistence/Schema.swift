@@ -11,7 +11,7 @@ enum Schema {
                 CREATE TABLE cluster (
                     id TEXT PRIMARY KEY NOT NULL, account TEXT NOT NULL, region TEXT NOT NULL,
                     hsm_count INTEGER NOT NULL, kmsuser_password TEXT NOT NULL, trust_anchor TEXT NOT NULL,
-                    active INTEGER NOT NULL, creation_date REAL NOT NULL);
+                    state TEXT NOT NULL, creation_date REAL NOT NULL);
                 CREATE INDEX cluster_scope ON cluster(account, region);
 
                 CREATE TABLE orphaned_material (
@@ -21,7 +21,7 @@ enum Schema {
 
                 CREATE TABLE xks_proxy (
                     uri_endpoint TEXT NOT NULL, uri_path TEXT NOT NULL, access_key_id TEXT NOT NULL,
-                    secret TEXT NOT NULL, external_key_ids TEXT NOT NULL,
+                    secret TEXT NOT NULL, external_key_ids TEXT NOT NULL, vpc_service_name TEXT,
                     PRIMARY KEY (uri_endpoint, uri_path)) WITHOUT ROWID;
 
                 CREATE TABLE store (
@@ -54,6 +54,7 @@ enum Schema {
                     creation_date REAL NOT NULL, last_updated REAL NOT NULL,
                     PRIMARY KEY (account, region, name)) WITHOUT ROWID;
                 CREATE INDEX alias_key ON alias(key_id);
+                CREATE INDEX xks_proxy_vpc ON xks_proxy(vpc_service_name) WHERE vpc_service_name IS NOT NULL;
                 """)
         }
         return m

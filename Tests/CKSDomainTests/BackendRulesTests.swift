@@ -6,10 +6,10 @@ import Testing
 struct BackendRulesTests {
     let scope = ResourceScope(account: "111122223333", region: "us-east-1")
 
-    func cluster(hsms: Int = 2, active: Bool = true) -> CloudHsmCluster {
-        CloudHsmCluster(id: "cluster-abcdefghijk", scope: scope, hsmCount: hsms, kmsUserPassword: "kmsPswd1",
+    func cluster(hsms: Int = 2, active: Bool = true) -> HsmCluster {
+        HsmCluster(id: "cluster-abcdefghijk", scope: scope, hsmCount: hsms, kmsUserPassword: "kmsPswd1",
                         trustAnchorCertificate: "-----BEGIN CERTIFICATE-----\nAAAA\n-----END CERTIFICATE-----",
-                        isActive: active, creationDate: Date())
+                        state: active ? "ACTIVE" : "UNINITIALIZED", creationDate: Date())
     }
 
     func store(password: String = "kmsPswd1", fault: ConnectionErrorCode? = nil) -> CustomKeyStore {
@@ -104,5 +104,30 @@ struct BackendRulesTests {
         #expect(code { try StoreRules.checkXksUniqueness(s("https://a", "/p/kms/xks/v1"), against: [pub]) } == nil)
         #expect(code { try StoreRules.checkXksUniqueness(s("https://v", "/p/kms/xks/v1"), against: [vpc]) } == .xksProxyUriEndpointInUse)
         #expect(code { try StoreRules.checkXksUniqueness(s("https://w", "/kms/xks/v1", .vpcEndpointService, vpc: "com.amazonaws.vpce.us-east-1.vpce-svc-1"), against: [vpc]) } == .xksProxyVpcEndpointServiceInUse)
+    }
+}
+
+@Suite("Simulated backends: VPC endpoint services")
+struct VpcBackendTests {
+    let scope = ResourceScope(account: "111122223333", region: "us-east-1")
+    let service = "com.amazonaws.vpce.us-east-1.vpce-svc-0123abcd"
+
+    func store(vpc: String) -> CustomKeyStore {
+        CustomKeyStore(id: "cks-3", scope: scope, name: "v", type: .externalKeyStore, creationDate: Date(),
+                       xks: XksProxySettings(connectivity: .vpcEndpointService, uriEndpoint: "https://private.example", uriPath: "/kms/xks/v1",
+                                             vpcEndpointServiceName: vpc, accessKeyId: "ABCDEFGHIJKLMNOPQRST", rawSecretAccessKey: "secret"),
+                       connection: .new(at: Date()))
+    }
+
+    @Test("a VPC store connects only through the proxy's endpoint service")
+    func connect() {
+        let proxy = XksProxy(uriEndpoint: "https://private.example", uriPath: "/kms/xks/v1", accessKeyId: "ABCDEFGHIJKLMNOPQRST",
+                             rawSecretAccessKey: "secret", externalKeyIds: [], vpcEndpointServiceName: service)
+        #expect(BackendRules.connectOutcome(store: store(vpc: service), proxy: proxy) == nil)
+        #expect(BackendRules.connectOutcome(store: store(vpc: service + "9"), proxy: proxy) == .xksVpcEndpointServiceNotFound)
+        #expect((try? BackendRules.checkVpcEndpointService(service, proxy: proxy)) != nil)
+        do { try BackendRules.checkVpcEndpointService(service, proxy: nil); Issue.record("accepted") } catch {
+            #expect(error.code == .xksProxyVpcEndpointServiceNotFound)
+        }
     }
 }

@@ -125,7 +125,7 @@ struct IdentifierTests {
     @Test("cluster ids match the model's pattern")
     func clusterIds() throws {
         let regex = try Regex("^cluster-[2-7a-zA-Z]{11,16}$")
-        for _ in 0..<100 { #expect(CloudHsmCluster.newId().wholeMatch(of: regex) != nil) }
+        for _ in 0..<100 { #expect(HsmCluster.newId().wholeMatch(of: regex) != nil) }
     }
 
     @Test("KeyId parsing", arguments: [

@@ -157,9 +157,9 @@ struct PersistenceTests {
     func backends() throws {
         let tmp = TempDatabase(); defer { tmp.cleanup() }
         let db = try tmp.open()
-        var c = CloudHsmCluster(id: "cluster-abcdefghijk", scope: scope, hsmCount: 2, kmsUserPassword: "pw12345",
+        var c = HsmCluster(id: "cluster-abcdefghijk", scope: scope, hsmCount: 2, kmsUserPassword: "pw12345",
                                 trustAnchorCertificate: "PEM", creationDate: t0)
-        let orphan = OrphanedKeyMaterial(keyId: "k1", keyArn: scope.keyARN("k1"), customKeyStoreId: "cks-1", deletionDate: t0)
+        let orphan = OrphanedKeyMaterialRecord(keyId: "k1", keyArn: scope.keyARN("k1"), customKeyStoreId: "cks-1", deletionDate: t0)
         let proxy = XksProxy(uriEndpoint: "https://p", uriPath: "/kms/xks/v1", accessKeyId: "A", rawSecretAccessKey: "S", externalKeyIds: ["x1", "x2"])
         try db.writeNow { w in
             try w.insert(c)
