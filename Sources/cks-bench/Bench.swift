@@ -142,7 +142,8 @@ final class Bench {
                             describeStores: true)
             var keys = n
             for c in config.connections {
-                try cell("1 core vs moto", core, serverName: "cks core", workload: "CreateKey", keys: keys, connections: c,
+                // Labelled with the estate the CreateKey runs started from (moto's row starts from the same size).
+                try cell("1 core vs moto", core, serverName: "cks core", workload: "CreateKey", keys: n, connections: c,
                          load: { _ in Loads.createKey(core.factory) },
                          after: { m, _ in keys += m.wrk.requests - m.wrk.non2xx })
                 results.rows[results.rows.count - 1].keysAfter = keys
@@ -168,7 +169,7 @@ final class Bench {
                             describeStores: false, listNote: "moto ignores Limit: returns every key")
             var after = motoKeys
             for c in config.connections {
-                try cell("1 core vs moto", moto, serverName: motoName, workload: "CreateKey", keys: after, connections: c,
+                try cell("1 core vs moto", moto, serverName: motoName, workload: "CreateKey", keys: motoKeys, connections: c,
                          load: { _ in Loads.createKey(moto.factory) },
                          after: { m, _ in after += m.wrk.requests - m.wrk.non2xx })
                 results.rows[results.rows.count - 1].keysAfter = after

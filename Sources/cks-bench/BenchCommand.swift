@@ -92,7 +92,8 @@ struct CKSBench: AsyncParsableCommand {
         let configuration = own.deletingLastPathComponent().lastPathComponent == "debug" ? "debug" : "release"
         Host.log("building the cks executable (swift build -c \(configuration) --product cks)")
         guard let swift = Host.which("swift"),
-              Host.run(swift, ["build", "-c", configuration, "--product", "cks", "--package-path", root.path]) == 0 else {
+              Host.run(swift, ["build", "-c", configuration, "--product", "cks", "--package-path", root.path],
+                       outputToStandardError: true) == 0 else {
             throw BenchError("could not build cks; build it (swift build -c release --product cks) or pass --cks PATH")
         }
         let (_, binPath) = try Host.capture(swift, ["build", "-c", configuration, "--show-bin-path", "--package-path", root.path])

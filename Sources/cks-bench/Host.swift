@@ -13,7 +13,7 @@ enum Host {
     /// The full path of `name` on PATH, or nil.
     static func which(_ name: String) -> String? {
         let path = ProcessInfo.processInfo.environment["PATH"] ?? "/usr/local/bin:/usr/bin:/bin:/usr/sbin:/sbin"
-        for dir in path.split(separator: ":") + ["/usr/sbin", "/sbin"] {
+        for dir in path.split(separator: ":").map(String.init) + ["/usr/sbin", "/sbin"] {
             let candidate = "\(dir)/\(name)"
             if FileManager.default.isExecutableFile(atPath: candidate) { return candidate }
         }
@@ -28,8 +28,9 @@ enum Host {
         env["DEBIAN_FRONTEND"] = "noninteractive"
         // policy-rc.d is not touched: nginx's postinst cannot start a service without an init system here, and
         // the benchmark runs its own nginx with its own configuration on a free loopback port.
-        guard run("/usr/bin/apt-get", ["update", "-qq"], environment: env) == 0,
-              run("/usr/bin/apt-get", ["install", "-y", "-qq", "wrk", "nginx"], environment: env) == 0,
+        guard run("/usr/bin/apt-get", ["update", "-qq"], environment: env, outputToStandardError: true) == 0,
+              run("/usr/bin/apt-get", ["install", "-y", "-qq", "wrk", "nginx"], environment: env,
+                  outputToStandardError: true) == 0,
               let wrk = which("wrk"), let nginx = which("nginx") else {
             throw BenchError("could not install wrk and nginx with apt-get (run as root: apt-get install -y wrk nginx)")
         }
@@ -38,8 +39,11 @@ enum Host {
 
     /// Runs a program to completion with inherited output; returns its exit status.
     @discardableResult
-    static func run(_ executable: String, _ arguments: [String], environment: [String: String]? = nil) -> Int32 {
+    static func run(_ executable: String, _ arguments: [String], environment: [String: String]? = nil,
+                    outputToStandardError: Bool = false) -> Int32 {
         let p = Process()
+        // stdout carries the results document; a build's chatter goes to stderr.
+        if outputToStandardError { p.standardOutput = FileHandle.standardError }
         p.executableURL = URL(fileURLWithPath: executable)
         p.arguments = arguments
         if let environment { p.environment = environment }
@@ -58,7 +62,7 @@ enum Host {
         p.standardOutput = pipe
         p.standardInput = FileHandle.nullDevice
         if let errorLog {
-            FileManager.default.createFile(atPath: errorLog.path, contents: nil)
+            _ = FileManager.default.createFile(atPath: errorLog.path, contents: nil)
             p.standardError = try FileHandle(forWritingTo: errorLog)
         } else {
             p.standardError = FileHandle.nullDevice
@@ -205,7 +209,7 @@ final class ChildProcess: @unchecked Sendable {
         process.arguments = arguments
         if let environment { process.environment = environment }
         if let currentDirectory { process.currentDirectoryURL = currentDirectory }
-        FileManager.default.createFile(atPath: logFile.path, contents: nil)
+        _ = FileManager.default.createFile(atPath: logFile.path, contents: nil)
         let handle = try FileHandle(forWritingTo: logFile)
         process.standardOutput = handle
         process.standardError = handle
@@ -215,14 +219,17 @@ final class ChildProcess: @unchecked Sendable {
 
     var isRunning: Bool { process.isRunning }
 
-    /// SIGTERM, wait up to `grace` seconds, then SIGKILL. Returns the seconds it took to exit.
+    /// The signal that asks it to stop (moto's werkzeug reacts to SIGINT at once, to SIGTERM only slowly).
+    var stopSignal = SIGTERM
+
+    /// `stopSignal`, wait up to `grace` seconds, then SIGKILL. Returns the seconds it took to exit.
     @discardableResult
     func stop(grace: Double = 10) -> Double {
         let start = Date()
         guard process.isRunning else { return 0 }
-        kill(pid, SIGTERM)
+        kill(pid, stopSignal)
         if !Host.waitFor(grace, every: 0.005, { !process.isRunning }) {
-            Host.log("\(name) (pid \(pid)) ignored SIGTERM for \(grace)s; sending SIGKILL")
+            Host.log("\(name) (pid \(pid)) did not stop within \(grace)s; sending SIGKILL")
             kill(pid, SIGKILL)
             process.waitUntilExit()
         }

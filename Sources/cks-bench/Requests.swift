@@ -159,7 +159,7 @@ final class RawConnection {
 
     /// Sends `count` requests over `workers` kept-alive connections at once; `make(i)` builds request i.
     /// Answers come back in request order (nil where the exchange failed).
-    static func parallel(port: Int, count: Int, workers: Int, make: @Sendable (Int) -> RawRequest) -> [Answer?] {
+    static func parallel(port: Int, count: Int, workers: Int, make: @escaping @Sendable (Int) -> RawRequest) -> [Answer?] {
         let results = ResultBox(count: count)
         let next = Counter()
         // Real threads: GCD's concurrentPerform would run only as many blocking workers as there are CPUs.

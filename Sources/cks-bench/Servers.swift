@@ -52,7 +52,7 @@ final class CoreProcess: MeasuredServer {
     }
 
     /// Starts the core and waits for its first signed ListKeys to answer 2xx (polling every millisecond).
-    init(executable: String, dataDirectory: URL, logDirectory: URL, extraArguments: [String] = []) throws {
+    init(executable: String, dataDirectory: URL, logDirectory: URL) throws {
         try Self.prepare(dataDirectory: dataDirectory)
         self.dataDirectory = dataDirectory
         let port = try Host.freePort()
@@ -60,7 +60,7 @@ final class CoreProcess: MeasuredServer {
         let factory = RequestFactory(port: port, signing: .sigV4(Self.credentials, region: Self.region))
         let started = Date()
         child = try ChildProcess(name: "cks serve", executable: executable,
-                                 arguments: ["serve", "--port", "\(port)", "--data-dir", dataDirectory.path] + extraArguments,
+                                 arguments: ["serve", "--listen", "127.0.0.1:\(port)", "--data-dir", dataDirectory.path],
                                  logFile: logDirectory.appendingPathComponent("core-\(port).log"))
         var answered: Double?
         let deadline = Date().addingTimeInterval(60)
@@ -82,7 +82,7 @@ final class CoreProcess: MeasuredServer {
         startSeconds = answered
     }
 
-    func stop() -> Double { child.stop() }
+    @discardableResult func stop() -> Double { child.stop() }
 }
 
 // MARK: - moto
@@ -117,6 +117,7 @@ final class MotoProcess: MeasuredServer {
         port = try Host.freePort()
         child = try ChildProcess(name: "moto_server", executable: executable, arguments: ["-H", "127.0.0.1", "-p", "\(port)"],
                                  logFile: logDirectory.appendingPathComponent("moto-\(port).log"))
+        child.stopSignal = SIGINT
         // Preflight: without Authorization moto answers from its S3 backend, so check for KMS JSON, not a status.
         let factory = RequestFactory(port: port, signing: .staticHeader)
         var ok = false
@@ -139,7 +140,8 @@ final class MotoProcess: MeasuredServer {
         }
     }
 
-    func stop() -> Double { child.stop() }
+    /// moto often needs a few seconds to exit after traffic; do not wait longer than that.
+    @discardableResult func stop() -> Double { child.stop(grace: 5) }
 }
 
 // MARK: - nginx (the ceiling)
@@ -208,5 +210,5 @@ final class NginxProcess: MeasuredServer {
         }
     }
 
-    func stop() -> Double { child.stop() }
+    @discardableResult func stop() -> Double { child.stop() }
 }
