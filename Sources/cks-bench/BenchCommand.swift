@@ -27,6 +27,9 @@ struct CKSBench: AsyncParsableCommand {
     @Flag(help: "Skip moto (the core's rows then have no ratio).")
     var noMoto = false
 
+    @Option(help: "Measure moto only at estate sizes up to this many keys (seeding moto is slow).")
+    var motoMaxKeys: Int?
+
     @Option(help: "The cks executable (default: the one next to cks-bench, built if missing).")
     var cks: String?
 
@@ -45,6 +48,7 @@ struct CKSBench: AsyncParsableCommand {
         if let seconds { config.secondsPerRun = seconds }
         config.runs = max(1, runs)
         config.withMoto = !noMoto
+        if let motoMaxKeys { config.motoMaxKeys = motoMaxKeys }
         if let only {
             let chosen = Set(only.split(separator: ",").map { $0.trimmingCharacters(in: .whitespaces) })
             let unknown = chosen.subtracting(BenchConfig.allSections)

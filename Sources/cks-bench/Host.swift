@@ -200,8 +200,9 @@ final class ChildProcess: @unchecked Sendable {
     var pid: Int32 { process.processIdentifier }
 
     /// Starts `executable` with output to `logFile`.
+    /// With `terminal`, the program's standard input, output and error are that (pseudo-)terminal.
     init(name: String, executable: String, arguments: [String], environment: [String: String]? = nil,
-         logFile: URL, currentDirectory: URL? = nil) throws {
+         logFile: URL, currentDirectory: URL? = nil, terminal: FileHandle? = nil) throws {
         self.name = name
         self.logFile = logFile
         process = Process()
@@ -209,11 +210,17 @@ final class ChildProcess: @unchecked Sendable {
         process.arguments = arguments
         if let environment { process.environment = environment }
         if let currentDirectory { process.currentDirectoryURL = currentDirectory }
-        _ = FileManager.default.createFile(atPath: logFile.path, contents: nil)
-        let handle = try FileHandle(forWritingTo: logFile)
-        process.standardOutput = handle
-        process.standardError = handle
-        process.standardInput = FileHandle.nullDevice
+        if let terminal {
+            process.standardOutput = terminal
+            process.standardError = terminal
+            process.standardInput = terminal
+        } else {
+            _ = FileManager.default.createFile(atPath: logFile.path, contents: nil)
+            let handle = try FileHandle(forWritingTo: logFile)
+            process.standardOutput = handle
+            process.standardError = handle
+            process.standardInput = FileHandle.nullDevice
+        }
         try process.run()
     }
 
