@@ -244,7 +244,8 @@ public final class TeardownController {
         app.launch("teardown \(storeName): \(label)") { [progress, runner] app in
             do {
                 let outcome = try await runner.perform(action, confirmedName: confirmedName) { progress.set($0) }
-                self.lastResults = outcome.results.isEmpty ? nil : (label, outcome.results)
+                let api = action.calls.map(\.rawValue).joined(separator: "+")
+                self.lastResults = outcome.results.isEmpty ? nil : (api, outcome.results)
                 await self.accept(outcome.plan)
                 let failed = outcome.failed
                 if failed.isEmpty {
@@ -270,7 +271,7 @@ public final class TeardownController {
         app?.launch(nil) { [runner] _ in
             if let plan = await runner.setWindow(window) { await self.accept(plan) }
             if case .scheduleDeletion(let ids, _, _)? = self.plan?.action {
-                self.run(self.plan!.action, label: "ScheduleKeyDeletion × \(ids.count)")
+                self.run(self.plan!.action, label: ids.count == 1 ? "ScheduleKeyDeletion" : "ScheduleKeyDeletion × \(ids.count)")
             }
         }
     }

@@ -103,7 +103,7 @@ enum TeardownView {
         case .blocked(let reason):
             out.append(Line(text: " Blocked: \(reason)", style: Style(.danger, [.bold])))
             if case .acknowledge = plan.action {
-                out.append(Line(text: "   y acknowledges the key under the cursor (or the marked ones); space marks; Y all", style: Style(.muted)))
+                out.append(Line(text: "   y acknowledges the key under the cursor, or the marked ones (space marks); Y all", style: Style(.muted)))
             }
         }
         if let error = c.error { out.append(Line(text: " \(s.warning) \(error)", style: Style(.danger))) }
@@ -133,7 +133,7 @@ enum TeardownView {
             for (i, flag) in pending.enumerated() {
                 let box = c.marks.contains(flag.keyId) ? (s.isASCII ? "[*]" : "[\(s.mark)]") : "[ ]"
                 let name = flag.aliases.first.map { "\($0) (\(flag.keyId.prefix(8))…)" } ?? flag.keyId
-                out.append(Line(text: " \(box) \(name): \(TeardownPlanText.reason(flag.reason, now: now))", style: Style(.warning), flag: i))
+                out.append(Line(text: " \(box) \(name): \(TeardownPlanText.reason(flag.reason, now: now, short: true))", style: Style(.warning), flag: i))
             }
             for flag in plan.flaggedKeys where flag.isAcknowledged {
                 out.append(Line(text: " \(s.check) \(flag.aliases.first ?? flag.keyId): acknowledged", style: Style(.muted)))
@@ -157,8 +157,8 @@ enum TeardownView {
         for note in plan.notes { out.append(Line(text: " \(note)", style: Style(.muted))) }
         if let option = plan.disconnectOnly {
             section("Alternative: disconnect only (o)")
-            out.append(Line(text: " \(option.explanation)" + (option.isAvailable ? "" : " Not available: \(option.unavailableReason ?? "").")),
-                            style: Style(.normal)))
+            let unavailable = option.isAvailable ? "" : " Not available: \(option.unavailableReason ?? "")."
+            out.append(Line(text: " \(option.explanation)\(unavailable)", style: Style(.normal)))
         }
         if !plan.abortableKeyIds.isEmpty {
             out.append(Line(text: " X aborts the teardown: CancelKeyDeletion on \(TeardownText.count(plan.abortableKeyIds.count, "key")) it scheduled (they come back Disabled).",
@@ -176,11 +176,18 @@ enum TeardownView {
     static func wrap(_ lines: [Line], width: Int) -> [Line] {
         lines.flatMap { line -> [Line] in
             let leadWidth = TextWidth.of(line.lead)
-            let indent = leadWidth > 0 ? String(repeating: " ", count: leadWidth) : "   "
-            let pieces = Dialog.wrap(line.text, width: max(10, width - 1 - (leadWidth > 0 ? leadWidth : 3)))
+            if leadWidth > 0 {
+                // Checklist rows stay on one line (truncated when narrow): the seven steps must fit at 80x24.
+                return [line]
+            }
+            let indent = line.text.prefix { $0 == " " }.count
+            let text = String(line.text.dropFirst(indent))
+            let pieces = Dialog.wrap(text, width: max(10, width - 1 - indent - 2))
+            let first = String(repeating: " ", count: indent)
+            let rest = String(repeating: " ", count: indent + 2)
             return pieces.enumerated().map { i, piece in
-                i == 0 ? Line(text: piece, style: line.style, flag: line.flag, lead: line.lead, leadStyle: line.leadStyle)
-                    : Line(text: indent + piece, style: line.style)
+                i == 0 ? Line(text: first + piece, style: line.style, flag: line.flag)
+                    : Line(text: rest + piece, style: line.style)
             }
         }
     }
