@@ -49,6 +49,45 @@ struct TeardownCoreTests {
         await core.stop()
     }
 
+    @Test func theVerbConnectsTheAWSWayAndJournalsUnderTheStateDirectory() async throws {
+        let core = try await InProcessCore.start()
+        do {
+            try await core.cloudHsmStore("payments-hsm", keys: 3, used: 1)
+            let home = FileManager.default.temporaryDirectory.appendingPathComponent("cks-home-\(UUID().uuidString)")
+            let admin = core.server.adminPrincipal
+            let environment = ["HOME": home.path, "XDG_STATE_HOME": home.appendingPathComponent("state").path,
+                               "AWS_ACCESS_KEY_ID": admin.accessKeyId, "AWS_SECRET_ACCESS_KEY": admin.secretAccessKey]
+            var options = TeardownScriptOptions()
+            options.yes = true
+            options.acknowledgeFlagged = true
+            options.json = true
+            let out = TeardownScriptTests.Captured()
+            let status = await TeardownScript.main(
+                store: "payments-hsm", options: options, flags: ClientFlags(endpoint: core.server.endpoint.absoluteString),
+                environment: environment, terminal: out.terminal(tty: false, stdoutTTY: false),
+                connect: { flags in try await ClientConnection.open(flags, environment: environment, homeDirectory: home) })
+            #expect(status == TeardownExit.waiting.rawValue, "\(out.stdout)\n\(out.stderr)")
+            let report = try JSONSerialization.jsonObject(with: Data(out.stdout.utf8)) as? [String: Any]
+            #expect(report?["status"] as? String == "waiting")
+            let file = home.appendingPathComponent("state/cks/teardowns.jsonl")
+            let lines = try String(contentsOf: file, encoding: .utf8).split(separator: "\n")
+            #expect(lines.count == 3, "start, acknowledge, one ScheduleKeyDeletion line")
+            #expect(lines.allSatisfy { $0.contains("\"endpoint\":\"\(core.server.endpoint.absoluteString)\"") })
+            #expect(lines.allSatisfy { $0.contains("\"account\":\"\(admin.account)\"") })
+
+            // Unreachable endpoint: its own exit status, nothing journalled.
+            let down = TeardownScriptTests.Captured()
+            let unreachable = await TeardownScript.main(
+                store: "payments-hsm", options: options, flags: ClientFlags(endpoint: "http://127.0.0.1:9"),
+                environment: environment, terminal: down.terminal(tty: false, stdoutTTY: false),
+                connect: { flags in try await ClientConnection.open(flags, environment: environment, homeDirectory: home,
+                                                                     retryPolicy: RetryPolicy(maxAttempts: 1), timeout: 2) })
+            #expect(unreachable == TeardownExit.cannotReachEndpoint.rawValue, "\(down.stderr)")
+            try? FileManager.default.removeItem(at: home)
+        }
+        await core.stop()
+    }
+
     @Test func orphanedKeyMaterialReportedByTheCoreIsNamed() async throws {
         let core = try await InProcessCore.start()
         do {
