@@ -175,3 +175,71 @@ enum CKSBinary {
         await moto.process.stop()
     }
 }
+
+/// The verbs against the real `cks serve` (started as a child process on a free port, stopped by its PID).
+@Suite(.serialized) struct ScriptedAgainstServeTests {
+    static let admin = AWSCredentials(accessKeyId: "AKIAADMINADMINADMIN2", secretAccessKey: "admin-secret-admin-secret")
+    static let reader = AWSCredentials(accessKeyId: "AKIAREADERREADERREA2", secretAccessKey: "reader-secret-reader-secret")
+
+    @Test func storesAndKeysAgainstCksServe() async throws {
+        let dir = FileManager.default.temporaryDirectory.appendingPathComponent("cks-serve-\(UUID().uuidString)")
+        try FileManager.default.createDirectory(at: dir, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(at: dir) }
+        // A principals file with the admin and a reader that may only describe stores.
+        let principals = dir.appendingPathComponent("principals.json")
+        let json = """
+        {"principals":[
+          {"name":"admin","account":"111122223333","accessKeyId":"\(Self.admin.accessKeyId)","secretAccessKey":"\(Self.admin.secretAccessKey)","allow":["kms:*","cks:*"]},
+          {"name":"reader","account":"111122223333","accessKeyId":"\(Self.reader.accessKeyId)","secretAccessKey":"\(Self.reader.secretAccessKey)","allow":["kms:DescribeCustomKeyStores"]}
+        ]}
+        """
+        FileManager.default.createFile(atPath: principals.path, contents: Data(json.utf8), attributes: [.posixPermissions: 0o600])
+        let binary = try #require(CKSBinary.url)
+        let serve = try ManagedProcess(binary, ["serve", "--listen", "127.0.0.1:0", "--data-dir", dir.appendingPathComponent("data").path,
+                                                "--principals", principals.path])
+        do {
+            let endpoint: String = try await serve.waitFor(timeout: .seconds(60)) { output in
+                guard let r = output.range(of: #"listening on http://127\.0\.0\.1:\d+"#, options: .regularExpression) else { return nil }
+                return String(output[r].dropFirst("listening on ".count))
+            }
+            try await exercise(endpoint: endpoint, home: dir)
+        } catch {
+            await serve.stop()
+            throw error
+        }
+        await serve.stop()
+        #expect(!serve.process.isRunning)
+    }
+
+    private func exercise(endpoint: String, home: URL) async throws {
+        let client = KMSClient(endpoint: URL(string: endpoint)!, region: "us-east-1", credentials: Self.admin)
+        defer { client.shutdown() }
+        let cluster = try await client.createCloudHsmCluster(kmsUserPassword: "kmsPswd-serve")
+        let store = try #require(try await client.createCustomKeyStore(CreateCustomKeyStoreRequest(
+            customKeyStoreName: "served", cloudHsmClusterId: cluster.clusterId,
+            trustAnchorCertificate: cluster.trustAnchorCertificate, keyStorePassword: "kmsPswd-serve")).customKeyStoreId)
+        try await client.connectCustomKeyStore(id: store)
+        for _ in 0..<20 where try await client.customKeyStore(idOrName: store).connectionState != .connected {
+            try await client.advanceClock(seconds: 600)
+        }
+        let key = try #require(try await client.createKey(CreateKeyRequest(origin: .awsCloudHsm, customKeyStoreId: store)).keyMetadata)
+
+        let adminEnv = ["HOME": home.path, "AWS_ACCESS_KEY_ID": Self.admin.accessKeyId,
+                        "AWS_SECRET_ACCESS_KEY": Self.admin.secretAccessKey, "AWS_ENDPOINT_URL": endpoint]
+        let stores = try await CKSBinary.run(["stores", "--output", "table"], environment: adminEnv)
+        #expect(stores.status == 0, "\(stores.err)")
+        let line = try #require(stores.out.split(separator: "\n").dropFirst().first.map(String.init))
+        #expect(line.hasPrefix("served") && line.contains(store) && line.contains("AWS_CLOUDHSM") && line.contains("CONNECTED"))
+        let keys = try await CKSBinary.run(["keys", "served"], environment: adminEnv)
+        #expect(keys.status == 0, "\(keys.err)")
+        #expect(keys.out.contains(key.keyId))
+
+        // The reader may describe stores but not list keys: AccessDeniedException, exit status 3.
+        let readerEnv = ["HOME": home.path, "AWS_ACCESS_KEY_ID": Self.reader.accessKeyId,
+                         "AWS_SECRET_ACCESS_KEY": Self.reader.secretAccessKey]
+        let denied = try await CKSBinary.run(["keys", "served", "--endpoint", endpoint], environment: readerEnv)
+        #expect(denied.status == 3)
+        #expect(denied.err.contains("AccessDeniedException"))
+        #expect(denied.err.contains("ListKeys"))
+    }
+}
