@@ -14,7 +14,7 @@ struct GoldenTests {
     static let sizes = [(80, 24), (160, 48)]
 
     /// Drives the console to `scene` with scripted keys.
-    func reach(_ scene: Scene, _ h: FixtureHarness) async {
+    func reach(_ scene: Scene, _ h: Harness) async {
         switch scene {
         case .stores:
             await h.selectStore("analytics-hsm")
@@ -43,7 +43,7 @@ struct GoldenTests {
         var failures: [String] = []
         for (w, hgt) in Self.sizes {
             if scene == .tooSmall && w > 80 { continue }
-            let h = await FixtureHarness(width: w, height: hgt)
+            let h = await Harness(width: w, height: hgt)
             await reach(scene, h)
             for depth in [ColorDepth.full256, .mono] {
                 let name = "\(scene.rawValue)-\(w)x\(hgt)-\(depth == .mono ? "mono" : "color")"

@@ -3,34 +3,40 @@ import CKSDomain
 import CKSServer
 import CKSWire
 import Foundation
+import Synchronization
 import Testing
 @testable import CKSConsole
 
-/// Golden tests: the console on fixed model data (`FixtureBackend`) with a hand-moved clock, rendering into a
-/// memory surface, so every frame is the same in every run.
+/// Golden tests (the console's and the teardown's): the console on the in-memory test double with a hand-moved
+/// clock, rendering into a memory surface, so every frame is the same in every run.
 @MainActor
-final class FixtureHarness {
+final class Harness {
     static let start = Date(timeIntervalSince1970: 1_795_000_000) // 2026-11-18 UTC, fixed for golden files
-    let clock = ManualClock(FixtureHarness.start)
+    let time = SimulatedTime.manual(at: Harness.start)
     let inbox = ActivityInbox()
-    let backend: FixtureBackend
+    let backend: InMemoryBackend
     let app: ConsoleApp
     let surface: MemorySurface
 
-    init(estate: DemoEstate = .small, width: Int = 80, height: Int = 24) async {
-        backend = FixtureBackend(clock: clock, recorder: inbox.recorder,
-                                 info: EndpointInfo(endpoint: "http://127.0.0.1:7911", account: "111122223333",
-                                                    region: "us-east-1", principal: "admin", mode: .embedded))
-        await estate.fixture(into: backend, now: clock.now())
+    init(estate: DemoEstate = .small, width: Int = 80, height: Int = 24, readOnly: Bool = false, ascii: Bool = false,
+         keymap: Keymap = .defaults, startupMessages: [String] = []) async {
+        backend = InMemoryBackend(time: time, recorder: inbox.recorder,
+                                  info: EndpointInfo(endpoint: "http://127.0.0.1:7911", account: "111122223333",
+                                                     region: "us-east-1", principal: "admin", mode: .embedded))
+        await estate.seed(into: backend, now: time.now())
         var options = ConsoleOptions()
+        options.readOnly = readOnly
+        options.ascii = ascii
         options.timeZone = TimeZone(identifier: "UTC")!
-        let c = clock
-        app = ConsoleApp(backend: backend, inbox: inbox, options: options, now: { c.now() })
+        options.startupMessages = startupMessages
+        let t = time
+        app = ConsoleApp(backend: backend, inbox: inbox, options: options, keymap: keymap, now: { t.now() })
         surface = MemorySurface(width: width, height: height)
         app.start()
         await app.settle(on: surface)
     }
 
+    /// Presses keys through the real event handling, then waits until the console is idle and redrawn.
     func press(_ keys: Key...) async {
         for k in keys {
             app.handle(k)
@@ -38,9 +44,34 @@ final class FixtureHarness {
         }
     }
 
+    func type(_ text: String) async {
+        for ch in text { await press(.char(ch)) }
+    }
+
+    /// Moves the shared clock and lets the console poll.
+    func advance(_ seconds: TimeInterval) async {
+        time.advance(by: seconds)
+        app.tick()
+        await app.settle(on: surface)
+    }
+
+    var screen: String { surface.text }
+
+    /// Puts the cursor on the store called `name` (through the table, as j/k would).
     func selectStore(_ name: String) async {
         if let s = app.stores.first(where: { $0.name == name }) { app.storesTable.select(s.id) }
         await app.settle(on: surface)
+    }
+
+    func store(named name: String) async -> StoreRecord? {
+        await backend.listStoresForTest().first { $0.name == name }
+    }
+}
+
+extension InMemoryBackend {
+    func listStoresForTest() -> [StoreRecord] { storeOrder.compactMap { stores[$0]?.record } }
+    func keysForTest(store: String) -> [KeyRecord] {
+        keyOrder.compactMap { keys[$0]?.record }.filter { $0.customKeyStoreId == store }
     }
 }
 
@@ -91,7 +122,7 @@ final class CoreHarness {
             seeded = try await DemoSeeder(estate: estate, client: admin, connectDuration: Self.connectDuration,
                                           disconnectDuration: Self.disconnectDuration).seed(endingAt: clock.now())
         } catch {
-            await core.stop()
+            await core.shutdown()
             try? FileManager.default.removeItem(at: directory)
             throw error
         }
@@ -109,12 +140,12 @@ final class CoreHarness {
     }
 
     func stop() async {
-        await core.stop()
+        await core.shutdown()
         try? FileManager.default.removeItem(at: directory)
     }
 
     /// Stops the core (the console then finds nobody listening) ...
-    func stopCore() async { await core.stop() }
+    func stopCore() async { await core.shutdown() }
 
     /// ... and starts it again on the same port over the same data (the console's client finds it there).
     func restartCore() async throws {
@@ -153,6 +184,11 @@ final class CoreHarness {
         try await admin.customKeyStore(idOrName: name)
     }
 
+    /// The store, or nil once it no longer exists.
+    func storeIfExists(_ name: String) async -> CustomKeyStoresListEntry? {
+        try? await admin.customKeyStore(idOrName: name)
+    }
+
     /// The store's keys as the core describes them now.
     func keys(ofStore name: String) async throws -> [KeyMetadata] {
         let id = try #require(seeded.storeIds[name])
@@ -160,6 +196,14 @@ final class CoreHarness {
         for try await k in admin.keys(inStore: id) { out.append(k) }
         return out
     }
+}
+
+/// A clock that moves only when told to (the core's and the console's wall clock in behaviour tests).
+final class ManualClock: Sendable {
+    private let current: Mutex<Date>
+    init(_ start: Date) { current = Mutex(start) }
+    func now() -> Date { current.withLock { $0 } }
+    func advance(by seconds: TimeInterval) { current.withLock { $0 = $0.addingTimeInterval(seconds) } }
 }
 
 /// The repository root, found from this file's path.
