@@ -226,6 +226,14 @@ extension KMSEngine {
 
     /// A stable, non-secret identifier of key material (64 hex digits, as KMS's backing key ids).
     static func materialIdentifier(_ material: Data) -> String {
-        SHA256.hash(data: Data("cks-backing-key".utf8) + material).map { String(format: "%02x", $0) }.joined()
+        // Hex by table: String(format:) per byte cost ~7% of a DescribeKey's CPU (perf, issue 6).
+        let digits = Array("0123456789abcdef".utf8)
+        var hex = [UInt8]()
+        hex.reserveCapacity(64)
+        for byte in SHA256.hash(data: Data("cks-backing-key".utf8) + material) {
+            hex.append(digits[Int(byte >> 4)])
+            hex.append(digits[Int(byte & 0x0F)])
+        }
+        return String(decoding: hex, as: UTF8.self)
     }
 }

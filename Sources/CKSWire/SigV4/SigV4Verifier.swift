@@ -27,10 +27,10 @@ public struct SigV4Authorization: Sendable, Hashable {
     /// nil/empty header → KMSError(.missingAuthenticationToken, "Missing Authentication Token")
     /// malformed → KMSError(.incompleteSignature, "<what is missing>")
     public static func parse(_ header: String?) throws -> SigV4Authorization {
-        guard let header, !header.trimmingCharacters(in: .whitespaces).isEmpty else {
+        guard let header, !SigV4.trimWhitespace(header).isEmpty else {
             throw KMSError(.missingAuthenticationToken, "Missing Authentication Token")
         }
-        let trimmed = header.trimmingCharacters(in: .whitespaces)
+        let trimmed = SigV4.trimWhitespace(header)
         let algorithmEnd = trimmed.firstIndex(of: " ") ?? trimmed.endIndex
         let algorithm = String(trimmed[..<algorithmEnd])
         guard algorithm == SigV4.algorithm else {
@@ -38,7 +38,7 @@ public struct SigV4Authorization: Sendable, Hashable {
         }
         var parameters: [String: String] = [:]
         for part in trimmed[algorithmEnd...].split(separator: ",") {
-            let item = part.trimmingCharacters(in: .whitespaces)
+            let item = SigV4.trimWhitespace(part)
             guard let eq = item.firstIndex(of: "=") else { continue }
             parameters[String(item[..<eq])] = String(item[item.index(after: eq)...])
         }
@@ -83,7 +83,7 @@ public enum SigV4Verifier {
         guard authorization.signedHeaders.contains("host") || authorization.signedHeaders.contains(":authority") else {
             throw KMSError(.incompleteSignature, "'Host' or ':authority' must be a 'SignedHeader' in the AWS Authorization.")
         }
-        guard let amzDate = headers.last(where: { $0.0.lowercased() == "x-amz-date" })?.1.trimmingCharacters(in: .whitespaces),
+        guard let amzDate = headers.last(where: { $0.0.lowercased() == "x-amz-date" }).map({ String(SigV4.trimWhitespace($0.1)) }),
               !amzDate.isEmpty else {
             throw KMSError(.incompleteSignature, "Authorization header requires existence of either a 'X-Amz-Date' or a 'Date' header.")
         }
