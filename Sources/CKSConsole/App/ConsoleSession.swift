@@ -138,12 +138,12 @@ public enum BackendFactory {
 
     /// The console over the KMS client against an embedded core, signed as its admin principal; `stop` stops
     /// the core (and removes a temporary core's data).
-    public static func embedded(_ core: EmbeddedCore, label: String? = nil, retryPolicy: RetryPolicy = RetryPolicy(),
+    public static func embedded(_ core: EmbeddedCore, note: String? = nil, retryPolicy: RetryPolicy = RetryPolicy(),
                                 inbox: ActivityInbox = ActivityInbox()) -> PreparedBackend {
         let client = core.client(transport: ObservingTransport(wrapping: URLSessionTransport(), recorder: inbox.recorder),
                                  retryPolicy: retryPolicy)
-        let info = EndpointInfo(endpoint: label ?? core.endpoint.absoluteString, account: core.admin.account, region: core.region,
-                                principal: core.admin.name, mode: .embedded)
+        let info = EndpointInfo(endpoint: core.endpoint.absoluteString, account: core.admin.account, region: core.region,
+                                principal: core.admin.name, mode: .embedded, note: note)
         return PreparedBackend(backend: KMSClientBackend(client: client, info: info), inbox: inbox, core: core,
                                stop: { await core.shutdown() })
     }
@@ -167,7 +167,7 @@ public enum BackendFactory {
         } catch {
             throw BackendError.other("the demo core could not start: \(error)")
         }
-        let prepared = embedded(core, label: "\(core.endpoint.absoluteString) demo, time x\(Int(demoTimeScale))")
+        let prepared = embedded(core, note: "demo, time x\(Int(demoTimeScale))")
         do {
             guard let backend = prepared.backend as? KMSClientBackend else { throw BackendError.other("unexpected backend") }
             let seeder = DemoSeeder(estate: estate, client: backend.client, connectDuration: demoConnectDuration,
