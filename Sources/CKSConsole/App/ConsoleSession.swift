@@ -1,7 +1,6 @@
 import CKSClient
 import CKSServer
 import CKSWire
-import Dispatch
 import Foundation
 import Synchronization
 #if canImport(Glibc)
@@ -49,10 +48,10 @@ public enum ConsoleSession {
         let prepared: PreparedBackend
         do {
             prepared = try await preparing.value
-            interrupts.remove()
+            Interrupts.remove(interrupts)
             StartupProgress.clear()
         } catch {
-            interrupts.remove()
+            Interrupts.remove(interrupts)
             StartupProgress.clear()
             if preparing.isCancelled { return 130 }
             FileHandle.standardError.write(Data("cks: \(BackendError.describe(error).1)\n".utf8))
@@ -207,26 +206,31 @@ enum StartupProgress {
     }
 }
 
-/// SIGINT/SIGTERM while the console is being prepared: run `handler` instead of dying.
-final class Interrupts: @unchecked Sendable {
-    private var sources: [any DispatchSourceSignal] = []
+/// SIGINT/SIGTERM while the console is being prepared (a demo seeding): noted by a plain signal handler and acted on
+/// by a watcher, so no dispatch signal source is left to race with the terminal runner's own.
+enum Interrupts {
+    static let received = Atomic<Int32>(0)
 
-    static func install(_ handler: @escaping @Sendable () -> Void) -> Interrupts {
-        let i = Interrupts()
+    /// Notes SIGINT and SIGTERM until `remove()`; `handler` runs (once) when one arrives.
+    static func install(_ handler: @escaping @Sendable () -> Void) -> Task<Void, Never> {
+        received.store(0, ordering: .relaxed)
         for sig in [SIGINT, SIGTERM] {
-            signal(sig, SIG_IGN)
-            let source = DispatchSource.makeSignalSource(signal: sig, queue: .global())
-            source.setEventHandler(handler: handler)
-            source.resume()
-            i.sources.append(source)
+            signal(sig) { _ in Interrupts.received.store(1, ordering: .relaxed) }
         }
-        return i
+        return Task.detached {
+            while !Task.isCancelled {
+                if received.load(ordering: .relaxed) != 0 {
+                    handler()
+                    return
+                }
+                try? await Task.sleep(for: .milliseconds(50))
+            }
+        }
     }
 
-    /// Back to the default dispositions (the terminal runner installs its own).
-    func remove() {
-        for s in sources { s.cancel() }
-        sources.removeAll()
+    /// Back to the default dispositions (the terminal runner installs its own handling).
+    static func remove(_ watcher: Task<Void, Never>) {
+        watcher.cancel()
         signal(SIGINT, SIG_DFL)
         signal(SIGTERM, SIG_DFL)
     }
