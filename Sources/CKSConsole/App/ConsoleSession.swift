@@ -104,24 +104,23 @@ public enum BackendFactory {
     public static func make(_ flags: ConsoleFlags, environment: [String: String],
                             progress: (@Sendable (DemoSeeder.Progress) -> Void)? = nil) async throws -> PreparedBackend {
         if flags.demo { return try await demo(region: flags.region ?? "us-east-1", progress: progress ?? { _ in }) }
-        let config = try ClientConfigurationResolver(environment: environment)
-            .resolve(ClientFlags(endpoint: flags.endpoint, profile: flags.profile, region: flags.region))
-        switch config.endpoint {
-        case .remote(let url):
-            guard let credentials = config.credentials else {
-                throw BackendError.other("no credentials for \(url.absoluteString) (set AWS_ACCESS_KEY_ID/AWS_SECRET_ACCESS_KEY or use --profile)")
-            }
-            return remote(url: url, region: config.region, credentials: credentials)
-        case .embedded:
-            let directory = EmbeddedCore.defaultDataDirectory(environment: environment)
-            let core: EmbeddedCore
-            do {
-                core = try await EmbeddedCore.start(dataDirectory: directory, region: config.region)
-            } catch {
-                throw BackendError.other("no endpoint is configured, and the embedded core could not start over \(directory.path): \(error)")
-            }
-            return embedded(core)
+        // The same resolution as the scripted verbs (flags, environment, ~/.aws files; else the embedded core),
+        // with every exchange reported to the Activity pane.
+        let inbox = ActivityInbox()
+        let connection = try await ClientConnection.open(
+            ClientFlags(endpoint: flags.endpoint, profile: flags.profile, region: flags.region), environment: environment,
+            transport: ObservingTransport(wrapping: URLSessionTransport(), recorder: inbox.recorder))
+        let region = connection.configuration.region
+        let info: EndpointInfo
+        if let core = connection.embedded {
+            info = EndpointInfo(endpoint: core.endpoint.absoluteString, account: core.admin.account, region: region,
+                                principal: core.admin.name, mode: .embedded)
+        } else {
+            info = EndpointInfo(endpoint: connection.client.endpoint.absoluteString, account: "?", region: region,
+                                principal: connection.client.credentials.accessKeyId, mode: .remote)
         }
+        return PreparedBackend(backend: KMSClientBackend(client: connection.client, info: info), inbox: inbox,
+                               core: connection.embedded, stop: { await connection.close() })
     }
 
     /// The console over the KMS client against `url`, every exchange reported to the Activity pane.
