@@ -1,0 +1,270 @@
+import CKSDomain
+import Foundation
+
+/// State-changing actions: why one is not allowed now, the dialog that confirms it, and the bulk run.
+extension ConsoleApp {
+    /// Nil when `action` is allowed now, else the reason it is not (shown dimmed in the footer and help).
+    public func availability(_ action: Action) -> String? {
+        if let b = keymap.binding(action), b.changesState, options.readOnly {
+            return "read-only mode: changes are refused"
+        }
+        switch action {
+        case .connect, .disconnect, .teardown:
+            guard case .stores = screen else { return "only on the Stores screen" }
+            guard let s = storesTable.current?.record else { return "no store selected" }
+            if action == .teardown { return teardownUnavailableReason() }
+            return storeActionReason(action, s)
+        case .scheduleDeletion, .cancelDeletion, .enableKey, .disableKey:
+            let targets = keyTargets()
+            guard !targets.all.isEmpty else { return "no key selected" }
+            if !targets.eligible(action).isEmpty { return nil }
+            return keyActionReason(action, targets.all)
+        default:
+            return nil
+        }
+    }
+
+    func storeActionReason(_ action: Action, _ s: StoreRecord) -> String? {
+        let st = s.connectionState.rawValue
+        switch (action, s.connectionState) {
+        case (.connect, .disconnected): return nil
+        case (.connect, .failed): return "Connect needs DISCONNECTED; the store is FAILED: disconnect it first"
+        case (.connect, .connected), (.connect, .connecting): return "the store is already \(st)"
+        case (.connect, _): return "Connect needs DISCONNECTED; the store is \(st)"
+        case (.disconnect, .connected), (.disconnect, .connecting), (.disconnect, .failed): return nil
+        case (.disconnect, _): return "Disconnect needs CONNECTED, CONNECTING or FAILED; the store is \(st)"
+        default: return nil
+        }
+    }
+
+    func keyActionReason(_ action: Action, _ keys: [KeyRecord]) -> String {
+        let states = Set(keys.map(\.state.rawValue)).sorted().joined(separator: "/")
+        let subject = keys.count == 1 ? "the key is" : "the keys are"
+        switch action {
+        case .scheduleDeletion: return "\(subject) already PendingDeletion"
+        case .cancelDeletion: return "Cancel deletion needs PendingDeletion; \(subject) \(states)"
+        case .enableKey:
+            return keys.allSatisfy { $0.state == .pendingDeletion }
+                ? "Enable needs Disabled; \(subject) PendingDeletion: cancel deletion first"
+                : "Enable needs Disabled; \(subject) \(states)"
+        case .disableKey:
+            return keys.allSatisfy { $0.state == .pendingDeletion }
+                ? "Disable needs Enabled; \(subject) PendingDeletion" : "Disable needs Enabled; \(subject) \(states)"
+        default: return "not allowed"
+        }
+    }
+
+    struct KeyTargets {
+        var all: [KeyRecord]
+        var hiddenByFilter: Int
+        func eligible(_ action: Action) -> [KeyRecord] {
+            all.filter { k in
+                switch action {
+                case .scheduleDeletion: return k.state != .pendingDeletion
+                case .cancelDeletion: return k.state == .pendingDeletion
+                case .enableKey: return k.state == .disabled || (k.state == .unavailable)
+                case .disableKey: return k.state == .enabled || (k.state == .unavailable)
+                default: return false
+                }
+            }
+        }
+    }
+
+    /// The marked keys (including those the filter hides), else the key under the cursor or on screen.
+    func keyTargets() -> KeyTargets {
+        switch screen {
+        case .keys(let id):
+            let table = keysView(id).table
+            let marked = table.markedRows()
+            if !marked.visible.isEmpty || marked.hidden > 0 {
+                let all = table.rows.filter { table.marks.contains($0.id) }.map(\.record)
+                return KeyTargets(all: all, hiddenByFilter: marked.hidden)
+            }
+            return KeyTargets(all: table.current.map { [$0.record] } ?? [], hiddenByFilter: 0)
+        case .keyDetail:
+            return KeyTargets(all: currentKey().map { [$0] } ?? [], hiddenByFilter: 0)
+        case .stores:
+            return KeyTargets(all: [], hiddenByFilter: 0)
+        }
+    }
+
+    func keyName(_ k: KeyRecord) -> String {
+        k.aliases.first.map { "\($0) (\(k.id))" } ?? k.id
+    }
+
+    // MARK: dialogs
+
+    func openDialog(for action: Action) {
+        switch action {
+        case .connect, .disconnect:
+            guard let s = storesTable.current?.record else { return }
+            dialog = storeDialog(action, s)
+        default:
+            let targets = keyTargets()
+            let eligible = targets.eligible(action)
+            guard !eligible.isEmpty else { return }
+            dialog = keyDialog(action, eligible, skipped: targets.all.count - eligible.count, hidden: targets.hiddenByFilter)
+        }
+    }
+
+    func storeDialog(_ action: Action, _ s: StoreRecord) -> Dialog {
+        let target = "Store: \(s.name) (\(s.id)), \(s.typeText), \(s.stateText)"
+        let backendName = s.type == .awsCloudHsm ? "CloudHSM cluster \(s.cloudHsmClusterId ?? "?")" : "proxy \(s.xksProxy?.uriEndpoint ?? "?")"
+        if action == .connect {
+            return Dialog(title: "Connect \(s.name)?", confirmLabel: "Connect", body: {
+                [(target, .normal),
+                 ("Call: ConnectCustomKeyStore {\"CustomKeyStoreId\": \"\(s.id)\"}", Style(.muted)),
+                 ("Consequence: KMS connects to the \(backendName). The store goes CONNECTING, then CONNECTED (or FAILED with a code); its keys become usable again.", .normal)]
+            }, onConfirm: { [weak self] _ in self?.runStoreAction(.connect, s) })
+        }
+        let pending = census[s.id]?.pendingDeletion ?? 0
+        return Dialog(title: "Disconnect \(s.name)?", confirmLabel: "Disconnect", body: {
+            var lines: [(String, Style)] = [
+                (target, .normal),
+                ("Call: DisconnectCustomKeyStore {\"CustomKeyStoreId\": \"\(s.id)\"}", Style(.muted)),
+                ("Consequence: every key of the store becomes Unavailable at once; applications using them fail. Keys pending deletion stay PendingDeletion. Reversible: connect again.", .normal),
+            ]
+            if s.type == .awsCloudHsm && pending > 0 {
+                lines.append(("Warning: \(pending) key\(pending == 1 ? " is" : "s are") pending deletion. If deleted while the store is disconnected, their key material stays in the cluster (orphaned) and must be cleaned up by hand.", Style(.danger)))
+            }
+            return lines
+        }, onConfirm: { [weak self] _ in self?.runStoreAction(.disconnect, s) })
+    }
+
+    func keyDialog(_ action: Action, _ keys: [KeyRecord], skipped: Int, hidden: Int) -> Dialog {
+        let n = keys.count
+        let noun = n == 1 ? "key" : "\(n) keys"
+        var targetLines: [(String, Style)] = keys.prefix(5).map { ("  " + keyName($0) + "  " + $0.state.rawValue, .normal) }
+        if n > 5 { targetLines.append(("  and \(n - 5) more", Style(.muted))) }
+        var notes: [(String, Style)] = []
+        if hidden > 0 { notes.append(("\(hidden) of the marked keys are hidden by the filter and are included.", Style(.warning))) }
+        if skipped > 0 { notes.append(("\(skipped) marked key\(skipped == 1 ? "" : "s") skipped: not in a state this action applies to.", Style(.muted))) }
+        let ids = keys.map(\.id)
+        let first = ids.first ?? ""
+        let times = n > 1 ? " × \(n)" : ""
+        switch action {
+        case .scheduleDeletion:
+            let recent = keys.filter { k in
+                if case .known(let u, _)? = usage[k.id], let d = u.lastUsed { return coreNow.timeIntervalSince(d) < 30 * 86_400 }
+                return false
+            }.count
+            return Dialog(title: "Schedule deletion of \(noun)?", confirmLabel: "Schedule deletion", irreversible: true, window: 30, body: { [weak self] in
+                guard let self else { return [] }
+                let w = self.dialog?.window ?? 30
+                let date = self.coreNow.addingTimeInterval(Double(w) * 86_400)
+                var lines = targetLines + notes
+                lines.append(("Call: ScheduleKeyDeletion {\"KeyId\": \"\(first)\", \"PendingWindowInDays\": \(w)}\(times)", Style(.muted)))
+                lines.append(("Deletion date: \(self.formatting.dateTime(date)) (in \(w) days)", Style(.keyPendingDeletion)))
+                lines.append(("Consequence: after that date the key material is destroyed for good and data encrypted under these keys can never be decrypted. Until then, cancel deletion (\(self.keymap.keyName(.cancelDeletion))) brings them back Disabled.", Style(.danger)))
+                if recent > 0 { lines.append(("\(recent) of these keys were used in the last 30 days.", Style(.warning))) }
+                return lines
+            }, onConfirm: { [weak self] d in self?.runKeyAction(.scheduleDeletion, ids, window: d.window ?? 30) })
+        case .cancelDeletion:
+            return Dialog(title: "Cancel deletion of \(noun)?", confirmLabel: "Cancel deletion", body: {
+                targetLines + notes + [
+                    ("Call: CancelKeyDeletion {\"KeyId\": \"\(first)\"}\(times)", Style(.muted)),
+                    ("Consequence: the keys are no longer deleted; they come back Disabled (not Enabled), as AWS does. Enable them to use them again.", .normal),
+                ]
+            }, onConfirm: { [weak self] _ in self?.runKeyAction(.cancelDeletion, ids, window: 0) })
+        case .enableKey:
+            return Dialog(title: "Enable \(noun)?", confirmLabel: "Enable", body: {
+                targetLines + notes + [
+                    ("Call: EnableKey {\"KeyId\": \"\(first)\"}\(times)", Style(.muted)),
+                    ("Consequence: the keys can be used for cryptographic operations again (Unavailable keys change when their store connects).", .normal),
+                ]
+            }, onConfirm: { [weak self] _ in self?.runKeyAction(.enableKey, ids, window: 0) })
+        default:
+            return Dialog(title: "Disable \(noun)?", confirmLabel: "Disable", body: {
+                targetLines + notes + [
+                    ("Call: DisableKey {\"KeyId\": \"\(first)\"}\(times)", Style(.muted)),
+                    ("Consequence: applications using these keys get DisabledException until they are enabled again. Reversible.", .normal),
+                ]
+            }, onConfirm: { [weak self] _ in self?.runKeyAction(.disableKey, ids, window: 0) })
+        }
+    }
+
+    // MARK: running
+
+    func runStoreAction(_ action: Action, _ s: StoreRecord) {
+        let verb = action == .connect ? "connect" : "disconnect"
+        motionUntil = wallClock().addingTimeInterval(30)
+        launch("\(verb) \(s.name)") { app in
+            do {
+                if action == .connect { try await app.backend.connectStore(s.id) } else { try await app.backend.disconnectStore(s.id) }
+                app.say(action == .connect ? "Connecting \(s.name)…" : "Disconnecting \(s.name)…", .ok)
+            } catch {
+                let (code, message, _) = BackendError.describe(error)
+                app.dialog = Dialog(title: "\(verb.capitalized) failed", kind: .message, body: {
+                    [("\(code): \(message)", Style(.danger)), ("Nothing changed.", .normal)]
+                })
+            }
+            app.storesInFlight = false
+            app.refreshStores(label: "refresh after \(verb)")
+        }
+    }
+
+    /// Runs a key action over `ids` with bounded concurrency, with per-key results.
+    func runKeyAction(_ action: Action, _ ids: [String], window: Int) {
+        guard case let storeId? = screenStoreId else { return }
+        let names: [Action: (String, String)] = [
+            .scheduleDeletion: ("ScheduleKeyDeletion", "schedule deletion"), .cancelDeletion: ("CancelKeyDeletion", "cancel deletion"),
+            .enableKey: ("EnableKey", "enable"), .disableKey: ("DisableKey", "disable"),
+        ]
+        let (api, verb) = names[action] ?? ("?", "?")
+        bulk = BulkProgress(label: api, total: ids.count)
+        launch("\(verb) \(ids.count == 1 ? "1 key" : "\(ids.count) keys")") { app in
+            let backend = app.backend
+            var failures: [(String, String)] = []
+            await withTaskGroup(of: (String, String?).self) { group in
+                var next = 0
+                func add() {
+                    guard next < ids.count else { return }
+                    let id = ids[next]
+                    next += 1
+                    group.addTask {
+                        do {
+                            switch action {
+                            case .scheduleDeletion: _ = try await backend.scheduleKeyDeletion(id, pendingWindowInDays: window)
+                            case .cancelDeletion: try await backend.cancelKeyDeletion(id)
+                            case .enableKey: try await backend.enableKey(id)
+                            default: try await backend.disableKey(id)
+                            }
+                            return (id, nil)
+                        } catch {
+                            let (code, message, _) = BackendError.describe(error)
+                            return (id, "\(code): \(message)")
+                        }
+                    }
+                }
+                for _ in 0..<4 { add() }
+                for await (id, error) in group {
+                    app.bulk?.done += 1
+                    if let error { failures.append((id, error)); app.bulk?.failed += 1 }
+                    app.changed()
+                    add()
+                }
+            }
+            await app.redescribe(ids, storeId: storeId)
+            app.bulk = nil
+            if case .keys(let sid) = app.screen, sid == storeId { app.keysView(storeId).table.marks.removeAll() }
+            let ok = ids.count - failures.count
+            if failures.isEmpty {
+                app.say("\(api): \(ok) key\(ok == 1 ? "" : "s") done.", .ok)
+            } else {
+                app.dialog = Dialog(title: "\(api): \(failures.count) of \(ids.count) failed", kind: .message, body: {
+                    [("\(ok) succeeded. Failed keys (nothing else changed):", .normal)]
+                        + failures.prefix(12).map { ("  \($0.0): \($0.1)", Style(.danger)) }
+                        + (failures.count > 12 ? [("  and \(failures.count - 12) more (see the Activity pane)", Style(.muted))] : [])
+                })
+            }
+            app.refreshCensus(label: "count keys")
+        }
+    }
+
+    var screenStoreId: String? {
+        switch screen {
+        case .keys(let s), .keyDetail(let s, _): return s
+        case .stores: return nil
+        }
+    }
+}

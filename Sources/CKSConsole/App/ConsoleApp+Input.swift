@@ -1,0 +1,218 @@
+import CKSDomain
+import Foundation
+
+/// Keys: overlays first (dialog, command line, filter, help), then the binding table.
+extension ConsoleApp {
+    /// Handles one key press.
+    public func handle(_ key: Key) {
+        defer { changed() }
+        drainInbox()
+        if key == .ctrl("c") { running = false; return }
+        if key == .resize { return }
+        if let d = dialog {
+            switch d.handle(key) {
+            case .stay: break
+            case .close, .confirmed: if dialog === d { dialog = nil }
+            }
+            return
+        }
+        if commandLine != nil { handleCommandLine(key); return }
+        if filterEditing { handleFilter(key); return }
+        if showHelp {
+            switch key {
+            case .escape, .char("q"), .char("?"), .enter, .function(1): showHelp = false; helpScroll = 0
+            case .down, .char("j"): helpScroll += 1
+            case .up, .char("k"): helpScroll = max(0, helpScroll - 1)
+            case .pageDown, .char(" "): helpScroll += 10
+            case .pageUp: helpScroll = max(0, helpScroll - 10)
+            default: break
+            }
+            return
+        }
+        guard let action = keymap.action(for: key, on: screen.kind) else { return }
+        perform(action)
+    }
+
+    /// Handles a sequence of keys (tests and scripted demos).
+    public func press(_ keys: [Key]) { for k in keys { handle(k) } }
+
+    /// Types text as individual key presses.
+    public func type(_ text: String) { for ch in text { handle(.char(ch)) } }
+
+    func handleCommandLine(_ key: Key) {
+        guard var line = commandLine else { return }
+        switch key {
+        case .escape: commandLine = nil; return
+        case .enter:
+            commandLine = nil
+            run(line.text)
+            return
+        case .tab:
+            line.complete(stores: stores.map(\.name) + stores.map(\.id), themes: ThemeCatalog.shippedNames)
+        case .backspace:
+            if line.text.isEmpty { commandLine = nil; return }
+            line.backspace()
+        case .char(let c): line.type(c)
+        default: break
+        }
+        commandLine = line
+    }
+
+    /// Runs a `:` command line.
+    public func run(_ text: String) {
+        switch CommandLineState.parse(text) {
+        case .failure(let e): say(e.message, .warning)
+        case .success(let cmd):
+            switch cmd {
+            case .quit: running = false
+            case .stores: stack = [.stores]; showHelp = false
+            case .help: showHelp = true
+            case .activity: showActivity.toggle()
+            case .keys(let name):
+                guard let s = findStore(name) else { say("No store named \(name).", .warning); return }
+                stack = [.stores]
+                storesTable.select(s.id)
+                openKeys(s)
+            case .teardown(let name):
+                guard let s = findStore(name) else { say("No store named \(name).", .warning); return }
+                storesTable.select(s.id)
+                if let reason = teardownUnavailableReason() { say(reason, .warning) } else { teardownHandler?(self, s) }
+            case .theme(let name):
+                if let problem = themeHandler?(name) { say(problem, .warning) } else { say("Theme \(name).", .ok) }
+            }
+        }
+    }
+
+    func handleFilter(_ key: Key) {
+        let table = activeTableFilter
+        switch key {
+        case .escape: table?.set(""); filterEditing = false
+        case .enter, .down, .up: filterEditing = false
+        case .backspace: if let t = table { var f = t.get(); if !f.isEmpty { f.removeLast() }; t.set(f) }
+        case .char(let c): if let t = table { t.set(t.get() + String(c)) }
+        default: break
+        }
+    }
+
+    /// The filter of the table on screen, as get/set closures (the tables have different row types).
+    var activeTableFilter: (get: () -> String, set: (String) -> Void)? {
+        switch screen {
+        case .stores: return ({ self.storesTable.filter }, { self.storesTable.setFilter($0) })
+        case .keys(let id):
+            let t = keysView(id).table
+            return ({ t.filter }, { t.setFilter($0) })
+        case .keyDetail: return nil
+        }
+    }
+
+    // MARK: actions
+
+    func perform(_ action: Action) {
+        if let binding = keymap.binding(action), binding.changesState, options.readOnly {
+            say("Read-only mode (--read-only): \(binding.label) is refused; nothing was changed.", .warning)
+            return
+        }
+        switch action {
+        case .moveUp: move(-1)
+        case .moveDown: move(1)
+        case .pageUp: page(-1)
+        case .pageDown: page(1)
+        case .top: moveTo(top: true)
+        case .bottom: moveTo(top: false)
+        case .open: open()
+        case .back: back()
+        case .filter: if activeTableFilter != nil { filterEditing = true }
+        case .command: commandLine = CommandLineState()
+        case .help: showHelp = true; helpScroll = 0
+        case .quit: running = false
+        case .toggleActivity: showActivity.toggle()
+        case .refresh: refreshNow()
+        case .mark: if case .keys(let id) = screen { let t = keysView(id).table; t.toggleMark(); t.move(by: 1) }
+        case .markAll: if case .keys(let id) = screen { keysView(id).table.toggleMarkAll() }
+        case .sortNext:
+            switch screen {
+            case .stores: storesTable.sortNext(width: lastWidth)
+            case .keys(let id): keysView(id).table.sortNext(width: lastWidth)
+            case .keyDetail: break
+            }
+        case .sortReverse:
+            switch screen {
+            case .stores: storesTable.reverseSort()
+            case .keys(let id): keysView(id).table.reverseSort()
+            case .keyDetail: break
+            }
+        case .teardown:
+            if let reason = availability(.teardown) { say(reason, .warning); return }
+            if let s = storesTable.current?.record { teardownHandler?(self, s) }
+        case .connect, .disconnect, .scheduleDeletion, .cancelDeletion, .enableKey, .disableKey:
+            if let reason = availability(action) { say(reason, .warning); return }
+            openDialog(for: action)
+        }
+    }
+
+    func move(_ delta: Int) {
+        switch screen {
+        case .stores: storesTable.move(by: delta)
+        case .keys(let id): keysView(id).table.move(by: delta)
+        case .keyDetail: detailScroll = max(0, detailScroll + delta)
+        }
+    }
+
+    func page(_ direction: Int) {
+        switch screen {
+        case .stores: storesTable.page(direction)
+        case .keys(let id): keysView(id).table.page(direction)
+        case .keyDetail: detailScroll = max(0, detailScroll + direction * 10)
+        }
+    }
+
+    func moveTo(top: Bool) {
+        switch screen {
+        case .stores: top ? storesTable.moveToTop() : storesTable.moveToBottom()
+        case .keys(let id): let t = keysView(id).table; top ? t.moveToTop() : t.moveToBottom()
+        case .keyDetail: detailScroll = top ? 0 : 1_000
+        }
+    }
+
+    func open() {
+        switch screen {
+        case .stores:
+            if let s = storesTable.current?.record { openKeys(s) }
+        case .keys(let id):
+            guard let k = keysView(id).table.current?.record else { return }
+            stack.append(.keyDetail(storeId: id, keyId: k.id))
+            detailScroll = 0
+            usage[k.id] = nil
+            launch("describe key \(k.aliases.first ?? k.id)") { app in
+                await app.redescribe([k.id], storeId: id)
+            }
+        case .keyDetail: break
+        }
+    }
+
+    func openKeys(_ s: StoreRecord) {
+        stack.append(.keys(storeId: s.id))
+        let view = keysView(s.id)
+        if !view.loading { loadKeys(storeId: s.id, label: "open keys of \(s.name)") }
+    }
+
+    func back() {
+        if let f = activeTableFilter, !f.get().isEmpty { f.set(""); return }
+        if stack.count > 1 { stack.removeLast() }
+    }
+
+    func refreshNow() {
+        refreshStores(label: "refresh")
+        switch screen {
+        case .stores: refreshCensus(label: "count keys")
+        case .keys(let id): loadKeys(storeId: id, label: "refresh keys")
+        case .keyDetail(let s, let k):
+            usage[k] = nil
+            launch("refresh key") { app in await app.redescribe([k], storeId: s) }
+        }
+    }
+
+    func teardownUnavailableReason() -> String? {
+        teardownHandler == nil ? "The guided teardown is not available in this build." : nil
+    }
+}

@@ -1,0 +1,309 @@
+import CKSDomain
+import Foundation
+
+/// Drawing: header, title, banner, the screen, the Activity pane, the status line, the footer, overlays.
+extension ConsoleApp {
+    /// Draws the whole frame on `surface`.
+    public func render(on surface: any Surface) {
+        drainInbox()
+        surface.clear()
+        let size = surface.size
+        lastWidth = size.width
+        if size.width < options.minimumSize.width || size.height < options.minimumSize.height {
+            drawTooSmall(size, on: surface)
+            surface.flush()
+            return
+        }
+        var row = 0
+        drawHeader(on: surface, width: size.width)
+        row += 1
+        drawTitle(on: surface, row: row, width: size.width)
+        row += 1
+        if let failure = coreFailure {
+            let text = " \(symbols.warning) " + failure
+            surface.put(row, 0, TextWidth.pad(text, to: size.width, ellipsis: symbols.ellipsis), Style(.banner))
+            row += 1
+        }
+        var bottom = size.height - 1 // footer row
+        let status = statusLine()
+        if status != nil || commandLine?.candidates.isEmpty == false { bottom -= 1 }
+        var activityRect: Rect?
+        if showActivity {
+            let h = max(6, (bottom - row) / 3)
+            activityRect = Rect(row: bottom - h, column: 0, width: size.width, height: h)
+            bottom -= h
+        }
+        let main = Rect(row: row, column: 0, width: size.width, height: bottom - row)
+        if showHelp {
+            drawHelp(in: main, on: surface)
+        } else {
+            switch screen {
+            case .stores: drawStores(in: main, on: surface)
+            case .keys(let id): drawKeys(id, in: main, on: surface)
+            case .keyDetail(let s, let k): drawKeyDetail(storeId: s, keyId: k, in: main, on: surface)
+            }
+        }
+        if let r = activityRect { drawActivity(in: r, on: surface) }
+        if let cands = commandLine?.candidates, !cands.isEmpty {
+            surface.put(size.height - 2, 0, TextWidth.pad(" " + cands.joined(separator: "  "), to: size.width, ellipsis: symbols.ellipsis), Style(.muted))
+        } else if let (text, role) = status {
+            surface.put(size.height - 2, 0, TextWidth.pad(" " + text, to: size.width, ellipsis: symbols.ellipsis), Style(role))
+        }
+        drawFooter(on: surface, row: size.height - 1, width: size.width)
+        if let d = dialog {
+            d.draw(in: Rect(row: 1, column: 0, width: size.width, height: size.height - 2), on: surface, symbols: symbols,
+                   keyHint: "Cancel is selected")
+        }
+        surface.flush()
+        if case .keys(let id) = screen, dialog == nil, !showHelp { fetchUsage(for: keysView(id).table.lastDrawnRows) }
+        if case .keyDetail(_, let k) = screen, let row = currentKey().map({ KeyRow(record: $0) }), usage[k] == nil { fetchUsage(for: [row]) }
+    }
+
+    func statusLine() -> (String, Role)? {
+        if let b = bulk { return ("\(b.label): \(b.done)/\(b.total) done\(b.failed > 0 ? ", \(b.failed) failed" : "")…", .warning) }
+        if let f = flash, f.until > wallClock() { return (f.text, f.role) }
+        return nil
+    }
+
+    func drawTooSmall(_ size: Size, on surface: any Surface) {
+        let msg = "terminal too small: \(size.width)x\(size.height), needs \(options.minimumSize.width)x\(options.minimumSize.height)"
+        let y = max(0, size.height / 2)
+        surface.put(y, max(0, (size.width - TextWidth.of(msg)) / 2), msg, Style(.warning))
+        if size.height > 2 { surface.put(y + 1, max(0, (size.width - 9) / 2), "q to quit", Style(.muted)) }
+    }
+
+    func drawHeader(on surface: any Surface, width: Int) {
+        surface.put(0, 0, String(repeating: " ", count: width), Style(.header))
+        var x = 0
+        func put(_ text: String, _ role: Role) {
+            guard x < width else { return }
+            surface.put(0, x, text, Style(role))
+            x += TextWidth.of(text)
+        }
+        put(" cks ", .header)
+        if let e = endpoint {
+            put(" \(e.mode.rawValue) ", .badgeMode)
+            put(" ", .header)
+            if options.readOnly { put(" READ-ONLY ", .badgeReadOnly); put(" ", .header) }
+            let endpointText = e.endpoint.replacingOccurrences(of: "http://", with: "").replacingOccurrences(of: "https://", with: "")
+            put(endpointText, .headerAccent)
+            put("  acct ", .header)
+            put(e.account, .headerAccent)
+            put("  ", .header)
+            put(e.region, .headerAccent)
+        } else {
+            if options.readOnly { put(" READ-ONLY ", .badgeReadOnly) }
+            put(" connecting…", .header)
+        }
+        let updated: String
+        if let last = storesPoll.lastSuccess {
+            updated = "updated \(Int(max(0, wallClock().timeIntervalSince(last))))s ago "
+        } else {
+            updated = "not updated yet "
+        }
+        let ux = width - TextWidth.of(updated)
+        if ux > x + 1 { surface.put(0, ux, updated, Style(coreFailure == nil ? .header : .banner)) }
+    }
+
+    func drawTitle(on surface: any Surface, row: Int, width: Int) {
+        var parts: [String] = []
+        var filterText = ""
+        switch screen {
+        case .stores:
+            parts = ["Stores (\(storesTable.visible.count)\(storesTable.filter.isEmpty ? "" : "/\(stores.count)"))"]
+            filterText = storesTable.filter
+        case .keys(let id):
+            let v = keysView(id)
+            let name = store(id)?.name ?? id
+            var count = "\(v.table.visible.count)"
+            if !v.table.filter.isEmpty { count += "/\(v.table.rows.count)" }
+            if v.loading && !v.loadedOnce { count += ", loading… \(v.received)" }
+            let marked = v.table.marks.count
+            parts = ["Stores", name, "Keys (\(count))" + (marked > 0 ? "  \(marked) marked" : "")]
+            filterText = v.table.filter
+        case .keyDetail(let s, let k):
+            let alias = keysViews[s]?.table.rows.first { $0.id == k }?.record.aliases.first
+            parts = ["Stores", store(s)?.name ?? s, "Keys", alias ?? k]
+        }
+        let title = " " + parts.joined(separator: " \(symbols.separator) ")
+        surface.put(row, 0, String(repeating: " ", count: width), Style(.title))
+        surface.put(row, 0, TextWidth.truncate(title, to: width), Style(.title))
+        var x = TextWidth.of(title) + 2
+        if filterEditing || !filterText.isEmpty {
+            let f = "/" + filterText + (filterEditing ? "▏" : "")
+            let label = (symbols.isASCII ? f.replacingOccurrences(of: "▏", with: "_") : f)
+            surface.put(row, x, "filter ", Style(.muted))
+            surface.put(row, x + 7, label, Style(.filter))
+            x += 7 + TextWidth.of(label)
+        }
+    }
+
+    func drawStores(in rect: Rect, on surface: any Surface) {
+        guard rect.height > 0 else { return }
+        let detailHeight = rect.height >= 14 ? 6 : 0
+        let tableRect = Rect(row: rect.row, column: 0, width: rect.width, height: rect.height - detailHeight)
+        storesTable.draw(in: tableRect, on: surface, symbols: symbols, focused: dialog == nil,
+                         empty: storesPoll.lastSuccess != nil ? "No custom key stores."
+                            : coreFailure != nil ? "No data yet: the core has not answered." : "Loading stores…")
+        guard detailHeight > 0, let row = storesTable.current else { return }
+        let top = rect.bottom - detailHeight
+        drawRule(on: surface, row: top, width: rect.width, title: row.record.name)
+        for (i, line) in StoresScreen.details(row, formatting: formatting).prefix(detailHeight - 1).enumerated() {
+            surface.put(top + 1 + i, 2, TextWidth.pad(line.0, to: 7), Style(.muted))
+            surface.put(top + 1 + i, 10, TextWidth.truncate(line.1, to: rect.width - 11, ellipsis: symbols.ellipsis), line.2)
+        }
+    }
+
+    func drawRule(on surface: any Surface, row: Int, width: Int, title: String) {
+        let label = title.isEmpty ? "" : " \(title) "
+        let line = symbols.horizontal + symbols.horizontal + label + String(repeating: symbols.horizontal, count: max(0, width - 2 - TextWidth.of(label)))
+        surface.put(row, 0, line, Style(.border))
+        if !label.isEmpty { surface.put(row, 2, label, Style(.title)) }
+    }
+
+    func drawKeys(_ storeId: String, in rect: Rect, on surface: any Surface) {
+        let v = keysView(storeId)
+        var r = rect
+        if let s = store(storeId), s.connectionState != .connected {
+            let note = " \(s.name) is \(s.stateText): keys are Unavailable (pending deletions still run)."
+            surface.put(r.row, 0, TextWidth.pad(note, to: r.width, ellipsis: symbols.ellipsis), Style(Role.of(s.connectionState)))
+            r = Rect(row: r.row + 1, column: 0, width: r.width, height: r.height - 1)
+        }
+        let empty = v.loading ? "Loading keys…" : (v.error.map { "Could not list keys: \($0)" } ?? "This store has no keys.")
+        v.table.draw(in: r, on: surface, symbols: symbols, focused: dialog == nil, empty: empty)
+    }
+
+    func drawKeyDetail(storeId: String, keyId: String, in rect: Rect, on surface: any Surface) {
+        guard let k = keysViews[storeId]?.table.rows.first(where: { $0.id == keyId })?.record else {
+            surface.put(rect.row + 1, 2, "This key no longer exists (deleted at the end of its waiting period).", Style(.muted))
+            return
+        }
+        var usageLine = usageText(keyId)
+        if case .known(let u, _)? = usage[keyId], let d = u.lastUsed {
+            usageLine = "\(formatting.dateTime(d)) (\(Formatting.ago(d, now: coreNow)))" + (u.operation.map { ", \($0)" } ?? "")
+        } else if case .known(let u, _)? = usage[keyId], let t = u.trackingStartDate {
+            usageLine = "never since tracking began \(formatting.date(t))"
+        }
+        let fields = KeyDetailScreen.fields(k, store: store(storeId), usage: usageLine, formatting: formatting, now: coreNow)
+        let labelWidth = min(30, (fields.map { TextWidth.of($0.0) }.max() ?? 10) + 1)
+        // Long values continue on the next lines rather than being cut.
+        let valueWidth = max(10, rect.width - labelWidth - 4)
+        var lines: [(String, String, Style)] = []
+        for f in fields {
+            var rest = f.1
+            var label = f.0
+            repeat {
+                let piece = TextWidth.truncate(rest, to: valueWidth, ellipsis: "")
+                lines.append((label, piece, f.2))
+                rest = String(rest.dropFirst(max(1, piece.count)))
+                label = ""
+            } while !rest.isEmpty
+        }
+        detailScroll = min(detailScroll, max(0, lines.count - rect.height + 1))
+        for (i, f) in lines.dropFirst(detailScroll).prefix(max(0, rect.height - 1)).enumerated() {
+            let y = rect.row + 1 + i
+            surface.put(y, 2, TextWidth.pad(f.0, to: labelWidth), Style(.tableHeader))
+            surface.put(y, 3 + labelWidth, f.1, f.2)
+        }
+    }
+
+    func drawActivity(in rect: Rect, on surface: any Surface) {
+        let calls = activity.groups.reduce(0) { $0 + $1.total }
+        drawRule(on: surface, row: rect.row, width: rect.width, title: "Activity: \(calls) calls")
+        var lines: [(String, Style)] = []
+        for g in activity.groups {
+            let failures = g.failures > 0 ? ", \(g.failures) failed" : ""
+            lines.append(("\(formatting.clock(g.started))  \(g.label)  (\(g.total) call\(g.total == 1 ? "" : "s")\(failures))", Style(.activity, [.bold])))
+            let shown = g.calls.count > 6 ? Array(g.calls.suffix(5)) : g.calls
+            if g.calls.count > 6 || g.dropped > 0 {
+                lines.append(("    \(symbols.ellipsis) \(g.total - shown.count) earlier calls", Style(.activityTime)))
+            }
+            for c in shown {
+                let status = c.statusText
+                let text = "    " + formatting.clock(c.start) + "  " + TextWidth.pad(c.operation, to: 24) + " "
+                    + TextWidth.pad(c.target, to: 36, ellipsis: symbols.ellipsis) + " " + TextWidth.pad(status, to: 10) + " "
+                    + TextWidth.pad(Formatting.latency(c.latency), to: 7, alignRight: true) + "  " + (c.requestId ?? "-")
+                let failed: Bool
+                if case .failed = c.outcome { failed = true } else { failed = false }
+                lines.append((text, Style(failed ? .activityError : .activity)))
+            }
+        }
+        let body = rect.height - 1
+        for (i, line) in lines.suffix(body).enumerated() {
+            surface.put(rect.row + 1 + i, 1, TextWidth.truncate(line.0, to: rect.width - 2, ellipsis: symbols.ellipsis), line.1)
+        }
+    }
+
+    func drawFooter(on surface: any Surface, row: Int, width: Int) {
+        surface.put(row, 0, String(repeating: " ", count: width), Style(.footer))
+        if let line = commandLine {
+            surface.put(row, 0, ":" + line.text + (symbols.isASCII ? "_" : "▏"), Style(.prompt))
+            let hint = "Tab completes · Enter runs · Esc cancels"
+            if width - TextWidth.of(hint) - 1 > TextWidth.of(line.text) + 4 {
+                surface.put(row, width - TextWidth.of(hint) - 1, hint, Style(.footer))
+            }
+            return
+        }
+        if filterEditing {
+            surface.put(row, 1, "Type to filter · Enter keeps it · Esc clears", Style(.footer))
+            return
+        }
+        var x = 1
+        let kind = showHelp ? nil : Optional(screen.kind)
+        let bindings = keymap.bindings.filter { b in
+            guard let kind else { return b.action == .help || b.action == .quit }
+            return b.inFooter && b.applies(to: kind)
+        }
+        for b in bindings {
+            guard let key = b.keys.first else { continue }
+            let keyText = key.label(ascii: symbols.isASCII)
+            let entry = TextWidth.of(keyText) + 1 + TextWidth.of(b.label) + 2
+            if x + entry > width { break }
+            let disabled = availability(b.action) != nil
+            surface.put(row, x, keyText, Style(disabled ? .footerDisabled : .footerKey))
+            surface.put(row, x + TextWidth.of(keyText) + 1, b.label, Style(disabled ? .footerDisabled : .footer))
+            x += entry
+        }
+    }
+
+    func drawHelp(in rect: Rect, on surface: any Surface) {
+        var lines: [(String, String, Style)] = []
+        let groups: [(String, (Binding) -> Bool)] = [
+            ("Everywhere", { $0.screens.isEmpty }),
+            ("Stores", { $0.screens.contains(.stores) && !$0.screens.isEmpty }),
+            ("Keys of a store", { $0.screens.contains(.keys) }),
+            ("Key detail", { $0.screens.contains(.keyDetail) }),
+        ]
+        for (title, test) in groups {
+            lines.append((title, "", Style(.title)))
+            for b in keymap.bindings where test(b) {
+                let keys = b.keys.map { $0.name }.joined(separator: ", ")
+                var text = b.help
+                var style = Style.normal
+                if b.applies(to: screen.kind), let reason = availability(b.action) {
+                    text += "  (now: \(reason))"
+                    style = Style(.footerDisabled)
+                } else if b.changesState && options.readOnly {
+                    text += "  (refused: read-only)"
+                    style = Style(.footerDisabled)
+                }
+                lines.append((keys, text, style))
+            }
+            lines.append(("", "", .normal))
+        }
+        lines.append(("Dialogs", "Cancel is selected first: Tab moves, Enter activates, Esc cancels. Deletion needs a second Enter.", Style(.muted)))
+        lines.append(("Commands", ":stores  :keys STORE  :teardown STORE  :theme NAME  :activity  :help  :q   (Tab completes)", Style(.muted)))
+        lines.append(("Keymap", "remap in $XDG_CONFIG_HOME/cks/keymap: one `action = key [key...]` per line (actions above: \(Action.allCases.prefix(4).map(\.rawValue).joined(separator: ", ")), …)", Style(.muted)))
+        drawRule(on: surface, row: rect.row, width: rect.width, title: "Help: keys (Esc closes, j/k scroll)")
+        helpScroll = min(helpScroll, max(0, lines.count - (rect.height - 1)))
+        for (i, line) in lines.dropFirst(helpScroll).prefix(rect.height - 1).enumerated() {
+            let y = rect.row + 1 + i
+            if line.1.isEmpty {
+                surface.put(y, 2, line.0, line.2)
+            } else {
+                surface.put(y, 2, TextWidth.pad(line.0, to: 16), Style(.footerKey))
+                surface.put(y, 19, TextWidth.truncate(line.1, to: rect.width - 20, ellipsis: symbols.ellipsis), line.2)
+            }
+        }
+    }
+}

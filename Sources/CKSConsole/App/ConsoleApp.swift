@@ -1,0 +1,254 @@
+import CKSDomain
+import Foundation
+
+/// Options of a console session (from flags, environment and config).
+public struct ConsoleOptions: Sendable {
+    public var readOnly = false
+    public var ascii = false
+    public var timeZone: TimeZone = .current
+    public var minimumSize = Size(width: 80, height: 24)
+    /// Problems found while starting (a broken theme or keymap), shown once the UI is up.
+    public var startupMessages: [String] = []
+    public init() {}
+}
+
+/// The console: one UI thread (@MainActor), a stack of screens, dialogs, the command line, polling,
+/// and the Activity log. It never touches the terminal: it handles keys and draws on a `Surface`,
+/// so tests drive the real event handling with scripted keys and compare what it draws.
+@MainActor
+public final class ConsoleApp {
+    public enum Screen: Equatable, Sendable {
+        case stores
+        case keys(storeId: String)
+        case keyDetail(storeId: String, keyId: String)
+
+        var kind: ScreenKind {
+            switch self {
+            case .stores: return .stores
+            case .keys: return .keys
+            case .keyDetail: return .keyDetail
+            }
+        }
+    }
+
+    /// Per-store key listing state.
+    final class KeysView {
+        let storeId: String
+        let table: Table<KeyRow>
+        var loading = false
+        var loadedOnce = false
+        var received = 0
+        var poll = PollSchedule()
+        var error: String?
+        var task: Task<Void, Never>?
+        init(storeId: String, table: Table<KeyRow>) { self.storeId = storeId; self.table = table }
+    }
+
+    /// Progress of a bulk action (for the status line and the 1 s polling).
+    struct BulkProgress {
+        var label: String
+        var total: Int
+        var done = 0
+        var failed = 0
+    }
+
+    // Configuration.
+    let backend: any ConsoleBackend
+    public let options: ConsoleOptions
+    public internal(set) var keymap: Keymap
+    public internal(set) var symbols: Symbols
+    let formatting: Formatting
+    let wallClock: @Sendable () -> Date
+    public let inbox: ActivityInbox
+    public let activity = ActivityLog()
+    public internal(set) var endpoint: EndpointInfo?
+    /// Opens the guided teardown of a store (`t`, `:teardown STORE`); set by the teardown feature.
+    public var teardownHandler: ((ConsoleApp, StoreRecord) -> Void)?
+    /// Switches the theme (`:theme NAME`); set by the terminal runner, which owns colours.
+    public var themeHandler: ((String) -> String?)?
+    /// Called whenever something changed that should be drawn (the terminal loop wakes up).
+    public var onChange: (() -> Void)?
+
+    // Navigation and overlays.
+    public internal(set) var stack: [Screen] = [.stores]
+    public internal(set) var showHelp = false
+    var helpScroll = 0
+    public internal(set) var showActivity = false
+    public internal(set) var dialog: Dialog?
+    public internal(set) var commandLine: CommandLineState?
+    public internal(set) var filterEditing = false
+    var flash: (text: String, role: Role, until: Date)?
+    public internal(set) var running = true
+    var detailScroll = 0
+
+    // Data.
+    let storesTable: Table<StoreRow>
+    public internal(set) var stores: [StoreRecord] = []
+    var census: [String: KeyCensus] = [:]
+    var storesPoll = PollSchedule()
+    var censusPoll = PollSchedule(idle: 30, motion: 10)
+    var storesInFlight = false
+    var censusInFlight = false
+    /// Set while the core fails or cannot be reached: the banner's text.
+    public internal(set) var coreFailure: String?
+    var clock = ClockEstimate()
+    var keysViews: [String: KeysView] = [:]
+    var usage: [String: UsageInfo] = [:]
+    var usageInFlight = 0
+    var bulk: BulkProgress?
+    var motionUntil: Date?
+    var lastWidth = 80
+
+    // Idle tracking for tests and the terminal loop.
+    public private(set) var busy = 0
+    private var idleWaiters: [CheckedContinuation<Void, Never>] = []
+
+    public init(backend: any ConsoleBackend, inbox: ActivityInbox, options: ConsoleOptions = ConsoleOptions(),
+                keymap: Keymap = .defaults, now: @escaping @Sendable () -> Date = Date.init) {
+        self.backend = backend
+        self.inbox = inbox
+        self.options = options
+        self.keymap = keymap
+        self.symbols = options.ascii ? .ascii : .unicode
+        self.formatting = Formatting(timeZone: options.timeZone)
+        self.wallClock = now
+        self.storesTable = StoresScreen.makeTable(formatting: Formatting(timeZone: options.timeZone))
+        if let first = options.startupMessages.first {
+            dialog = Dialog(title: "Configuration problem", kind: .message,
+                            body: { options.startupMessages.map { ($0, Style(.warning)) } })
+            _ = first
+        }
+    }
+
+    public var screen: Screen { stack.last ?? .stores }
+
+    /// The core's time now (estimated between polls).
+    public var coreNow: Date { clock.coreNow(wall: wallClock()) }
+
+    /// Fetches the endpoint and the first data.
+    public func start() {
+        launch(nil) { app in
+            app.endpoint = await app.backend.endpointInfo()
+        }
+        refreshStores(label: "start")
+        refreshCensus(label: "count keys")
+    }
+
+    // MARK: task tracking
+
+    /// Runs `work` on the UI thread as a tracked task, its calls grouped under `label` in the Activity log.
+    func launch(_ label: String?, _ work: @escaping @MainActor (ConsoleApp) async -> Void) {
+        busy += 1
+        let tag = label.map { activity.begin($0, at: wallClock()) }
+        Task { @MainActor [weak self] in
+            guard let self else { return }
+            if let tag {
+                await ActionTag.$current.withValue(tag) { await work(self) }
+            } else {
+                await work(self)
+            }
+            self.busy -= 1
+            self.drainInbox()
+            self.changed()
+            if self.busy == 0 {
+                let waiters = self.idleWaiters
+                self.idleWaiters.removeAll()
+                for w in waiters { w.resume() }
+            }
+        }
+    }
+
+    /// Waits until no tracked task is running (no sleeps: resumed by the last task to finish).
+    public func idle() async {
+        while busy > 0 {
+            await withCheckedContinuation { idleWaiters.append($0) }
+        }
+        drainInbox()
+    }
+
+    /// Renders and waits until drawing starts no more work (lazy last-use fetches), then renders again.
+    public func settle(on surface: any Surface) async {
+        for _ in 0..<20 {
+            await idle()
+            render(on: surface)
+            if busy == 0 { return }
+        }
+    }
+
+    func changed() { onChange?() }
+
+    func drainInbox() {
+        for event in inbox.drain() { activity.add(event) }
+    }
+
+    // MARK: time
+
+    /// The periodic tick of the terminal loop: files calls, expires the status line, polls what is due.
+    public func tick() {
+        drainInbox()
+        let now = wallClock()
+        if let f = flash, f.until <= now { flash = nil }
+        let motion = inMotion
+        if !storesInFlight && storesPoll.isDue(at: now, inMotion: motion) { refreshStores(label: "refresh (auto)") }
+        if !censusInFlight && coreFailure == nil && censusPoll.isDue(at: now, inMotion: motion) { refreshCensus(label: "count keys (auto)") }
+        if case .keys(let id) = screen, let view = keysViews[id], !view.loading, coreFailure == nil {
+            let size = Double(view.table.rows.count)
+            var schedule = view.poll
+            schedule.idleInterval = min(60, max(5, size / 200))
+            if schedule.isDue(at: now, inMotion: motion) { loadKeys(storeId: id, label: "refresh keys (auto)") }
+        }
+    }
+
+    /// Something is changing by itself: a store CONNECTING or DISCONNECTING, a bulk action, a fresh request.
+    var inMotion: Bool {
+        if bulk != nil { return true }
+        if let until = motionUntil, until > wallClock() { return true }
+        return stores.contains { $0.connectionState.isTransient }
+    }
+
+    // MARK: status line
+
+    func say(_ text: String, _ role: Role = .normal, seconds: TimeInterval = 6) {
+        flash = (text, role, wallClock().addingTimeInterval(seconds))
+        changed()
+    }
+
+    public var statusText: String? { flash?.text }
+
+    // MARK: lookups
+
+    func store(_ id: String) -> StoreRecord? { stores.first { $0.id == id } }
+
+    /// A store by id or name (case-insensitive).
+    public func findStore(_ nameOrId: String) -> StoreRecord? {
+        stores.first { $0.id == nameOrId } ?? stores.first { $0.name == nameOrId }
+            ?? stores.first { $0.name.lowercased() == nameOrId.lowercased() }
+    }
+
+    func keysView(_ storeId: String) -> KeysView {
+        if let v = keysViews[storeId] { return v }
+        let v = KeysView(storeId: storeId, table: KeysScreen.makeTable(
+            formatting: formatting, now: { [weak self] in self?.coreNow ?? Date() },
+            usage: { [weak self] id in self?.usageText(id) ?? "" }))
+        keysViews[storeId] = v
+        return v
+    }
+
+    func usageText(_ keyId: String) -> String {
+        switch usage[keyId] {
+        case nil, .fetching?: return "…"
+        case .failed?: return "unknown"
+        case .known(let u, _)?:
+            guard let d = u.lastUsed else { return "never" }
+            return Formatting.ago(d, now: coreNow)
+        }
+    }
+
+    func currentKey() -> KeyRecord? {
+        switch screen {
+        case .keys(let s): return keysViews[s]?.table.current?.record
+        case .keyDetail(let s, let k): return keysViews[s]?.table.rows.first { $0.id == k }?.record
+        case .stores: return nil
+        }
+    }
+}

@@ -1,0 +1,129 @@
+import CNcursesw
+import Dispatch
+import Foundation
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// Runs the console on the real terminal: stderr to a log file while the UI is up, curses started and
+/// always restored (q, Ctrl-C, SIGTERM, SIGINT, a crash), the event loop on the main actor.
+@MainActor
+public enum TerminalRunner {
+    /// Whether stdout is a terminal (when not, `cks` prints the stores table instead of drawing).
+    public static var stdoutIsTerminal: Bool { isatty(1) == 1 }
+
+    /// Sets the locale from the environment and tells whether it is UTF-8 (call before anything draws).
+    public static func prepareLocale() -> Bool {
+        _ = cks_setlocale_from_env()
+        return cks_locale_is_utf8() != 0
+    }
+
+    /// Runs until the user quits. Returns the process exit status.
+    public static func run(app: ConsoleApp, settings: ConsoleSettings, environment: [String: String], logFile: URL) async -> Int32 {
+        let savedStderr = redirectStderr(to: logFile)
+        installCrashHandlers()
+        let surface = NcursesSurface(theme: settings.theme, environment: environment)
+        TerminalState.active = true
+        let catalog = ThemeCatalog(environment: environment)
+        app.themeHandler = { [weak surface] name in
+            do {
+                surface?.setTheme(try catalog.load(name))
+                return nil
+            } catch let error as ThemeError {
+                return "theme \(error.description)"
+            } catch {
+                return "theme \(name): \(error)"
+            }
+        }
+        var dirty = true
+        app.onChange = { dirty = true }
+        let signals = installTerminationSignals { app.running = false }
+        app.start()
+        let clock = ContinuousClock()
+        var lastTick = clock.now - .seconds(10)
+        while app.running {
+            var handled = false
+            while let key = surface.readKey() {
+                app.handle(key)
+                handled = true
+                if !app.running { break }
+            }
+            if !app.running { break }
+            if clock.now - lastTick >= .milliseconds(250) {
+                app.tick()
+                lastTick = clock.now
+                dirty = true
+            }
+            if dirty || handled {
+                app.render(on: surface)
+                dirty = false
+            }
+            try? await Task.sleep(for: .milliseconds(20))
+        }
+        _ = signals
+        restoreTerminal()
+        restoreStderr(savedStderr)
+        return 0
+    }
+
+    // MARK: stderr
+
+    /// Points fd 2 at `file` so nothing written to stderr (logs, runtime warnings) lands on the screen.
+    static func redirectStderr(to file: URL) -> Int32 {
+        try? FileManager.default.createDirectory(at: file.deletingLastPathComponent(), withIntermediateDirectories: true)
+        let saved = dup(2)
+        let fd = open(file.path, O_WRONLY | O_CREAT | O_APPEND, 0o600)
+        if fd >= 0 {
+            dup2(fd, 2)
+            close(fd)
+        }
+        return saved
+    }
+
+    static func restoreStderr(_ saved: Int32) {
+        guard saved >= 0 else { return }
+        dup2(saved, 2)
+        close(saved)
+    }
+
+    // MARK: signals
+
+    /// SIGTERM, SIGINT and SIGHUP end the loop cleanly (the terminal is restored by the normal exit path).
+    static func installTerminationSignals(_ stop: @escaping @MainActor () -> Void) -> [any DispatchSourceSignal] {
+        [SIGTERM, SIGINT, SIGHUP].map { sig in
+            signal(sig, SIG_IGN)
+            let source = DispatchSource.makeSignalSource(signal: sig, queue: .main)
+            source.setEventHandler { MainActor.assumeIsolated { stop() } }
+            source.resume()
+            return source
+        }
+    }
+
+    /// On a crash, put the terminal back before the process dies, so the shell is usable.
+    static func installCrashHandlers() {
+        for sig in [SIGSEGV, SIGBUS, SIGILL, SIGTRAP, SIGABRT, SIGFPE] {
+            signal(sig) { s in
+                if TerminalState.activeUnsafe { endwin() }
+                signal(s, SIG_DFL)
+                raise(s)
+            }
+        }
+        atexit { if TerminalState.activeUnsafe { endwin() } }
+    }
+
+    static func restoreTerminal() {
+        guard TerminalState.active else { return }
+        TerminalState.active = false
+        curs_set(1)
+        endwin()
+    }
+}
+
+/// Whether curses is up; read from signal handlers, hence a plain C-layout flag.
+enum TerminalState {
+    nonisolated(unsafe) static var activeUnsafe = false
+    @MainActor static var active: Bool {
+        get { activeUnsafe }
+        set { activeUnsafe = newValue }
+    }
+}

@@ -1,0 +1,149 @@
+import CKSDomain
+import Foundation
+
+/// Everything the console asks of the core. The real implementation goes through the project's KMS
+/// client (`KMSClientBackend`); tests use `InMemoryBackend`. Every call an implementation makes on the
+/// wire is reported to its `CallRecorder`, so the Activity pane shows each one.
+public protocol ConsoleBackend: Sendable {
+    /// Endpoint, account, region and mode for the header.
+    func endpointInfo() async -> EndpointInfo
+    /// DescribeCustomKeyStores (every page).
+    func listStores() async throws -> [StoreRecord]
+    /// The keys of one store, streamed as they are described (ListKeys, then DescribeKey per key).
+    func keys(inStore storeId: String) -> AsyncThrowingStream<KeyRecord, any Error>
+    /// Key counts per store id (stores without keys may be absent).
+    func keyCensus() async throws -> [String: KeyCensus]
+    /// DescribeKey (plus aliases).
+    func describeKey(_ keyId: String) async throws -> KeyRecord
+    /// GetKeyLastUsage.
+    func lastUsage(_ keyId: String) async throws -> KeyLastUsage
+    /// The core's clock (simulated time in a demo); nil when the endpoint has no such notion (AWS).
+    func coreTime() async throws -> Date?
+    func connectStore(_ storeId: String) async throws
+    func disconnectStore(_ storeId: String) async throws
+    /// ScheduleKeyDeletion; returns the deletion date.
+    func scheduleKeyDeletion(_ keyId: String, pendingWindowInDays: Int) async throws -> Date
+    func cancelKeyDeletion(_ keyId: String) async throws
+    func enableKey(_ keyId: String) async throws
+    func disableKey(_ keyId: String) async throws
+}
+
+/// The user action a call belongs to, carried as a task-local so calls made deep inside a backend
+/// (each DescribeKey of a listing) land under the action that caused them.
+public struct ActionTag: Sendable, Hashable {
+    public var id: Int
+    public var label: String
+    public init(id: Int, label: String) { self.id = id; self.label = label }
+
+    @TaskLocal public static var current: ActionTag?
+}
+
+/// One call on the wire as the Activity pane lists it.
+public struct CallEvent: Sendable, Hashable {
+    public enum Outcome: Sendable, Hashable {
+        case ok
+        case failed(code: String, message: String)
+    }
+    public var action: ActionTag?
+    public var operation: String
+    public var target: String
+    public var start: Date
+    public var latency: TimeInterval
+    public var outcome: Outcome
+    public var requestId: String?
+
+    public init(action: ActionTag?, operation: String, target: String, start: Date, latency: TimeInterval,
+                outcome: Outcome, requestId: String?) {
+        self.action = action; self.operation = operation; self.target = target; self.start = start
+        self.latency = latency; self.outcome = outcome; self.requestId = requestId
+    }
+
+    /// `200` or the error type, as shown in the STATUS column.
+    public var statusText: String {
+        switch outcome {
+        case .ok: return "OK"
+        case .failed(let code, _): return code
+        }
+    }
+}
+
+/// Where a backend reports the calls it made. Thread-safe: backends call it from any task.
+public final class CallRecorder: Sendable {
+    private let sink: @Sendable (CallEvent) -> Void
+    public init(_ sink: @escaping @Sendable (CallEvent) -> Void) { self.sink = sink }
+    /// A recorder that forgets everything (scripted verbs).
+    public static let discard = CallRecorder { _ in }
+
+    public func record(_ event: CallEvent) { sink(event) }
+
+    /// Times `body` and records it under the current action, rethrowing its error.
+    public func measure<T: Sendable>(_ operation: String, target: String, now: @Sendable () -> Date = Date.init,
+                                     requestId: @Sendable (T) -> String? = { _ in nil },
+                                     _ body: () async throws -> T) async throws -> T {
+        let start = now()
+        let clock = ContinuousClock()
+        let t0 = clock.now
+        do {
+            let value = try await body()
+            record(CallEvent(action: ActionTag.current, operation: operation, target: target, start: start,
+                             latency: (clock.now - t0).seconds, outcome: .ok, requestId: requestId(value)))
+            return value
+        } catch {
+            let (code, message, rid) = BackendError.describe(error)
+            record(CallEvent(action: ActionTag.current, operation: operation, target: target, start: start,
+                             latency: (clock.now - t0).seconds, outcome: .failed(code: code, message: message), requestId: rid))
+            throw error
+        }
+    }
+}
+
+extension Duration {
+    var seconds: TimeInterval {
+        let (s, atto) = components
+        return TimeInterval(s) + TimeInterval(atto) / 1e18
+    }
+}
+
+/// Errors a backend may throw besides `KMSError`, and how any error reads in the console.
+public enum BackendError: Error, Sendable, CustomStringConvertible {
+    /// The endpoint could not be reached (connection refused, reset, timed out).
+    case unreachable(String)
+    case other(String)
+
+    public var description: String {
+        switch self {
+        case .unreachable(let m): return "cannot reach the core: \(m)"
+        case .other(let m): return m
+        }
+    }
+
+    /// (code, message, request id) of any error, for the Activity pane and dialogs.
+    public static func describe(_ error: any Error) -> (String, String, String?) {
+        if let e = error as? KMSError { return (e.code.rawValue, e.message, nil) }
+        if let e = error as? any ConsoleDescribableError { return (e.consoleCode, e.consoleMessage, e.consoleRequestId) }
+        if let e = error as? BackendError {
+            switch e {
+            case .unreachable(let m): return ("Unreachable", m, nil)
+            case .other(let m): return ("Error", m, nil)
+            }
+        }
+        return ("Error", String(describing: error), nil)
+    }
+
+    /// Whether the error means the core itself is failing or gone (banner), not that a call was refused.
+    public static func isCoreFailure(_ error: any Error) -> Bool {
+        if let e = error as? KMSError { return e.code.isRetryable && e.code != .throttling }
+        if let e = error as? any ConsoleDescribableError { return e.consoleIsCoreFailure }
+        if let e = error as? BackendError, case .unreachable = e { return true }
+        if error is URLError { return true }
+        return false
+    }
+}
+
+/// Lets an error of another layer (the client's typed errors) tell the console its code, message and request id.
+public protocol ConsoleDescribableError: Error {
+    var consoleCode: String { get }
+    var consoleMessage: String { get }
+    var consoleRequestId: String? { get }
+    var consoleIsCoreFailure: Bool { get }
+}

@@ -1,1 +1,0 @@
-// Module `CKSConsole`; see Package.swift for its place in the layering.

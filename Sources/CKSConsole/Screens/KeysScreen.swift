@@ -1,0 +1,45 @@
+import CKSDomain
+import Foundation
+
+/// What the console knows of a key's last use: not asked yet, being asked, known, or failed.
+enum UsageInfo: Hashable {
+    case fetching
+    case known(KeyLastUsage, at: Date)
+    case failed(String, at: Date)
+}
+
+/// A row of the Keys screen: the key plus its lazily fetched last use.
+public struct KeyRow: Identifiable, Sendable, Hashable {
+    public var record: KeyRecord
+    public var id: String { record.id }
+}
+
+/// The Keys-of-a-store screen: its columns (the countdown and last use read live values through closures).
+@MainActor
+enum KeysScreen {
+    static func makeTable(formatting: Formatting, now: @escaping () -> Date, usage: @escaping (String) -> String) -> Table<KeyRow> {
+        let columns: [Column<KeyRow>] = [
+            Column("KEY ID", .flex(min: 13, max: 36, weight: 1), text: { $0.record.id }),
+            Column("ALIASES", .flex(min: 12, max: 40, weight: 3), text: { $0.record.aliases.joined(separator: ", ") }),
+            Column("STATE", .fixed(15), text: { $0.record.state.rawValue }, style: { Style(Role.of($0.record.state)) },
+                   ascending: { stateRank($0.record.state) < stateRank($1.record.state) }),
+            Column("DELETES", .fixed(10), text: { row in row.record.deletionDate.map { Formatting.countdown(to: $0, now: now()) } ?? "" },
+                   style: { $0.record.deletionDate == nil ? nil : Style(.keyPendingDeletion) },
+                   ascending: { ($0.record.deletionDate ?? .distantFuture) < ($1.record.deletionDate ?? .distantFuture) }),
+            Column("DELETION DATE", .fixed(16, hideBelow: 120), text: { $0.record.deletionDate.map(formatting.dateTime) ?? "" },
+                   style: { $0.record.deletionDate == nil ? nil : Style(.keyPendingDeletion) },
+                   ascending: { ($0.record.deletionDate ?? .distantFuture) < ($1.record.deletionDate ?? .distantFuture) }),
+            Column("CREATED", .fixed(10, hideBelow: 140), text: { formatting.date($0.record.creationDate) },
+                   ascending: { $0.record.creationDate < $1.record.creationDate }),
+            Column("LAST USED", .fixed(12, hideBelow: 100), text: { usage($0.record.id) }),
+        ]
+        return Table(columns: columns, sortColumn: 5) { row in
+            ([row.record.id, row.record.state.rawValue, row.record.description] + row.record.aliases).joined(separator: " ")
+        }
+    }
+
+    static func stateRank(_ s: KeyState) -> Int {
+        [.pendingDeletion: 0, .unavailable: 1, .disabled: 2, .enabled: 3][s] ?? 4
+    }
+
+}

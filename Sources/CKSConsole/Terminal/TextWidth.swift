@@ -1,0 +1,57 @@
+import Foundation
+
+/// Terminal column widths, so table cells line up with accents, CJK and symbols in names and aliases.
+public enum TextWidth {
+    /// Columns one character takes: 0 for combining marks, 2 for wide characters, else 1.
+    public static func of(_ ch: Character) -> Int {
+        guard let first = ch.unicodeScalars.first else { return 0 }
+        let v = first.value
+        if v < 0x7F { return v < 0x20 ? 0 : 1 }
+        // Decided here rather than by wcwidth(3), which depends on the process locale.
+        switch first.properties.generalCategory {
+        case .nonspacingMark, .enclosingMark, .format: return 0
+        default: break
+        }
+        if first.properties.isEmojiPresentation { return 2 }
+        for r in wide where r.contains(v) { return 2 }
+        return 1
+    }
+
+    /// East Asian Wide and Fullwidth ranges (Unicode 15, the blocks terminals draw two columns wide).
+    static let wide: [ClosedRange<UInt32>] = [
+        0x1100...0x115F, 0x2E80...0x303E, 0x3041...0x33FF, 0x3400...0x4DBF, 0x4E00...0x9FFF, 0xA000...0xA4CF,
+        0xA960...0xA97F, 0xAC00...0xD7A3, 0xF900...0xFAFF, 0xFE10...0xFE19, 0xFE30...0xFE6F, 0xFF00...0xFF60,
+        0xFFE0...0xFFE6, 0x1F300...0x1F64F, 0x1F900...0x1F9FF, 0x20000...0x2FFFD, 0x30000...0x3FFFD,
+    ]
+
+    /// Columns a string takes.
+    public static func of(_ s: String) -> Int {
+        var total = 0
+        for ch in s { total += of(ch) }
+        return total
+    }
+
+    /// Cuts `s` to at most `width` columns, ending with `ellipsis` when something was cut.
+    public static func truncate(_ s: String, to width: Int, ellipsis: String = "…") -> String {
+        guard width > 0 else { return "" }
+        if of(s) <= width { return s }
+        let ew = of(ellipsis)
+        var out = ""
+        var used = 0
+        for ch in s {
+            let w = of(ch)
+            if used + w > width - ew { break }
+            out.append(ch)
+            used += w
+        }
+        return out + (ew <= width ? ellipsis : "")
+    }
+
+    /// Pads (or cuts) `s` to exactly `width` columns.
+    public static func pad(_ s: String, to width: Int, alignRight: Bool = false, ellipsis: String = "…") -> String {
+        let cut = truncate(s, to: width, ellipsis: ellipsis)
+        let gap = max(0, width - of(cut))
+        let spaces = String(repeating: " ", count: gap)
+        return alignRight ? spaces + cut : cut + spaces
+    }
+}

@@ -1,0 +1,130 @@
+import Foundation
+
+/// A modal dialog. State-changing ones name the target, the exact API call and the consequence, and
+/// open with Cancel focused; irreversible ones need the confirm button armed with a second Enter.
+@MainActor
+public final class Dialog {
+    public enum Kind { case confirm, message }
+
+    public var title: String
+    /// Body lines (text, style), recomputed when the pending window changes.
+    public var body: () -> [(String, Style)]
+    public var confirmLabel: String
+    public var kind: Kind
+    public var irreversible: Bool
+    /// 0 = Cancel (always first and focused at open), 1 = the confirm button.
+    public private(set) var focus = 0
+    /// Irreversible dialogs: the first Enter on the confirm button arms it, the second confirms.
+    public private(set) var armed = false
+    /// The ScheduleKeyDeletion waiting period, when the dialog has one (7...30, +/- change it).
+    public var window: Int?
+    var onConfirm: (Dialog) -> Void
+
+    init(title: String, kind: Kind = .confirm, confirmLabel: String = "OK", irreversible: Bool = false, window: Int? = nil,
+         body: @escaping () -> [(String, Style)], onConfirm: @escaping (Dialog) -> Void = { _ in }) {
+        self.title = title; self.kind = kind; self.confirmLabel = confirmLabel; self.irreversible = irreversible
+        self.window = window; self.body = body; self.onConfirm = onConfirm
+    }
+
+    public enum Outcome { case stay, close, confirmed }
+
+    /// Handles a key; the caller closes the dialog on `.close` / `.confirmed`.
+    public func handle(_ key: Key) -> Outcome {
+        if kind == .message {
+            switch key {
+            case .enter, .escape, .char("q"), .char(" "): return .close
+            default: return .stay
+            }
+        }
+        switch key {
+        case .escape, .char("q"), .char("n"): return .close
+        case .tab, .right, .left, .backTab, .char("h"), .char("l"):
+            focus = 1 - focus
+            armed = false
+        case .char("+"), .char("="), .up, .char("k"):
+            if let w = window { window = min(30, w + 1); armed = false }
+        case .char("-"), .char("_"), .down, .char("j"):
+            if let w = window { window = max(7, w - 1); armed = false }
+        case .enter, .char(" "):
+            if focus == 0 { return .close }
+            if irreversible && !armed { armed = true; return .stay }
+            onConfirm(self)
+            return .confirmed
+        default: break
+        }
+        return .stay
+    }
+
+    /// Draws the dialog centred in `area`.
+    public func draw(in area: Rect, on surface: any Surface, symbols: Symbols, keyHint: String) {
+        var lines = body()
+        if let w = window {
+            lines.insert(("Waiting period: \(w) days (7-30; +/- to change)", Style(.dialog, [.bold])), at: 0)
+        }
+        let buttonsRow = kind == .message ? "[ OK ]" : "[ Cancel ]   [ \(confirmLabel) ]"
+        let hint: String
+        if kind == .message { hint = "Enter or Esc closes" }
+        else if armed { hint = "Press Enter again to \(confirmLabel.lowercased()); Esc cancels" }
+        else if focus == 0 { hint = "\(keyHint): Tab moves to \(confirmLabel), Enter on Cancel closes" }
+        else { hint = irreversible ? "Enter arms, a second Enter confirms; Esc cancels" : "Enter confirms; Esc cancels" }
+        let contentWidth = min(area.width - 4, max(TextWidth.of(title) + 4, TextWidth.of(buttonsRow), TextWidth.of(hint),
+                                                   lines.map { TextWidth.of($0.0) }.max() ?? 0))
+        let width = max(20, contentWidth + 4)
+        var wrapped: [(String, Style)] = []
+        for (text, style) in lines { for piece in Dialog.wrap(text, width: width - 4) { wrapped.append((piece, style)) } }
+        let height = min(area.height, wrapped.count + 6)
+        let top = area.row + max(0, (area.height - height) / 2)
+        let left = area.column + max(0, (area.width - width) / 2)
+        let frame = Style(.dialog)
+        // Frame.
+        let inner = width - 2
+        let titleText = " " + TextWidth.truncate(title, to: inner - 4, ellipsis: symbols.ellipsis) + " "
+        let topLine = symbols.topLeft + symbols.horizontal + titleText
+            + String(repeating: symbols.horizontal, count: max(0, inner - 1 - TextWidth.of(titleText))) + symbols.topRight
+        surface.put(top, left, topLine, frame)
+        surface.put(top, left + 2, titleText, Style(.dialogTitle))
+        for y in (top + 1)..<(top + height - 1) {
+            surface.put(y, left, symbols.vertical + String(repeating: " ", count: inner) + symbols.vertical, frame)
+        }
+        surface.put(top + height - 1, left, symbols.bottomLeft + String(repeating: symbols.horizontal, count: inner) + symbols.bottomRight, frame)
+        // Body.
+        let bodyRows = max(0, height - 6)
+        for (i, line) in wrapped.prefix(bodyRows).enumerated() {
+            surface.put(top + 1 + i, left + 2, line.0, line.1.role == .normal ? frame : Style(line.1.role, line.1.extra))
+        }
+        if wrapped.count > bodyRows, bodyRows > 0 {
+            surface.put(top + bodyRows, left + 2, TextWidth.pad("\(symbols.ellipsis) \(wrapped.count - bodyRows + 1) more lines", to: inner - 2), Style(.muted))
+        }
+        // Buttons.
+        let by = top + height - 3
+        if kind == .message {
+            let ok = "[ OK ]"
+            surface.put(by, left + (width - TextWidth.of(ok)) / 2, ok, Style(.dialogFocus))
+        } else {
+            let cancel = "[ Cancel ]"
+            let confirm = armed ? "[ \(confirmLabel)? Enter again ]" : "[ \(confirmLabel) ]"
+            let total = TextWidth.of(cancel) + 3 + TextWidth.of(confirm)
+            let bx = left + max(1, (width - total) / 2)
+            surface.put(by, bx, cancel, Style(focus == 0 ? .dialogFocus : .dialogButton))
+            let confirmRole: Role = focus == 1 ? (irreversible ? .danger : .dialogFocus) : .dialogButton
+            surface.put(by, bx + TextWidth.of(cancel) + 3, confirm, Style(confirmRole))
+        }
+        surface.put(top + height - 2, left + 2, TextWidth.truncate(hint, to: inner - 2, ellipsis: symbols.ellipsis), Style(.muted))
+    }
+
+    /// Splits `text` into lines of at most `width` columns at spaces.
+    static func wrap(_ text: String, width: Int) -> [String] {
+        guard width > 0, TextWidth.of(text) > width else { return [text] }
+        var out: [String] = []
+        var line = ""
+        for word in text.split(separator: " ", omittingEmptySubsequences: false) {
+            let w = String(word)
+            let candidate = line.isEmpty ? w : line + " " + w
+            if TextWidth.of(candidate) <= width { line = candidate; continue }
+            if !line.isEmpty { out.append(line) }
+            line = TextWidth.of(w) > width ? TextWidth.truncate(w, to: width) : w
+        }
+        if !line.isEmpty { out.append(line) }
+        return out
+    }
+}

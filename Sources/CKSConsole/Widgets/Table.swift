@@ -1,0 +1,266 @@
+import Foundation
+
+/// How much room a column wants: at least `min`, at most `max`, growing by `weight`;
+/// hidden on surfaces narrower than `hideBelow` columns.
+public struct ColumnWidth: Sendable {
+    public var min: Int, max: Int, weight: Int, hideBelow: Int
+    public static func fixed(_ n: Int, hideBelow: Int = 0) -> ColumnWidth { ColumnWidth(min: n, max: n, weight: 0, hideBelow: hideBelow) }
+    public static func flex(min: Int, max: Int = 10_000, weight: Int = 1, hideBelow: Int = 0) -> ColumnWidth {
+        ColumnWidth(min: min, max: max, weight: weight, hideBelow: hideBelow)
+    }
+}
+
+/// A column of a table: its heading, width, how a row reads in it, and how rows order by it.
+public struct Column<Row> {
+    public var title: String
+    public var width: ColumnWidth
+    public var alignRight = false
+    public var text: (Row) -> String
+    /// A style for the cell (a state's colour), or nil for the row's style.
+    public var style: (Row) -> Style? = { _ in nil }
+    /// Ascending order by this column.
+    public var ascending: (Row, Row) -> Bool
+
+    public init(_ title: String, _ width: ColumnWidth, alignRight: Bool = false, text: @escaping (Row) -> String,
+                style: @escaping (Row) -> Style? = { _ in nil }, ascending: ((Row, Row) -> Bool)? = nil) {
+        self.title = title
+        self.width = width
+        self.alignRight = alignRight
+        self.text = text
+        self.style = style
+        self.ascending = ascending ?? { text($0).localizedStandardCompare(text($1)) == .orderedAscending }
+    }
+}
+
+/// A generic list/table: rows, filter, sort, cursor, marks. It keeps the filtered and sorted view
+/// ready and draws only the rows that fit, so a list of 100,000 keys costs what the screen shows.
+@MainActor
+public final class Table<Row: Identifiable> where Row.ID: Hashable {
+    public var columns: [Column<Row>]
+    public private(set) var rows: [Row] = []
+    public private(set) var visible: [Row] = []
+    public private(set) var filter = ""
+    public private(set) var sortColumn: Int
+    public private(set) var ascending = true
+    public private(set) var cursor = 0
+    public private(set) var top = 0
+    public var marks = Set<Row.ID>()
+    /// Text a filter matches against (lowercased once per row).
+    let searchText: (Row) -> String
+    private var searchCache: [Row.ID: String] = [:]
+    /// Rows the last draw showed, for lazily fetched columns (last used).
+    public private(set) var lastDrawnRows: [Row] = []
+    public private(set) var lastPageHeight = 10
+
+    public init(columns: [Column<Row>], sortColumn: Int = 0, searchText: @escaping (Row) -> String) {
+        self.columns = columns
+        self.sortColumn = sortColumn
+        self.searchText = searchText
+    }
+
+    public var current: Row? { visible.indices.contains(cursor) ? visible[cursor] : nil }
+
+    /// Marked rows that still exist, in view order, and how many of them the filter hides.
+    public func markedRows() -> (visible: [Row], hidden: Int) {
+        let shown = visible.filter { marks.contains($0.id) }
+        let all = rows.filter { marks.contains($0.id) }.count
+        return (shown, all - shown.count)
+    }
+
+    /// Replaces every row, keeping the cursor on the same row when it still exists.
+    public func setRows(_ newRows: [Row]) {
+        let keep = current?.id
+        rows = newRows
+        searchCache.removeAll(keepingCapacity: true)
+        let ids = Set(newRows.map(\.id))
+        marks.formIntersection(ids)
+        rebuild(keeping: keep)
+    }
+
+    /// Adds rows (a page of a progressive listing) by merging them into the sorted view.
+    public func append(_ batch: [Row]) {
+        guard !batch.isEmpty else { return }
+        let keep = current?.id
+        rows.append(contentsOf: batch)
+        let incoming = batch.filter(matches).sorted(by: order)
+        var merged: [Row] = []
+        merged.reserveCapacity(visible.count + incoming.count)
+        var i = 0, j = 0
+        while i < visible.count && j < incoming.count {
+            if order(incoming[j], visible[i]) { merged.append(incoming[j]); j += 1 } else { merged.append(visible[i]); i += 1 }
+        }
+        merged.append(contentsOf: visible[i...])
+        merged.append(contentsOf: incoming[j...])
+        visible = merged
+        restoreCursor(keep)
+    }
+
+    /// Replaces rows in place by id (after an action re-described some keys).
+    public func update(_ changed: [Row]) {
+        let byId = Dictionary(changed.map { ($0.id, $0) }, uniquingKeysWith: { $1 })
+        rows = rows.map { byId[$0.id] ?? $0 }
+        for id in byId.keys { searchCache[id] = nil }
+        rebuild(keeping: current?.id)
+    }
+
+    public func setFilter(_ text: String) {
+        guard text != filter else { return }
+        let keep = current?.id
+        filter = text
+        rebuild(keeping: keep)
+    }
+
+    /// Sorts by the next visible column (wrapping), ascending.
+    public func sortNext(width: Int) {
+        let shown = shownColumns(width: width)
+        guard !shown.isEmpty else { return }
+        let pos = shown.firstIndex(of: sortColumn) ?? -1
+        sortColumn = shown[(pos + 1) % shown.count]
+        ascending = true
+        rebuild(keeping: current?.id)
+    }
+
+    public func reverseSort() {
+        ascending.toggle()
+        rebuild(keeping: current?.id)
+    }
+
+    public func sort(by column: Int, ascending: Bool) {
+        guard columns.indices.contains(column) else { return }
+        sortColumn = column
+        self.ascending = ascending
+        rebuild(keeping: current?.id)
+    }
+
+    public func move(by delta: Int) {
+        guard !visible.isEmpty else { cursor = 0; return }
+        cursor = min(max(0, cursor + delta), visible.count - 1)
+    }
+    public func moveToTop() { cursor = 0 }
+    public func moveToBottom() { cursor = max(0, visible.count - 1) }
+    public func page(_ direction: Int) { move(by: direction * max(1, lastPageHeight - 1)) }
+
+    /// Moves the cursor to the row with `id` if it is visible.
+    public func select(_ id: Row.ID) {
+        if let i = visible.firstIndex(where: { $0.id == id }) { cursor = i }
+    }
+
+    public func toggleMark() {
+        guard let row = current else { return }
+        if marks.contains(row.id) { marks.remove(row.id) } else { marks.insert(row.id) }
+    }
+
+    /// Marks every visible row, or clears the marks when they all are already marked.
+    public func toggleMarkAll() {
+        let ids = visible.map(\.id)
+        if !ids.isEmpty && ids.allSatisfy(marks.contains) { marks.subtract(ids) } else { marks.formUnion(ids) }
+    }
+
+    // MARK: drawing
+
+    /// Indices of the columns shown at `width`, in order.
+    public func shownColumns(width: Int) -> [Int] {
+        columns.indices.filter { columns[$0].width.hideBelow <= width }
+    }
+
+    /// Widths of the shown columns for `width` cells (after the two-cell gutter and one-cell gaps).
+    func layout(width: Int) -> [(index: Int, width: Int)] {
+        var shown = shownColumns(width: width)
+        let gutter = 2
+        func need(_ cols: [Int]) -> Int { cols.reduce(0) { $0 + columns[$1].width.min } + max(0, cols.count - 1) + gutter }
+        while need(shown) > width && shown.count > 1 { shown.removeLast() }
+        var widths = shown.map { columns[$0].width.min }
+        var spare = width - need(shown)
+        while spare > 0 {
+            let growable = shown.indices.filter { widths[$0] < columns[shown[$0]].width.max && columns[shown[$0]].width.weight > 0 }
+            if growable.isEmpty { break }
+            let totalWeight = growable.reduce(0) { $0 + columns[shown[$1]].width.weight }
+            var given = 0
+            for i in growable {
+                let share = max(1, spare * columns[shown[i]].width.weight / max(1, totalWeight))
+                let add = min(share, columns[shown[i]].width.max - widths[i], spare - given)
+                widths[i] += add
+                given += add
+                if given >= spare { break }
+            }
+            if given == 0 { break }
+            spare -= given
+        }
+        return zip(shown, widths).map { ($0, $1) }
+    }
+
+    /// Draws the heading and the rows that fit in `rect`.
+    public func draw(in rect: Rect, on surface: any Surface, symbols: Symbols, focused: Bool = true,
+                     rowStyle: (Row) -> Style = { _ in .normal }, empty: String = "Nothing to show") {
+        guard rect.height >= 1, rect.width > 4 else { return }
+        let cols = layout(width: rect.width)
+        // Heading.
+        surface.put(rect.row, rect.column, String(repeating: " ", count: rect.width), Style(.tableHeader))
+        var x = rect.column + 2
+        for (index, width) in cols {
+            let col = columns[index]
+            let arrow = index == sortColumn ? (ascending ? symbols.sortAscending : symbols.sortDescending) : ""
+            let title = TextWidth.pad(col.title + arrow, to: width, alignRight: col.alignRight, ellipsis: symbols.ellipsis)
+            surface.put(rect.row, x, title, Style(index == sortColumn ? .tableSorted : .tableHeader))
+            x += width + 1
+        }
+        let bodyHeight = rect.height - 1
+        lastPageHeight = max(1, bodyHeight)
+        if visible.isEmpty {
+            lastDrawnRows = []
+            if bodyHeight > 0 { surface.put(rect.row + 1, rect.column + 2, TextWidth.truncate(empty, to: rect.width - 2), Style(.muted)) }
+            return
+        }
+        // Keep the cursor in view.
+        cursor = min(max(0, cursor), visible.count - 1)
+        if cursor < top { top = cursor }
+        if cursor >= top + bodyHeight { top = cursor - bodyHeight + 1 }
+        top = max(0, min(top, max(0, visible.count - bodyHeight)))
+        let end = min(visible.count, top + bodyHeight)
+        lastDrawnRows = Array(visible[top..<end])
+        for (offset, row) in lastDrawnRows.enumerated() {
+            let y = rect.row + 1 + offset
+            let isCursor = top + offset == cursor && focused
+            let isMarked = marks.contains(row.id)
+            let base: Style = isCursor ? Style(.cursor) : (isMarked ? Style(.marked) : rowStyle(row))
+            surface.put(y, rect.column, String(repeating: " ", count: rect.width), base)
+            let gutter = (isMarked ? symbols.mark : " ") + (isCursor ? symbols.cursor : " ")
+            surface.put(y, rect.column, gutter, isCursor ? base : Style(.marked, [.bold]))
+            var cx = rect.column + 2
+            for (index, width) in cols {
+                let col = columns[index]
+                let text = TextWidth.pad(col.text(row), to: width, alignRight: col.alignRight, ellipsis: symbols.ellipsis)
+                let style = isCursor ? base : (col.style(row) ?? base)
+                surface.put(y, cx, text, style)
+                cx += width + 1
+            }
+        }
+    }
+
+    // MARK: internals
+
+    private func order(_ a: Row, _ b: Row) -> Bool {
+        let col = columns[sortColumn]
+        return ascending ? col.ascending(a, b) : col.ascending(b, a)
+    }
+
+    private func matches(_ row: Row) -> Bool {
+        if filter.isEmpty { return true }
+        let text: String
+        if let cached = searchCache[row.id] { text = cached } else {
+            text = searchText(row).lowercased()
+            searchCache[row.id] = text
+        }
+        return text.contains(filter.lowercased())
+    }
+
+    private func rebuild(keeping id: Row.ID?) {
+        visible = rows.filter(matches).sorted(by: order)
+        restoreCursor(id)
+    }
+
+    private func restoreCursor(_ id: Row.ID?) {
+        if let id, let i = visible.firstIndex(where: { $0.id == id }) { cursor = i }
+        cursor = min(max(0, cursor), max(0, visible.count - 1))
+    }
+}

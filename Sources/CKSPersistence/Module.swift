@@ -1,1 +1,0 @@
-// Module `CKSPersistence`; see Package.swift for its place in the layering.

@@ -1,0 +1,62 @@
+import GRDB
+
+/// The schema, as migrations from the first one on. Never edit a shipped migration; add one.
+enum Schema {
+    static var migrator: DatabaseMigrator {
+        var m = DatabaseMigrator()
+        m.registerMigration("v1") { db in
+            try db.execute(sql: """
+                CREATE TABLE meta (key TEXT PRIMARY KEY NOT NULL, value TEXT NOT NULL) WITHOUT ROWID;
+
+                CREATE TABLE cluster (
+                    id TEXT PRIMARY KEY NOT NULL, account TEXT NOT NULL, region TEXT NOT NULL,
+                    hsm_count INTEGER NOT NULL, kmsuser_password TEXT NOT NULL, trust_anchor TEXT NOT NULL,
+                    state TEXT NOT NULL, creation_date REAL NOT NULL);
+                CREATE INDEX cluster_scope ON cluster(account, region);
+
+                CREATE TABLE orphaned_material (
+                    key_id TEXT PRIMARY KEY NOT NULL, cluster_id TEXT NOT NULL, key_arn TEXT NOT NULL,
+                    store_id TEXT NOT NULL, deletion_date REAL NOT NULL);
+                CREATE INDEX orphaned_by_cluster ON orphaned_material(cluster_id);
+
+                CREATE TABLE xks_proxy (
+                    uri_endpoint TEXT NOT NULL, uri_path TEXT NOT NULL, access_key_id TEXT NOT NULL,
+                    secret TEXT NOT NULL, external_key_ids TEXT NOT NULL, vpc_service_name TEXT,
+                    PRIMARY KEY (uri_endpoint, uri_path)) WITHOUT ROWID;
+
+                CREATE TABLE store (
+                    seq INTEGER PRIMARY KEY AUTOINCREMENT, id TEXT NOT NULL UNIQUE,
+                    account TEXT NOT NULL, region TEXT NOT NULL, name TEXT NOT NULL, type TEXT NOT NULL,
+                    creation_date REAL NOT NULL,
+                    cluster_id TEXT, trust_anchor TEXT, key_store_password TEXT,
+                    xks_connectivity TEXT, xks_uri_endpoint TEXT, xks_uri_path TEXT,
+                    xks_vpc_service_name TEXT, xks_vpc_service_owner TEXT, xks_access_key_id TEXT, xks_secret TEXT,
+                    state TEXT NOT NULL, error_code TEXT, changed_at REAL NOT NULL, settles_at REAL, outcome TEXT,
+                    fault TEXT);
+                CREATE UNIQUE INDEX store_name ON store(account, region, name);
+                CREATE INDEX store_scope ON store(account, region, seq);
+                CREATE INDEX store_cluster ON store(cluster_id) WHERE cluster_id IS NOT NULL;
+
+                CREATE TABLE kms_key (
+                    seq INTEGER PRIMARY KEY AUTOINCREMENT, id TEXT NOT NULL UNIQUE,
+                    account TEXT NOT NULL, region TEXT NOT NULL, creation_date REAL NOT NULL,
+                    description TEXT NOT NULL, key_usage TEXT NOT NULL, key_spec TEXT NOT NULL, origin TEXT NOT NULL,
+                    store_id TEXT, state TEXT NOT NULL, deletion_date REAL, pending_window INTEGER,
+                    xks_key_id TEXT, material BLOB,
+                    last_used_operation TEXT, last_used_at REAL, last_used_request TEXT, last_used_event TEXT);
+                CREATE INDEX key_scope ON kms_key(account, region, seq);
+                CREATE INDEX key_store ON kms_key(store_id) WHERE store_id IS NOT NULL;
+                CREATE INDEX key_deletion ON kms_key(deletion_date) WHERE deletion_date IS NOT NULL;
+                CREATE UNIQUE INDEX key_xks ON kms_key(store_id, xks_key_id) WHERE xks_key_id IS NOT NULL;
+
+                CREATE TABLE alias (
+                    account TEXT NOT NULL, region TEXT NOT NULL, name TEXT NOT NULL, key_id TEXT NOT NULL,
+                    creation_date REAL NOT NULL, last_updated REAL NOT NULL,
+                    PRIMARY KEY (account, region, name)) WITHOUT ROWID;
+                CREATE INDEX alias_key ON alias(key_id);
+                CREATE INDEX xks_proxy_vpc ON xks_proxy(vpc_service_name) WHERE vpc_service_name IS NOT NULL;
+                """)
+        }
+        return m
+    }
+}

@@ -1,1 +1,0 @@
-// Module `CKSWire`; see Package.swift for its place in the layering.

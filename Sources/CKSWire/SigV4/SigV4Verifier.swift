@@ -1,0 +1,133 @@
+import CKSDomain
+import Foundation
+
+/// A parsed `Authorization: AWS4-HMAC-SHA256 Credential=AKID/20261129/us-east-1/kms/aws4_request, SignedHeaders=..., Signature=...`
+public struct SigV4Authorization: Sendable, Hashable {
+    public var accessKeyId: String
+    public var scopeDate: String
+    public var region: String
+    public var service: String
+    /// Lower-case names as listed by the client.
+    public var signedHeaders: [String]
+    public var signature: String
+    /// The credential scope's last element; anything but `aws4_request` fails verification.
+    public var terminator: String
+
+    public init(accessKeyId: String, scopeDate: String, region: String, service: String, signedHeaders: [String],
+                signature: String, terminator: String = "aws4_request") {
+        self.accessKeyId = accessKeyId
+        self.scopeDate = scopeDate
+        self.region = region
+        self.service = service
+        self.signedHeaders = signedHeaders
+        self.signature = signature
+        self.terminator = terminator
+    }
+
+    /// nil/empty header → KMSError(.missingAuthenticationToken, "Missing Authentication Token")
+    /// malformed → KMSError(.incompleteSignature, "<what is missing>")
+    public static func parse(_ header: String?) throws -> SigV4Authorization {
+        guard let header, !header.trimmingCharacters(in: .whitespaces).isEmpty else {
+            throw KMSError(.missingAuthenticationToken, "Missing Authentication Token")
+        }
+        let trimmed = header.trimmingCharacters(in: .whitespaces)
+        let algorithmEnd = trimmed.firstIndex(of: " ") ?? trimmed.endIndex
+        let algorithm = String(trimmed[..<algorithmEnd])
+        guard algorithm == SigV4.algorithm else {
+            throw KMSError(.incompleteSignature, "Unsupported AWS 'algorithm': '\(algorithm)'. Authorization=\(header)")
+        }
+        var parameters: [String: String] = [:]
+        for part in trimmed[algorithmEnd...].split(separator: ",") {
+            let item = part.trimmingCharacters(in: .whitespaces)
+            guard let eq = item.firstIndex(of: "=") else { continue }
+            parameters[String(item[..<eq])] = String(item[item.index(after: eq)...])
+        }
+        // AWS lists every missing parameter in one message, in this order.
+        var missing = ""
+        for name in ["Credential", "Signature", "SignedHeaders"] where (parameters[name] ?? "").isEmpty {
+            missing += "Authorization header requires '\(name)' parameter. "
+        }
+        guard missing.isEmpty, let credential = parameters["Credential"], let signedHeaders = parameters["SignedHeaders"],
+              let signature = parameters["Signature"] else {
+            throw KMSError(.incompleteSignature, "\(missing)Authorization=\(header)")
+        }
+        let scope = credential.split(separator: "/", omittingEmptySubsequences: false).map(String.init)
+        guard scope.count == 5, !scope[0].isEmpty else {
+            throw KMSError(.incompleteSignature,
+                           "Credential must have exactly 5 slash-delimited elements, e.g. keyid/date/region/service/term, got '\(credential)'")
+        }
+        return SigV4Authorization(accessKeyId: scope[0], scopeDate: scope[1], region: scope[2], service: scope[3],
+                                  signedHeaders: signedHeaders.split(separator: ";").map { $0.lowercased() },
+                                  signature: signature, terminator: scope[4])
+    }
+}
+
+public enum SigV4Verifier {
+    public static let signatureMismatchMessage = "The request signature we calculated does not match the signature you provided. Check your AWS Secret Access Key and signing method. Consult the service documentation for details."
+
+    /// Recomputes the signature over the exact body bytes and the listed signed headers.
+    /// Mismatch → KMSError(.invalidSignature, "The request signature we calculated does not match the signature you provided. Check your AWS Secret Access Key and signing method. Consult the service documentation for details.")
+    /// |now - X-Amz-Date| > maxSkew → KMSError(.invalidSignature, "Signature expired: 20240820T230143Z is now earlier than 20240820T230302Z (20240820T230802Z - 5 min.)")
+    ///   or "Signature not yet current: X is still later than Y (Z + 5 min.)"; missing X-Amz-Date → .incompleteSignature.
+    /// Wrong service in scope (not "kms") → KMSError(.invalidSignature, "Credential should be scoped to correct service: 'kms'. ").
+    public static func verify(_ authorization: SigV4Authorization, method: String, path: String, query: String,
+                              headers: [(String, String)], body: Data, secretAccessKey: String,
+                              expectedService: String = "kms", now: Date, maxSkew: TimeInterval = 300) throws {
+        guard authorization.service == expectedService else {
+            throw KMSError(.invalidSignature, "Credential should be scoped to correct service: '\(expectedService)'. ")
+        }
+        guard authorization.terminator == "aws4_request" else {
+            throw KMSError(.invalidSignature,
+                           "Credential should be scoped with a valid terminator: 'aws4_request', not '\(authorization.terminator)'. ")
+        }
+        guard authorization.signedHeaders.contains("host") || authorization.signedHeaders.contains(":authority") else {
+            throw KMSError(.incompleteSignature, "'Host' or ':authority' must be a 'SignedHeader' in the AWS Authorization.")
+        }
+        guard let amzDate = headers.last(where: { $0.0.lowercased() == "x-amz-date" })?.1.trimmingCharacters(in: .whitespaces),
+              !amzDate.isEmpty else {
+            throw KMSError(.incompleteSignature, "Authorization header requires existence of either a 'X-Amz-Date' or a 'Date' header.")
+        }
+        guard let requestDate = SigV4.parseAmzDate(amzDate) else {
+            throw KMSError(.incompleteSignature,
+                           "Date must be in ISO-8601 'basic format'. Got '\(amzDate)'. See http://en.wikipedia.org/wiki/ISO_8601")
+        }
+        try checkSkew(requestDate: requestDate, now: now, maxSkew: maxSkew)
+        guard amzDate.hasPrefix(authorization.scopeDate), authorization.scopeDate.count == 8 else {
+            throw KMSError(.invalidSignature,
+                           "Date in Credential scope does not match YYYYMMDD from ISO-8601 version of date from HTTP: '\(authorization.scopeDate)' != '\(amzDate.prefix(8))', from '\(amzDate)'.")
+        }
+        let scope = SigV4.credentialScope(scopeDate: authorization.scopeDate, region: authorization.region,
+                                          service: authorization.service)
+        let creq = SigV4.canonicalRequest(method: method, path: path, query: query, headers: headers,
+                                          signedHeaders: authorization.signedHeaders,
+                                          payloadHash: SigV4.hexSHA256(body))
+        let sts = SigV4.stringToSign(amzDate: amzDate, scope: scope, canonicalRequest: creq)
+        let expected = SigV4.signature(secretAccessKey: secretAccessKey, scopeDate: authorization.scopeDate,
+                                       region: authorization.region, service: authorization.service, stringToSign: sts)
+        guard constantTimeEqual(expected, authorization.signature) else {
+            throw KMSError(.invalidSignature, signatureMismatchMessage)
+        }
+    }
+
+    /// AWS's own wording for clock skew, e.g. "Signature expired: 20240820T230143Z is now earlier than
+    /// 20240820T230302Z (20240820T230802Z - 5 min.)".
+    static func checkSkew(requestDate: Date, now: Date, maxSkew: TimeInterval) throws {
+        let minutes = maxSkew.truncatingRemainder(dividingBy: 60) == 0 ? "\(Int(maxSkew / 60)) min." : "\(Int(maxSkew)) sec."
+        if requestDate < now.addingTimeInterval(-maxSkew) {
+            throw KMSError(.invalidSignature,
+                           "Signature expired: \(SigV4.amzDate(requestDate)) is now earlier than \(SigV4.amzDate(now.addingTimeInterval(-maxSkew))) (\(SigV4.amzDate(now)) - \(minutes))")
+        }
+        if requestDate > now.addingTimeInterval(maxSkew) {
+            throw KMSError(.invalidSignature,
+                           "Signature not yet current: \(SigV4.amzDate(requestDate)) is still later than \(SigV4.amzDate(now.addingTimeInterval(maxSkew))) (\(SigV4.amzDate(now)) + \(minutes))")
+        }
+    }
+
+    static func constantTimeEqual(_ a: String, _ b: String) -> Bool {
+        let x = Array(a.utf8), y = Array(b.utf8)
+        guard x.count == y.count else { return false }
+        var diff: UInt8 = 0
+        for i in 0..<x.count { diff |= x[i] ^ y[i] }
+        return diff == 0
+    }
+}

@@ -1,0 +1,182 @@
+import CKSDomain
+import Foundation
+import Testing
+@testable import CKSConsole
+
+@Suite("Keymap")
+struct KeymapTests {
+    @Test("key names round-trip")
+    func names() {
+        for k: Key in [.char("q"), .char(" "), .ctrl("r"), .pageDown, .escape, .enter, .function(1), .char("D"), .backTab] {
+            #expect(Key(name: k.name) == k, "\(k.name)")
+        }
+        #expect(Key(name: "bogus") == nil)
+    }
+
+    @Test("a keymap file rebinds actions and frees the keys it takes")
+    func remap() {
+        let (map, problem) = Keymap.defaults.applying(file: "# mine\nschedule-deletion = X\nquit = Q ctrl-q\n", path: "keymap")
+        #expect(problem == nil)
+        #expect(map.action(for: .char("X"), on: .keys) == .scheduleDeletion)
+        #expect(map.action(for: .char("D"), on: .keys) == nil)
+        #expect(map.action(for: .ctrl("q"), on: .stores) == .quit)
+        #expect(map.action(for: .char("q"), on: .stores) == nil)
+        // `x` was disconnect (stores only) and stays so: the new X is a different key.
+        #expect(map.action(for: .char("x"), on: .stores) == .disconnect)
+        let (taken, _) = Keymap.defaults.applying(file: "quit = x\n", path: "keymap")
+        #expect(taken.action(for: .char("x"), on: .stores) == .quit)
+    }
+
+    @Test("a bad keymap file keeps the defaults and says why")
+    func badFile() {
+        for (text, needle) in [("frobnicate = z\n", "unknown action \"frobnicate\""), ("quit = hyper-q\n", "unknown key \"hyper-q\""),
+                               ("quit\n", "expected `action = key"), ("quit = ctrl-c\n", "ctrl-c always quits"),
+                               ("quit = z\nhelp = z\n", "bound to both")] {
+            let (map, problem) = Keymap.defaults.applying(file: text, path: "/k/keymap")
+            #expect(problem?.contains(needle) == true, "\(problem ?? "nil")")
+            #expect(problem?.contains("/k/keymap") == true)
+            #expect(map.action(for: .char("q"), on: .stores) == .quit)
+        }
+    }
+}
+
+@Suite("Table")
+@MainActor
+struct TableTests {
+    struct Item: Identifiable, Hashable { var id: Int; var name: String; var size: Int }
+
+    func table() -> Table<Item> {
+        Table(columns: [
+            Column("NAME", .flex(min: 10), text: { $0.name }),
+            Column("SIZE", .fixed(6), alignRight: true, text: { String($0.size) }, ascending: { $0.size < $1.size }),
+        ]) { $0.name }
+    }
+
+    @Test("filter, sort by any column, marks and a cursor that follows its row")
+    func behaviour() {
+        let t = table()
+        t.setRows((0..<50).map { Item(id: $0, name: "item-\($0)", size: 100 - $0) })
+        t.select(7)
+        #expect(t.current?.id == 7)
+        t.sort(by: 1, ascending: true)
+        #expect(t.visible.first?.id == 49)
+        #expect(t.current?.id == 7)
+        t.setFilter("item-1")
+        #expect(t.visible.count == 11)
+        t.toggleMarkAll()
+        #expect(t.marks.count == 11)
+        t.setFilter("")
+        #expect(t.markedRows().visible.count == 11)
+        t.setFilter("item-2")
+        #expect(t.markedRows().hidden == 11)
+        t.reverseSort()
+        #expect(t.visible.first.map { $0.size } == 98)
+    }
+
+    @Test("appended pages merge into the sorted view")
+    func progressive() {
+        let t = table()
+        t.sort(by: 1, ascending: true)
+        t.append([Item(id: 1, name: "a", size: 5), Item(id: 2, name: "b", size: 1)])
+        t.append([Item(id: 3, name: "c", size: 3), Item(id: 4, name: "d", size: 9)])
+        #expect(t.visible.map(\.id) == [2, 3, 1, 4])
+    }
+
+    @Test("100,000 rows: only the rows that fit are drawn")
+    func largeList() {
+        let t = table()
+        t.setRows((0..<100_000).map { Item(id: $0, name: "key-\($0)", size: $0 % 977) })
+        let s = MemorySurface(width: 80, height: 20)
+        t.moveToBottom()
+        t.draw(in: Rect(row: 0, column: 0, width: 80, height: 20), on: s, symbols: .unicode)
+        #expect(t.lastDrawnRows.count == 19)
+        #expect(t.lastDrawnRows.last?.id == t.current?.id)
+        #expect(s.lines[19].contains("key-99999"))
+    }
+}
+
+@Suite("Model")
+struct ModelTests {
+    @Test("polling: 5 s idle, 1 s in motion, backoff after failures")
+    func polling() {
+        var p = PollSchedule()
+        let t0 = Date(timeIntervalSince1970: 0)
+        #expect(p.isDue(at: t0, inMotion: false))
+        p.started(at: t0)
+        p.succeeded(at: t0)
+        #expect(!p.isDue(at: t0 + 4, inMotion: false))
+        #expect(p.isDue(at: t0 + 5, inMotion: false))
+        #expect(p.isDue(at: t0 + 1, inMotion: true))
+        p.failed(); p.failed(); p.failed()
+        #expect(p.interval(inMotion: true) == 8)
+        for _ in 0..<10 { p.failed() }
+        #expect(p.interval(inMotion: false) == 60)
+        p.succeeded(at: t0)
+        #expect(p.interval(inMotion: false) == 5)
+    }
+
+    @Test("the core clock estimate follows the samples' rate")
+    func clock() {
+        var c = ClockEstimate()
+        let w = Date(timeIntervalSince1970: 1_000)
+        c.sample(wall: w, core: Date(timeIntervalSince1970: 50_000))
+        c.sample(wall: w + 2, core: Date(timeIntervalSince1970: 50_120))
+        #expect(c.coreNow(wall: w + 3).timeIntervalSince1970 == 50_180)
+    }
+
+    @Test("countdowns and spans")
+    func formatting() {
+        let now = Date(timeIntervalSince1970: 0)
+        #expect(Formatting.countdown(to: now + 6 * 86_400 + 23 * 3_600 + 59, now: now) == "in 6d 23h")
+        #expect(Formatting.countdown(to: now + 90, now: now) == "in 1m 30s")
+        #expect(Formatting.countdown(to: now - 1, now: now) == "due")
+        #expect(Formatting.ago(now - 3 * 86_400, now: now) == "3d 0h ago")
+        #expect(TextWidth.of("鍵ключ") == 6)
+        #expect(TextWidth.pad("abcdef", to: 4) == "abc…")
+    }
+
+    @Test("the : command line parses and completes from the live stores")
+    func commandLine() {
+        #expect(CommandLineState.parse("keys payments-hsm") == .success(.keys("payments-hsm")))
+        #expect(CommandLineState.parse("q") == .success(.quit))
+        if case .failure(let e) = CommandLineState.parse("frob") { #expect(e.message.contains("unknown command")) } else { Issue.record("frob parsed") }
+        var line = CommandLineState()
+        line.type("k"); line.type("e")
+        line.complete(stores: [], themes: [])
+        #expect(line.text == "keys ")
+        line.type("p"); line.type("a")
+        line.complete(stores: ["payments-hsm", "partner-xks", "ledger-hsm"], themes: [])
+        #expect(line.text == "keys pa")
+        #expect(line.candidates == ["payments-hsm", "partner-xks"])
+        line.type("y")
+        line.complete(stores: ["payments-hsm", "partner-xks"], themes: [])
+        #expect(line.text == "keys payments-hsm")
+    }
+
+    @Test("the in-memory core follows the connection and key state rules")
+    func inMemoryRules() async throws {
+        let time = SimulatedTime.manual(at: Date(timeIntervalSince1970: 1_795_000_000))
+        let b = InMemoryBackend(time: time)
+        await DemoEstate.small.seed(into: b, now: time.now())
+        let stores = try await b.listStores()
+        let ledger = try #require(stores.first { $0.name == "ledger-hsm" })
+        let failed = try #require(stores.first { $0.name == "analytics-hsm" })
+        await #expect(throws: KMSError.self) { try await b.connectStore(failed.id) }
+        try await b.disconnectStore(failed.id)
+        time.advance(by: 60)
+        #expect(await b.store(failed.id)?.connectionState == .disconnected)
+        try await b.connectStore(ledger.id)
+        #expect(await b.store(ledger.id)?.connectionState == .connecting)
+        time.advance(by: 200)
+        #expect(await b.store(ledger.id)?.connectionState == .connected)
+        let keys = await b.keysForTest(store: ledger.id)
+        #expect(keys.allSatisfy { $0.state == .enabled || $0.state == .pendingDeletion })
+        let pending = try #require(keys.first { $0.state == .pendingDeletion })
+        try await b.cancelKeyDeletion(pending.id)
+        #expect(await b.key(pending.id)?.state == .disabled)
+        await #expect(throws: KMSError.self) { _ = try await b.scheduleKeyDeletion(pending.id, pendingWindowInDays: 6) }
+        let date = try await b.scheduleKeyDeletion(pending.id, pendingWindowInDays: 7)
+        time.advance(by: date.timeIntervalSince(time.now()) + 1)
+        #expect(await b.key(pending.id) == nil)
+    }
+}
