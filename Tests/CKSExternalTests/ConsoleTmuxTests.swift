@@ -48,6 +48,66 @@ struct ConsoleTmuxTests {
         return shown
     }
 
+    /// One row of the stores table as the screen shows it.
+    struct StoreRow: Equatable {
+        var name: String, id: String, state: String, keys: Int
+    }
+
+    /// Parses the stores table rows (`NAME ID TYPE STATE KEYS PENDING CREATED`).
+    static func storeRows(_ screen: String) -> [StoreRow] {
+        let pattern = #/^\s*▶?\s*(\S+)\s+(cks-[0-9a-f]{17})\s+\S+\s+(.+?)\s+(\d+)\s+(\d+)\s+\d{4}-\d{2}-\d{2}/#
+        return screen.split(separator: "\n").compactMap { line in
+            guard let m = String(line).firstMatch(of: pattern) else { return nil }
+            return StoreRow(name: String(m.1), id: String(m.2), state: String(m.3), keys: Int(m.4) ?? 0)
+        }
+    }
+
+    /// The rows of the keys table: (is the cursor here, alias column text, state).
+    static func keyRows(_ screen: String) -> [(cursor: Bool, text: String, state: String)] {
+        let states = ["PendingDeletion", "Unavailable", "Enabled", "Disabled", "Creating", "PendingImport"]
+        return screen.split(separator: "\n").compactMap { line -> (Bool, String, String)? in
+            let text = String(line)
+            guard text.range(of: #"[0-9a-f]{8}-[0-9a-f]{4}-"#, options: .regularExpression) != nil,
+                  let state = states.first(where: { text.contains(" \($0) ") || text.hasSuffix(" \($0)") }) else { return nil }
+            return (text.hasPrefix(" ▶") || text.hasPrefix("▶") || text.dropFirst().hasPrefix("▶"), text, state)
+        }
+    }
+
+    /// Moves the keys-table cursor onto the row containing `text` with Up/Down.
+    static func moveCursor(to text: String, in tmux: TmuxSession) async throws {
+        for _ in 0..<3 {
+            let rows = keyRows(try await tmux.capture())
+            guard let target = rows.firstIndex(where: { $0.text.contains(text) }),
+                  let cursor = rows.firstIndex(where: { $0.cursor }) else { continue }
+            if target == cursor { return }
+            let key = target > cursor ? "Down" : "Up"
+            for _ in 0..<abs(target - cursor) { try await tmux.send(key) }
+            try await tmux.waitFor("the cursor on \(text)") { screen in
+                keyRows(screen).first(where: { $0.cursor })?.text.contains(text) == true
+            }
+            return
+        }
+        throw HarnessError("cannot find row \(text) or the cursor")
+    }
+
+    static func state(of text: String, in screen: String) -> String? {
+        keyRows(screen).first { $0.text.contains(text) }?.state
+    }
+
+    /// Confirms the open dialog: Tab off the focused Cancel, Enter, and Enter again when the action
+    /// asks for a second press (irreversible ones do).
+    static func confirmDialog(_ marker: String, in tmux: TmuxSession) async throws {
+        try await tmux.send("Tab")
+        try await tmux.send("Enter")
+        let screen = try await tmux.waitFor("the dialog confirmed or asking again") { screen in
+            !screen.contains(marker) || screen.contains("Enter again")
+        }
+        if screen.contains(marker) && screen.contains("Enter again") {
+            try await tmux.send("Enter")
+            try await tmux.waitFor("the dialog closed") { !$0.contains(marker) }
+        }
+    }
+
     @Test("browse stores → keys → detail, filter, mark, schedule and cancel deletion, resize, quit",
           .enabled(if: ExternalTools.usable(.tmux), "needs tmux (CKS_REQUIRE_EXTERNAL=1 turns this skip into a failure)"),
           .enabled(if: CksFeatures.consoleBuilt, "`cks console` is still a placeholder (no --demo): console issue not landed"))
@@ -56,101 +116,138 @@ struct ConsoleTmuxTests {
         let binary = try #require(Locations.cksBinary)
         let scratch = try TemporaryDirectory(prefix: "cks-qa-console")
         defer { scratch.remove() }
-        try await withTmux([binary.path, "--demo"], environment: Self.isolatedEnvironment(scratch)) { tmux in
-            // Stores screen: header with EMBEDDED; the demo's states in words, FAILED with its code.
+        // Through sh, so the exit status (128+N for a signal) is recorded whatever tmux reports.
+        let statusFile = scratch.url.appendingPathComponent("exit-status")
+        let command = ["/bin/sh", "-c", "\"$0\" \"$@\"; echo $? > \"$CKS_QA_STATUS\"", binary.path, "--demo"]
+        var environment = Self.isolatedEnvironment(scratch)
+        environment["CKS_QA_STATUS"] = statusFile.path
+        try await withTmux(command, environment: environment) { tmux in
+            // Stores: header with EMBEDDED; states in words, FAILED with its code (issue 4 "Screens").
             let stores = try await tmux.waitFor("the stores screen of the demo estate", timeout: .seconds(60)) {
-                $0.contains("EMBEDDED") && $0.contains("CONNECTED") && $0.contains("DISCONNECTED") && $0.contains("FAILED (")
+                $0.contains("EMBEDDED") && $0.contains("FAILED (") && Self.storeRows($0).count >= 3
             }
-            #expect(stores.contains("AWS_CLOUDHSM") || stores.contains("CloudHSM"), "store types shown:\n\(stores)")
-            #expect(stores.contains("EXTERNAL_KEY_STORE") || stores.contains("External"), "store types shown:\n\(stores)")
+            let rows = Self.storeRows(stores)
+            for state in ["CONNECTED", "DISCONNECTED"] {
+                #expect(rows.contains { $0.state == state }, "a demo store \(state):\n\(stores)")
+            }
+            let busiest = try #require(rows.filter { $0.state == "CONNECTED" }.max { $0.keys < $1.keys },
+                                       "a CONNECTED demo store:\n\(stores)")
+            #expect(busiest.keys >= 100, "the demo has a store with hundreds of keys:\n\(stores)")
+            let other = try #require(rows.first { $0.id != busiest.id })
 
-            // Filter by the name of the store on the first data row that is CONNECTED and has keys.
-            let storeId = try #require(Self.firstMatch(#"cks-[0-9a-f]{17}"#, in: stores), "store ids on screen:\n\(stores)")
+            // Filter (/) to that store, Enter opens its keys; Esc goes back, Esc clears the filter.
             try await tmux.send("/")
-            try await tmux.send(storeId, literal: true)
+            try await tmux.send(busiest.name, literal: true)
             try await tmux.send("Enter")
-            let filtered = try await tmux.waitFor("the filter applied") { screen in
-                screen.contains(storeId) && screen.components(separatedBy: "cks-").count - 1 <= 2
+            try await tmux.waitFor("only \(busiest.name) listed") { screen in
+                let shown = Self.storeRows(screen)
+                return shown.map(\.id) == [busiest.id] && screen.contains(busiest.name)
             }
-            #expect(filtered.contains(storeId))
-            try await tmux.send("Escape")
-            try await tmux.waitFor("the filter cleared") { $0.components(separatedBy: "cks-").count - 1 > 2 }
+            try await tmux.send("Enter")
+            let keys = try await tmux.waitFor("the keys of \(busiest.name)", timeout: .seconds(30)) { screen in
+                Self.keyRows(screen).count >= 10 && screen.contains("\(busiest.keys)")
+            }
+            #expect(keys.contains(busiest.name), "the title names the store:\n\(keys)")
 
-            // Enter on a store → its keys (ids, states); Enter on a key → every DescribeKey field.
-            try await tmux.send("Enter")
-            let keys = try await tmux.waitFor("the keys screen", timeout: .seconds(30)) {
-                $0.range(of: Self.uuidPattern, options: .regularExpression) != nil
+            // Two keys that are neither pending deletion nor unavailable, next to each other.
+            let keyRows = Self.keyRows(keys)
+            let pairIndex = try #require(keyRows.indices.dropLast().first { i in
+                ["Enabled", "Disabled"].contains(keyRows[i].state) && ["Enabled", "Disabled"].contains(keyRows[i + 1].state)
+            }, "two adjacent Enabled/Disabled keys:\n\(keys)")
+            func alias(_ text: String) -> String? {
+                text.firstMatch(of: #/alias/\S+/#).map { String($0.0) }
             }
-            let keyId = try #require(Self.firstMatch(Self.uuidPattern, in: keys))
+            let first = try #require(alias(keyRows[pairIndex].text), "alias in \(keyRows[pairIndex].text)")
+            let second = try #require(alias(keyRows[pairIndex + 1].text))
+
+            // Enter on a key: every DescribeKey field (issue 4 "Key detail").
+            try await Self.moveCursor(to: first, in: tmux)
             try await tmux.send("Enter")
-            let detail = try await tmux.waitFor("the key detail") {
-                $0.contains(keyId) && $0.contains("KeySpec") || $0.contains("Origin") && $0.contains(keyId)
+            let detail = try await tmux.waitFor("the key detail of \(first)") {
+                $0.contains("KeyId") && $0.contains("Arn") && $0.contains("Origin")
             }
-            for field in ["Origin", "CustomKeyStoreId", "KeyState", "CreationDate"] {
+            for field in ["KeyId", "Arn", "AWSAccountId", "KeyState", "Enabled", "CreationDate", "KeyUsage", "KeySpec",
+                          "EncryptionAlgorithms", "Origin", "KeyManager", "MultiRegion", "CustomKeyStoreId", busiest.id] {
                 #expect(detail.contains(field), "DescribeKey field \(field) on the detail screen:\n\(detail)")
             }
+            #expect(detail.range(of: Self.uuidPattern, options: .regularExpression) != nil, "the full key id:\n\(detail)")
             try await tmux.send("Escape")
-            try await tmux.waitFor("back on the keys screen") { !$0.contains("KeySpec") && $0.contains(keyId) }
+            try await tmux.waitFor("back on the keys") { Self.keyRows($0).count >= 10 }
 
-            // The action keys come from the help overlay (generated from the binding table).
+            // The action keys, from the help overlay (generated from the binding table).
             try await tmux.send("?")
-            let help = try await tmux.waitFor("the help overlay") { $0.lowercased().contains("schedule") }
-            let schedule = try #require(Self.binding(for: "schedule", in: help), "no schedule binding in help:\n\(help)")
-            let cancel = try #require(Self.binding(for: "cancel deletion", in: help), "no cancel-deletion binding in help:\n\(help)")
+            let help = try await tmux.waitFor("the help overlay") { $0.contains("Schedule deletion") || $0.contains("schedule deletion") }
+            let schedule = try #require(Self.binding(for: "Schedule deletion", in: help), "no schedule binding in help:\n\(help)")
+            let cancel = try #require(Self.binding(for: "Cancel deletion", in: help), "no cancel-deletion binding in help:\n\(help)")
             try await tmux.send("Escape")
-            try await tmux.waitFor("help closed") { !$0.lowercased().contains("cancel deletion") || $0.contains(keyId) }
+            try await tmux.waitFor("help closed") { Self.keyRows($0).count >= 10 }
 
-            // Mark two keys, schedule their deletion: the dialog names the call, Cancel is focused.
+            // Mark two keys (space), open the schedule dialog: it names the call; Cancel is focused.
+            try await Self.moveCursor(to: first, in: tmux)
             try await tmux.send("Space")
-            try await tmux.send("Down")
+            try await tmux.waitFor("1 marked")   // space marks and moves the cursor down
+            try await Self.moveCursor(to: second, in: tmux)
             try await tmux.send("Space")
+            try await tmux.waitFor("2 marked")
             try await tmux.send(Self.tmuxKey(schedule))
             let dialog = try await tmux.waitFor("the schedule dialog") { $0.contains("ScheduleKeyDeletion") }
-            #expect(dialog.contains("30") || dialog.contains("7"), "the window is shown:\n\(dialog)")
-            // Enter on the focused Cancel does nothing.
-            try await tmux.send("Enter")
-            try await tmux.waitFor("the dialog closed") { !$0.contains("ScheduleKeyDeletion") }
-            #expect(!(try await tmux.capture()).contains("PendingDeletion") || keys.contains("PendingDeletion"),
-                    "Cancel in the dialog must change nothing")
-            // Now confirm: move off Cancel, confirm (irreversible ones need more than one press).
+            #expect(dialog.contains(first) && dialog.contains(second), "the dialog names both keys:\n\(dialog)")
+            #expect(dialog.contains("30"), "the default window of 30 days is shown:\n\(dialog)")
+            try await tmux.send("Enter")   // on Cancel
+            let unchanged = try await tmux.waitFor("the dialog closed") { !$0.contains("ScheduleKeyDeletion") }
+            #expect(Self.state(of: first, in: unchanged) != "PendingDeletion", "Cancel changed nothing:\n\(unchanged)")
+            #expect(Self.state(of: second, in: unchanged) != "PendingDeletion", "Cancel changed nothing:\n\(unchanged)")
+
             try await tmux.send(Self.tmuxKey(schedule))
             try await tmux.waitFor("the schedule dialog again") { $0.contains("ScheduleKeyDeletion") }
-            try await tmux.send("Tab")
-            try await tmux.send("Enter")
-            var screen = try await tmux.capture()
-            if screen.contains("ScheduleKeyDeletion") {   // a second confirmation step
-                try await tmux.send("Enter")
+            try await Self.confirmDialog("ScheduleKeyDeletion", in: tmux)
+            try await tmux.waitFor("both keys PendingDeletion") { screen in
+                Self.state(of: first, in: screen) == "PendingDeletion" && Self.state(of: second, in: screen) == "PendingDeletion"
             }
-            screen = try await tmux.waitFor("two keys pending deletion") {
-                $0.components(separatedBy: "PendingDeletion").count - 1 >= 2
-            }
-            // Cancel deletion of the marked keys → Disabled (as AWS does).
+
+            // Cancel deletion of both → Disabled, as AWS does.
+            try await Self.moveCursor(to: first, in: tmux)
+            try await tmux.send("Space")
+            try await tmux.waitFor("1 marked")   // space marks and moves the cursor down
+            try await Self.moveCursor(to: second, in: tmux)
+            try await tmux.send("Space")
+            try await tmux.waitFor("2 marked")
             try await tmux.send(Self.tmuxKey(cancel))
             try await tmux.waitFor("the cancel dialog") { $0.contains("CancelKeyDeletion") }
-            try await tmux.send("Tab")
-            try await tmux.send("Enter")
-            screen = try await tmux.capture()
-            if screen.contains("CancelKeyDeletion") { try await tmux.send("Enter") }
-            try await tmux.waitFor("the keys Disabled again") { $0.contains("Disabled") }
-
-            // Resize: below 80x24 a notice, back to normal after.
-            try await tmux.resize(width: 70, height: 20)
-            try await tmux.waitFor("terminal too small")
-            try await tmux.resize(width: 100, height: 30)
-            try await tmux.waitFor("the keys after growing again") { $0.contains(keyId) || $0.range(of: Self.uuidPattern, options: .regularExpression) != nil }
-
-            // Quit: the program exits 0 and the terminal is restored (alternate screen left).
-            try await tmux.send("q")
-            let deadline = ContinuousClock.now + .seconds(15)
-            var dead = (dead: false, status: "")
-            while ContinuousClock.now < deadline {
-                dead = try await tmux.paneDead()
-                if dead.dead && !dead.status.isEmpty { break }
-                try await Task.sleep(for: .milliseconds(100))
+            try await Self.confirmDialog("CancelKeyDeletion", in: tmux)
+            try await tmux.waitFor("both keys Disabled") { screen in
+                Self.state(of: first, in: screen) == "Disabled" && Self.state(of: second, in: screen) == "Disabled"
             }
-            #expect(dead.dead && dead.status == "0", "cks exited after q with status \(dead.status)")
+
+            // Esc back to the stores (the filter still shows one), Esc clears the filter.
+            try await tmux.send("Escape")
+            try await tmux.waitFor("the filtered stores") { Self.storeRows($0).map(\.id) == [busiest.id] }
+            try await tmux.send("Escape")
+            await withKnownIssue("defect (console): Esc on the Stores screen does not clear a kept filter (issue 4: `/` filters, Esc clears)") {
+                try await tmux.waitFor("every store again after Esc", timeout: .seconds(3)) { screen in
+                    Self.storeRows(screen).contains { $0.id == other.id }
+                }
+            }
+            if !Self.storeRows(try await tmux.capture()).contains(where: { $0.id == other.id }) {
+                try await tmux.send("/")          // Esc while editing the filter does clear it
+                try await tmux.send("Escape")
+            }
+            try await tmux.waitFor("every store again") { screen in Self.storeRows(screen).contains { $0.id == other.id } }
+
+            // Resize below 80x24: a notice instead of garbage; back up: the table again.
+            try await tmux.resize(width: 70, height: 20)
+            try await tmux.waitFor("terminal too small: 70x20, needs 80x24")
+            try await tmux.resize(width: 100, height: 30)
+            try await tmux.waitFor("the stores at 100x30") { $0.contains("EMBEDDED") && Self.storeRows($0).count == rows.count }
+
+            // q quits with status 0 and restores the terminal.
+            try await tmux.send("q")
+            let exit = try await tmux.waitForExit()
+            let status = (try? String(contentsOf: statusFile, encoding: .utf8))?.trimmingCharacters(in: .whitespacesAndNewlines)
+            #expect(exit.dead && status == "0", "cks exit status after q: \(status ?? "none") (128+N = killed by signal N)")
             let after = try await tmux.capture()
-            #expect(!after.contains("EMBEDDED"), "the console's screen is gone after quitting (terminal restored):\n\(after)")
+            #expect(!after.contains("EMBEDDED") && !after.contains(busiest.id),
+                    "the console's screen is gone after quitting (terminal restored):\n\(after)")
         }
     }
 

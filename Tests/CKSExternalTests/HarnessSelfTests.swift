@@ -32,12 +32,7 @@ struct HarnessSelfTests {
             try await tmux.send("hello world", literal: true)
             try await tmux.send("Enter")
             try await tmux.waitFor("got [hello world]")
-            let deadline = ContinuousClock.now + .seconds(10)
-            var state = try await tmux.paneDead()
-            while !(state.dead && !state.status.isEmpty) && ContinuousClock.now < deadline {
-                try await Task.sleep(for: .milliseconds(50))
-                state = try await tmux.paneDead()
-            }
+            let state = try await tmux.waitForExit()
             #expect(state.dead && state.status == "7", "pane state \(state)")
         }
     }

@@ -50,11 +50,23 @@ final class TmuxSession: @unchecked Sendable {
         try await tmux(["capture-pane", "-p", "-t", name]).stdout
     }
 
-    /// Whether the program in the pane has exited (`#{pane_dead}`), and its status.
-    func paneDead() async throws -> (dead: Bool, status: String) {
-        let out = try await tmux(["display-message", "-p", "-t", name, "#{pane_dead} #{pane_dead_status}"]).stdout
-        let parts = out.trimmingCharacters(in: .whitespacesAndNewlines).split(separator: " ").map(String.init)
-        return (parts.first == "1", parts.count > 1 ? parts[1] : "")
+    /// Whether the program in the pane has exited, and how: `status` is the exit status
+    /// (`#{pane_dead_status}`), `signal` the signal that killed it (`#{pane_dead_signal}`).
+    func paneDead() async throws -> (dead: Bool, status: String, signal: String) {
+        let out = try await tmux(["display-message", "-p", "-t", name, "#{pane_dead}|#{pane_dead_status}|#{pane_dead_signal}"]).stdout
+        let parts = out.trimmingCharacters(in: .whitespacesAndNewlines).split(separator: "|", omittingEmptySubsequences: false).map(String.init)
+        return (parts.first == "1", parts.count > 1 ? parts[1] : "", parts.count > 2 ? parts[2] : "")
+    }
+
+    /// Waits until the program in the pane has exited; returns how (see `paneDead`).
+    func waitForExit(timeout: Duration = .seconds(15)) async throws -> (dead: Bool, status: String, signal: String) {
+        let deadline = ContinuousClock.now + timeout
+        var state = try await paneDead()
+        while !(state.dead && !(state.status.isEmpty && state.signal.isEmpty)) && ContinuousClock.now < deadline {
+            try await Task.sleep(for: .milliseconds(50))
+            state = try await paneDead()
+        }
+        return state
     }
 
     /// Polls the screen until `predicate` holds; fails with the last screen after `timeout`.
