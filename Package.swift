@@ -51,6 +51,7 @@ let package = Package(
         // The console: models → pure renderers → widgets → screens; scripted verbs; embedded core.
         .target(name: "CKSConsole", dependencies: [
             "CKSDomain", "CKSWire", "CKSClient", "CKSServer", "CNcursesw",
+            .product(name: "Logging", package: "swift-log"),   // to keep the embedded core quiet
         ]),
         // The executable: argument parsing only.
         .executableTarget(name: "cks", dependencies: [
