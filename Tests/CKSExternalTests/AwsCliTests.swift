@@ -7,14 +7,14 @@ import Testing
 struct AwsCliTests {
     static let password = "kmsuser-pass-1"
 
-    /// `aws kms <arguments> --endpoint-url <core> --output json`, no retries.
+    /// `aws kms <arguments> --endpoint-url <core> --output json`.
     static func aws(_ arguments: [String], core: CoreProcess, as principal: TestPrincipal? = nil) async throws -> ProcessResult {
-        var environment = core.awsEnvironment(as: principal)
-        environment["AWS_MAX_ATTEMPTS"] = "1"
-        environment["AWS_RETRY_MODE"] = "standard"
-        return try await ProcessRunner.run(
+        // The CLI's own retry settings (as an operator has them): with AWS_MAX_ATTEMPTS set, the
+        // printed error gains "(reached max retries: N)" and no longer matches the seed's text.
+        try await ProcessRunner.run(
             ["aws", "kms"] + arguments + ["--endpoint-url", core.endpoint, "--output", "json"],
-            environment: environment, timeout: .seconds(60))
+            environment: core.awsEnvironment(as: principal),
+            removingEnvironment: ["AWS_MAX_ATTEMPTS", "AWS_RETRY_MODE", "AWS_PROFILE"], timeout: .seconds(60))
     }
 
     /// Runs a command that must succeed and returns its JSON output (empty dictionary for no output).
@@ -98,7 +98,7 @@ struct AwsCliTests {
             #expect(entry["CustomKeyStoreName"] as? String == "ExampleKeyStore")
             #expect(entry["CloudHsmClusterId"] as? String == clusterId)
             #expect(entry["CreationDate"] is NSNumber, "CLI v1 prints CreationDate as a number: \(entry)")
-            try await Self.fails(["create-custom-key-store", "--custom-key-store-name", "ExampleKeyStore",
+            try await Self.fails(["create-custom-key-store", "--custom-key-store-name", "AnotherKeyStore",
                                   "--cloud-hsm-cluster-id", clusterId, "--trust-anchor-certificate", "file://\(anchor.path)",
                                   "--key-store-password", Self.password],
                                  code: "CloudHsmClusterInUseException", operation: "CreateCustomKeyStore", core: core)

@@ -37,3 +37,17 @@ func suiteFailureReport(_ result: ProcessResult, core: CoreProcess) -> Comment {
     let serverLog = core.log.split(separator: "\n", omittingEmptySubsequences: false).suffix(40).joined(separator: "\n")
     return Comment(rawValue: "\(result)\n\(serverLog)")
 }
+
+/// Turns the `KNOWN-DEFECT` / `FIXED` lines of a suite run (see `known_defect` in cks_harness.py)
+/// into Swift Testing issues: a known defect is a known issue; a fixed one fails until its marker goes.
+func recordKnownDefects(_ result: ProcessResult, sourceLocation: SourceLocation = #_sourceLocation) {
+    for line in result.stdout.split(separator: "\n") {
+        if line.hasPrefix("KNOWN-DEFECT ") {
+            withKnownIssue(Comment(rawValue: String(line))) {
+                Issue.record(Comment(rawValue: String(line)), sourceLocation: sourceLocation)
+            }
+        } else if line.hasPrefix("FIXED ") {
+            Issue.record(Comment(rawValue: String(line)), sourceLocation: sourceLocation)
+        }
+    }
+}

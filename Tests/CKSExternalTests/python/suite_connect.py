@@ -171,6 +171,41 @@ def quota_of_ten_stores_per_account_and_region():
 
 
 @case
+def racing_creates_keep_the_rules():
+    """Concurrent requests are serialized so the rules hold (issue 2 "Persistence")."""
+    from concurrent.futures import ThreadPoolExecutor
+    region = "me-south-1"
+    clusters = [new_cluster(region=region) for _ in range(6)]
+    name = unique("race")
+
+    def create(args):
+        client = kms(region=region)
+        cluster, store_name = args
+        try:
+            return client.create_custom_key_store(
+                CustomKeyStoreName=store_name, CloudHsmClusterId=cluster["ClusterId"],
+                TrustAnchorCertificate=cluster["TrustAnchorCertificate"], KeyStorePassword=KMSUSER_PASSWORD)["CustomKeyStoreId"]
+        except ClientError as e:
+            return e.response["Error"]["Code"]
+
+    # the same name 6 times at once: exactly one store
+    with ThreadPoolExecutor(6) as pool:
+        results = list(pool.map(create, [(clusters[i], name) for i in range(6)]))
+    winners = [r for r in results if r.startswith("cks-")]
+    eq(len(winners), 1, f"stores created under one name by 6 racing creates ({results})")
+    check(all(r == "CustomKeyStoreNameInUseException" for r in results if not r.startswith("cks-")), f"losers: {results}")
+    # 11 different stores at once with 9 places left (quota 10): exactly 9 more, 2 LimitExceededException
+    fresh = [new_cluster(region=region) for _ in range(11)]
+    with ThreadPoolExecutor(11) as pool:
+        results = list(pool.map(create, [(fresh[i], unique(f"q{i}")) for i in range(11)]))
+    created = [r for r in results if r.startswith("cks-")]
+    eq(len(created), 9, f"stores created by 11 racing creates with 9 places left ({results})")
+    eq(sorted(r for r in results if not r.startswith("cks-")), ["LimitExceededException"] * 2, "the refused creates")
+    listed = kms(region=region).describe_custom_key_stores()["CustomKeyStores"]
+    eq(len(listed), 10, "stores listed after racing creates")
+
+
+@case
 def create_store_required_fields_per_type():
     raw = kms(validate=False, region="eu-north-1")
     cluster = new_cluster(region="eu-north-1")

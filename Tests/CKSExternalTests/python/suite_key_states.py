@@ -100,9 +100,12 @@ def key_state_table_messages():
     eq(key_state(c, kid), "Disabled", "CancelKeyDeletion → Disabled (semantics 2.4)")
     md = c.describe_key(KeyId=kid)["KeyMetadata"]
     check("DeletionDate" not in md, f"DeletionDate after cancel: {md}")
-    # unknown keys
-    expect_error("NotFoundException", c.describe_key, KeyId="11111111-2222-3333-4444-555555555555")
-    expect_error("NotFoundException", c.schedule_key_deletion, KeyId="11111111-2222-3333-4444-555555555555")
+    # unknown keys: AWS's texts (semantics 2.3 "Real AWS message samples")
+    unknown = "11111111-2222-3333-4444-555555555555"
+    unknown_arn = arn.rsplit("/", 1)[0] + "/" + unknown
+    expect_error("NotFoundException", c.describe_key, KeyId=unknown, message=f"Key '{unknown_arn}' does not exist")
+    expect_error("NotFoundException", c.schedule_key_deletion, KeyId=unknown, message=f"Key '{unknown_arn}' does not exist")
+    expect_error("NotFoundException", c.describe_key, KeyId="fake-key-id", message="Invalid keyId 'fake-key-id'")
 
 
 @case
@@ -144,6 +147,29 @@ def describe_key_fields():
         raise AssertionError("CreateKey with CustomKeyStoreId and the default Origin AWS_KMS succeeded (semantics 2.1)")
     expect_error("CustomKeyStoreNotFoundException", c.create_key, CustomKeyStoreId="cks-0123456789abcdef0",
                  Origin="AWS_CLOUDHSM")
+
+
+@case
+def key_last_usage():
+    c = kms()
+    store_id, _ = connected_cloudhsm_store(c)
+    advance(40 * DAY)       # the simulated clock runs ahead of the wall clock from here on
+    k = hsm_key(c, store_id)
+    created = epoch(c.describe_key(KeyId=k["KeyId"])["KeyMetadata"]["CreationDate"])
+    u = c.get_key_last_usage(KeyId=k["KeyId"])
+    check(abs(epoch(u["KeyCreationDate"]) - created) < 1, f"KeyCreationDate {u['KeyCreationDate']} vs CreationDate {created}")
+    # "The date from which KMS began recording cryptographic activity for this key, or the date the
+    # KMS key was created, whichever is later" [M GetKeyLastUsageResponse.TrackingStartDate]
+    with known_defect("D1", "GetKeyLastUsage TrackingStartDate earlier than KeyCreationDate"):
+        check(epoch(u["TrackingStartDate"]) >= created - 1,
+              f"TrackingStartDate {u['TrackingStartDate']} is before the key's creation {u['KeyCreationDate']} "
+              "(must be the later of tracking start and creation)")
+    check(not u.get("KeyLastUsage"), f"KeyLastUsage of an unused key: {u.get('KeyLastUsage')}")
+    ct = c.encrypt(KeyId=k["KeyId"], Plaintext=b"x")
+    used = c.get_key_last_usage(KeyId=k["KeyId"])["KeyLastUsage"]
+    eq(used.get("Operation"), "Encrypt", "KeyLastUsage.Operation")
+    check(abs(epoch(used["Timestamp"]) - now()) < 120, f"KeyLastUsage.Timestamp {used['Timestamp']} vs the core's now {now()}")
+    eq(used.get("KmsRequestId"), ct["ResponseMetadata"]["RequestId"], "KeyLastUsage.KmsRequestId = the Encrypt request id")
 
 
 @case

@@ -91,8 +91,9 @@ def cloudhsm_store_safe_teardown():
         eq(key_state(c, kid), "PendingDeletion", "key state before the waiting period ends")
     advance(1 * DAY + 60)
     wait_until(lambda: all(key_gone(c, kid) for kid in in_store), "every key deleted after the window")
+    arns = {k["KeyId"]: k["Arn"] for k in keys}
     for kid in in_store:
-        expect_error("NotFoundException", c.describe_key, KeyId=kid, contains="does not exist")
+        expect_error("NotFoundException", c.describe_key, KeyId=kid, message=f"Key '{arns[kid]}' does not exist")
     remaining = all_key_ids(c)
     check(not (set(in_store) & remaining), f"deleted keys still in ListKeys: {set(in_store) & remaining}")
     listed = {a["AliasName"] for p in c.get_paginator("list_aliases").paginate() for a in p["Aliases"]}

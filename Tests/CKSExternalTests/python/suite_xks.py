@@ -120,8 +120,11 @@ def update_rules_for_external_key_stores():
     proxy = new_proxy()
     store_id, _ = new_xks_store(c, proxy=proxy)
     connect(c, store_id)
-    # While CONNECTED: name and UriPath may change (semantics 1.2 note 3); the endpoint may not.
+    # While CONNECTED: name, credential and UriPath may change (semantics 1.2 note 3); the endpoint may not.
     c.update_custom_key_store(CustomKeyStoreId=store_id, NewCustomKeyStoreName=unique("xks-renamed"))
+    c.update_custom_key_store(CustomKeyStoreId=store_id, XksProxyAuthenticationCredential={
+        "AccessKeyId": proxy["AccessKeyId"], "RawSecretAccessKey": proxy["RawSecretAccessKey"]})
+    eq(state(c, store_id), "CONNECTED", "state after a credential update while CONNECTED")
     expect_error("CustomKeyStoreInvalidStateException", c.update_custom_key_store, CustomKeyStoreId=store_id,
                  XksProxyUriEndpoint="https://elsewhere.example.com")
     expect_error("CustomKeyStoreInvalidStateException", c.update_custom_key_store, CustomKeyStoreId=store_id,
