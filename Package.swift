@@ -62,7 +62,9 @@ let package = Package(
         .testTarget(name: "CKSPersistenceTests", dependencies: ["CKSPersistence"]),
         .testTarget(name: "CKSWireTests", dependencies: ["CKSWire"], resources: [.copy("Vectors")]),
         .testTarget(name: "CKSServerTests", dependencies: ["CKSServer", "CKSWire", "CKSClient"]),
-        .testTarget(name: "CKSClientTests", dependencies: ["CKSClient", "CKSServer"]),
+        .testTarget(name: "CKSClientTests", dependencies: [
+            "CKSClient", "CKSServer", .product(name: "Logging", package: "swift-log"),
+        ]),
         .testTarget(name: "CKSConsoleTests", dependencies: ["CKSConsole"]),
         // Suites that drive real third-party programs (aws CLI, boto3, moto, tmux) against the built `cks`.
         .testTarget(name: "CKSExternalTests", dependencies: ["cks", "CKSClient", "CKSWire"],

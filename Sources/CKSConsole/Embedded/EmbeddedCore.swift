@@ -38,26 +38,13 @@ public final class EmbeddedCore: Sendable {
         configuration.host = "127.0.0.1"
         configuration.port = 0
         configuration.region = region
-        let server = try await startCore(configuration, engine: engineOptions, logger: logger)
+        configuration.engine = engineOptions
+        let server = try await CoreServer.start(configuration, logger: logger)
         return EmbeddedCore(server: server, dataDirectory: directory)
     }
 
     /// The engine settings of the embedded core (the defaults of `cks serve`).
     public static let engineOptions = EngineOptions()
-
-    /// Opens the engine over the configuration's database and puts the HTTP front before it; the engine is closed
-    /// when the server shuts down (or at once if it cannot start).
-    public static func startCore(_ configuration: CoreConfiguration, engine options: EngineOptions,
-                                 logger: Logger = silentLogger) async throws -> CoreServer {
-        try CoreServer.checkAddressAndCreateDataDirectory(configuration)
-        let engine = try KMSEngine.open(databaseAt: configuration.databaseFile, options: options)
-        do {
-            return try await CoreServer.start(configuration, handler: engine, logger: logger, onClose: { try? engine.close() })
-        } catch {
-            try? engine.close()
-            throw error
-        }
-    }
 
     public var endpoint: URL { server.endpoint }
 

@@ -196,7 +196,7 @@ enum TeardownView {
 extension ConsoleApp {
     /// Draws the teardown view in `rect`.
     func drawTeardown(_ c: TeardownController, in rect: Rect, on surface: any Surface) {
-        let now = c.observedAt.map { _ in coreNow } ?? coreNow
+        let now = coreNow
         let head = TeardownView.wrap(TeardownView.head(c, now: now, width: rect.width, symbols), width: rect.width)
         var y = rect.row
         for line in head.prefix(rect.height) {

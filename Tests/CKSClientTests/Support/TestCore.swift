@@ -2,6 +2,7 @@ import CKSDomain
 import CKSServer
 import CKSWire
 import Foundation
+import Logging
 import Testing
 @testable import CKSClient
 
@@ -15,15 +16,7 @@ final class TestCore: Sendable {
         let directory = FileManager.default.temporaryDirectory.appendingPathComponent("cks-client-\(UUID().uuidString)")
         var configuration = CoreConfiguration(dataDirectory: directory)
         configuration.port = 0
-        try CoreServer.checkAddressAndCreateDataDirectory(configuration)
-        let engine = try KMSEngine.open(databaseAt: configuration.databaseFile, options: EngineOptions())
-        let server: CoreServer
-        do {
-            server = try await CoreServer.start(configuration, handler: engine, onClose: { try? engine.close() })
-        } catch {
-            try? engine.close()
-            throw error
-        }
+        let server = try await CoreServer.start(configuration, logger: Logger(label: "cks.test", factory: { _ in SwiftLogNoOpLogHandler() }))
         let admin = server.adminPrincipal
         let client = KMSClient(endpoint: server.endpoint, region: "us-east-1",
                                credentials: AWSCredentials(accessKeyId: admin.accessKeyId, secretAccessKey: admin.secretAccessKey))
