@@ -260,17 +260,91 @@ struct ConsoleTmuxTests {
         let binary = try #require(Locations.cksBinary)
         let scratch = try TemporaryDirectory(prefix: "cks-qa-teardown")
         defer { scratch.remove() }
-        try await withTmux([binary.path, "--demo"], environment: Self.isolatedEnvironment(scratch)) { tmux in
+        let statusFile = scratch.url.appendingPathComponent("exit-status")
+        let command = ["/bin/sh", "-c", "\"$0\" \"$@\"; echo $? > \"$CKS_QA_STATUS\"", binary.path, "--demo"]
+        var environment = Self.isolatedEnvironment(scratch)
+        environment["CKS_QA_STATUS"] = statusFile.path
+        try await withTmux(command, environment: environment) { tmux in
             let stores = try await tmux.waitFor("the stores screen", timeout: .seconds(60)) {
-                $0.contains("EMBEDDED") && $0.contains("CONNECTED")
+                $0.contains("EMBEDDED") && Self.storeRows($0).count >= 3
             }
-            let storeId = try #require(Self.firstMatch(#"cks-[0-9a-f]{17}"#, in: stores))
+            let rows = Self.storeRows(stores)
+            let target = try #require(rows.filter { $0.state == "CONNECTED" && stores.contains("CloudHSM") }
+                .max { $0.keys < $1.keys }, "a CONNECTED store with keys:\n\(stores)")
+            #expect(target.keys >= 100, "the demo's store with hundreds of keys:\n\(stores)")
+
+            // `:teardown STORE` opens the plan as a checklist (issue 5 "In the console").
             try await tmux.send(":")
-            try await tmux.send("teardown \(storeId)", literal: true)
+            try await tmux.send("teardown \(target.name)", literal: true)
             try await tmux.send("Enter")
-            try await tmux.waitFor("the teardown plan") { $0.contains("ScheduleKeyDeletion") || $0.lowercased().contains("schedule") }
-            // The plan is driven by its one action per step; fast-forward skips the wait (demo only).
-            try await tmux.waitFor("the plan's steps") { $0.lowercased().contains("disconnect") && $0.lowercased().contains("delete") }
+            var plan = try await tmux.waitFor("the teardown plan of \(target.name)", timeout: .seconds(30)) {
+                $0.contains("Teardown") && $0.contains("Schedule deletion") && $0.contains("Delete store")
+            }
+            for step in ["Inventory keys", "Check use", "Schedule deletion", "Wait for deletion", "Disconnect",
+                         "Wait DISCONNECTED", "Delete store"] {
+                #expect(plan.contains(step), "plan step \(step):\n\(plan)")
+            }
+            // Recently used keys block scheduling until acknowledged (issue 5 "The plan"); wait for the use check.
+            plan = try await tmux.waitFor("the use check done", timeout: .seconds(60)) {
+                $0.contains("to acknowledge") || $0.contains("Enter opens the ScheduleKeyDeletion dialog")
+            }
+            if plan.contains("to acknowledge") {
+                #expect(plan.contains("Y all"), "the way to acknowledge every flagged key is shown:\n\(plan)")
+                try await tmux.send("Y")
+                try await tmux.waitFor("the acknowledge dialog") { $0.contains("Acknowledge") }
+                try await Self.confirmDialog("Acknowledge", in: tmux)
+                plan = try await tmux.waitFor("every flagged key acknowledged") {
+                    $0.contains("Enter opens the ScheduleKeyDeletion dialog")
+                }
+            }
+            // Schedule deletion of every key: one dialog, the call named, Cancel focused.
+            try await tmux.send("Enter")
+            let dialog = try await tmux.waitFor("the schedule dialog") { $0.contains("Schedule deletion of") }
+            #expect(dialog.contains("ScheduleKeyDeletion") && dialog.contains("30"), "the call and the window:\n\(dialog)")
+            try await Self.confirmDialog("Schedule deletion of", in: tmux)
+            plan = try await tmux.waitFor("waiting for the deletion", timeout: .seconds(60)) {
+                $0.contains("Waiting: ") && $0.contains("keys left; last deletion") && $0.contains("fast-forward")
+            }
+            // Fast-forward (demo only) moves the core's clock past the last deletion date.
+            let footer = plan.split(separator: "\n").last.map(String.init) ?? ""
+            let fastForward = footer.firstMatch(of: #/(\S+) fast-forward/#).map { String($0.1) } ?? "F"
+            try await tmux.send(fastForward)
+            try await tmux.waitFor("every key deleted; disconnect next", timeout: .seconds(30)) {
+                $0.contains("✓  4. Wait for deletion") && $0.contains("Enter opens the DisconnectCustomKeyStore dialog")
+            }
+            try await tmux.send("Enter")
+            try await tmux.waitFor("the disconnect dialog") { $0.contains("Disconnect \(target.name)?") }
+            try await Self.confirmDialog("Disconnect \(target.name)?", in: tmux)
+            try await tmux.waitFor("DISCONNECTED; delete next", timeout: .seconds(60)) {
+                $0.contains("✓  6. Wait DISCONNECTED") && $0.contains("Enter asks for the store's name")
+            }
+            // The final delete asks for the name; Esc cancels and nothing is deleted.
+            try await tmux.send("Enter")
+            try await tmux.waitFor("the name prompt") { $0.contains("Type the store's name") }
+            try await tmux.send("Escape")
+            try await tmux.waitFor("the prompt closed") { !$0.contains("Type the store's name") }
+            let cancelled = try await tmux.capture()
+            #expect(!cancelled.contains("\(target.name) is deleted") && !cancelled.contains("no longer exists"),
+                    "Esc at the name prompt must not delete:\n\(cancelled)")
+            try await tmux.send("Enter")
+            try await tmux.waitFor("the name prompt again") { $0.contains("Type the store's name") }
+            try await tmux.send(target.name, literal: true)
+            try await tmux.send("Enter")
+            let done = try await tmux.waitFor("the store deleted", timeout: .seconds(30)) {
+                $0.contains("\(target.name) is deleted") || $0.contains("no longer exists")
+            }
+            #expect(done.contains("Not deleted"), "the end states what was not deleted:\n\(done)")
+            #expect(done.contains("cluster"), "the cluster is named among what was not deleted:\n\(done)")
+            try await tmux.send("Escape")
+            try await tmux.waitFor("the stores without \(target.name)") { screen in
+                let shown = Self.storeRows(screen)
+                return !shown.isEmpty && !shown.contains { $0.id == target.id }
+            }
+            // (A demo keeps its teardown journal in memory, like its core; the scripted suite checks the file.)
+            try await tmux.send("q")
+            _ = try await tmux.waitForExit()
+            let status = (try? String(contentsOf: statusFile, encoding: .utf8))?.trimmingCharacters(in: .whitespacesAndNewlines)
+            #expect(status == "0", "cks exit status after q: \(status ?? "none")")
         }
     }
 }
