@@ -234,7 +234,8 @@ extension ConsoleApp {
 
     /// The final delete's confirmation: the store's name must be typed.
     func drawNameEntry(_ c: TeardownController, entry: String, in area: Rect, on surface: any Surface) {
-        let width = min(area.width - 2, 76)
+        let width = max(24, min(area.width - 2, 76))
+        guard area.height >= 8 else { return }
         var lines: [(String, Style)] = [
             ("Store: \(c.storeName) (\(c.storeId)): no keys left, DISCONNECTED", .normal),
             ("Call: DeleteCustomKeyStore {\"CustomKeyStoreId\": \"\(c.storeId)\"}", Style(.muted)),
