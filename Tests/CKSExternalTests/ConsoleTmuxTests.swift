@@ -94,6 +94,27 @@ struct ConsoleTmuxTests {
         keyRows(screen).first { $0.text.contains(text) }?.state
     }
 
+    /// Presses `key` until `predicate` holds. While an action is still finishing, the console refuses keys
+    /// ("An action is running.", a message that a later one may replace), so a press without effect
+    /// within a few seconds is repeated.
+    @discardableResult
+    static func press(_ key: String, until what: String, in tmux: TmuxSession, timeout: Duration = .seconds(60),
+                      _ predicate: @escaping (String) -> Bool) async throws -> String {
+        let deadline = ContinuousClock.now + timeout
+        var screen = ""
+        while ContinuousClock.now < deadline {
+            try await tmux.send(key)
+            let attempt = ContinuousClock.now + .seconds(5)
+            while ContinuousClock.now < attempt {
+                screen = try await tmux.capture()
+                if predicate(screen) { return screen }
+                try await Task.sleep(for: .milliseconds(100))
+            }
+        }
+        Issue.record("pressing \(key) never led to \(what); last screen:\n\(screen)")
+        throw HarnessError("pressing \(key) never led to \(what)")
+    }
+
     /// Confirms the open dialog: Tab off the focused Cancel, Enter, and Enter again when the action
     /// asks for a second press (irreversible ones do).
     static func confirmDialog(_ marker: String, in tmux: TmuxSession) async throws {
@@ -290,16 +311,14 @@ struct ConsoleTmuxTests {
             }
             if plan.contains("to acknowledge") {
                 #expect(plan.contains("Y all"), "the way to acknowledge every flagged key is shown:\n\(plan)")
-                try await tmux.send("Y")
-                try await tmux.waitFor("the acknowledge dialog") { $0.contains("Acknowledge") }
+                try await Self.press("Y", until: "the acknowledge dialog", in: tmux) { $0.contains("Acknowledge ") && $0.contains("Cancel") }
                 try await Self.confirmDialog("Acknowledge", in: tmux)
                 plan = try await tmux.waitFor("every flagged key acknowledged") {
                     $0.contains("Enter opens the ScheduleKeyDeletion dialog")
                 }
             }
             // Schedule deletion of every key: one dialog, the call named, Cancel focused.
-            try await tmux.send("Enter")
-            let dialog = try await tmux.waitFor("the schedule dialog") { $0.contains("Schedule deletion of") }
+            let dialog = try await Self.press("Enter", until: "the schedule dialog", in: tmux) { $0.contains("Schedule deletion of") }
             #expect(dialog.contains("ScheduleKeyDeletion") && dialog.contains("30"), "the call and the window:\n\(dialog)")
             try await Self.confirmDialog("Schedule deletion of", in: tmux)
             plan = try await tmux.waitFor("waiting for the deletion", timeout: .seconds(60)) {
@@ -308,26 +327,25 @@ struct ConsoleTmuxTests {
             // Fast-forward (demo only) moves the core's clock past the last deletion date.
             let footer = plan.split(separator: "\n").last.map(String.init) ?? ""
             let fastForward = footer.firstMatch(of: #/(\S+) fast-forward/#).map { String($0.1) } ?? "F"
-            try await tmux.send(fastForward)
+            try await Self.press(fastForward, until: "the fast-forward", in: tmux) {
+                $0.contains("✓  4. Wait for deletion") || $0.contains("Fast-forwarded")
+            }
             try await tmux.waitFor("every key deleted; disconnect next", timeout: .seconds(30)) {
                 $0.contains("✓  4. Wait for deletion") && $0.contains("Enter opens the DisconnectCustomKeyStore dialog")
             }
-            try await tmux.send("Enter")
-            try await tmux.waitFor("the disconnect dialog") { $0.contains("Disconnect \(target.name)?") }
+            try await Self.press("Enter", until: "the disconnect dialog", in: tmux) { $0.contains("Disconnect \(target.name)?") }
             try await Self.confirmDialog("Disconnect \(target.name)?", in: tmux)
             try await tmux.waitFor("DISCONNECTED; delete next", timeout: .seconds(60)) {
                 $0.contains("✓  6. Wait DISCONNECTED") && $0.contains("Enter asks for the store's name")
             }
             // The final delete asks for the name; Esc cancels and nothing is deleted.
-            try await tmux.send("Enter")
-            try await tmux.waitFor("the name prompt") { $0.contains("Type the store's name") }
+            try await Self.press("Enter", until: "the name prompt", in: tmux) { $0.contains("Type the store's name") }
             try await tmux.send("Escape")
             try await tmux.waitFor("the prompt closed") { !$0.contains("Type the store's name") }
             let cancelled = try await tmux.capture()
             #expect(!cancelled.contains("\(target.name) is deleted") && !cancelled.contains("no longer exists"),
                     "Esc at the name prompt must not delete:\n\(cancelled)")
-            try await tmux.send("Enter")
-            try await tmux.waitFor("the name prompt again") { $0.contains("Type the store's name") }
+            try await Self.press("Enter", until: "the name prompt again", in: tmux) { $0.contains("Type the store's name") }
             try await tmux.send(target.name, literal: true)
             try await tmux.send("Enter")
             let done = try await tmux.waitFor("the store deleted", timeout: .seconds(30)) {
