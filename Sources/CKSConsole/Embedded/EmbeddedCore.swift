@@ -126,11 +126,14 @@ public final class ClientConnection: Sendable {
     }
 
     /// Resolves flags, environment and `~/.aws` files; starts the embedded core if nothing names an endpoint.
+    /// - Parameter transport: the client's transport (nil → a `URLSessionTransport`); the console passes one that
+    ///   reports every exchange to its Activity pane.
     /// - Throws: `ClientConfigurationError`; `KMSClientError(.noCredentials)` for a configured endpoint without
     ///   credentials; the core's start error when the embedded core cannot start.
     public static func open(_ flags: ClientFlags, environment: [String: String] = ProcessInfo.processInfo.environment,
                             homeDirectory: URL? = nil, embeddedDataDirectory: URL? = nil,
-                            retryPolicy: RetryPolicy = RetryPolicy(), timeout: TimeInterval = 30) async throws -> ClientConnection {
+                            retryPolicy: RetryPolicy = RetryPolicy(), timeout: TimeInterval = 30,
+                            transport: (any KMSTransport)? = nil) async throws -> ClientConnection {
         let resolver = ClientConfigurationResolver(environment: environment, homeDirectory: homeDirectory)
         let configuration = try resolver.resolve(flags)
         switch configuration.endpoint {
@@ -141,7 +144,7 @@ public final class ClientConnection: Sendable {
                                      endpoint: url)
             }
             let client = KMSClient(endpoint: url, region: configuration.region, credentials: credentials,
-                                   retryPolicy: retryPolicy, defaultTimeout: timeout)
+                                   transport: transport, retryPolicy: retryPolicy, defaultTimeout: timeout)
             return ClientConnection(client: client, configuration: configuration, embedded: nil)
         case .embedded:
             let core = try await EmbeddedCore.start(dataDirectory: embeddedDataDirectory, region: configuration.region,
@@ -150,7 +153,7 @@ public final class ClientConnection: Sendable {
             resolved.credentials = core.credentials
             resolved.sources["credentials"] = "embedded core admin principal"
             let client = KMSClient(endpoint: core.endpoint, region: configuration.region, credentials: core.credentials,
-                                   retryPolicy: retryPolicy, defaultTimeout: timeout)
+                                   transport: transport, retryPolicy: retryPolicy, defaultTimeout: timeout)
             return ClientConnection(client: client, configuration: resolved, embedded: core)
         }
     }
