@@ -67,6 +67,7 @@ let package = Package(
         ]),
         .testTarget(name: "CKSConsoleTests", dependencies: ["CKSConsole"]),
         // Suites that drive real third-party programs (aws CLI, boto3, moto, tmux) against the built `cks`.
-        .testTarget(name: "CKSExternalTests", dependencies: ["cks", "CKSClient", "CKSWire"]),
+        .testTarget(name: "CKSExternalTests", dependencies: ["cks", "CKSClient", "CKSWire"],
+                    exclude: ["python"]),
     ]
 )
