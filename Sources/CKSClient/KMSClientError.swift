@@ -1,4 +1,5 @@
 import CKSDomain
+import CKSWire
 import Foundation
 
 /// Everything a client call can fail with: an AWS error the server answered with (typed by its `__type`),
@@ -93,29 +94,21 @@ public struct KMSClientError: Error, Sendable, Hashable, CustomStringConvertible
         return text
     }
 
-    /// Decodes an AWS JSON error answer: `{"__type": "…", "message"|"Message": "…"}`, or the `X-Amzn-ErrorType`
-    /// header. The type is cleaned the way botocore does (`ns#Name:extra` → `Name`).
+    /// Decodes an AWS JSON error answer with the shared wire rules (`WireCodec.decodeErrorBody`: `__type` or the
+    /// `X-Amzn-ErrorType` header, cleaned of `ns#` and `:suffix`; `message` or `Message`). A body with no type at all
+    /// is `.invalidResponse` (status kept, so a 5xx is still retried).
     public static func decode(status: Int, headers: [String: String], body: Data, endpoint: URL? = nil) -> KMSClientError {
         let requestId = headers["x-amzn-requestid"] ?? headers["x-amz-request-id"]
-        let object = (try? JSONSerialization.jsonObject(with: body)) as? [String: Any]
-        let rawType = (object?["__type"] as? String) ?? (object?["code"] as? String) ?? headers["x-amzn-errortype"]
-        let message = (object?["message"] as? String) ?? (object?["Message"] as? String) ?? (object?["errorMessage"] as? String)
-        guard let rawType, !cleanType(rawType).isEmpty else {
+        let parsed = WireCodec.decodeErrorBody(status: status, errorTypeHeader: headers["x-amzn-errortype"], body: body)
+        guard !parsed.type.isEmpty else {
             let snippet = String(decoding: body.prefix(200), as: UTF8.self)
             return KMSClientError(kind: .invalidResponse,
-                                  message: message ?? "HTTP \(status) without an AWS error body\(snippet.isEmpty ? "" : ": \(snippet)")",
+                                  message: parsed.message.isEmpty
+                                      ? "HTTP \(status) without an AWS error body\(snippet.isEmpty ? "" : ": \(snippet)")"
+                                      : parsed.message,
                                   requestId: requestId, httpStatus: status, endpoint: endpoint)
         }
-        let type = cleanType(rawType)
-        let kind: Kind = KMSErrorCode(rawValue: type).map { .service($0) } ?? .unknownService(type)
-        return KMSClientError(kind: kind, message: message ?? "", requestId: requestId, httpStatus: status, endpoint: endpoint)
-    }
-
-    /// `com.amazon.coral.service#SerializationException:http://…` → `SerializationException`.
-    static func cleanType(_ raw: String) -> String {
-        var type = Substring(raw)
-        if let colon = type.firstIndex(of: ":") { type = type[..<colon] }
-        if let hash = type.lastIndex(of: "#") { type = type[type.index(after: hash)...] }
-        return type.trimmingCharacters(in: .whitespaces)
+        let kind: Kind = parsed.code.map { .service($0) } ?? .unknownService(parsed.type)
+        return KMSClientError(kind: kind, message: parsed.message, requestId: requestId, httpStatus: status, endpoint: endpoint)
     }
 }

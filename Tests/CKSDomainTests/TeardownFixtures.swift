@@ -30,7 +30,7 @@ enum TF {
     /// Every key checked and never used, unless `lastUse` says otherwise.
     static func observe(_ store: TeardownObservation.Store, _ keys: [TeardownObservation.Key]?,
                         lastUse: [String: KeyLastUse]? = nil, scheduled: Set<String> = [],
-                        acks: Set<TeardownAcknowledgement> = [], orphaned: [OrphanedKeyMaterial]? = nil,
+                        acks: Set<TeardownAcknowledgement> = [], orphaned: [TeardownObservation.OrphanedKeyMaterial]? = nil,
                         window: PendingWindow = .default, now: Date = now) -> TeardownObservation {
         let uses = lastUse ?? Dictionary(uniqueKeysWithValues: (keys ?? []).map { ($0.id, KeyLastUse.neverUsed) })
         return TeardownObservation(store: .present(store), keys: keys, lastUse: uses, scheduledByTeardown: scheduled,

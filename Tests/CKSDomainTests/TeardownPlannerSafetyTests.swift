@@ -177,8 +177,8 @@ import Testing
     }
 
     @Test func orphanedMaterialReportedByTheCoreIsNamedForThisClusterOnly() {
-        let orphaned = [OrphanedKeyMaterial(clusterId: "cluster-1a23b4cdefg", keyId: "k7"),
-                        OrphanedKeyMaterial(clusterId: "cluster-other", keyId: "k8")]
+        let orphaned = [TeardownObservation.OrphanedKeyMaterial(clusterId: "cluster-1a23b4cdefg", keyId: "k7"),
+                        TeardownObservation.OrphanedKeyMaterial(clusterId: "cluster-other", keyId: "k8")]
         let plan = TF.plan(TF.observe(TF.store(.awsCloudHsm, .disconnected), [], orphaned: orphaned))
         #expect(plan.currentStep == .deleteStore)
         #expect(plan.warnings.first { $0.kind == .orphanedKeyMaterial }?.message.contains("(k7)") == true)

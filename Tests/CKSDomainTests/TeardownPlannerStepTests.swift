@@ -103,7 +103,7 @@ import Testing
     @Test func aGoneStoreIsDone() {
         let last = TF.store(.awsCloudHsm, .disconnected)
         let o = TeardownObservation(store: .gone(idOrName: last.id, lastKnown: last), keys: nil,
-                                    orphanedKeyMaterial: [OrphanedKeyMaterial(clusterId: "cluster-1a23b4cdefg", keyId: "k9")],
+                                    orphanedKeyMaterial: [TeardownObservation.OrphanedKeyMaterial(clusterId: "cluster-1a23b4cdefg", keyId: "k9")],
                                     now: TF.now)
         let plan = TF.plan(o)
         #expect(plan.status == .done)

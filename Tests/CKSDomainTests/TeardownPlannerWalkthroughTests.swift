@@ -42,7 +42,7 @@ import Testing
                 store: w.storeDeleted ? .gone(idOrName: w.store.id, lastKnown: w.store) : .present(w.store),
                 keys: inventoried ? w.keys.values.map { $0 } : nil,
                 lastUse: observedUse, scheduledByTeardown: scheduled, acknowledgements: acks,
-                orphanedKeyMaterial: w.orphaned.map { OrphanedKeyMaterial(clusterId: "cluster-1a23b4cdefg", keyId: $0) },
+                orphanedKeyMaterial: w.orphaned.map { TeardownObservation.OrphanedKeyMaterial(clusterId: "cluster-1a23b4cdefg", keyId: $0) },
                 window: PendingWindow(days: 7)!, now: w.now)
         }
 

@@ -58,7 +58,6 @@ public final class URLSessionTransport: KMSTransport {
     public init(maxConnections: Int = 16) {
         let configuration = URLSessionConfiguration.ephemeral
         configuration.httpMaximumConnectionsPerHost = maxConnections
-        configuration.httpShouldUsePipelining = false
         configuration.requestCachePolicy = .reloadIgnoringLocalCacheData
         configuration.urlCache = nil
         configuration.httpCookieStorage = nil

@@ -50,6 +50,8 @@ public struct TeardownJournalEntry: Codable, Sendable, Hashable {
         case abort = "AbortTeardown"
         /// The store was observed gone: the teardown is over.
         case complete = "CompleteTeardown"
+        /// The operator chose the reversible alternative instead: the store stays, disconnected.
+        case disconnectOnly = "DisconnectOnly"
     }
 
     public enum Result: String, Codable, Sendable, Hashable {
@@ -123,6 +125,8 @@ public struct TeardownRecord: Sendable, Hashable {
         case inProgress = "in progress"
         case aborted
         case completed
+        /// Ended with the reversible alternative: the store was disconnected and kept.
+        case disconnectedOnly = "disconnected only"
     }
 
     public var id: String
@@ -179,6 +183,7 @@ extension TeardownRecord {
             case .enableKey: r.enabledKeyIds.formUnion(ok)
             case .abort: r.state = .aborted
             case .complete: r.state = .completed
+            case .disconnectOnly: r.state = .disconnectedOnly
             case .connectCustomKeyStore, .disconnectCustomKeyStore: break
             case .deleteCustomKeyStore: if e.result == .ok { r.state = .completed }
             }

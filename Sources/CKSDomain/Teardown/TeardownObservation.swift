@@ -73,20 +73,20 @@ public struct TeardownAcknowledgement: Sendable, Hashable, Codable, Comparable {
     public static func < (a: Self, b: Self) -> Bool { (a.kind, a.target) < (b.kind, b.target) }
 }
 
-/// HSM key material the core reports as orphaned on a cluster (the key was deleted while its store was not connected).
-public struct OrphanedKeyMaterial: Sendable, Hashable, Codable {
-    public var clusterId: String
-    public var keyId: String
-
-    public init(clusterId: String, keyId: String) {
-        self.clusterId = clusterId
-        self.keyId = keyId
-    }
-}
-
 /// Everything the teardown planner looks at. The plan is a pure function of this value:
 /// the same observation always yields the same plan, whatever the order of the keys.
 public struct TeardownObservation: Sendable, Hashable {
+    /// HSM key material the core reports as orphaned on a cluster (the key was deleted while its store was not connected).
+    public struct OrphanedKeyMaterial: Sendable, Hashable, Codable {
+        public var clusterId: String
+        public var keyId: String
+
+        public init(clusterId: String, keyId: String) {
+            self.clusterId = clusterId
+            self.keyId = keyId
+        }
+    }
+
     /// The custom key store as DescribeCustomKeyStores returns it.
     public struct Store: Sendable, Hashable, Codable {
         public var id: String

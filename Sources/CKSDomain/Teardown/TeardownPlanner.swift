@@ -38,7 +38,7 @@ public enum TeardownPlanner {
 
     /// What a teardown never deletes (seed: DeleteCustomKeyStore "does not affect any backing elements").
     static func notDeleted(store: TeardownObservation.Store?, keys: [TeardownObservation.Key],
-                           orphaned: [OrphanedKeyMaterial]?) -> [String] {
+                           orphaned: [TeardownObservation.OrphanedKeyMaterial]?) -> [String] {
         var items: [String] = []
         let cloudHsm = store.map { $0.type == .awsCloudHsm }
         if cloudHsm != false {
@@ -61,7 +61,7 @@ public enum TeardownPlanner {
         return items
     }
 
-    static func orphanedWarning(clusterId: String?, _ orphaned: [OrphanedKeyMaterial]?) -> TeardownWarning? {
+    static func orphanedWarning(clusterId: String?, _ orphaned: [TeardownObservation.OrphanedKeyMaterial]?) -> TeardownWarning? {
         let mine = (orphaned ?? []).filter { clusterId == nil || $0.clusterId == clusterId }
         guard !mine.isEmpty else { return nil }
         let keys = mine.map(\.keyId).sorted()

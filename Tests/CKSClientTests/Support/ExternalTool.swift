@@ -99,7 +99,11 @@ final class ManagedProcess: @unchecked Sendable {
         kill(pid, SIGTERM)
         let deadline = ContinuousClock.now + .seconds(5)
         while process.isRunning, ContinuousClock.now < deadline { try? await Task.sleep(for: .milliseconds(50)) }
-        if process.isRunning { kill(pid, SIGKILL) }
+        if process.isRunning {
+            kill(pid, SIGKILL)
+            let hard = ContinuousClock.now + .seconds(5)
+            while process.isRunning, ContinuousClock.now < hard { try? await Task.sleep(for: .milliseconds(50)) }
+        }
     }
 
     struct ProcessFailure: Error, CustomStringConvertible { var description: String }

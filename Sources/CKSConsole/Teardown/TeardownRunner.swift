@@ -1,0 +1,374 @@
+import CKSDomain
+import Foundation
+import Synchronization
+
+/// What a runner reports while it works, for progress bars and the activity narration.
+public enum TeardownProgress: Sendable, Hashable {
+    /// Keys found so far by the inventory.
+    case inventory(found: Int)
+    /// GetKeyLastUsage answers so far.
+    case usage(done: Int, total: Int)
+    /// One call of a bulk action finished.
+    case call(TeardownCallResult, done: Int, total: Int)
+    /// A step of a multi-call action (reconnect from FAILED) or a note.
+    case message(String)
+}
+
+public enum TeardownRunError: Error, Sendable, Hashable, CustomStringConvertible {
+    /// The store does not exist and the journal never saw a teardown of it.
+    case storeNotFound(String)
+    /// A call failed; the plan is unchanged.
+    case call(TeardownCallError)
+    /// The action asked for is no longer the plan's action (someone changed something); here is the new plan.
+    case planChanged(TeardownPlan)
+    /// The typed name does not match the store's name.
+    case confirmationMismatch(expected: String)
+    /// The action is not allowed now; the reason says why.
+    case notAllowed(String)
+
+    public var description: String {
+        switch self {
+        case .storeNotFound(let s): return "CustomKeyStoreNotFoundException: no custom key store \(s)"
+        case .call(let e): return e.description
+        case .planChanged: return "the situation changed; the plan was recomputed"
+        case .confirmationMismatch(let name): return "the name typed does not match the store's name (\(name))"
+        case .notAllowed(let why): return why
+        }
+    }
+}
+
+/// What running an action did.
+public struct TeardownActionOutcome: Sendable {
+    public var results: [TeardownCallResult]
+    public var plan: TeardownPlan
+
+    public var failed: [TeardownCallResult] { results.filter { !$0.succeeded } }
+}
+
+/// Executes a teardown's plan one action at a time over a `TeardownService`, journalling each action.
+/// It holds no decision of its own: after every action it observes again and asks the planner.
+/// It resumes the latest teardown of the store found in the journal (its scheduled keys and acknowledgements).
+public actor TeardownRunner {
+    public let service: any TeardownService
+    public let journal: TeardownJournal
+    /// The id or name the operator gave.
+    public let storeRef: String
+    private let sleep: @Sendable (Duration) async throws -> Void
+    private var explicitWindow: PendingWindow?
+    private var teardownId: String?
+    private var started = false
+    private var scheduled: Set<String> = []
+    private var acknowledgements: Set<TeardownAcknowledgement> = []
+    private var lastUse: [String: KeyLastUse] = [:]
+    private var recordWindow: PendingWindow?
+    private var lastKnownStore: TeardownJournalEntry.Store?
+    /// The teardown an abort ended, so "enable again" is journalled under it.
+    private var abortedTeardownId: String?
+    private var identity: (account: String?, principal: String?)?
+    public private(set) var observation: TeardownObservation?
+    public private(set) var plan: TeardownPlan?
+    /// Whether this runner resumed a teardown found in the journal.
+    public private(set) var resumed = false
+
+    public init(service: any TeardownService, journal: TeardownJournal, store: String, window: PendingWindow? = nil,
+                sleep: @escaping @Sendable (Duration) async throws -> Void = { try await Task.sleep(for: $0) }) {
+        self.service = service
+        self.journal = journal
+        self.storeRef = store
+        self.explicitWindow = window
+        self.sleep = sleep
+    }
+
+    /// The waiting period for keys scheduled from now on: the one asked for, else the resumed teardown's, else 30 days.
+    public var window: PendingWindow { explicitWindow ?? recordWindow ?? .default }
+
+    public func setWindow(_ window: PendingWindow) { explicitWindow = window }
+
+    /// Observes the store (describe, inventory, orphaned material, clock) and plans.
+    @discardableResult
+    public func refresh(progress: @escaping @Sendable (TeardownProgress) -> Void = { _ in }) async throws(TeardownRunError) -> TeardownPlan {
+        let who = await callerIdentity()
+        let store: TeardownObservation.Store?
+        do { store = try await service.describeStore(storeRef) } catch { throw .call(error) }
+        loadRecord(account: who.account, storeId: store?.id)
+        let now = await service.now()
+        let o: TeardownObservation
+        if let store {
+            lastKnownStore = TeardownJournalEntry.Store(store)
+            let keys: [TeardownObservation.Key]
+            do { keys = try await service.keys(inStore: store.id) { progress(.inventory(found: $0)) } } catch { throw .call(error) }
+            let orphaned = await orphanedMaterial(store.cloudHsmClusterId)
+            o = TeardownObservation(store: .present(store), keys: keys, lastUse: lastUse, scheduledByTeardown: scheduled,
+                                    acknowledgements: acknowledgements, orphanedKeyMaterial: orphaned, window: window, now: now)
+        } else {
+            guard let known = lastKnownStore else { throw .storeNotFound(storeRef) }
+            let orphaned = await orphanedMaterial(known.cloudHsmClusterId)
+            o = TeardownObservation(store: .gone(idOrName: storeRef, lastKnown: known.observed), keys: nil,
+                                    scheduledByTeardown: scheduled, acknowledgements: acknowledgements,
+                                    orphanedKeyMaterial: orphaned, window: window, now: now)
+            if started {
+                write(.complete, step: .deleteStore, targets: [known.id], result: .ok, note: "the store no longer exists")
+                started = false
+            }
+        }
+        let plan = TeardownPlanner.plan(o)
+        observation = o
+        self.plan = plan
+        return plan
+    }
+
+    /// Records acknowledgements (one key, a marked set, or a store-level one) and plans again without calling KMS.
+    @discardableResult
+    public func acknowledge(_ acks: [TeardownAcknowledgement]) -> TeardownPlan? {
+        let new = acks.filter { !acknowledgements.contains($0) }.sorted()
+        guard !new.isEmpty else { return plan }
+        startIfNeeded(step: plan?.currentStep)
+        acknowledgements.formUnion(new)
+        write(.acknowledge, step: plan?.currentStep, targets: new.map(\.journalTarget), result: .ok)
+        return replan()
+    }
+
+    /// Executes `action`, which must be the current plan's action, then observes and plans again.
+    /// Waits and decisions are not executed (they return the plan as is). DeleteCustomKeyStore needs the typed name.
+    public func perform(_ action: TeardownAction, confirmedName: String? = nil,
+                        progress: @escaping @Sendable (TeardownProgress) -> Void = { _ in }) async throws(TeardownRunError) -> TeardownActionOutcome {
+        guard let plan, let observation else { throw .planChanged(try await refresh(progress: progress)) }
+        guard plan.action == action else { throw .planChanged(plan) }
+        guard case .present(let store) = observation.store else { return TeardownActionOutcome(results: [], plan: plan) }
+        let step = plan.currentStep
+        var results: [TeardownCallResult] = []
+        switch action {
+        case .acknowledge, .waitForDeletion, .waitForConnectionState, .waitForDisconnected, .none:
+            return TeardownActionOutcome(results: [], plan: plan)
+        case .takeInventory:
+            break
+        case .checkUse(let ids):
+            let found = await service.lastUse(of: ids) { progress(.usage(done: $0, total: ids.count)) }
+            lastUse.merge(found) { _, new in new }
+        case .scheduleDeletion(let ids, let window, _):
+            startIfNeeded(step: step)
+            results = await bulk(ids, total: ids.count, progress: progress) { [service] ids, report in
+                await service.scheduleKeyDeletion(ids, window: window, progress: report)
+            }
+            scheduled.formUnion(results.filter(\.succeeded).map(\.target))
+            journalBulk(.scheduleKeyDeletion, step: step, results: results, windowDays: window.days)
+        case .reconnect(let calls):
+            startIfNeeded(step: step)
+            results = try await reconnect(store: store, calls: calls, step: step, progress: progress)
+        case .disconnect:
+            startIfNeeded(step: step)
+            results = [await storeCall(.disconnectCustomKeyStore, store: store, step: step) { await $0.disconnect(storeId: $1) }]
+        case .deleteStore(let name):
+            guard confirmedName == name else { throw .confirmationMismatch(expected: name) }
+            guard observation.keys?.isEmpty == true, store.connectionState == .disconnected else {
+                throw .notAllowed("DeleteCustomKeyStore needs no keys and DISCONNECTED")
+            }
+            startIfNeeded(step: step)
+            results = [await storeCall(.deleteCustomKeyStore, store: store, step: step) { await $0.delete(storeId: $1) }]
+        }
+        let next = try await refresh(progress: progress)
+        return TeardownActionOutcome(results: results, plan: next)
+    }
+
+    /// Abort teardown: CancelKeyDeletion on every key this teardown scheduled that is still pending
+    /// (they become Disabled, as AWS does). Returns per-key results; offer `enableAgain` for the cancelled ones.
+    public func abort(progress: @escaping @Sendable (TeardownProgress) -> Void = { _ in }) async throws(TeardownRunError) -> TeardownActionOutcome {
+        let current = try await refresh(progress: progress)
+        let ids = current.abortableKeyIds
+        startIfNeeded(step: current.currentStep)
+        write(.abort, step: current.currentStep, targets: ids, result: .ok, note: "abort teardown: cancel deletion of the keys it scheduled")
+        let results = await bulk(ids, total: ids.count, progress: progress) { [service] ids, report in
+            await service.cancelKeyDeletion(ids, progress: report)
+        }
+        journalBulk(.cancelKeyDeletion, step: current.currentStep, results: results)
+        // The teardown is over: a later one starts afresh (its own id, scheduled set and acknowledgements).
+        abortedTeardownId = teardownId
+        teardownId = nil
+        started = false
+        scheduled = []
+        acknowledgements = []
+        let next = try await refresh(progress: progress)
+        return TeardownActionOutcome(results: results, plan: next)
+    }
+
+    /// EnableKey on keys an abort gave back (they are Disabled after CancelKeyDeletion).
+    public func enableAgain(_ keyIds: [String], progress: @escaping @Sendable (TeardownProgress) -> Void = { _ in }) async -> [TeardownCallResult] {
+        let results = await bulk(keyIds.sorted(), total: keyIds.count, progress: progress) { [service] ids, report in
+            await service.enableKey(ids, progress: report)
+        }
+        journalBulk(.enableKey, step: nil, results: results, teardown: abortedTeardownId)
+        return results
+    }
+
+    /// The reversible alternative: DisconnectCustomKeyStore only. Needs the plan's acknowledgement when
+    /// CloudHSM keys are pending deletion, and the typed store name.
+    public func disconnectOnly(confirmedName: String?) async throws(TeardownRunError) -> TeardownActionOutcome {
+        let current = try await refresh()
+        guard let option = current.disconnectOnly, case .present(let store)? = observation?.store else {
+            throw .notAllowed("disconnect only is offered before the teardown schedules anything")
+        }
+        guard option.isAvailable else { throw .notAllowed("cannot disconnect: \(option.unavailableReason ?? "not now")") }
+        if let ack = option.requiredAcknowledgement, !acknowledgements.contains(ack) {
+            throw .notAllowed("keys of this CloudHSM store are pending deletion: disconnecting orphans their key material; acknowledge that first")
+        }
+        guard confirmedName == store.name else { throw .confirmationMismatch(expected: store.name) }
+        let result = await storeCall(.disconnectCustomKeyStore, store: store, step: nil, note: "disconnect only") {
+            await $0.disconnect(storeId: $1)
+        }
+        if result.succeeded {
+            write(.disconnectOnly, step: nil, targets: [store.id], result: .ok, note: "ended with disconnect only (reversible)")
+        }
+        let next = try await refresh()
+        return TeardownActionOutcome(results: [result], plan: next)
+    }
+
+    /// Demo fast-forward: advances the core's clock just past the last deletion date of the keys left.
+    public func fastForward() async throws(TeardownRunError) -> TeardownPlan {
+        let current = try await refresh()
+        guard let last = current.waitProgress?.lastDeletionDate, let now = observation?.now else {
+            throw .notAllowed("nothing to fast-forward: no key is waiting for deletion")
+        }
+        let seconds = max(1, Int(last.timeIntervalSince(now).rounded(.up)) + 1)
+        do { _ = try await service.advanceClock(seconds: seconds) } catch { throw .call(error) }
+        return try await refresh()
+    }
+
+    /// The teardown id this runner journals under (nil until it changed something).
+    public var currentTeardownId: String? { teardownId }
+}
+
+// MARK: - Internals
+
+extension TeardownRunner {
+    private func callerIdentity() async -> (account: String?, principal: String?) {
+        if let identity { return identity }
+        let who = await service.caller()
+        identity = who
+        return who
+    }
+
+    /// Picks up the latest in-progress teardown of this store from the journal (once).
+    private func loadRecord(account: String?, storeId: String?) {
+        guard teardownId == nil else { return }
+        let record = journal.latest(endpoint: service.endpoint, account: account, store: storeRef)
+            ?? storeId.flatMap { journal.latest(endpoint: service.endpoint, account: account, store: $0) }
+        guard let record else { return }
+        lastKnownStore = lastKnownStore ?? record.store
+        guard record.state == .inProgress else {
+            // A completed teardown explains a store that is gone; nothing else carries over.
+            if record.state == .completed { lastKnownStore = record.store }
+            return
+        }
+        teardownId = record.id
+        started = true
+        resumed = true
+        scheduled = record.scheduledKeyIds
+        acknowledgements.formUnion(record.acknowledgements)
+        recordWindow = record.window
+    }
+
+    private func orphanedMaterial(_ clusterId: String?) async -> [TeardownObservation.OrphanedKeyMaterial]? {
+        guard let clusterId else { return nil }
+        return await service.orphanedKeyMaterial(clusterId: clusterId)
+    }
+
+    private func replan() -> TeardownPlan? {
+        guard var o = observation else { return plan }
+        o.acknowledgements = acknowledgements
+        o.scheduledByTeardown = scheduled
+        o.lastUse = lastUse
+        o.window = window
+        observation = o
+        plan = TeardownPlanner.plan(o)
+        return plan
+    }
+
+    private func startIfNeeded(step: TeardownStep.Kind?) {
+        guard !started else { return }
+        started = true
+        teardownId = teardownId ?? UUID().uuidString.lowercased()
+        write(.start, step: step, targets: [lastKnownStore?.id ?? storeRef], result: .ok, windowDays: window.days)
+    }
+
+    func write(_ operation: TeardownJournalEntry.Operation, step: TeardownStep.Kind?, targets: [String],
+               result: TeardownJournalEntry.Result, requestIds: [String] = [], failures: [String: String]? = nil,
+               windowDays: Int? = nil, note: String? = nil, teardown: String? = nil) {
+        let store = lastKnownStore ?? TeardownJournalEntry.Store(id: storeRef, name: storeRef, type: .awsCloudHsm)
+        let id = teardown ?? teardownId ?? UUID().uuidString.lowercased()
+        if teardown == nil { teardownId = id }
+        journal.append(TeardownJournalEntry(
+            time: Date(), teardown: id, endpoint: service.endpoint, account: identity?.account,
+            principal: identity?.principal, store: store, step: step, operation: operation, targets: targets,
+            result: result, requestIds: requestIds, failures: failures, windowDays: windowDays, note: note))
+    }
+
+    /// One journal line per 100 targets keeps lines readable with thousands of keys.
+    private func journalBulk(_ operation: TeardownJournalEntry.Operation, step: TeardownStep.Kind?,
+                             results: [TeardownCallResult], windowDays: Int? = nil, teardown: String? = nil) {
+        var start = 0
+        while start < results.count {
+            let chunk = Array(results[start..<min(start + 100, results.count)])
+            start += 100
+            let failures = Dictionary(uniqueKeysWithValues: chunk.compactMap { r in r.error.map { (r.target, $0.description) } })
+            let result: TeardownJournalEntry.Result = failures.isEmpty ? .ok : failures.count == chunk.count ? .failed : .partial
+            write(operation, step: step, targets: chunk.map(\.target), result: result,
+                  requestIds: chunk.compactMap(\.requestId), failures: failures, windowDays: windowDays, teardown: teardown)
+        }
+    }
+
+    /// Runs a bulk call, reporting each result with a running count.
+    private func bulk(_ ids: [String], total: Int, progress: @escaping @Sendable (TeardownProgress) -> Void,
+                      _ call: (_ ids: [String], _ report: @escaping @Sendable (TeardownCallResult) -> Void) async -> [TeardownCallResult])
+        async -> [TeardownCallResult] {
+        guard !ids.isEmpty else { return [] }
+        let counter = Counter()
+        return await call(ids) { result in
+            progress(.call(result, done: counter.increment(), total: total))
+        }
+    }
+
+    private func storeCall(_ operation: TeardownJournalEntry.Operation, store: TeardownObservation.Store,
+                           step: TeardownStep.Kind?, note: String? = nil,
+                           _ call: (any TeardownService, String) async -> TeardownCallResult) async -> TeardownCallResult {
+        let result = await call(service, store.id)
+        write(operation, step: step, targets: [store.id], result: result.succeeded ? .ok : .failed,
+              requestIds: result.requestId.map { [$0] } ?? [],
+              failures: result.error.map { [store.id: $0.description] }, note: note)
+        return result
+    }
+
+    /// Connect, or from FAILED: Disconnect, wait for DISCONNECTED (polling gently), Connect.
+    private func reconnect(store: TeardownObservation.Store, calls: [TeardownCall], step: TeardownStep.Kind?,
+                           progress: @escaping @Sendable (TeardownProgress) -> Void) async throws(TeardownRunError) -> [TeardownCallResult] {
+        var results: [TeardownCallResult] = []
+        if calls.first == .disconnectCustomKeyStore {
+            progress(.message("FAILED only leaves through DisconnectCustomKeyStore: disconnecting first"))
+            let r = await storeCall(.disconnectCustomKeyStore, store: store, step: step, note: "reconnect from FAILED") {
+                await $0.disconnect(storeId: $1)
+            }
+            results.append(r)
+            guard r.succeeded else { return results }
+            var delay = 0.25
+            let deadline = Date().addingTimeInterval(120)
+            while Date() < deadline {
+                let observed: TeardownObservation.Store?
+                do { observed = try await service.describeStore(store.id) } catch { throw .call(error) }
+                if observed?.connectionState == .disconnected { break }
+                do { try await sleep(.milliseconds(Int(delay * 1000))) } catch { return results }
+                delay = min(delay * 2, 5)
+            }
+        }
+        progress(.message("ConnectCustomKeyStore: KMS can delete the key material when each waiting period ends"))
+        results.append(await storeCall(.connectCustomKeyStore, store: store, step: step, note: "reconnect") {
+            await $0.connect(storeId: $1)
+        })
+        return results
+    }
+}
+
+/// A thread-safe running count for progress reports from concurrent calls.
+final class Counter: Sendable {
+    private let value = Mutex(0)
+    func increment() -> Int { value.withLock { $0 += 1; return $0 } }
+}
+

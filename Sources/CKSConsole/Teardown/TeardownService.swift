@@ -1,0 +1,88 @@
+import CKSDomain
+import Foundation
+
+/// A failed call as the teardown reports it: the AWS error type and message (or the transport failure).
+public struct TeardownCallError: Error, Sendable, Hashable, CustomStringConvertible {
+    /// `CustomKeyStoreHasCMKsException`, `EndpointConnectionError`, ...
+    public var typeName: String
+    public var message: String
+    /// The KMS error code when the server answered with a known `__type`.
+    public var code: KMSErrorCode?
+    public var requestId: String?
+    /// True when no answer came back (cannot reach, timed out, connection lost): the call can be retried as is.
+    public var isTransport: Bool
+
+    public init(typeName: String, message: String, code: KMSErrorCode? = nil, requestId: String? = nil, isTransport: Bool = false) {
+        self.typeName = typeName
+        self.message = message
+        self.code = code
+        self.requestId = requestId
+        self.isTransport = isTransport
+    }
+
+    public init(_ error: KMSError, requestId: String? = nil) {
+        self.init(typeName: error.code.rawValue, message: error.message, code: error.code, requestId: requestId)
+    }
+
+    public var description: String { message.isEmpty ? typeName : "\(typeName): \(message)" }
+}
+
+/// The outcome of one call on one target (a key id or the store id).
+public struct TeardownCallResult: Sendable, Hashable {
+    public var target: String
+    public var requestId: String?
+    public var error: TeardownCallError?
+    /// ScheduleKeyDeletion: the date after which KMS deletes the key.
+    public var deletionDate: Date?
+
+    public init(target: String, requestId: String? = nil, error: TeardownCallError? = nil, deletionDate: Date? = nil) {
+        self.target = target
+        self.requestId = requestId
+        self.error = error
+        self.deletionDate = deletionDate
+    }
+
+    public var succeeded: Bool { error == nil }
+}
+
+/// Everything the teardown needs from KMS (and, when the endpoint is a cks core, from its admin API).
+/// `KMSClientTeardownService` implements it over the project's `KMSClient`; tests use an in-memory one.
+public protocol TeardownService: Sendable {
+    /// The endpoint calls go to, as the journal records it.
+    var endpoint: String { get }
+    /// The account and principal the calls are made as, when known (for the journal).
+    func caller() async -> (account: String?, principal: String?)
+    /// The service's notion of now: the core's simulated clock when it has one, else the local clock.
+    func now() async -> Date
+    /// DescribeCustomKeyStores by id (`cks-…`) or name; nil when CustomKeyStoreNotFoundException.
+    func describeStore(_ idOrName: String) async throws(TeardownCallError) -> TeardownObservation.Store?
+    /// The store's keys the AWS way (ListKeys, then DescribeKey per key); `progress` gets the count so far.
+    func keys(inStore storeId: String, progress: @escaping @Sendable (Int) -> Void) async throws(TeardownCallError) -> [TeardownObservation.Key]
+    /// GetKeyLastUsage for each key; a failed call reads as `.unknown` with the error as the reason.
+    func lastUse(of keyIds: [String], progress: @escaping @Sendable (Int) -> Void) async -> [String: KeyLastUse]
+    /// ScheduleKeyDeletion for each key with one window, bounded concurrency, one result per key.
+    func scheduleKeyDeletion(_ keyIds: [String], window: PendingWindow,
+                             progress: @escaping @Sendable (TeardownCallResult) -> Void) async -> [TeardownCallResult]
+    func cancelKeyDeletion(_ keyIds: [String], progress: @escaping @Sendable (TeardownCallResult) -> Void) async -> [TeardownCallResult]
+    func enableKey(_ keyIds: [String], progress: @escaping @Sendable (TeardownCallResult) -> Void) async -> [TeardownCallResult]
+    func connect(storeId: String) async -> TeardownCallResult
+    func disconnect(storeId: String) async -> TeardownCallResult
+    func delete(storeId: String) async -> TeardownCallResult
+    /// Orphaned key material on a cluster as the core reports it; nil when the endpoint cannot tell (real AWS).
+    func orphanedKeyMaterial(clusterId: String) async -> [TeardownObservation.OrphanedKeyMaterial]?
+    /// Moves the core's simulated clock forward (demo fast-forward); returns the new now.
+    func advanceClock(seconds: Int) async throws(TeardownCallError) -> Date
+}
+
+extension KeyLastUse {
+    /// Reads a GetKeyLastUsage answer (model doc): a recorded use is a use; none recorded means never used only
+    /// when tracking started no later than the key's creation; otherwise nothing can be said.
+    public static func from(lastUsed: Date?, operation: String?, keyCreationDate: Date?, trackingStartDate: Date?) -> KeyLastUse {
+        if let lastUsed { return .used(at: lastUsed, operation: operation) }
+        guard let created = keyCreationDate, let tracking = trackingStartDate else {
+            return .unknown(reason: "GetKeyLastUsage gave neither a use nor both dates")
+        }
+        if created >= tracking { return .neverUsed }
+        return .unknown(reason: "created before usage tracking started (\(TeardownText.date(tracking)))")
+    }
+}
