@@ -42,6 +42,7 @@ let package = Package(
             .product(name: "NIOPosix", package: "swift-nio"),
             .product(name: "Logging", package: "swift-log"),
             .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+            .product(name: "UnixSignals", package: "swift-service-lifecycle"),
         ]),
         // The SigV4 KMS client: typed calls, credentials, retries, pagination, bulk.
         .target(name: "CKSClient", dependencies: ["CKSDomain", "CKSWire"]),

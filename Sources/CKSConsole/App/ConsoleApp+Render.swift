@@ -143,7 +143,8 @@ extension ConsoleApp {
         let detailHeight = rect.height >= 14 ? 6 : 0
         let tableRect = Rect(row: rect.row, column: 0, width: rect.width, height: rect.height - detailHeight)
         storesTable.draw(in: tableRect, on: surface, symbols: symbols, focused: dialog == nil,
-                         empty: storesPoll.lastSuccess == nil ? "Loading stores…" : "No custom key stores.")
+                         empty: storesPoll.lastSuccess != nil ? "No custom key stores."
+                            : coreFailure != nil ? "No data yet: the core has not answered." : "Loading stores…")
         guard detailHeight > 0, let row = storesTable.current else { return }
         let top = rect.bottom - detailHeight
         drawRule(on: surface, row: top, width: rect.width, title: row.record.name)

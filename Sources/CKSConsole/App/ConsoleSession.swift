@@ -1,3 +1,5 @@
+import CKSClient
+import CKSWire
 import Foundation
 
 /// The flags of `cks` (the console), as parsed by the executable.
@@ -72,7 +74,29 @@ public enum ConsoleSession {
 public enum BackendFactory {
     public static func make(_ flags: ConsoleFlags, environment: [String: String]) async throws -> PreparedBackend {
         if flags.demo { return await makeInMemoryDemo() }
-        throw BackendError.other("connecting to a core needs the KMS client, which this build does not have yet; try `cks --demo`")
+        let config = try ClientConfigurationResolver(environment: environment)
+            .resolve(ClientFlags(endpoint: flags.endpoint, profile: flags.profile, region: flags.region))
+        switch config.endpoint {
+        case .remote(let url):
+            guard let credentials = config.credentials else {
+                throw BackendError.other("no credentials for \(url.absoluteString) (set AWS_ACCESS_KEY_ID/AWS_SECRET_ACCESS_KEY or use --profile)")
+            }
+            return remote(url: url, region: config.region, credentials: credentials)
+        case .embedded:
+            // The embedded core (an in-process `cks serve`) comes with the client's launcher.
+            throw BackendError.other("no endpoint configured and this build cannot start the core in-process yet; use --endpoint URL (a running `cks serve`) or `cks --demo`")
+        }
+    }
+
+    /// The console over the KMS client against `url`, every exchange reported to the Activity pane.
+    public static func remote(url: URL, region: String, credentials: AWSCredentials, mode: EndpointInfo.Mode = .remote,
+                              account: String = "?") -> PreparedBackend {
+        let inbox = ActivityInbox()
+        let transport = ObservingTransport(wrapping: URLSessionTransport(), recorder: inbox.recorder)
+        let client = KMSClient(endpoint: url, region: region, credentials: credentials, transport: transport)
+        let info = EndpointInfo(endpoint: url.absoluteString, account: account, region: region,
+                                principal: credentials.accessKeyId, mode: mode)
+        return PreparedBackend(backend: KMSClientBackend(client: client, info: info), inbox: inbox)
     }
 
     /// The demo estate on the in-memory core, with time running 60 times faster.

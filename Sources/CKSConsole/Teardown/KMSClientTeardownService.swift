@@ -1,0 +1,188 @@
+import CKSClient
+import CKSDomain
+import CKSWire
+import Foundation
+import Synchronization
+
+/// The teardown's calls over the project's `KMSClient`: exactly the calls AWS documents for a teardown
+/// (DescribeCustomKeyStores, ListKeys + DescribeKey per key, ListAliases, GetKeyLastUsage, ScheduleKeyDeletion,
+/// CancelKeyDeletion, EnableKey, Connect/Disconnect/DeleteCustomKeyStore), plus the core's admin API where it
+/// exists (GetClock, AdvanceClock, DescribeCloudHsmClusters), which simply yields nothing against AWS.
+public final class KMSClientTeardownService: TeardownService {
+    public let client: KMSClient
+    public let endpoint: String
+    /// Calls in flight for per-key work (DescribeKey, GetKeyLastUsage, bulk actions).
+    public let concurrency: Int
+    private let identity: Mutex<(account: String?, principal: String?)>
+    /// Whether the endpoint has the core's clock (nil until asked).
+    private let hasCoreClock = Mutex<Bool?>(nil)
+
+    public init(client: KMSClient, account: String? = nil, principal: String? = nil, concurrency: Int = 8) {
+        self.client = client
+        self.endpoint = client.endpoint.absoluteString
+        self.concurrency = concurrency
+        identity = Mutex((account, principal ?? client.credentials.accessKeyId))
+    }
+
+    public func caller() async -> (account: String?, principal: String?) {
+        let known = identity.withLock { $0 }
+        if known.account != nil { return known }
+        // KMS has no "who am I": the account shows in any key's metadata.
+        if let first = try? await client.listKeys(limit: 1).keys?.first?.keyId,
+           let account = try? await client.describeKey(keyId: first).awsAccountId {
+            identity.withLock { $0.account = account }
+        }
+        return identity.withLock { $0 }
+    }
+
+    public func now() async -> Date {
+        if hasCoreClock.withLock({ $0 }) != false {
+            do {
+                let now = try await client.simulatedNow()
+                hasCoreClock.withLock { $0 = true }
+                return now
+            } catch {
+                // Not a cks core (or no cks:GetClock permission): the local clock it is.
+                if error.isServiceError { hasCoreClock.withLock { $0 = false } }
+            }
+        }
+        return Date()
+    }
+
+    public func describeStore(_ idOrName: String) async throws(TeardownCallError) -> TeardownObservation.Store? {
+        do {
+            let e = try await client.customKeyStore(idOrName: idOrName)
+            guard let id = e.customKeyStoreId else { return nil }
+            return TeardownObservation.Store(
+                id: id, name: e.customKeyStoreName ?? id, type: e.customKeyStoreType ?? .awsCloudHsm,
+                connectionState: e.connectionState ?? .disconnected, connectionErrorCode: e.connectionErrorCode,
+                cloudHsmClusterId: e.cloudHsmClusterId, xksProxyUriEndpoint: e.xksProxyConfiguration?.uriEndpoint)
+        } catch where error.code == .customKeyStoreNotFound {
+            return nil
+        } catch {
+            throw Self.wrap(error)
+        }
+    }
+
+    public func keys(inStore storeId: String, progress: @escaping @Sendable (Int) -> Void) async throws(TeardownCallError) -> [TeardownObservation.Key] {
+        var metadata: [KeyMetadata] = []
+        do {
+            for try await key in client.keys(inStore: storeId, concurrency: concurrency) {
+                metadata.append(key)
+                progress(metadata.count)
+            }
+        } catch let error as KMSClientError {
+            throw Self.wrap(error)
+        } catch {
+            throw TeardownCallError(typeName: "Error", message: "\(error)")
+        }
+        if let account = metadata.first?.awsAccountId { identity.withLock { $0.account = $0.account ?? account } }
+        // Aliases are cosmetic here: a failure to list them must not stop a teardown.
+        var aliases: [String: [String]] = [:]
+        if !metadata.isEmpty, let all = try? await client.allAliases() {
+            for alias in all { if let key = alias.targetKeyId, let name = alias.aliasName { aliases[key, default: []].append(name) } }
+        }
+        return metadata.map { m in
+            TeardownObservation.Key(id: m.keyId, state: m.keyState ?? .enabled, deletionDate: m.deletionDate,
+                                    aliases: (aliases[m.keyId] ?? []).sorted(), xksKeyId: m.xksKeyConfiguration?.id)
+        }
+    }
+
+    public func lastUse(of keyIds: [String], progress: @escaping @Sendable (Int) -> Void) async -> [String: KeyLastUse] {
+        let counter = Counter()
+        let results = await client.bulk(keyIds, concurrency: concurrency, onResult: { (_: BulkItemResult<KeyLastUse>) in
+            progress(counter.increment())
+        }) { [client] (id: String) throws(KMSClientError) -> KeyLastUse in
+            do throws(KMSClientError) {
+                let r = try await client.getKeyLastUsage(keyId: id)
+                return KeyLastUse.from(lastUsed: r.keyLastUsage?.timestamp, operation: r.keyLastUsage?.operation,
+                                       keyCreationDate: r.keyCreationDate, trackingStartDate: r.trackingStartDate)
+            } catch {
+                return .unknown(reason: "GetKeyLastUsage failed: \(error.typeName): \(error.message)")
+            }
+        }
+        return Dictionary(results.compactMap { r in r.value.map { (r.id, $0) } }, uniquingKeysWith: { a, _ in a })
+    }
+
+    public func scheduleKeyDeletion(_ keyIds: [String], window: PendingWindow,
+                                    progress: @escaping @Sendable (TeardownCallResult) -> Void) async -> [TeardownCallResult] {
+        await perKey(keyIds, progress: progress) { [client] id throws(KMSClientError) in
+            let (r, meta) = try await client.sendWithMetadata(ScheduleKeyDeletionRequest(keyId: id, pendingWindowInDays: window.days))
+            return TeardownCallResult(target: id, requestId: meta.requestId, deletionDate: r.deletionDate)
+        }
+    }
+
+    public func cancelKeyDeletion(_ keyIds: [String], progress: @escaping @Sendable (TeardownCallResult) -> Void) async -> [TeardownCallResult] {
+        await perKey(keyIds, progress: progress) { [client] id throws(KMSClientError) in
+            let (_, meta) = try await client.sendWithMetadata(CancelKeyDeletionRequest(keyId: id))
+            return TeardownCallResult(target: id, requestId: meta.requestId)
+        }
+    }
+
+    public func enableKey(_ keyIds: [String], progress: @escaping @Sendable (TeardownCallResult) -> Void) async -> [TeardownCallResult] {
+        await perKey(keyIds, progress: progress) { [client] id throws(KMSClientError) in
+            let (_, meta) = try await client.sendWithMetadata(EnableKeyRequest(keyId: id))
+            return TeardownCallResult(target: id, requestId: meta.requestId)
+        }
+    }
+
+    public func connect(storeId: String) async -> TeardownCallResult {
+        await storeCall(storeId) { [client] () throws(KMSClientError) in
+            try await client.sendWithMetadata(ConnectCustomKeyStoreRequest(customKeyStoreId: storeId)).1
+        }
+    }
+
+    public func disconnect(storeId: String) async -> TeardownCallResult {
+        await storeCall(storeId) { [client] () throws(KMSClientError) in
+            try await client.sendWithMetadata(DisconnectCustomKeyStoreRequest(customKeyStoreId: storeId)).1
+        }
+    }
+
+    public func delete(storeId: String) async -> TeardownCallResult {
+        await storeCall(storeId) { [client] () throws(KMSClientError) in
+            try await client.sendWithMetadata(DeleteCustomKeyStoreRequest(customKeyStoreId: storeId)).1
+        }
+    }
+
+    public func orphanedKeyMaterial(clusterId: String) async -> [TeardownObservation.OrphanedKeyMaterial]? {
+        guard let clusters = try? await client.describeCloudHsmClusters(clusterId: clusterId) else { return nil }
+        return clusters.filter { $0.clusterId == clusterId }.flatMap { cluster in
+            (cluster.orphanedKeyMaterial ?? []).map { TeardownObservation.OrphanedKeyMaterial(clusterId: cluster.clusterId, keyId: $0.keyId) }
+        }
+    }
+
+    public func advanceClock(seconds: Int) async throws(TeardownCallError) -> Date {
+        do { return try await client.advanceClock(seconds: seconds) } catch { throw Self.wrap(error) }
+    }
+
+    // MARK: -
+
+    static func wrap(_ error: KMSClientError) -> TeardownCallError {
+        TeardownCallError(typeName: error.typeName, message: error.message, code: error.code, requestId: error.requestId,
+                          isTransport: !error.isServiceError)
+    }
+
+    private func perKey(_ ids: [String], progress: @escaping @Sendable (TeardownCallResult) -> Void,
+                        _ call: @escaping @Sendable (String) async throws(KMSClientError) -> TeardownCallResult) async -> [TeardownCallResult] {
+        let results = await client.bulk(ids, concurrency: concurrency, onResult: { (item: BulkItemResult<TeardownCallResult>) in
+            progress(Self.result(item))
+        }, call)
+        return results.map(Self.result)
+    }
+
+    private static func result(_ item: BulkItemResult<TeardownCallResult>) -> TeardownCallResult {
+        switch item.result {
+        case .success(let r): return r
+        case .failure(let e): return TeardownCallResult(target: item.id, requestId: e.requestId, error: wrap(e))
+        }
+    }
+
+    private func storeCall(_ storeId: String, _ call: () async throws(KMSClientError) -> ResponseMetadata) async -> TeardownCallResult {
+        do {
+            let meta = try await call()
+            return TeardownCallResult(target: storeId, requestId: meta.requestId)
+        } catch {
+            return TeardownCallResult(target: storeId, requestId: error.requestId, error: Self.wrap(error))
+        }
+    }
+}

@@ -1,0 +1,321 @@
+import CKSDomain
+import Foundation
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// Exit statuses of `cks teardown`. 1–6 are those of every scripted verb; 10–12 say where the teardown stands.
+///
+/// | status | meaning |
+/// |---|---|
+/// | 0 | done: the store is deleted (now or earlier) |
+/// | 1 | a call failed (another AWS error, per-key failures that retries did not clear) |
+/// | 2 | not found: no such store, and no journalled teardown of it |
+/// | 3 | access denied |
+/// | 4 | invalid state (a call was refused because of the store's or a key's state) |
+/// | 5 | cannot reach the endpoint |
+/// | 6 | configuration error |
+/// | 10 | waiting: keys are pending deletion (or the store is settling); run again later, or use `--wait` |
+/// | 11 | blocked: an operator decision is needed (flagged keys, confirmation refused or impossible) |
+/// | 12 | `--dry-run` only: the next step would change something (nothing was changed) |
+/// | 64 | usage error |
+public enum TeardownExit: Int32, Sendable, CaseIterable {
+    case done = 0
+    case failure = 1
+    case notFound = 2
+    case accessDenied = 3
+    case invalidState = 4
+    case cannotReachEndpoint = 5
+    case configuration = 6
+    case waiting = 10
+    case blocked = 11
+    case wouldAct = 12
+
+    /// The status for a failed call.
+    public static func status(for error: TeardownCallError) -> TeardownExit {
+        if error.isTransport { return error.typeName == "NoCredentialsError" ? .accessDenied : .cannotReachEndpoint }
+        switch error.code {
+        case .notFound?, .customKeyStoreNotFound?: return .notFound
+        case .accessDenied?, .unrecognizedClient?, .invalidSignature?, .incompleteSignature?, .missingAuthenticationToken?:
+            return .accessDenied
+        case .kmsInvalidState?, .customKeyStoreInvalidState?, .customKeyStoreHasCMKs?, .disabled?: return .invalidState
+        default: return .failure
+        }
+    }
+}
+
+/// What `cks teardown` was asked, after argument parsing.
+public struct TeardownScriptOptions: Sendable {
+    public var window: PendingWindow?
+    public var dryRun = false
+    public var yes = false
+    public var wait = false
+    /// nil → table on a terminal, JSON otherwise.
+    public var json: Bool?
+    /// Keys the operator acknowledges by id (recent or unknown use, deletion cancelled elsewhere).
+    public var acknowledgeKeys: [String] = []
+    /// Acknowledge every key flagged when the check runs (they are listed in the output).
+    public var acknowledgeFlagged = false
+    /// Let the wait run on a CloudHSM store that is not connected, orphaning key material.
+    public var acceptOrphanedKeyMaterial = false
+    /// Seconds between observations while waiting for deletions with `--wait`.
+    public var pollInterval: TimeInterval = 5
+    /// Extra attempts for keys whose call failed with a retryable error.
+    public var retries = 2
+
+    public init() {}
+}
+
+/// Where the scripted teardown reads and writes; injectable for tests.
+public struct TeardownTerminal: Sendable {
+    public var out: @Sendable (String) -> Void
+    public var err: @Sendable (String) -> Void
+    public var stdinIsTerminal: Bool
+    public var stdoutIsTerminal: Bool
+    public var readLine: @Sendable () -> String?
+
+    public init(out: @escaping @Sendable (String) -> Void, err: @escaping @Sendable (String) -> Void,
+                stdinIsTerminal: Bool, stdoutIsTerminal: Bool, readLine: @escaping @Sendable () -> String?) {
+        self.out = out
+        self.err = err
+        self.stdinIsTerminal = stdinIsTerminal
+        self.stdoutIsTerminal = stdoutIsTerminal
+        self.readLine = readLine
+    }
+
+    public static var standard: TeardownTerminal {
+        TeardownTerminal(out: { FileHandle.standardOutput.write(Data($0.utf8)) },
+                         err: { FileHandle.standardError.write(Data($0.utf8)) },
+                         stdinIsTerminal: isatty(STDIN_FILENO) == 1, stdoutIsTerminal: isatty(STDOUT_FILENO) == 1,
+                         readLine: { Swift.readLine(strippingNewline: true) })
+    }
+}
+
+/// `cks teardown STORE`: prints the plan, then (unless `--dry-run`) performs each ready step after the operator's
+/// confirmation, until the teardown waits, is blocked or is done. Idempotent: it observes first, every time.
+public struct TeardownScript: Sendable {
+    public var store: String
+    public var options: TeardownScriptOptions
+    public var service: any TeardownService
+    public var journal: TeardownJournal
+    public var terminal: TeardownTerminal
+    public var sleep: @Sendable (Duration) async throws -> Void
+
+    public init(store: String, options: TeardownScriptOptions, service: any TeardownService, journal: TeardownJournal,
+                terminal: TeardownTerminal = .standard,
+                sleep: @escaping @Sendable (Duration) async throws -> Void = { try await Task.sleep(for: $0) }) {
+        self.store = store
+        self.options = options
+        self.service = service
+        self.journal = journal
+        self.terminal = terminal
+        self.sleep = sleep
+    }
+
+    private var json: Bool { options.json ?? !terminal.stdoutIsTerminal }
+    private func say(_ line: String) { if !json { terminal.out(line + "\n") } }
+    private func warn(_ line: String) { terminal.err("cks: \(line)\n") }
+
+    /// Runs the teardown; returns the exit status.
+    public func run() async -> Int32 {
+        if let report = TeardownJournal.report(journal.read().skipped, url: journal.url) { warn(report) }
+        let runner = TeardownRunner(service: service, journal: journal, store: store, window: options.window, sleep: sleep)
+        var performed: [TeardownReport.Performed] = []
+        var plan: TeardownPlan
+        do { plan = try await runner.refresh() } catch { return fail(error, plan: nil, performed: []) }
+        var now = await runner.observation?.now ?? Date()
+        if await runner.resumed { say("Resuming the teardown of \(plan.storeName ?? store) recorded in \(journal.url?.path ?? "the journal").") }
+        // Reading is not changing: the use check runs even in a dry run, so the plan shows the flagged keys.
+        while plan.status == .ready, !plan.action.changesState, plan.action != .none {
+            do { plan = try await runner.perform(plan.action).plan } catch TeardownRunError.planChanged(let fresh) { plan = fresh } catch {
+                return fail(error, plan: plan, performed: performed)
+            }
+        }
+        TeardownPlanText.lines(plan, now: now).forEach(say)
+
+        if options.dryRun {
+            say("Dry run: nothing was changed.")
+            return finish(plan, now: now, performed: performed, exit: Self.exit(for: plan))
+        }
+
+        var confirmed = options.yes
+        var failedAttempts = 0
+        var lastWaitLine = ""
+        for _ in 0..<100_000 {
+            now = await runner.observation?.now ?? now
+            switch plan.status {
+            case .done:
+                say("Done: the store \(plan.storeName ?? store) is deleted.")
+                return finish(plan, now: now, performed: performed, exit: .done)
+
+            case .blocked(let reason):
+                if let acks = acknowledgementsFromOptions(plan), !acks.isEmpty {
+                    plan = await runner.acknowledge(acks) ?? plan
+                    say("Acknowledged: \(acks.map(\.journalTarget).joined(separator: ", "))")
+                    continue
+                }
+                if case .acknowledge(let flags) = plan.action, terminal.stdinIsTerminal, !options.yes,
+                   askAcknowledgement(flags, now: now) {
+                    plan = await runner.acknowledge(flags.map(\.acknowledgement)) ?? plan
+                    continue
+                }
+                if case .acknowledge(let flags) = plan.action {
+                    for flag in flags { say("  needs acknowledgement: \(flag.keyId) \(flag.aliases.joined(separator: ",")): \(TeardownPlanText.reason(flag.reason, now: now))") }
+                }
+                say("Blocked: \(reason)")
+                if case .acknowledge = plan.action {
+                    say("Acknowledge with --acknowledge KEY_ID (repeatable) or --acknowledge-flagged, then run again.")
+                }
+                return finish(plan, now: now, performed: performed, exit: .blocked)
+
+            case .waiting:
+                if case .waitForDeletion = plan.action, !options.wait {
+                    say("Waiting: \(TeardownPlanText.action(plan.action, now: now)). Run this command again later, or with --wait, to continue.")
+                    return finish(plan, now: now, performed: performed, exit: .waiting)
+                }
+                if !options.wait {
+                    say("Waiting: \(TeardownPlanText.action(plan.action, now: now)). Run this command again shortly, or with --wait.")
+                    return finish(plan, now: now, performed: performed, exit: .waiting)
+                }
+                let line = TeardownPlanText.action(plan.action)
+                if line != lastWaitLine { say("\(line) ..."); lastWaitLine = line }
+                let seconds: TimeInterval = { if case .waitForDeletion = plan.action { return options.pollInterval }; return 1 }()
+                do { try await sleep(.milliseconds(Int(max(0.01, seconds) * 1000))) } catch {
+                    return finish(plan, now: now, performed: performed, exit: .waiting)
+                }
+                do { plan = try await runner.refresh(); failedAttempts = 0 } catch {
+                    failedAttempts += 1
+                    if failedAttempts > options.retries { return fail(error, plan: plan, performed: performed) }
+                }
+
+            case .ready:
+                let action = plan.action
+                if action.changesState && !confirmed {
+                    if case .reconnect = action, options.acceptOrphanedKeyMaterial, let id = plan.storeId {
+                        plan = await runner.acknowledge([TeardownAcknowledgement(.orphanKeyMaterial, id)]) ?? plan
+                        continue
+                    }
+                    guard terminal.stdinIsTerminal else {
+                        warn("refusing to change anything without --yes when stdin is not a terminal; nothing was changed")
+                        return finish(plan, now: now, performed: performed, exit: .blocked)
+                    }
+                    guard let name = plan.storeName, askName(name, action: action, now: now) else {
+                        say("Not confirmed: nothing was changed.")
+                        return finish(plan, now: now, performed: performed, exit: .blocked)
+                    }
+                    confirmed = true
+                }
+                say("\(TeardownPlanText.action(action, now: now)) ...")
+                do {
+                    let outcome = try await runner.perform(action, confirmedName: plan.storeName)
+                    if !outcome.results.isEmpty { performed.append(Self.performed(action, outcome.results)) }
+                    report(action, outcome.results)
+                    plan = outcome.plan
+                    let failed = outcome.failed
+                    if !failed.isEmpty {
+                        failedAttempts += 1
+                        let retryable = failed.allSatisfy { $0.error?.isTransport == true || $0.error?.code?.isRetryable == true }
+                        if !retryable || failedAttempts > options.retries {
+                            let status = failed.first?.error.map(TeardownExit.status(for:)) ?? .failure
+                            return finish(plan, now: now, performed: performed, exit: status == .done ? .failure : status)
+                        }
+                        say("Retrying \(TeardownText.count(failed.count, "failed call")) ...")
+                        try? await sleep(.milliseconds(500 << min(failedAttempts, 5)))
+                    } else {
+                        failedAttempts = 0
+                    }
+                } catch TeardownRunError.planChanged(let fresh) {
+                    plan = fresh
+                } catch {
+                    return fail(error, plan: plan, performed: performed)
+                }
+            }
+        }
+        return finish(plan, now: now, performed: performed, exit: .failure)
+    }
+
+    static func exit(for plan: TeardownPlan) -> TeardownExit {
+        switch plan.status {
+        case .done: return .done
+        case .waiting: return .waiting
+        case .blocked: return .blocked
+        case .ready: return plan.action.changesState ? .wouldAct : .waiting
+        }
+    }
+
+    /// Acknowledgements the flags give for what the plan is blocked on, if any.
+    private func acknowledgementsFromOptions(_ plan: TeardownPlan) -> [TeardownAcknowledgement]? {
+        guard case .acknowledge(let flags) = plan.action else { return nil }
+        let keys = Set(options.acknowledgeKeys)
+        return flags.filter { options.acknowledgeFlagged || keys.contains($0.keyId) }.map(\.acknowledgement)
+    }
+
+    private func askAcknowledgement(_ flags: [FlaggedKey], now: Date) -> Bool {
+        terminal.err("These keys need an acknowledgement before their deletion is scheduled:\n")
+        for flag in flags { terminal.err("  \(flag.keyId) \(flag.aliases.joined(separator: ",")): \(TeardownPlanText.reason(flag.reason, now: now))\n") }
+        terminal.err("AWS advises disabling a key and watching for failures before deleting it. Type 'acknowledge' to go on: ")
+        return terminal.readLine()?.trimmingCharacters(in: .whitespaces) == "acknowledge"
+    }
+
+    private func askName(_ name: String, action: TeardownAction, now: Date) -> Bool {
+        terminal.err("Next: \(TeardownPlanText.action(action, now: now)).\n")
+        terminal.err("This run will change the store and its keys step by step as planned above. Type the store's name (\(name)) to go ahead: ")
+        return terminal.readLine()?.trimmingCharacters(in: .whitespaces) == name
+    }
+
+    private func report(_ action: TeardownAction, _ results: [TeardownCallResult]) {
+        guard !results.isEmpty else { return }
+        let ok = results.filter(\.succeeded).count
+        let name = action.calls.map(\.rawValue).joined(separator: "+")
+        say("  \(name): \(ok) of \(results.count) succeeded")
+        for failure in results where !failure.succeeded {
+            say("  failed \(failure.target): \(failure.error?.description ?? "?")")
+        }
+    }
+
+    static func performed(_ action: TeardownAction, _ results: [TeardownCallResult]) -> TeardownReport.Performed {
+        TeardownReport.Performed(
+            operation: action.calls.map(\.rawValue).joined(separator: "+"), targets: results.count,
+            succeeded: results.filter(\.succeeded).count,
+            failures: Dictionary(results.compactMap { r in r.error.map { (r.target, $0.description) } }, uniquingKeysWith: { a, _ in a }),
+            requestIds: results.compactMap(\.requestId))
+    }
+
+    private func fail(_ error: any Error, plan: TeardownPlan?, performed: [TeardownReport.Performed]) -> Int32 {
+        let status: TeardownExit
+        switch error {
+        case TeardownRunError.storeNotFound(let s):
+            warn("CustomKeyStoreNotFoundException: no custom key store \(s), and no teardown of it in the journal")
+            status = .notFound
+        case TeardownRunError.call(let e):
+            warn(e.description)
+            status = TeardownExit.status(for: e)
+        case TeardownRunError.confirmationMismatch, TeardownRunError.notAllowed:
+            warn("\(error)")
+            status = .blocked
+        default:
+            warn("\(error)")
+            status = .failure
+        }
+        if let plan { return finish(plan, now: Date(), performed: performed, exit: status) }
+        if json { terminal.out("{\"error\":\(Self.quoted("\(error)")),\"exitStatus\":\(status.rawValue)}\n") }
+        return status.rawValue
+    }
+
+    private func finish(_ plan: TeardownPlan, now: Date, performed: [TeardownReport.Performed], exit: TeardownExit) -> Int32 {
+        if let problem = journal.problem { warn(problem) }
+        if json {
+            terminal.out(TeardownReport(plan: plan, now: now, performed: performed, dryRun: options.dryRun,
+                                        exitStatus: exit.rawValue, journal: journal.url?.path,
+                                        journalProblem: journal.problem).json())
+        } else if plan.status == .done {
+            say("Not deleted:")
+            plan.notDeleted.forEach { say("  - \($0)") }
+        }
+        return exit.rawValue
+    }
+
+    private static func quoted(_ s: String) -> String {
+        (try? String(decoding: JSONEncoder().encode(s), as: UTF8.self)) ?? "\"\""
+    }
+}

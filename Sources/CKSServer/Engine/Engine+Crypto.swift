@@ -1,0 +1,171 @@
+import CKSDomain
+import CKSPersistence
+import CKSWire
+import Crypto
+import Foundation
+
+/// Cryptographic operations with real AES-256-GCM, so what a teardown step does to an application is observable.
+extension KMSEngine {
+    func encrypt(_ r: EncryptRequest, _ scope: ResourceScope) async throws -> EncryptResponse {
+        try Self.checkAlgorithm(r.encryptionAlgorithm)
+        return try await useKey(r.keyId, scope, operation: .encrypt, dryRun: r.dryRun == true) { key in
+            let blob = try CiphertextBlob.seal(r.plaintext, keyId: key.id, material: key.material ?? Data(),
+                                               context: r.encryptionContext ?? [:])
+            return EncryptResponse(ciphertextBlob: blob, keyId: key.arn, encryptionAlgorithm: "SYMMETRIC_DEFAULT")
+        }
+    }
+
+    func decrypt(_ r: DecryptRequest, _ scope: ResourceScope) async throws -> DecryptResponse {
+        try Self.checkAlgorithm(r.encryptionAlgorithm)
+        guard let blob = r.ciphertextBlob else { throw KMSError(.validation, "CiphertextBlob is required.") }
+        let keyId = try CiphertextBlob.keyId(of: blob)
+        if let requested = r.keyId {
+            // The KeyId, when given, must name the key the ciphertext was made with.
+            let named = try await read { db, now in try Self.resolveKey(requested, allowAlias: true, scope, db, now).id }
+            guard named == keyId else {
+                throw KMSError(.incorrectKey, "The key ID in the request does not identify a KMS key that can perform this operation.")
+            }
+        }
+        return try await useKey(keyId, scope, operation: .decrypt, dryRun: r.dryRun == true) { key in
+            let plaintext = try CiphertextBlob.open(blob, material: key.material ?? Data(), context: r.encryptionContext ?? [:])
+            return DecryptResponse(keyId: key.arn, plaintext: plaintext, encryptionAlgorithm: "SYMMETRIC_DEFAULT",
+                                   keyMaterialId: key.origin == .awsKMS ? key.material.map(Self.materialIdentifier) : nil)
+        }
+    }
+
+    func generateDataKey(_ r: GenerateDataKeyRequest, _ scope: ResourceScope) async throws -> GenerateDataKeyResponse {
+        let size: Int
+        switch (r.keySpec, r.numberOfBytes) {
+        case ("AES_256", nil): size = 32
+        case ("AES_128", nil): size = 16
+        case (nil, let n?): size = n
+        default: throw KMSError(.validation, "Please specify either number of bytes or key spec.")
+        }
+        return try await useKey(r.keyId, scope, operation: .generateDataKey, dryRun: r.dryRun == true) { key in
+            let plaintext = Self.randomBytes(size)
+            let blob = try CiphertextBlob.seal(plaintext, keyId: key.id, material: key.material ?? Data(),
+                                               context: r.encryptionContext ?? [:])
+            return GenerateDataKeyResponse(ciphertextBlob: blob, plaintext: plaintext, keyId: key.arn,
+                                           keyMaterialId: key.origin == .awsKMS ? key.material.map(Self.materialIdentifier) : nil)
+        }
+    }
+
+    func generateRandom(_ r: GenerateRandomRequest, _ scope: ResourceScope) async throws -> GenerateRandomResponse {
+        guard let n = r.numberOfBytes else { throw KMSError(.validation, "NumberOfBytes is required.") }
+        if let storeId = r.customKeyStoreId {
+            try await read { db, now in
+                let store = try Self.existingStore(storeId, scope, db, now)
+                try ConnectionRules.generateRandom(storeId: store.id, type: store.type, state: store.connection.state)
+                if let hsm = store.cloudHsm, let cluster = try db.cluster(id: hsm.clusterId, in: scope), cluster.hsmCount == 0 {
+                    throw KMSError(.customKeyStoreInvalidState, "The AWS CloudHSM cluster \(cluster.id) of custom key store \(store.id) has no active HSM.")
+                }
+            }
+        }
+        return GenerateRandomResponse(plaintext: Self.randomBytes(n))
+    }
+
+    /// Runs a cryptographic operation on a key in one write transaction: resolves it (aliases allowed), checks
+    /// table 2.3 and the simulated backend, runs `body`, and records the key's last usage.
+    func useKey<T: Sendable>(_ keyId: String, _ scope: ResourceScope, operation: KeyOperation, dryRun: Bool,
+                             _ body: @escaping @Sendable (KMSKey) throws -> T) async throws -> T {
+        try await write { w, now in
+            let key = try Self.resolveKey(keyId, allowAlias: true, scope, w, now)
+            let (state, store) = try Self.effectiveState(of: key, w, now)
+            try KeyStateRules.check(operation, state: state, arn: key.arn)
+            if let store { try Self.checkBackend(key, store, w) }
+            let result = try body(key)
+            if dryRun {
+                throw KMSError(.dryRunOperation, "The request would have succeeded, but the DryRun option is set.")
+            }
+            try w.recordUsage(keyId: key.id, KeyLastUsage(operation: operation.rawValue, timestamp: now.kmsRounded,
+                                                          requestId: UUID().uuidString.lowercased(),
+                                                          cloudTrailEventId: UUID().uuidString.lowercased()))
+            return result
+        }
+    }
+
+    /// A CONNECTED store whose backing store cannot serve the key: crypto fails with KMSInvalidStateException
+    /// while the key state stays as it is (semantics §1.1, §2.2, §2.3).
+    static func checkBackend(_ key: KMSKey, _ store: CustomKeyStore, _ r: DataReader) throws {
+        if let hsm = store.cloudHsm {
+            let cluster = try r.cluster(id: hsm.clusterId, in: store.scope)
+            if cluster == nil || cluster?.hsmCount == 0 || cluster?.isActive == false {
+                throw KMSError(.kmsInvalidState, "KMS cannot communicate with your CloudHSM cluster \(hsm.clusterId). "
+                    + "Verify that the cluster is active and contains at least one active HSM.")
+            }
+        }
+        if let xks = store.xks {
+            let proxy = try r.proxy(uriEndpoint: xks.uriEndpoint, uriPath: xks.uriPath)
+            guard let proxy else {
+                throw KMSError(.kmsInvalidState, "KMS cannot communicate with the external key store proxy of custom key store \(store.id).")
+            }
+            if !proxy.accepts(accessKeyId: xks.accessKeyId, secret: xks.rawSecretAccessKey) {
+                throw KMSError(.kmsInvalidState, "The external key store proxy rejected the request because the authentication credential of custom key store \(store.id) is not valid.")
+            }
+            if let id = key.xksKeyId, !proxy.externalKeyIds.contains(id) {
+                throw KMSError(.kmsInvalidState, "The external key store proxy could not find the external key \(id) of \(key.arn).")
+            }
+        }
+    }
+
+    static func checkAlgorithm(_ algorithm: String?) throws {
+        if let algorithm, algorithm != "SYMMETRIC_DEFAULT" {
+            throw KMSError(.invalidKeyUsage, "The encryption algorithm \(algorithm) is not valid for a symmetric encryption KMS key. Use SYMMETRIC_DEFAULT.")
+        }
+    }
+
+    static func randomBytes(_ n: Int) -> Data {
+        var g = SystemRandomNumberGenerator()
+        return Data((0..<max(0, n)).map { _ in UInt8.random(in: 0...255, using: &g) })
+    }
+}
+
+/// The ciphertext blob: `CKS1` magic, the 36-character key id (so Decrypt needs no KeyId), the 12-byte nonce,
+/// the AES-256-GCM ciphertext and its 16-byte tag. The key id and the encryption context are authenticated.
+enum CiphertextBlob {
+    static let magic = Data("CKS1".utf8)
+    static let idLength = 36
+    static let minimumLength = 4 + 36 + 12 + 16
+
+    static func invalid() -> KMSError {
+        KMSError(.invalidCiphertext, "The ciphertext is not valid: it was not produced by this KMS, was changed, or its encryption context does not match.")
+    }
+
+    static func keyId(of blob: Data) throws -> String {
+        let bytes = [UInt8](blob)
+        guard bytes.count >= minimumLength, Data(bytes[0..<4]) == magic,
+              let id = String(bytes: bytes[4..<40], encoding: .ascii), KeyIdentifiers.isKeyId(id) else { throw invalid() }
+        return id
+    }
+
+    static func seal(_ plaintext: Data, keyId: String, material: Data, context: [String: String]) throws -> Data {
+        let sealed = try AES.GCM.seal(plaintext, using: SymmetricKey(data: material), authenticating: aad(keyId, context))
+        return magic + Data(keyId.utf8) + Data(sealed.nonce) + sealed.ciphertext + sealed.tag
+    }
+
+    static func open(_ blob: Data, material: Data, context: [String: String]) throws -> Data {
+        let bytes = [UInt8](blob)
+        let id = try keyId(of: blob)
+        do {
+            let box = try AES.GCM.SealedBox(nonce: AES.GCM.Nonce(data: bytes[40..<52]), ciphertext: bytes[52..<(bytes.count - 16)],
+                                            tag: bytes[(bytes.count - 16)...])
+            return try AES.GCM.open(box, using: SymmetricKey(data: material), authenticating: aad(id, context))
+        } catch {
+            throw invalid()
+        }
+    }
+
+    /// Key id plus the context, sorted and length-prefixed so no two contexts serialize alike.
+    static func aad(_ keyId: String, _ context: [String: String]) -> Data {
+        var out = Data("cks-aad:".utf8) + Data(keyId.utf8)
+        for (k, v) in context.sorted(by: { $0.key < $1.key }) {
+            for part in [k, v] {
+                let bytes = Data(part.utf8)
+                var n = UInt32(bytes.count).bigEndian
+                out.append(Data(bytes: &n, count: 4))
+                out.append(bytes)
+            }
+        }
+        return out
+    }
+}

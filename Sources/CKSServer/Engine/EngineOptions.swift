@@ -1,0 +1,29 @@
+import CKSPersistence
+import Foundation
+
+/// How the engine behaves: quotas, simulated time, durability.
+public struct EngineOptions: Sendable {
+    /// Custom key stores per account and region (AWS default 10, adjustable).
+    public var storeQuota: Int = 10
+    /// Simulated now = wall × timeScale + persisted offset.
+    public var timeScale: Double = 1
+    /// Simulated seconds CONNECTING lasts (AWS: up to 20 min for CloudHSM, ~5 min for XKS).
+    public var connectDuration: TimeInterval = 20 * 60
+    /// Simulated seconds DISCONNECTING lasts (undocumented by AWS; at most 1 min).
+    public var disconnectDuration: TimeInterval = 30
+    /// SQLite commit durability; `.full` fsyncs every commit.
+    public var durability: Durability = .full
+    /// The wall clock; injectable so tests control time.
+    public var wallClock: @Sendable () -> Date = { Date() }
+
+    public init(storeQuota: Int = 10, timeScale: Double = 1, connectDuration: TimeInterval = 20 * 60,
+                disconnectDuration: TimeInterval = 30, durability: Durability = .full,
+                wallClock: @escaping @Sendable () -> Date = { Date() }) {
+        self.storeQuota = storeQuota
+        self.timeScale = timeScale
+        self.connectDuration = connectDuration
+        self.disconnectDuration = disconnectDuration
+        self.durability = durability
+        self.wallClock = wallClock
+    }
+}

@@ -1,0 +1,172 @@
+import CKSDomain
+import CKSPersistence
+import CKSWire
+import Foundation
+import Synchronization
+
+/// The engine: every `TrentService.*` and `CksAdmin.*` operation over the SQLite database.
+/// Reads run concurrently on snapshot connections; each mutation is one serialized write transaction that
+/// first settles time-derived changes (keys whose waiting period ended are deleted), so racing requests see
+/// each other and the rules of semantics §1–2 hold.
+public final class KMSEngine: KMSRequestHandling, Sendable {
+    let database: KMSDatabase
+    let options: EngineOptions
+    let clock: Mutex<SimulatedClock>
+    /// When last-usage tracking began (the database's creation), for GetKeyLastUsage.
+    let trackingStart: Date
+
+    static let metaOffset = "clock.offset"
+    static let metaScale = "clock.timeScale"
+    static let metaTrackingStart = "tracking.start"
+
+    /// Opens (creating and migrating) the database at `url`. The persisted clock offset is kept; if the time
+    /// scale changed since the last run, the offset is rebased so simulated time continues where it was.
+    public static func open(databaseAt url: URL, options: EngineOptions = EngineOptions()) throws -> KMSEngine {
+        let database = try KMSDatabase.open(at: url, durability: options.durability)
+        do {
+            let (clock, start) = try database.writeNow { w -> (SimulatedClock, Date) in
+                var clock: SimulatedClock
+                if let offset = try w.meta(metaOffset).flatMap(Double.init),
+                   let scale = try w.meta(metaScale).flatMap(Double.init) {
+                    clock = SimulatedClock(timeScale: scale, offset: offset, wall: options.wallClock)
+                    if scale != options.timeScale { clock = clock.rebased(toScale: options.timeScale) }
+                } else {
+                    clock = SimulatedClock.fresh(timeScale: options.timeScale, wall: options.wallClock)
+                }
+                try w.setMeta(metaOffset, String(clock.offset))
+                try w.setMeta(metaScale, String(clock.timeScale))
+                let start: Date
+                if let s = try w.meta(metaTrackingStart).flatMap(Double.init) {
+                    start = Date(timeIntervalSince1970: s)
+                } else {
+                    start = clock.now().kmsRounded
+                    try w.setMeta(metaTrackingStart, String(start.timeIntervalSince1970))
+                }
+                return (clock, start)
+            }
+            return KMSEngine(database: database, options: options, clock: clock, trackingStart: start)
+        } catch {
+            try? database.close()
+            throw error
+        }
+    }
+
+    init(database: KMSDatabase, options: EngineOptions, clock: SimulatedClock, trackingStart: Date) {
+        self.database = database
+        self.options = options
+        self.clock = Mutex(clock)
+        self.trackingStart = trackingStart
+    }
+
+    /// Closes the database (in-flight accesses finish first).
+    public func close() throws { try database.close() }
+
+    /// Simulated now.
+    public func now() -> Date { clock.withLock { $0.now() } }
+
+    // MARK: Dispatch
+
+    public func handle(target: String, body: Data, caller: Caller) async throws -> Data {
+        guard let handler = Self.routes[target] else {
+            throw KMSError(.unknownOperation, "")
+        }
+        let scope = ResourceScope(account: caller.account, region: caller.region)
+        do {
+            return try await handler(self, body, scope)
+        } catch let error as KMSError {
+            throw error
+        } catch is CancellationError {
+            throw KMSError(.kmsInternal, "The request was cancelled before it completed. The request can be retried.")
+        } catch {
+            // A database failure (disk full, I/O error): nothing was committed; the client may retry.
+            throw KMSError(.kmsInternal, "An internal error occurred. The request can be retried.")
+        }
+    }
+
+    typealias Handler = @Sendable (KMSEngine, Data, ResourceScope) async throws -> Data
+
+    static func route<R: WireRequest>(_ type: R.Type,
+                                      _ f: @escaping @Sendable (KMSEngine, R, ResourceScope) async throws -> R.Response) -> (String, Handler) {
+        (R.target, { engine, body, scope in
+            let request = try WireCodec.decodeRequest(R.self, from: body)
+            return WireCodec.encodeResponse(try await f(engine, request, scope))
+        })
+    }
+
+    /// Every operation, by `X-Amz-Target`.
+    static let routes: [String: Handler] = Dictionary(uniqueKeysWithValues: [
+        route(CreateCustomKeyStoreRequest.self) { try await $0.createCustomKeyStore($1, $2) },
+        route(DescribeCustomKeyStoresRequest.self) { try await $0.describeCustomKeyStores($1, $2) },
+        route(ConnectCustomKeyStoreRequest.self) { try await $0.connectCustomKeyStore($1, $2) },
+        route(DisconnectCustomKeyStoreRequest.self) { try await $0.disconnectCustomKeyStore($1, $2) },
+        route(UpdateCustomKeyStoreRequest.self) { try await $0.updateCustomKeyStore($1, $2) },
+        route(DeleteCustomKeyStoreRequest.self) { try await $0.deleteCustomKeyStore($1, $2) },
+        route(CreateKeyRequest.self) { try await $0.createKey($1, $2) },
+        route(DescribeKeyRequest.self) { try await $0.describeKey($1, $2) },
+        route(ListKeysRequest.self) { try await $0.listKeys($1, $2) },
+        route(ScheduleKeyDeletionRequest.self) { try await $0.scheduleKeyDeletion($1, $2) },
+        route(CancelKeyDeletionRequest.self) { try await $0.cancelKeyDeletion($1, $2) },
+        route(EnableKeyRequest.self) { try await $0.setEnabled(true, keyId: $1.keyId, $2) },
+        route(DisableKeyRequest.self) { try await $0.setEnabled(false, keyId: $1.keyId, $2) },
+        route(GetKeyLastUsageRequest.self) { try await $0.getKeyLastUsage($1, $2) },
+        route(CreateAliasRequest.self) { try await $0.createAlias($1, $2) },
+        route(ListAliasesRequest.self) { try await $0.listAliases($1, $2) },
+        route(DeleteAliasRequest.self) { try await $0.deleteAlias($1, $2) },
+        route(EncryptRequest.self) { try await $0.encrypt($1, $2) },
+        route(DecryptRequest.self) { try await $0.decrypt($1, $2) },
+        route(GenerateDataKeyRequest.self) { try await $0.generateDataKey($1, $2) },
+        route(GenerateRandomRequest.self) { try await $0.generateRandom($1, $2) },
+        route(CreateCloudHsmClusterRequest.self) { try await $0.createCloudHsmCluster($1, $2) },
+        route(DescribeCloudHsmClustersRequest.self) { try await $0.describeCloudHsmClusters($1, $2) },
+        route(UpdateCloudHsmClusterRequest.self) { try await $0.updateCloudHsmCluster($1, $2) },
+        route(CreateXksProxyRequest.self) { try await $0.createXksProxy($1, $2) },
+        route(SetConnectionFaultRequest.self) { try await $0.setConnectionFault($1, $2) },
+        route(GetClockRequest.self) { engine, _, _ in ClockResponse(now: engine.now().kmsRounded) },
+        route(AdvanceClockRequest.self) { try await $0.advanceClock($1, $2) },
+    ])
+
+    /// The targets the engine answers (for the front's consistency checks).
+    public static var targets: Set<String> { Set(routes.keys) }
+
+    // MARK: Transactions
+
+    /// A read snapshot with the simulated now.
+    func read<T: Sendable>(_ body: @escaping @Sendable (DataReader, Date) throws -> T) async throws -> T {
+        let now = self.now()
+        return try await database.read { r in try body(r, now) }
+    }
+
+    /// One write transaction: takes now once the writer is held (so time follows commit order), settles
+    /// time-derived deletions, then runs `body`. Any error rolls everything back.
+    func write<T: Sendable>(_ body: @escaping @Sendable (DataWriter, Date) throws -> T) async throws -> T {
+        try await database.write { w in
+            let now = self.now()
+            try self.settleExpiredKeys(w, now: now)
+            return try body(w, now)
+        }
+    }
+
+    /// Deletes every key whose waiting period has ended. For a key of a CloudHSM store that was not CONNECTED at
+    /// the deletion date (computed from the store's persisted connection record), the key material is recorded as
+    /// orphaned on the store's cluster, as AWS leaves it there. Every mutation runs this first, so a store's
+    /// record always covers the deletion dates still pending.
+    func settleExpiredKeys(_ w: DataWriter, now: Date) throws {
+        for key in try w.expiredKeys(at: now) {
+            if key.origin == .awsCloudHsm, let storeId = key.customKeyStoreId, let deletionDate = key.deletionDate,
+               let store = try w.store(id: storeId), let clusterId = store.cloudHsm?.clusterId,
+               let cluster = try w.cluster(id: clusterId, in: store.scope) {
+                let stateThen = store.connection.state(at: deletionDate)
+                if stateThen != .connected || cluster.hsmCount == 0 {
+                    try w.addOrphan(OrphanedKeyMaterialRecord(keyId: key.id, keyArn: key.arn, customKeyStoreId: storeId,
+                                                              deletionDate: deletionDate), clusterId: clusterId)
+                }
+            }
+            try w.deleteKey(id: key.id)
+        }
+    }
+}
+
+extension Date {
+    /// Rounded to milliseconds, as KMS reports dates.
+    var kmsRounded: Date { Date(timeIntervalSince1970: kmsEpochSeconds) }
+}

@@ -1,0 +1,157 @@
+import CKSDomain
+import Foundation
+import Synchronization
+import Testing
+@testable import CKSConsole
+
+/// `cks teardown` logic against the in-memory KMS: confirmation, dry run, waiting, exit statuses, JSON.
+@Suite struct TeardownScriptTests {
+    final class Captured: Sendable {
+        let out = Mutex("")
+        let err = Mutex("")
+        let answers: Mutex<[String]>
+        init(answers: [String] = []) { self.answers = Mutex(answers) }
+        var stdout: String { out.withLock { $0 } }
+        var stderr: String { err.withLock { $0 } }
+
+        func terminal(tty: Bool, stdoutTTY: Bool = true) -> TeardownTerminal {
+            TeardownTerminal(out: { s in self.out.withLock { $0 += s } }, err: { s in self.err.withLock { $0 += s } },
+                             stdinIsTerminal: tty, stdoutIsTerminal: stdoutTTY,
+                             readLine: { self.answers.withLock { $0.isEmpty ? nil : $0.removeFirst() } })
+        }
+    }
+
+    static func service(keys: Int = 3, uses: [String: KeyLastUse] = [:]) -> FakeTeardownService {
+        FakeTeardownService(store: TeardownRunnerTests.hsm(), keys: TeardownRunnerTests.keys(keys), uses: uses)
+    }
+
+    static func script(_ service: FakeTeardownService, _ options: TeardownScriptOptions, _ captured: Captured,
+                       journal: TeardownJournal = TeardownJournal(url: nil), tty: Bool = false,
+                       stdoutTTY: Bool = true) -> TeardownScript {
+        // "Sleeping" moves the fake's clock a day: a --wait run finishes without waiting for real.
+        TeardownScript(store: "payments-hsm", options: options, service: service, journal: journal,
+                       terminal: captured.terminal(tty: tty, stdoutTTY: stdoutTTY),
+                       sleep: { _ in _ = try? await service.advanceClock(seconds: 86_400) })
+    }
+
+    @Test func aDryRunPrintsThePlanAndChangesNothing() async {
+        let service = Self.service()
+        var options = TeardownScriptOptions()
+        options.dryRun = true
+        let out = Captured()
+        let status = await Self.script(service, options, out).run()
+        // The read-only use check runs; the next step (scheduling) would change something.
+        #expect(status == TeardownExit.wouldAct.rawValue)
+        #expect(out.stdout.contains("Next: ScheduleKeyDeletion for 3 keys, window 30 days"))
+        #expect(out.stdout.contains("Teardown of CloudHSM key store payments-hsm (cks-0123456789abcdef0)"))
+        #expect(out.stdout.contains("Dry run: nothing was changed."))
+        #expect(out.stdout.contains("Not deleted by this teardown:"))
+        #expect(!service.calls.contains { ["ScheduleKeyDeletion", "DisconnectCustomKeyStore", "DeleteCustomKeyStore"].contains($0) })
+    }
+
+    @Test func withoutYesANonInteractiveRunRefusesToChangeAnything() async {
+        let service = Self.service()
+        let out = Captured()
+        let status = await Self.script(service, TeardownScriptOptions(), out, tty: false).run()
+        #expect(status == TeardownExit.blocked.rawValue)
+        #expect(out.stderr.contains("refusing to change anything without --yes"))
+        #expect(!service.calls.contains("ScheduleKeyDeletion"))
+    }
+
+    @Test func onATerminalTheStoreNameMustBeTyped() async {
+        let wrong = Self.service()
+        let refused = Captured(answers: ["payments"])
+        #expect(await Self.script(wrong, TeardownScriptOptions(), refused, tty: true).run() == TeardownExit.blocked.rawValue)
+        #expect(refused.stderr.contains("Type the store's name (payments-hsm)"))
+        #expect(!wrong.calls.contains("ScheduleKeyDeletion"))
+
+        let right = Self.service()
+        let typed = Captured(answers: ["payments-hsm"])
+        let status = await Self.script(right, TeardownScriptOptions(), typed, tty: true).run()
+        #expect(status == TeardownExit.waiting.rawValue)
+        #expect(right.calls.filter { $0 == "ScheduleKeyDeletion" }.count == 3)
+        #expect(typed.stdout.contains("ScheduleKeyDeletion: 3 of 3 succeeded"))
+        #expect(typed.stdout.contains("Run this command again later, or with --wait"))
+    }
+
+    @Test func yesAndWaitGoAllTheWayAndARerunSaysDone() async throws {
+        let service = Self.service()
+        let journal = TeardownJournal(url: nil)
+        var options = TeardownScriptOptions()
+        options.yes = true
+        options.wait = true
+        options.window = PendingWindow(days: 7)
+        let out = Captured()
+        let status = await Self.script(service, options, out, journal: journal).run()
+        #expect(status == TeardownExit.done.rawValue, "\(out.stdout)\n\(out.stderr)")
+        #expect(service.mutate { $0.store } == nil)
+        #expect(service.mutate { $0.orphaned }.isEmpty)
+        #expect(out.stdout.contains("Done: the store payments-hsm is deleted."))
+        #expect(out.stdout.contains("the AWS CloudHSM cluster cluster-1a23b4cdefg"))
+
+        // Idempotent: the same command afterwards reports done from the journal, changing nothing.
+        let again = Captured()
+        let calls = service.calls.count
+        #expect(await Self.script(service, options, again, journal: journal).run() == TeardownExit.done.rawValue)
+        #expect(!service.calls[calls...].contains { $0 != "DescribeCustomKeyStores" })
+    }
+
+    @Test func flaggedKeysBlockUntilAcknowledged() async {
+        let uses: [String: KeyLastUse] = ["k101": .used(at: Date(timeIntervalSince1970: 1_800_000_000 - 600), operation: "Decrypt")]
+        var options = TeardownScriptOptions()
+        options.yes = true
+        let blocked = Captured()
+        let service = Self.service(uses: uses)
+        #expect(await Self.script(service, options, blocked).run() == TeardownExit.blocked.rawValue)
+        #expect(blocked.stdout.contains("NOT ACKNOWLEDGED k101"))
+        #expect(blocked.stdout.contains("needs acknowledgement: k101"))
+        #expect(blocked.stdout.contains("--acknowledge KEY_ID"))
+        #expect(!service.calls.contains("ScheduleKeyDeletion"))
+
+        options.acknowledgeKeys = ["k101"]
+        let acknowledged = Captured()
+        #expect(await Self.script(service, options, acknowledged).run() == TeardownExit.waiting.rawValue)
+        #expect(acknowledged.stdout.contains("Acknowledged: keyInUse:k101"))
+        #expect(service.calls.filter { $0 == "ScheduleKeyDeletion" }.count == 3)
+    }
+
+    @Test func anUnknownStoreExitsNotFound() async {
+        let out = Captured()
+        let status = await Self.script(FakeTeardownService(store: nil), TeardownScriptOptions(), out).run()
+        #expect(status == TeardownExit.notFound.rawValue)
+        #expect(out.stderr.contains("CustomKeyStoreNotFoundException"))
+    }
+
+    @Test func jsonOutputIsOneDocumentWithTheStatus() async throws {
+        var options = TeardownScriptOptions()
+        options.yes = true
+        let out = Captured()
+        let status = await Self.script(Self.service(), options, out, stdoutTTY: false).run()
+        #expect(status == TeardownExit.waiting.rawValue)
+        let object = try #require(try JSONSerialization.jsonObject(with: Data(out.stdout.utf8)) as? [String: Any])
+        #expect(object["status"] as? String == "waiting")
+        #expect(object["exitStatus"] as? Int == 10)
+        #expect(object["currentStep"] as? String == "waitForDeletion")
+        #expect((object["steps"] as? [[String: Any]])?.count == 7)
+        #expect((object["abortableKeyIds"] as? [String]) == ["k100", "k101", "k102"])
+        let performed = try #require(object["performed"] as? [[String: Any]])
+        #expect(performed.contains { $0["operation"] as? String == "ScheduleKeyDeletion" && $0["succeeded"] as? Int == 3 })
+        #expect((object["notDeleted"] as? [String])?.isEmpty == false)
+    }
+
+    @Test func retryableFailuresAreRetriedAndOthersReported() async {
+        let service = Self.service()
+        service.mutate { $0.failSchedule["k100"] = .init(typeName: "ThrottlingException", message: "Rate exceeded", code: .throttling) }
+        var options = TeardownScriptOptions()
+        options.yes = true
+        let out = Captured()
+        #expect(await Self.script(service, options, out).run() == TeardownExit.waiting.rawValue)
+        #expect(out.stdout.contains("failed k100: ThrottlingException: Rate exceeded"))
+        #expect(out.stdout.contains("Retrying 1 failed call"))
+
+        let stuck = Self.service()
+        stuck.mutate { $0.failSchedule["k100"] = .init(typeName: "AccessDeniedException", message: "no", code: .accessDenied) }
+        let denied = Captured()
+        #expect(await Self.script(stuck, options, denied).run() == TeardownExit.accessDenied.rawValue)
+    }
+}
