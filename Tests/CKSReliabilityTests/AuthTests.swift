@@ -89,7 +89,7 @@ extension Reliability {
 
         @Test func refusedRequestsChangeNothing() async throws {
             let operations = WireOperation.all.values.sorted { $0.target < $1.target }
-            let denied = operations.enumerated().map { withoutAction($1, index: $0) }
+            let denied = operations.enumerated().map { Self.withoutAction($1, index: $0) }
             try await withServe(principals: [Self.admin, Self.other] + denied) { core in
                 let estate = try await Self.makeEstate(core.client())
                 let before = try databaseSnapshot(core.databaseFile)
@@ -154,8 +154,7 @@ extension Reliability {
                             "malformed Authorization '\(malformed.prefix(60))': \(answer)")
                 }
                 // A signed request without X-Amz-Date.
-                var signed = String(decoding: admin.request(target: target, body: delete), as: UTF8.self)
-                signed = signed.split(separator: "\r\n", omittingEmptySubsequences: false)
+                let signed = String(decoding: admin.request(target: target, body: delete), as: UTF8.self).split(separator: "\r\n", omittingEmptySubsequences: false)
                     .filter { !$0.lowercased().hasPrefix("x-amz-date:") }.joined(separator: "\r\n")
                 let noDate = try await onThread { try exchange(port: core.port, Data(signed.utf8)) }
                 checked += 1

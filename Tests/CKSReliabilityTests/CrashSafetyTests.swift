@@ -34,6 +34,13 @@ private enum KeyFate: Equatable, CustomStringConvertible {
     }
 }
 
+/// What the crash run found, shared by its steps.
+final class CrashLog: @unchecked Sendable {
+    var kills = 0
+    var problems: [String] = []
+    var restartTimes: [Double] = []
+}
+
 /// A thread-safe "the core is down" flag the bulk calls read before each item.
 private final class Flag: @unchecked Sendable {
     private let lock = NSLock()
@@ -47,6 +54,27 @@ extension Reliability {
     /// same data directory, every answered call is reflected, nothing half-applied shows, SQLite is intact and the
     /// rules hold.
     @Suite struct CrashSafety {
+        /// kill -9, restart on the same data directory, then the SQLite-level checks.
+        static func killAndRestart(_ core: ServeProcess, _ log: CrashLog) async throws {
+            await core.kill()
+            log.kills += 1
+            let started = ContinuousClock.now
+            try await core.restart()
+            log.restartTimes.append((ContinuousClock.now - started) / .seconds(1))
+            for problem in try Invariants.checkDatabase(at: core.databaseFile) {
+                log.problems.append("after kill \(log.kills): \(problem)")
+            }
+        }
+
+        static func storeIsGone(_ client: KMSClient, _ storeId: String) async -> Bool {
+            do {
+                _ = try await client.describeCustomKeyStores(customKeyStoreId: storeId)
+                return false
+            } catch {
+                return error.code == .customKeyStoreNotFound
+            }
+        }
+
         @Test func killNineDuringBulkTeardown() async throws {
             let keyCount = Scale.pick(ci: 2000, long: 5000)
             let waveKills = Scale.pick(ci: 16, long: 94)
@@ -56,21 +84,7 @@ extension Reliability {
 
             let core = try await ServeProcess.start()
             defer { Task { [core] in await core.kill() } }
-            var kills = 0
-            var problems: [String] = []
-            var restartTimes: [Double] = []
-
-            func killAndRestart() async throws {
-                await core.kill()
-                kills += 1
-                let started = ContinuousClock.now
-                try await core.restart()
-                restartTimes.append((ContinuousClock.now - started) / .seconds(1))
-                for problem in try Invariants.checkDatabase(at: core.databaseFile) {
-                    problems.append("after kill \(kills): \(problem)")
-                }
-            }
-
+            let log = CrashLog()
             var client = core.client()
             let storeId = try await Fixtures.makeStore(client, name: "crash-store")
             try await Fixtures.connect(client, storeId)
@@ -100,13 +114,13 @@ extension Reliability {
                     if let id = item.value { ledger[id] = .enabled }
                 }
                 if round < fillKills {
-                    try await killAndRestart()
+                    try await Self.killAndRestart(core, log)
                     client = core.client()
                     // Every acknowledged key exists; unacknowledged ones may too: learn them from the store.
                     var present = Set<String>()
                     for try await key in client.keys(inStore: storeId) { present.insert(key.keyId) }
                     let lost = ledger.keys.filter { !present.contains($0) }
-                    if !lost.isEmpty { problems.append("after kill \(kills): acknowledged CreateKey lost: \(lost.prefix(5))") }
+                    if !lost.isEmpty { log.problems.append("after kill \(log.kills): acknowledged CreateKey lost: \(lost.prefix(5))") }
                     for id in present where ledger[id] == nil { ledger[id] = .enabled }
                 }
                 filled = ledger.count
@@ -149,14 +163,14 @@ extension Reliability {
                     case .failure(let error):
                         if error.kind == .cancelled || error.kind == .cannotReachEndpoint { continue }
                         if error.isServiceError {
-                            problems.append("wave answer for \(item.id) while believed \(ledger[item.id]!): \(error)")
+                            log.problems.append("wave answer for \(item.id) while believed \(ledger[item.id]!): \(error)")
                         } else {
                             uncertain[item.id] = isScheduling ? .pending(nil) : .disabled
                         }
                     }
                 }
                 if answeredNow.count == eligible.count { scheduling.toggle() }
-                try await killAndRestart()
+                try await Self.killAndRestart(core, log)
                 waveKillsDone += 1
                 client = core.client()
 
@@ -164,7 +178,7 @@ extension Reliability {
                 let check = Array(uncertain.keys) + answeredNow + Array(ledger.keys.shuffled(using: &random).prefix(40))
                 for item in await client.describeKeys(keyIds: check, concurrency: 8) {
                     guard let key = item.value else {
-                        problems.append("after kill \(kills): DescribeKey \(item.id): \(item.error!)"); continue
+                        log.problems.append("after kill \(log.kills): DescribeKey \(item.id): \(item.error!)"); continue
                     }
                     let known = ledger[item.id]!
                     if let maybe = uncertain[item.id] {
@@ -173,58 +187,54 @@ extension Reliability {
                             ledger[item.id] = key.keyState == .pendingDeletion ? .pending(key.deletionDate) : maybe
                             continue
                         }
-                        problems.append("after kill \(kills): \(item.id) is \(key.keyState?.rawValue ?? "nil") "
+                        log.problems.append("after kill \(log.kills): \(item.id) is \(key.keyState?.rawValue ?? "nil") "
                             + "(deletion \(String(describing: key.deletionDate))), neither \(known) nor \(maybe)")
                     } else if !known.matches(key) {
-                        problems.append("after kill \(kills): answered \(known) but \(item.id) is "
+                        log.problems.append("after kill \(log.kills): answered \(known) but \(item.id) is "
                             + "\(key.keyState?.rawValue ?? "nil") (deletion \(String(describing: key.deletionDate)))")
                     }
                 }
                 uncertain.removeAll()
-                if problems.count > 20 { break }
+                if log.problems.count > 20 { break }
             }
 
             // Full check through the API once the waves are over.
             let (apiProblems, keys) = try await Invariants.checkAPI(client)
-            problems += apiProblems
+            log.problems += apiProblems
             let byId = Dictionary(keys.map { ($0.keyId, $0) }, uniquingKeysWith: { a, _ in a })
             for (id, fate) in ledger where byId[id].map({ !fate.matches($0) }) ?? true {
-                problems.append("final: \(id) should be \(fate), is \(byId[id]?.keyState?.rawValue ?? "missing")")
-                if problems.count > 40 { break }
+                log.problems.append("final: \(id) should be \(fate), is \(byId[id]?.keyState?.rawValue ?? "missing")")
+                if log.problems.count > 40 { break }
             }
 
             // The end of the teardown, each step acknowledged and then the core killed: the step must have stuck.
             let rest = ledger.filter { if case .pending = $0.value { return false } else { return true } }.map(\.key)
             for item in await client.scheduleKeyDeletion(keyIds: rest, pendingWindowInDays: 7) where item.error != nil {
-                problems.append("final schedule \(item.id): \(item.error!)")
+                log.problems.append("final schedule \(item.id): \(item.error!)")
             }
             try await client.advanceClock(seconds: 31 * 86400)
-            try await killAndRestart(); client = core.client()
+            try await Self.killAndRestart(core, log); client = core.client()
             #expect(try await client.allKeys().filter { ledger[$0.keyId ?? ""] != nil }.isEmpty,
                     "every key past its waiting period is gone from ListKeys")
             try await client.disconnectCustomKeyStore(id: storeId)
-            try await killAndRestart(); client = core.client()
+            try await Self.killAndRestart(core, log); client = core.client()
             let afterDisconnect = try await Fixtures.state(client, storeId)
             #expect(afterDisconnect == .disconnecting || afterDisconnect == .disconnected)
             try await client.advanceClock(seconds: 120)
             try await client.deleteCustomKeyStore(id: storeId)
-            try await killAndRestart(); client = core.client()
-            do {
-                _ = try await client.describeCustomKeyStores(customKeyStoreId: storeId)
-                problems.append("the store deleted with a 200 answer is back after kill -9")
-            } catch let error as KMSClientError {
-                #expect(error.code == .customKeyStoreNotFound)
-            }
+            try await Self.killAndRestart(core, log); client = core.client()
+            let gone = await Self.storeIsGone(client, storeId)
+            if !gone { log.problems.append("the store deleted with a 200 answer is back after kill -9") }
             let (finalProblems, _) = try await Invariants.checkAPI(client)
-            problems += finalProblems
+            log.problems += finalProblems
 
             await core.stop()
-            #expect(problems.isEmpty, "\(problems.prefix(40).joined(separator: "\n"))")
-            if problems.isEmpty { core.removeFiles() } else { Issue.record("core files kept in \(core.dataDirectory.path)") }
-            let meanRestart = restartTimes.reduce(0, +) / Double(max(1, restartTimes.count))
-            reportFigure("crash", "kills survived \(kills) (\(acknowledged) acknowledged schedule/cancel calls checked), "
+            #expect(log.problems.isEmpty, "\(log.problems.prefix(40).joined(separator: "\n"))")
+            if log.problems.isEmpty { core.removeFiles() } else { Issue.record("core files kept in \(core.dataDirectory.path)") }
+            let meanRestart = log.restartTimes.reduce(0, +) / Double(max(1, log.restartTimes.count))
+            reportFigure("crash", "kills survived \(log.kills) (\(acknowledged) acknowledged schedule/cancel calls checked), "
                 + String(format: "mean restart %.2f s", meanRestart))
-            #expect(kills >= Scale.pick(ci: 20, long: 100))
+            #expect(log.kills >= Scale.pick(ci: 20, long: 100))
         }
     }
 }

@@ -90,7 +90,7 @@ extension Reliability {
                                         // must not hang anyone else. Sent on a connection of its own, then abandoned.
                                         let short = try RawConnection(port: builder.port, timeout: 0.3)
                                         short.send(request)
-                                        if let answer = short.readResponse(), let problem = judge(fuzz, answer) {
+                                        if let answer = short.readResponse(), let problem = Self.judge(fuzz, answer) {
                                             tally.violation(problem)
                                         }
                                         tally.noAnswer()
@@ -110,7 +110,7 @@ extension Reliability {
                                         continue
                                     }
                                     tally.record(answer.status, type: answer.awsError?.type)
-                                    if let problem = judge(fuzz, answer) { tally.violation("#\(index) \(problem)") }
+                                    if let problem = Self.judge(fuzz, answer) { tally.violation("#\(index) \(problem)") }
                                     if answer.header("connection")?.lowercased() == "close" {
                                         connection = try RawConnection(port: builder.port, timeout: 15)
                                     }

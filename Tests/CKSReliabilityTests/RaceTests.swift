@@ -55,6 +55,7 @@ extension Reliability {
                         })
                     }
                     let endpoint = core.endpoint, credentials = core.admin.credentials
+                    let fixedKeys = keyIds
                     await withTaskGroup(of: Void.self) { group in
                         for (index, plan) in plans.enumerated() {
                             group.addTask {
@@ -62,8 +63,8 @@ extension Reliability {
                                                        retryPolicy: .none)
                                 for var operation in plan {
                                     // A Schedule/Cancel without a fixed key picks one another client created, if any.
-                                    if case .schedule("") = operation { operation = .schedule(log.createdKeys.last ?? keyIds.first ?? "none") }
-                                    if case .cancel("") = operation { operation = .cancel(log.createdKeys.last ?? keyIds.first ?? "none") }
+                                    if case .schedule("") = operation { operation = .schedule(log.createdKeys.last ?? fixedKeys.first ?? "none") }
+                                    if case .cancel("") = operation { operation = .cancel(log.createdKeys.last ?? fixedKeys.first ?? "none") }
                                     let start = ContinuousClock.now
                                     let outcome = await Self.perform(operation, client: client, storeId: storeId)
                                     log.append(RaceCall(client: index, start: start, end: ContinuousClock.now,
@@ -82,15 +83,18 @@ extension Reliability {
                     var calls = log.all
                     calls.append(RaceCall(client: -1, start: start, end: start,
                                           operation: .observe(store: observedStore, keys: observedKeys), outcome: .ok(nil)))
-                    for call in calls { outcomes["\(call.operation)".prefix { $0 != "(" } + " → " + "\(call.outcome)".prefix { $0 != "(" }, default: 0] += 1 }
+                    for call in calls {
+                        let name = String("\(call.operation)".prefix { $0 != "(" }) + " → " + String("\(call.outcome)".prefix { $0 != "(" })
+                        outcomes[name, default: 0] += 1
+                    }
                     totalCalls += calls.count - 1
 
                     switch Linearizability.check(calls, from: initial) {
                     case true?: break
                     case nil: undecided += 1
                     case false?:
-                        Issue.record("round \(round): no serial order explains the answers:\n"
-                            + calls.sorted { $0.start < $1.start }.map { "  \($0)" }.joined(separator: "\n"))
+                        let story = calls.sorted { $0.start < $1.start }.map { "  \($0)" }.joined(separator: "\n")
+                        Issue.record("round \(round): no serial order explains the answers:\n\(story)")
                     }
                     let problems = try Invariants.checkDatabase(at: core.databaseFile)
                     #expect(problems.isEmpty, "round \(round): \(problems)")
