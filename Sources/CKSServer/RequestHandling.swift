@@ -7,11 +7,15 @@ public struct Caller: Sendable, Hashable {
     public var account: String
     public var region: String
     public var principalName: String
+    /// The `x-amzn-RequestId` the front will send back, if it chose one before calling the engine; the engine
+    /// records it as the `KmsRequestId` of a key's last usage (GetKeyLastUsage). Nil → the engine makes one up.
+    public var requestId: String?
 
-    public init(account: String, region: String, principalName: String) {
+    public init(account: String, region: String, principalName: String, requestId: String? = nil) {
         self.account = account
         self.region = region
         self.principalName = principalName
+        self.requestId = requestId
     }
 
     /// The IAM-style ARN used in AccessDenied messages.

@@ -122,10 +122,17 @@ struct EngineRestartAndCryptoTests {
             #expect(used.keyLastUsage?.operation == "Decrypt")
             #expect(used.keyLastUsage?.kmsRequestId?.isEmpty == false)
             #expect(used.keyId == key.arn)
+            // The front's request id, when it passes one, is the recorded KmsRequestId.
+            var caller = EngineHarness.alice
+            caller.requestId = "5d1b5a2e-0000-4000-8000-000000000001"
+            _ = try await h.call(EncryptRequest(keyId: key.keyId, plaintext: Data("x".utf8)), as: caller)
+            let tracked = try await h.call(GetKeyLastUsageRequest(keyId: key.keyId)).keyLastUsage
+            #expect(tracked?.operation == "Encrypt")
+            #expect(tracked?.kmsRequestId == caller.requestId)
             // A failed (disabled) use is not recorded.
             try await h.call(DisableKeyRequest(keyId: key.keyId))
             _ = await h.failure(EncryptRequest(keyId: key.keyId, plaintext: Data("x".utf8)))
-            #expect(try await h.call(GetKeyLastUsageRequest(keyId: key.keyId)).keyLastUsage?.operation == "Decrypt")
+            #expect(try await h.call(GetKeyLastUsageRequest(keyId: key.keyId)).keyLastUsage?.operation == "Encrypt")
         }
     }
 

@@ -9,6 +9,8 @@ extension ConsoleApp {
             return "read-only mode: changes are refused"
         }
         switch action {
+        case .teardownStep, .teardownMark, .acknowledge, .acknowledgeAll, .abortTeardown, .disconnectOnly, .acceptOrphaning, .fastForward:
+            return teardown?.availability(action) ?? "only in the teardown view"
         case .connect, .disconnect, .teardown:
             guard case .stores = screen else { return "only on the Stores screen" }
             guard let s = storesTable.current?.record else { return "no store selected" }

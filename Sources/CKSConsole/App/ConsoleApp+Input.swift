@@ -17,6 +17,7 @@ extension ConsoleApp {
             return
         }
         if commandLine != nil { handleCommandLine(key); return }
+        if let t = teardown, !showHelp, t.handleRaw(key) { return }
         if filterEditing { handleFilter(key); return }
         if showHelp {
             switch key {
@@ -29,7 +30,7 @@ extension ConsoleApp {
             }
             return
         }
-        guard let action = keymap.action(for: key, on: screen.kind) else { return }
+        guard let action = keymap.action(for: key, on: teardown != nil ? .teardown : screen.kind) else { return }
         perform(action)
     }
 
@@ -112,6 +113,7 @@ extension ConsoleApp {
             say("Read-only mode (--read-only): \(binding.label) is refused; nothing was changed.", .warning)
             return
         }
+        if let t = teardown, Self.teardownRoutedActions.contains(action) { t.perform(action); return }
         switch action {
         case .moveUp: move(-1)
         case .moveDown: move(1)
@@ -147,6 +149,8 @@ extension ConsoleApp {
         case .connect, .disconnect, .scheduleDeletion, .cancelDeletion, .enableKey, .disableKey:
             if let reason = availability(action) { say(reason, .warning); return }
             openDialog(for: action)
+        case .teardownStep, .teardownMark, .acknowledge, .acknowledgeAll, .abortTeardown, .disconnectOnly, .acceptOrphaning, .fastForward:
+            teardown?.perform(action)
         }
     }
 

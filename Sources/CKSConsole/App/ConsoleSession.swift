@@ -49,6 +49,9 @@ public enum ConsoleSession {
         options.ascii = settings.ascii
         options.startupMessages = settings.problems
         let app = ConsoleApp(backend: prepared.backend, inbox: prepared.inbox, options: options, keymap: settings.keymap)
+        // The guided teardown; a demo's journal lives in memory, like its core.
+        let journal = flags.demo ? TeardownJournal.memory() : TeardownJournal(url: TeardownJournal.defaultURL(environment: environment))
+        TeardownFeature(journal: journal, demo: flags.demo).install(on: app)
         let log = ConsolePaths.stateDirectory(environment: environment).appendingPathComponent("console.log")
         let status = await TerminalRunner.run(app: app, settings: settings, environment: environment, logFile: log)
         await prepared.stop()

@@ -17,9 +17,12 @@ public final class KMSClientTeardownService: TeardownService {
     /// Whether the endpoint has the core's clock (nil until asked).
     private let hasCoreClock = Mutex<Bool?>(nil)
 
-    public init(client: KMSClient, account: String? = nil, principal: String? = nil, concurrency: Int = 8) {
+    /// - Parameter endpointIdentity: how the journal names the endpoint, when its URL is not stable (an embedded
+    ///   core listens on a new port each run, so it is named by its data directory instead).
+    public init(client: KMSClient, account: String? = nil, principal: String? = nil, concurrency: Int = 8,
+                endpointIdentity: String? = nil) {
         self.client = client
-        self.endpoint = client.endpoint.absoluteString
+        self.endpoint = endpointIdentity ?? client.endpoint.absoluteString
         self.concurrency = concurrency
         identity = Mutex((account, principal ?? client.credentials.accessKeyId))
     }

@@ -48,6 +48,13 @@ public final class TeardownJournal: Sendable {
         state = Mutex(State(problem: url == nil ? "no state directory (set XDG_STATE_HOME or HOME); the teardown journal is kept in memory only" : nil))
     }
 
+    /// A journal kept in memory on purpose (a `--demo` core lives only as long as the process).
+    public static func memory() -> TeardownJournal {
+        let journal = TeardownJournal(url: nil)
+        journal.state.withLock { $0.problem = nil }
+        return journal
+    }
+
     /// Why the journal is not being written to disk, in words for the operator; nil when all is well.
     public var problem: String? { state.withLock { $0.problem } }
 

@@ -40,11 +40,11 @@ public enum TeardownPlanText {
     }
 
     /// Why a key is flagged, in a few words.
-    public static func reason(_ reason: FlaggedKey.Reason, now: Date) -> String {
+    public static func reason(_ reason: FlaggedKey.Reason, now: Date, short: Bool = false) -> String {
         switch reason {
         case .usedRecently(let at, let operation):
             let ago = TeardownText.duration(now.timeIntervalSince(at))
-            return "used \(ago) ago\(operation.map { " (\($0))" } ?? "") on \(TeardownText.date(at))"
+            return "used \(ago) ago\(operation.map { " (\($0))" } ?? "")" + (short ? "" : " on \(TeardownText.date(at))")
         case .useUnknown(let why): return "use unknown: \(why)"
         case .deletionCancelledElsewhere: return "its deletion was cancelled outside this teardown"
         }

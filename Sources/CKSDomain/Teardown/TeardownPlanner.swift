@@ -225,7 +225,7 @@ private struct StorePlanner {
         if !recent.isEmpty { parts.append("\(recent.count) used within the last 30 days") }
         if !unknown.isEmpty { parts.append("\(unknown.count) with unknown use") }
         if !cancelled.isEmpty { parts.append("\(cancelled.count) whose deletion someone else cancelled") }
-        return "\(TeardownText.count(keys.count, "key")) must be acknowledged before scheduling deletion: "
+        return "\(TeardownText.count(keys.count, "key")) to acknowledge before scheduling deletion: "
             + parts.joined(separator: ", ")
     }
 

@@ -6,16 +6,16 @@ import Foundation
 
 /// Cryptographic operations with real AES-256-GCM, so what a teardown step does to an application is observable.
 extension KMSEngine {
-    func encrypt(_ r: EncryptRequest, _ scope: ResourceScope) async throws -> EncryptResponse {
+    func encrypt(_ r: EncryptRequest, _ scope: ResourceScope, requestId: String? = nil) async throws -> EncryptResponse {
         try Self.checkAlgorithm(r.encryptionAlgorithm)
-        return try await useKey(r.keyId, scope, operation: .encrypt, dryRun: r.dryRun == true) { key in
+        return try await useKey(r.keyId, scope, operation: .encrypt, dryRun: r.dryRun == true, requestId: requestId) { key in
             let blob = try CiphertextBlob.seal(r.plaintext, keyId: key.id, material: key.material ?? Data(),
                                                context: r.encryptionContext ?? [:])
             return EncryptResponse(ciphertextBlob: blob, keyId: key.arn, encryptionAlgorithm: "SYMMETRIC_DEFAULT")
         }
     }
 
-    func decrypt(_ r: DecryptRequest, _ scope: ResourceScope) async throws -> DecryptResponse {
+    func decrypt(_ r: DecryptRequest, _ scope: ResourceScope, requestId: String? = nil) async throws -> DecryptResponse {
         try Self.checkAlgorithm(r.encryptionAlgorithm)
         guard let blob = r.ciphertextBlob else { throw KMSError(.validation, "CiphertextBlob is required.") }
         let keyId = try CiphertextBlob.keyId(of: blob)
@@ -26,14 +26,14 @@ extension KMSEngine {
                 throw KMSError(.incorrectKey, "The key ID in the request does not identify a KMS key that can perform this operation.")
             }
         }
-        return try await useKey(keyId, scope, operation: .decrypt, dryRun: r.dryRun == true) { key in
+        return try await useKey(keyId, scope, operation: .decrypt, dryRun: r.dryRun == true, requestId: requestId) { key in
             let plaintext = try CiphertextBlob.open(blob, material: key.material ?? Data(), context: r.encryptionContext ?? [:])
             return DecryptResponse(keyId: key.arn, plaintext: plaintext, encryptionAlgorithm: "SYMMETRIC_DEFAULT",
                                    keyMaterialId: key.origin == .awsKMS ? key.material.map(Self.materialIdentifier) : nil)
         }
     }
 
-    func generateDataKey(_ r: GenerateDataKeyRequest, _ scope: ResourceScope) async throws -> GenerateDataKeyResponse {
+    func generateDataKey(_ r: GenerateDataKeyRequest, _ scope: ResourceScope, requestId: String? = nil) async throws -> GenerateDataKeyResponse {
         let size: Int
         switch (r.keySpec, r.numberOfBytes) {
         case ("AES_256", nil): size = 32
@@ -41,7 +41,7 @@ extension KMSEngine {
         case (nil, let n?): size = n
         default: throw KMSError(.validation, "Please specify either number of bytes or key spec.")
         }
-        return try await useKey(r.keyId, scope, operation: .generateDataKey, dryRun: r.dryRun == true) { key in
+        return try await useKey(r.keyId, scope, operation: .generateDataKey, dryRun: r.dryRun == true, requestId: requestId) { key in
             let plaintext = Self.randomBytes(size)
             let blob = try CiphertextBlob.seal(plaintext, keyId: key.id, material: key.material ?? Data(),
                                                context: r.encryptionContext ?? [:])
@@ -67,7 +67,7 @@ extension KMSEngine {
     /// Runs a cryptographic operation on a key in one write transaction: resolves it (aliases allowed), checks
     /// table 2.3 and the simulated backend, runs `body`, and records the key's last usage.
     func useKey<T: Sendable>(_ keyId: String, _ scope: ResourceScope, operation: KeyOperation, dryRun: Bool,
-                             _ body: @escaping @Sendable (KMSKey) throws -> T) async throws -> T {
+                             requestId: String?, _ body: @escaping @Sendable (KMSKey) throws -> T) async throws -> T {
         try await write { w, now in
             let key = try Self.resolveKey(keyId, allowAlias: true, scope, w, now)
             let (state, store) = try Self.effectiveState(of: key, w, now)
@@ -78,7 +78,7 @@ extension KMSEngine {
                 throw KMSError(.dryRunOperation, "The request would have succeeded, but the DryRun option is set.")
             }
             try w.recordUsage(keyId: key.id, KeyLastUsage(operation: operation.rawValue, timestamp: now.kmsRounded,
-                                                          requestId: UUID().uuidString.lowercased(),
+                                                          requestId: requestId ?? UUID().uuidString.lowercased(),
                                                           cloudTrailEventId: UUID().uuidString.lowercased()))
             return result
         }

@@ -70,9 +70,8 @@ public final class KMSEngine: KMSRequestHandling, Sendable {
         guard let handler = Self.routes[target] else {
             throw KMSError(.unknownOperation, "")
         }
-        let scope = ResourceScope(account: caller.account, region: caller.region)
         do {
-            return try await handler(self, body, scope)
+            return try await handler(self, body, caller)
         } catch let error as KMSError {
             throw error
         } catch is CancellationError {
@@ -83,46 +82,46 @@ public final class KMSEngine: KMSRequestHandling, Sendable {
         }
     }
 
-    typealias Handler = @Sendable (KMSEngine, Data, ResourceScope) async throws -> Data
+    typealias Handler = @Sendable (KMSEngine, Data, Caller) async throws -> Data
 
     static func route<R: WireRequest>(_ type: R.Type,
-                                      _ f: @escaping @Sendable (KMSEngine, R, ResourceScope) async throws -> R.Response) -> (String, Handler) {
-        (R.target, { engine, body, scope in
+                                      _ f: @escaping @Sendable (KMSEngine, R, Caller) async throws -> R.Response) -> (String, Handler) {
+        (R.target, { engine, body, caller in
             let request = try WireCodec.decodeRequest(R.self, from: body)
-            return WireCodec.encodeResponse(try await f(engine, request, scope))
+            return WireCodec.encodeResponse(try await f(engine, request, caller))
         })
     }
 
     /// Every operation, by `X-Amz-Target`.
     static let routes: [String: Handler] = Dictionary(uniqueKeysWithValues: [
-        route(CreateCustomKeyStoreRequest.self) { try await $0.createCustomKeyStore($1, $2) },
-        route(DescribeCustomKeyStoresRequest.self) { try await $0.describeCustomKeyStores($1, $2) },
-        route(ConnectCustomKeyStoreRequest.self) { try await $0.connectCustomKeyStore($1, $2) },
-        route(DisconnectCustomKeyStoreRequest.self) { try await $0.disconnectCustomKeyStore($1, $2) },
-        route(UpdateCustomKeyStoreRequest.self) { try await $0.updateCustomKeyStore($1, $2) },
-        route(DeleteCustomKeyStoreRequest.self) { try await $0.deleteCustomKeyStore($1, $2) },
-        route(CreateKeyRequest.self) { try await $0.createKey($1, $2) },
-        route(DescribeKeyRequest.self) { try await $0.describeKey($1, $2) },
-        route(ListKeysRequest.self) { try await $0.listKeys($1, $2) },
-        route(ScheduleKeyDeletionRequest.self) { try await $0.scheduleKeyDeletion($1, $2) },
-        route(CancelKeyDeletionRequest.self) { try await $0.cancelKeyDeletion($1, $2) },
-        route(EnableKeyRequest.self) { try await $0.setEnabled(true, keyId: $1.keyId, $2) },
-        route(DisableKeyRequest.self) { try await $0.setEnabled(false, keyId: $1.keyId, $2) },
-        route(GetKeyLastUsageRequest.self) { try await $0.getKeyLastUsage($1, $2) },
-        route(CreateAliasRequest.self) { try await $0.createAlias($1, $2) },
-        route(ListAliasesRequest.self) { try await $0.listAliases($1, $2) },
-        route(DeleteAliasRequest.self) { try await $0.deleteAlias($1, $2) },
-        route(EncryptRequest.self) { try await $0.encrypt($1, $2) },
-        route(DecryptRequest.self) { try await $0.decrypt($1, $2) },
-        route(GenerateDataKeyRequest.self) { try await $0.generateDataKey($1, $2) },
-        route(GenerateRandomRequest.self) { try await $0.generateRandom($1, $2) },
-        route(CreateCloudHsmClusterRequest.self) { try await $0.createCloudHsmCluster($1, $2) },
-        route(DescribeCloudHsmClustersRequest.self) { try await $0.describeCloudHsmClusters($1, $2) },
-        route(UpdateCloudHsmClusterRequest.self) { try await $0.updateCloudHsmCluster($1, $2) },
-        route(CreateXksProxyRequest.self) { try await $0.createXksProxy($1, $2) },
-        route(SetConnectionFaultRequest.self) { try await $0.setConnectionFault($1, $2) },
+        route(CreateCustomKeyStoreRequest.self) { try await $0.createCustomKeyStore($1, $2.scope) },
+        route(DescribeCustomKeyStoresRequest.self) { try await $0.describeCustomKeyStores($1, $2.scope) },
+        route(ConnectCustomKeyStoreRequest.self) { try await $0.connectCustomKeyStore($1, $2.scope) },
+        route(DisconnectCustomKeyStoreRequest.self) { try await $0.disconnectCustomKeyStore($1, $2.scope) },
+        route(UpdateCustomKeyStoreRequest.self) { try await $0.updateCustomKeyStore($1, $2.scope) },
+        route(DeleteCustomKeyStoreRequest.self) { try await $0.deleteCustomKeyStore($1, $2.scope) },
+        route(CreateKeyRequest.self) { try await $0.createKey($1, $2.scope) },
+        route(DescribeKeyRequest.self) { try await $0.describeKey($1, $2.scope) },
+        route(ListKeysRequest.self) { try await $0.listKeys($1, $2.scope) },
+        route(ScheduleKeyDeletionRequest.self) { try await $0.scheduleKeyDeletion($1, $2.scope) },
+        route(CancelKeyDeletionRequest.self) { try await $0.cancelKeyDeletion($1, $2.scope) },
+        route(EnableKeyRequest.self) { try await $0.setEnabled(true, keyId: $1.keyId, $2.scope) },
+        route(DisableKeyRequest.self) { try await $0.setEnabled(false, keyId: $1.keyId, $2.scope) },
+        route(GetKeyLastUsageRequest.self) { try await $0.getKeyLastUsage($1, $2.scope) },
+        route(CreateAliasRequest.self) { try await $0.createAlias($1, $2.scope) },
+        route(ListAliasesRequest.self) { try await $0.listAliases($1, $2.scope) },
+        route(DeleteAliasRequest.self) { try await $0.deleteAlias($1, $2.scope) },
+        route(EncryptRequest.self) { try await $0.encrypt($1, $2.scope, requestId: $2.requestId) },
+        route(DecryptRequest.self) { try await $0.decrypt($1, $2.scope, requestId: $2.requestId) },
+        route(GenerateDataKeyRequest.self) { try await $0.generateDataKey($1, $2.scope, requestId: $2.requestId) },
+        route(GenerateRandomRequest.self) { try await $0.generateRandom($1, $2.scope) },
+        route(CreateCloudHsmClusterRequest.self) { try await $0.createCloudHsmCluster($1, $2.scope) },
+        route(DescribeCloudHsmClustersRequest.self) { try await $0.describeCloudHsmClusters($1, $2.scope) },
+        route(UpdateCloudHsmClusterRequest.self) { try await $0.updateCloudHsmCluster($1, $2.scope) },
+        route(CreateXksProxyRequest.self) { try await $0.createXksProxy($1, $2.scope) },
+        route(SetConnectionFaultRequest.self) { try await $0.setConnectionFault($1, $2.scope) },
         route(GetClockRequest.self) { engine, _, _ in ClockResponse(now: engine.now().kmsRounded) },
-        route(AdvanceClockRequest.self) { try await $0.advanceClock($1, $2) },
+        route(AdvanceClockRequest.self) { try await $0.advanceClock($1, $2.scope) },
     ])
 
     /// The targets the engine answers (for the front's consistency checks).
@@ -164,6 +163,11 @@ public final class KMSEngine: KMSRequestHandling, Sendable {
             try w.deleteKey(id: key.id)
         }
     }
+}
+
+extension Caller {
+    /// The account and region whose resources the caller sees.
+    var scope: ResourceScope { ResourceScope(account: account, region: region) }
 }
 
 extension Date {
