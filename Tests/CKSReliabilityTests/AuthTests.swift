@@ -45,7 +45,7 @@ extension Reliability {
             func body(for operation: WireOperation) -> String {
                 switch operation.name {
                 case "CreateCustomKeyStore":
-                    return #"{"CustomKeyStoreName":"denied","CloudHsmClusterId":"\#(freeCluster)","TrustAnchorCertificate":"\#(trustAnchor)","KeyStorePassword":"\#(Fixtures.kmsUserPassword)"}"#
+                    return #"{"CustomKeyStoreName":"denied","CloudHsmClusterId":"\#(freeCluster)","TrustAnchorCertificate":\#(String(decoding: FuzzJSON.quote(trustAnchor), as: UTF8.self)),"KeyStorePassword":"\#(Fixtures.kmsUserPassword)"}"#
                 case "ConnectCustomKeyStore", "DeleteCustomKeyStore": return #"{"CustomKeyStoreId":"\#(disconnected)"}"#
                 case "DisconnectCustomKeyStore": return #"{"CustomKeyStoreId":"\#(connected)"}"#
                 case "UpdateCustomKeyStore": return #"{"CustomKeyStoreId":"\#(disconnected)","NewCustomKeyStoreName":"renamed"}"#
