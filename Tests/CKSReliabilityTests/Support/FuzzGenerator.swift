@@ -75,6 +75,11 @@ struct FuzzCase {
     var signed = true
     /// A declared Content-Length different from the body (truncated bodies).
     var contentLength: Int?
+    /// Not valid HTTP/1.1 (unknown method token, NUL in a header, CONNECT): refused by the HTTP parser itself.
+    var malformedHTTP: Bool {
+        !["POST", "GET", "PUT", "DELETE", "PATCH", "OPTIONS", "TRACE"].contains(method)
+            || (target?.unicodeScalars.contains { $0.value < 0x20 } ?? false)
+    }
 }
 
 /// Generates requests from the KMS shapes (the project's generated copy of botocore's model, `WireOperation.all`)
