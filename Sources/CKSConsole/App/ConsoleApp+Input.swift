@@ -66,12 +66,13 @@ extension ConsoleApp {
         case .success(let cmd):
             switch cmd {
             case .quit: running = false
-            case .stores: stack = [.stores]; showHelp = false
+            case .stores: stack = [.stores]; showHelp = false; teardown = nil
             case .help: showHelp = true
             case .activity: showActivity.toggle()
             case .keys(let name):
                 guard let s = findStore(name) else { say("No store named \(name).", .warning); return }
                 stack = [.stores]
+                teardown = nil
                 storesTable.select(s.id)
                 openKeys(s)
             case .teardown(let name):

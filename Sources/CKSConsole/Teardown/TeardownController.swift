@@ -66,6 +66,9 @@ public final class TeardownController {
         self.demo = demo
     }
 
+    /// Keys seen by the last observation.
+    var keyCount: Int { (plan?.waitProgress?.keysLeft ?? 0) + (plan?.schedulePreview?.keyIds.count ?? 0) }
+
     /// Flagged keys not yet acknowledged, in plan order (what the cursor moves over).
     var pendingFlags: [FlaggedKey] { (plan?.flaggedKeys ?? []).filter { !$0.isAcknowledged } }
 
@@ -111,14 +114,16 @@ public final class TeardownController {
 
     /// Called by the console's tick: observes again while waiting (gently) or after a failure (backing off).
     func tick() {
-        guard let app, !inFlight, bulk == nil, nameEntry == nil else { return }
+        guard let app, !inFlight, bulk == nil, nameEntry == nil, app.dialog == nil, plan?.status != .done else { return }
         let motion: Bool
         switch plan?.action {
         case .waitForConnectionState?, .waitForDisconnected?: motion = true
         default: motion = false
         }
-        let waiting = plan?.status == .waiting || error != nil || plan == nil
-        if waiting && poll.isDue(at: app.wallClock(), inMotion: motion) { refresh("teardown \(storeName): observe") }
+        // Observing lists every key (N+1 calls): the bigger the store, the gentler the polling.
+        var schedule = poll
+        schedule.idleInterval = min(60, max(5, Double(keyCount) / 200))
+        if schedule.isDue(at: app.wallClock(), inMotion: motion) { refresh("teardown \(storeName): observe (auto)") }
     }
 
     // MARK: actions

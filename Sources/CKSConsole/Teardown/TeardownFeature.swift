@@ -23,8 +23,11 @@ public final class TeardownFeature {
     public static func defaultService(_ app: ConsoleApp) async -> any TeardownService {
         let info = await app.backend.endpointInfo()
         if let backend = app.backend as? KMSClientBackend {
+            // An embedded core is named by its data directory (the default one, as `cks serve` and `cks teardown` use).
+            let identity = info.mode == .embedded
+                ? TeardownJournal.endpointIdentity(embeddedDataDirectory: EmbeddedCore.defaultDataDirectory()) : nil
             return KMSClientTeardownService(client: backend.client, account: info.account, principal: info.principal,
-                                            endpointIdentity: info.mode == .embedded ? info.endpoint : nil)
+                                            endpointIdentity: identity)
         }
         return ConsoleBackendTeardownService(backend: app.backend, info: info)
     }

@@ -34,6 +34,11 @@ public final class TeardownJournal: Sendable {
         return nil
     }
 
+    /// How the journal names an embedded core: by its data directory, since it listens on a new port each run.
+    public static func endpointIdentity(embeddedDataDirectory: URL) -> String {
+        "embedded:" + embeddedDataDirectory.standardizedFileURL.path
+    }
+
     public let url: URL?
     private struct State {
         var problem: String?

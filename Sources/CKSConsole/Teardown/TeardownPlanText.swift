@@ -73,7 +73,7 @@ public enum TeardownPlanText {
         }
         switch plan.status {
         case .ready: out.append("Next: \(action(plan.action, now: now))")
-        case .waiting: out.append("Waiting: \(action(plan.action, now: now))")
+        case .waiting: out.append(action(plan.action, now: now))
         case .blocked(let reason): out.append("Blocked: \(reason)")
         case .done: out.append("Done: the store is deleted.")
         }

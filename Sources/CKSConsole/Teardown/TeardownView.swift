@@ -196,7 +196,7 @@ enum TeardownView {
 extension ConsoleApp {
     /// Draws the teardown view in `rect`.
     func drawTeardown(_ c: TeardownController, in rect: Rect, on surface: any Surface) {
-        let now = c.observedAt.map { _ in coreNow } ?? coreNow
+        let now = coreNow
         let head = TeardownView.wrap(TeardownView.head(c, now: now, width: rect.width, symbols), width: rect.width)
         var y = rect.row
         for line in head.prefix(rect.height) {
@@ -234,7 +234,8 @@ extension ConsoleApp {
 
     /// The final delete's confirmation: the store's name must be typed.
     func drawNameEntry(_ c: TeardownController, entry: String, in area: Rect, on surface: any Surface) {
-        let width = min(area.width - 2, 76)
+        let width = max(24, min(area.width - 2, 76))
+        guard area.height >= 8 else { return }
         var lines: [(String, Style)] = [
             ("Store: \(c.storeName) (\(c.storeId)): no keys left, DISCONNECTED", .normal),
             ("Call: DeleteCustomKeyStore {\"CustomKeyStoreId\": \"\(c.storeId)\"}", Style(.muted)),

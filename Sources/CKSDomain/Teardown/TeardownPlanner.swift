@@ -23,7 +23,7 @@ public enum TeardownPlanner {
                                       observation o: TeardownObservation) -> TeardownPlan {
         let steps = TeardownStep.Kind.allCases.map { kind in
             TeardownStep(kind: kind, status: .done, summary: kind == .deleteStore
-                         ? "the store \(lastKnown?.name ?? idOrName) no longer exists" : kind.title)
+                         ? "the store \(lastKnown?.name ?? idOrName) no longer exists" : "done")
         }
         var warnings: [TeardownWarning] = []
         if let orphaned = orphanedWarning(clusterId: lastKnown?.cloudHsmClusterId, o.orphanedKeyMaterial) {
