@@ -58,6 +58,11 @@ let package = Package(
             "CKSConsole", "CKSServer", "CKSClient",
             .product(name: "ArgumentParser", package: "swift-argument-parser"),
         ]),
+        // The performance benchmark of issue 6 (`swift run -c release cks-bench`): wrk against the core, moto and nginx.
+        .executableTarget(name: "cks-bench", dependencies: [
+            "CKSDomain", "CKSWire", "CKSClient", "CKSServer", "CKSConsole",
+            .product(name: "ArgumentParser", package: "swift-argument-parser"),
+        ]),
         .testTarget(name: "CKSDomainTests", dependencies: ["CKSDomain"]),
         .testTarget(name: "CKSPersistenceTests", dependencies: ["CKSPersistence"]),
         .testTarget(name: "CKSWireTests", dependencies: ["CKSWire"], resources: [.copy("Vectors")]),
