@@ -160,10 +160,9 @@ def key_last_usage():
     check(abs(epoch(u["KeyCreationDate"]) - created) < 1, f"KeyCreationDate {u['KeyCreationDate']} vs CreationDate {created}")
     # "The date from which KMS began recording cryptographic activity for this key, or the date the
     # KMS key was created, whichever is later" [M GetKeyLastUsageResponse.TrackingStartDate]
-    with known_defect("D1", "GetKeyLastUsage TrackingStartDate earlier than KeyCreationDate"):
-        check(epoch(u["TrackingStartDate"]) >= created - 1,
-              f"TrackingStartDate {u['TrackingStartDate']} is before the key's creation {u['KeyCreationDate']} "
-              "(must be the later of tracking start and creation)")
+    check(epoch(u["TrackingStartDate"]) >= created - 1,
+          f"TrackingStartDate {u['TrackingStartDate']} is before the key's creation {u['KeyCreationDate']} "
+          "(must be the later of tracking start and creation)")
     check(not u.get("KeyLastUsage"), f"KeyLastUsage of an unused key: {u.get('KeyLastUsage')}")
     ct = c.encrypt(KeyId=k["KeyId"], Plaintext=b"x")
     used = c.get_key_last_usage(KeyId=k["KeyId"])["KeyLastUsage"]
