@@ -14,6 +14,8 @@ struct BenchConfig {
     /// moto is measured only at sizes up to this (seeding moto costs ~20 ms of CPU per key: 10,000 keys take ~3 min
     /// on an idle 2-core machine, far longer on a busy one).
     var motoMaxKeys = Int.max
+    /// Extra arguments for `cks serve` (an A/B comparison, e.g. `--durability full`).
+    var coreArguments: [String] = []
     var root: URL
     var workDirectory: URL
     var cksExecutable: String
@@ -97,7 +99,8 @@ final class Bench {
     }
 
     func startCore(_ directory: URL) throws -> CoreProcess {
-        try CoreProcess(executable: config.cksExecutable, dataDirectory: directory, logDirectory: logDirectory)
+        try CoreProcess(executable: config.cksExecutable, dataDirectory: directory, logDirectory: logDirectory,
+                        extraArguments: config.coreArguments)
     }
 
     // MARK: 2. the ceiling

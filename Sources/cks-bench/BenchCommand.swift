@@ -30,6 +30,9 @@ struct CKSBench: AsyncParsableCommand {
     @Option(help: "Measure moto only at estate sizes up to this many keys (seeding moto is slow).")
     var motoMaxKeys: Int?
 
+    @Option(help: "Extra arguments for `cks serve`, space-separated (e.g. \"--durability full\").")
+    var coreArgs: String?
+
     @Option(help: "The cks executable (default: the one next to cks-bench, built if missing).")
     var cks: String?
 
@@ -49,6 +52,7 @@ struct CKSBench: AsyncParsableCommand {
         config.runs = max(1, runs)
         config.withMoto = !noMoto
         if let motoMaxKeys { config.motoMaxKeys = motoMaxKeys }
+        if let coreArgs { config.coreArguments = coreArgs.split(separator: " ").map(String.init) }
         if let only {
             let chosen = Set(only.split(separator: ",").map { $0.trimmingCharacters(in: .whitespaces) })
             let unknown = chosen.subtracting(BenchConfig.allSections)

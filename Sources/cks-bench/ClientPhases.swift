@@ -127,6 +127,35 @@ extension Bench {
         _ = Host.waitFor(3) { !session.child.isRunning }
 
         let driver = await Self.consoleDriver(endpoint: core.endpoint)
+        core.stop()
+
+        // First frame with the embedded core: `cks` with no endpoint starts the core in-process over
+        // $XDG_DATA_HOME/cks, here the same large estate.
+        let dataHome = home.appendingPathComponent("embedded-data")
+        try? FileManager.default.removeItem(at: dataHome)
+        try FileManager.default.createDirectory(at: dataHome, withIntermediateDirectories: true)
+        try FileManager.default.createSymbolicLink(at: dataHome.appendingPathComponent("cks"), withDestinationURL: big.directory)
+        var embeddedEnv = env
+        embeddedEnv["XDG_DATA_HOME"] = dataHome.path
+        for k in ["AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY"] { embeddedEnv[k] = nil }
+        var embeddedFrames: [Double] = []
+        for rep in 0..<config.runs {
+            let session = try PtySession(executable: config.cksExecutable, arguments: [], environment: embeddedEnv,
+                                         rows: 48, columns: 160, logFile: logDirectory.appendingPathComponent("console-embedded-\(rep).log"))
+            let seconds = session.waitFor("scale-store", timeout: 30)
+            session.type("q")
+            _ = Host.waitFor(5) { !session.child.isRunning }
+            session.child.stop(grace: 5)
+            guard let seconds else {
+                Host.log("  the embedded console drew no store within 30 s: \(session.text.suffix(300))")
+                break
+            }
+            embeddedFrames.append(seconds * 1000)
+        }
+        if !embeddedFrames.isEmpty {
+            figure("4 console", "console first frame, embedded core (spawn → stores listed)", "ms", embeddedFrames,
+                   note: "`cks` with no endpoint: the core starts in-process over the \(Render.grouped(big.keys))-key estate")
+        }
         Host.log(String(format: "  driver: stores and census in %.1f s, store opened in %.1f s", driver.ready, driver.opened))
         let sorted = driver.frames.sorted()
         figure("4 console", "console keystroke → redrawn frame, \(Render.grouped(big.keys))-key store (driver)", "ms",

@@ -15,10 +15,23 @@ final class PtySession {
 
     init(executable: String, arguments: [String], environment: [String: String], rows: Int, columns: Int,
          logFile: URL) throws {
-        master = posix_openpt(O_RDWR | O_NOCTTY)
-        guard master >= 0, grantpt(master) == 0, unlockpt(master) == 0 else { throw BenchError("no pseudo-terminal") }
+        // glibc declares these only under _XOPEN_SOURCE, which Swift's Glibc module does not set: look them up.
+        typealias OpenPT = @convention(c) (Int32) -> Int32
+        typealias PTOp = @convention(c) (Int32) -> Int32
+        typealias PTSName = @convention(c) (Int32, UnsafeMutablePointer<CChar>?, Int) -> Int32
+        func symbol<T>(_ name: String, _ type: T.Type) throws -> T {
+            guard let handle = dlopen(nil, RTLD_NOW), let pointer = dlsym(handle, name) else {
+                throw BenchError("\(name) is not available")
+            }
+            return unsafeBitCast(pointer, to: type)
+        }
+        let openpt = try symbol("posix_openpt", OpenPT.self)
+        let grant = try symbol("grantpt", PTOp.self), unlock = try symbol("unlockpt", PTOp.self)
+        let ptsname = try symbol("ptsname_r", PTSName.self)
+        master = openpt(O_RDWR | O_NOCTTY)
+        guard master >= 0, grant(master) == 0, unlock(master) == 0 else { throw BenchError("no pseudo-terminal") }
         var name = [CChar](repeating: 0, count: 128)
-        guard ptsname_r(master, &name, name.count) == 0 else { throw BenchError("ptsname failed") }
+        guard ptsname(master, &name, name.count) == 0 else { throw BenchError("ptsname failed") }
         let slavePath = String(cString: name)
         _ = Host.run("/bin/stty", ["-F", slavePath, "rows", "\(rows)", "cols", "\(columns)"])
         let slave = open(slavePath, O_RDWR | O_NOCTTY)

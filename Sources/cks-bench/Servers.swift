@@ -52,7 +52,7 @@ final class CoreProcess: MeasuredServer {
     }
 
     /// Starts the core and waits for its first signed ListKeys to answer 2xx (polling every millisecond).
-    init(executable: String, dataDirectory: URL, logDirectory: URL) throws {
+    init(executable: String, dataDirectory: URL, logDirectory: URL, extraArguments: [String] = []) throws {
         try Self.prepare(dataDirectory: dataDirectory)
         self.dataDirectory = dataDirectory
         let port = try Host.freePort()
@@ -60,7 +60,8 @@ final class CoreProcess: MeasuredServer {
         let factory = RequestFactory(port: port, signing: .sigV4(Self.credentials, region: Self.region))
         let started = Date()
         child = try ChildProcess(name: "cks serve", executable: executable,
-                                 arguments: ["serve", "--listen", "127.0.0.1:\(port)", "--data-dir", dataDirectory.path],
+                                 arguments: ["serve", "--listen", "127.0.0.1:\(port)", "--data-dir", dataDirectory.path]
+                                     + extraArguments,
                                  logFile: logDirectory.appendingPathComponent("core-\(port).log"))
         var answered: Double?
         let deadline = Date().addingTimeInterval(60)
