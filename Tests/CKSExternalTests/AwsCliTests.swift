@@ -14,7 +14,7 @@ struct AwsCliTests {
         try await ProcessRunner.run(
             ["aws", "kms"] + arguments + ["--endpoint-url", core.endpoint, "--output", "json"],
             environment: core.awsEnvironment(as: principal),
-            removingEnvironment: ["AWS_MAX_ATTEMPTS", "AWS_RETRY_MODE", "AWS_PROFILE"], timeout: .seconds(60))
+            removingEnvironment: ["AWS_MAX_ATTEMPTS", "AWS_RETRY_MODE", "AWS_PROFILE"], timeout: .seconds(180))
     }
 
     /// Runs a command that must succeed and returns its JSON output (empty dictionary for no output).

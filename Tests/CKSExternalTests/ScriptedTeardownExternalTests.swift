@@ -23,7 +23,7 @@ struct ScriptedTeardownExternalTests {
             var environment = core.awsEnvironment()
             environment["XDG_STATE_HOME"] = stateHome.path
             environment["HOME"] = core.logDirectory.path
-            func teardown(_ extra: [String], timeout: Duration = .seconds(60)) async throws -> ProcessResult {
+            func teardown(_ extra: [String], timeout: Duration = .seconds(180)) async throws -> ProcessResult {
                 try await ProcessRunner.run([binary.path, "teardown", target, "--endpoint", core.endpoint] + extra,
                                             environment: environment, timeout: timeout)
             }
@@ -44,7 +44,7 @@ struct ScriptedTeardownExternalTests {
             if afterRefusal.status != 0 { Issue.record(suiteFailureReport(afterRefusal, core: core)) }
 
             let run = try await teardown(["--yes", "--wait", "--window-days", "7", "--acknowledge-flagged",
-                                          "--poll-seconds", "0.5", "--output", "json"], timeout: .seconds(120))
+                                          "--poll-seconds", "0.5", "--output", "json"], timeout: .seconds(300))
             #expect(run.status == 0, "teardown --yes --wait exits 0 once the store is deleted:\n\(run)")
             let verify = try await Python.run("suite_scripted_teardown.py", ["verify", state.path], core: core)
             if verify.status != 0 { Issue.record(suiteFailureReport(verify, core: core)) }

@@ -104,7 +104,7 @@ final class CoreProcess: @unchecked Sendable {
         dataDirectory: URL? = nil,
         principals: [TestPrincipal]? = nil,
         extraArguments: [String] = [],
-        readyTimeout: Duration = .seconds(30)
+        readyTimeout: Duration = .seconds(120)
     ) async throws -> CoreProcess {
         guard let binary = Locations.cksBinary else {
             throw HarnessError("the cks executable was not found next to the test bundle; build with `swift build` or set CKS_BINARY")

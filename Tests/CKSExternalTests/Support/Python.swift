@@ -9,7 +9,7 @@ enum Python {
         _ arguments: [String] = [],
         core: CoreProcess,
         as principal: TestPrincipal? = nil,
-        timeout: Duration = .seconds(120)
+        timeout: Duration = .seconds(300)
     ) async throws -> ProcessResult {
         var environment = core.awsEnvironment(as: principal)
         environment["PYTHONPATH"] = Locations.pythonDirectory.path
@@ -24,7 +24,7 @@ enum Python {
     @discardableResult
     static func admin(_ op: String, _ body: [String: Any] = [:], core: CoreProcess) async throws -> [String: Any] {
         let json = String(decoding: try JSONSerialization.data(withJSONObject: body), as: UTF8.self)
-        let result = try await run("cks_admin.py", [op, json], core: core, timeout: .seconds(30))
+        let result = try await run("cks_admin.py", [op, json], core: core, timeout: .seconds(180))
         guard result.status == 0,
               let object = try? JSONSerialization.jsonObject(with: Data(result.stdout.utf8)) as? [String: Any]
         else { throw HarnessError("CksAdmin.\(op) failed:\n\(result)") }

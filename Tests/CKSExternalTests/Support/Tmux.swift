@@ -71,7 +71,7 @@ final class TmuxSession: @unchecked Sendable {
 
     /// Polls the screen until `predicate` holds; fails with the last screen after `timeout`.
     @discardableResult
-    func waitFor(_ what: String, timeout: Duration = .seconds(20),
+    func waitFor(_ what: String, timeout: Duration = .seconds(45),
                  sourceLocation: SourceLocation = #_sourceLocation,
                  _ predicate: (String) -> Bool) async throws -> String {
         let deadline = ContinuousClock.now + timeout
@@ -87,7 +87,7 @@ final class TmuxSession: @unchecked Sendable {
 
     /// Waits until the screen contains every one of `texts`.
     @discardableResult
-    func waitFor(_ texts: String..., timeout: Duration = .seconds(20),
+    func waitFor(_ texts: String..., timeout: Duration = .seconds(45),
                  sourceLocation: SourceLocation = #_sourceLocation) async throws -> String {
         try await waitFor(texts.map { "“\($0)”" }.joined(separator: " and "), timeout: timeout, sourceLocation: sourceLocation) { screen in
             texts.allSatisfy { screen.contains($0) }
