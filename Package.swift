@@ -72,6 +72,13 @@ let package = Package(
         ]),
         .testTarget(name: "CKSConsoleTests", dependencies: ["CKSConsole"]),
         // Suites that drive real third-party programs (aws CLI, boto3, moto, tmux) against the built `cks`.
-        .testTarget(name: "CKSExternalTests", dependencies: ["cks", "CKSClient", "CKSWire"]),
+        .testTarget(name: "CKSExternalTests", dependencies: ["cks", "CKSClient", "CKSWire"],
+                    exclude: ["python"]),
+        // Tests that attack cks: kill -9 mid-teardown, races, a fuzzer, auth, exposure, console outages, soak.
+        // CI size by default; CKS_LONG=1 runs the long versions.
+        .testTarget(name: "CKSReliabilityTests", dependencies: [
+            "cks", "CKSClient", "CKSServer", "CKSWire", "CKSDomain",
+            .product(name: "GRDB", package: "GRDB.swift"),
+        ]),
     ]
 )

@@ -1,4 +1,5 @@
 import Foundation
+import Synchronization
 #if canImport(FoundationNetworking)
 import FoundationNetworking
 #endif
@@ -53,6 +54,10 @@ extension KMSTransport {
 /// connections, per endpoint. Create one per client; share the client.
 public final class URLSessionTransport: KMSTransport {
     private let session: URLSession
+    /// Set once an answer came back, so a keep-alive connection may sit in the pool. libcurl resends a request
+    /// whose reused connection died before any answer on a fresh connection; if that connect is refused (the core
+    /// was killed while holding the request), the error reads "cannot connect" although the request arrived.
+    private let mayHavePooledConnection = Mutex(false)
 
     /// `maxConnections` bounds the connections kept open to the endpoint (bulk calls use up to this many at once).
     public init(maxConnections: Int = 16) {
@@ -73,6 +78,7 @@ public final class URLSessionTransport: KMSTransport {
         for (name, value) in request.headers { urlRequest.addValue(value, forHTTPHeaderField: name) }
         urlRequest.httpBody = request.body
         let (data, response) = try await exchange(urlRequest, url: request.url)
+        mayHavePooledConnection.withLock { $0 = true }
         guard let http = response as? HTTPURLResponse else {
             throw KMSClientError(kind: .invalidResponse, message: "Not an HTTP response", endpoint: request.url)
         }
@@ -95,7 +101,7 @@ public final class URLSessionTransport: KMSTransport {
                     if let error {
                         if let urlError = error as? URLError {
                             continuation.resume(throwing: urlError.code == .cancelled ? CancellationError()
-                                                                                     : Self.map(urlError, url: url))
+                                                                                     : Self.map(urlError, url: url, afterPooledConnection: self.mayHavePooledConnection.withLock { $0 }))
                         } else {
                             continuation.resume(throwing: KMSClientError(kind: .connectionLost, message: "\(error)", endpoint: url))
                         }
@@ -117,8 +123,15 @@ public final class URLSessionTransport: KMSTransport {
     public func shutdown() { session.invalidateAndCancel() }
 
     /// Which URLError means the request never left (safe to resend anything) and which means it may have arrived.
-    static func map(_ error: URLError, url: URL) -> KMSClientError {
+    /// `afterPooledConnection`: a connection to the endpoint may have been reused for this request, so a refused
+    /// connect may be libcurl's silent resend after the request reached a server that then died.
+    static func map(_ error: URLError, url: URL, afterPooledConnection: Bool = false) -> KMSClientError {
         let endpoint = url.absoluteString
+        if afterPooledConnection, error.code == .cannotConnectToHost {
+            return KMSClientError(kind: .connectionLost,
+                                  message: "Could not connect to the endpoint URL: \"\(endpoint)\" after the connection to it was lost; "
+                                      + "the request may have reached it", endpoint: url)
+        }
         switch error.code {
         case .cannotConnectToHost, .cannotFindHost, .dnsLookupFailed, .notConnectedToInternet,
              .secureConnectionFailed, .serverCertificateUntrusted, .serverCertificateHasBadDate,

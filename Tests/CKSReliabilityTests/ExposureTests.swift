@@ -1,0 +1,146 @@
+import CKSClient
+import CKSWire
+import Foundation
+import Testing
+
+extension Reliability {
+    /// Exposure: the core listens on loopback only unless told otherwise; the body-size limit and the connection
+    /// handling hold under load.
+    @Suite struct Exposure {
+        @Test(arguments: ["0.0.0.0:0", "[::]:0", "10.1.2.3:0", "192.168.0.1:7911", "example.com:0"])
+        func nonLoopbackWithoutAllowRemoteIsRefused(_ listen: String) async throws {
+            guard let binary = Locations.cksBinary else { throw HarnessError("no cks binary") }
+            let dir = try TemporaryDirectory(prefix: "cks-rel-bind")
+            defer { dir.remove() }
+            let result = try await runProgram(binary, ["serve", "--listen", listen, "--data-dir",
+                                                       dir.url.appendingPathComponent("data").path], timeout: .seconds(30))
+            #expect(result.status != 0, "cks serve --listen \(listen) must refuse: \(result.stdout)")
+            #expect(!result.stdout.contains("listening on"), "never listened on \(listen)")
+            #expect((result.stdout + result.stderr).contains("--allow-remote"), "the refusal names --allow-remote: \(result.stderr)")
+        }
+
+        /// Oversized bodies (declared, undeclared, chunked) are refused with an AWS error while normal traffic goes on,
+        /// and the core never buffers them whole (its RSS does not grow by their size).
+        @Test func requestSizeLimitHoldsUnderLoad() async throws {
+            let rounds = Scale.pick(ci: 4, long: 20)
+            try await withServe { core in
+                let builder = RawRequestBuilder(port: core.port, credentials: core.admin.credentials)
+                let client = core.client()
+                _ = try await client.listKeys()
+                let before = ProcStats.rssKiB(core.pid) ?? 0
+                var refused = 0, normal = 0
+                for _ in 0..<rounds {
+                    try await withThrowingTaskGroup(of: (Bool, String?).self) { group in
+                        // Declared too large: refused from the head alone.
+                        for _ in 0..<4 {
+                            group.addTask {
+                                try await onThread {
+                                    let body = Data(repeating: UInt8(ascii: " "), count: (1 << 20) + 1)
+                                    let request = builder.request(target: "TrentService.ListKeys", body: body)
+                                    let connection = try RawConnection(port: builder.port, timeout: 20)
+                                    connection.send(request)
+                                    let answer = connection.readResponse()
+                                    return (true, Self.problem(answer, "declared 1 MiB + 1"))
+                                }
+                            }
+                        }
+                        // Chunked, 48 MiB, no length: must be cut off at the limit, never read whole.
+                        for _ in 0..<2 {
+                            group.addTask {
+                                try await onThread {
+                                    var head = String(decoding: builder.request(target: "TrentService.ListKeys", body: Data(),
+                                                                                 extraHeaders: [("Transfer-Encoding", "chunked")]),
+                                                      as: UTF8.self)
+                                    head = head.replacingOccurrences(of: "Content-Length: 0\r\n", with: "")
+                                    let connection = try RawConnection(port: builder.port, timeout: 20)
+                                    connection.send(Data(head.utf8))
+                                    let chunk = Data("100000\r\n".utf8) + Data(repeating: UInt8(ascii: " "), count: 0x100000) + Data("\r\n".utf8)
+                                    for _ in 0..<48 where connection.send(chunk) {}
+                                    connection.send(Data("0\r\n\r\n".utf8))
+                                    return (true, Self.problem(connection.readResponse(), "chunked 48 MiB"))
+                                }
+                            }
+                        }
+                        // Normal traffic alongside.
+                        for _ in 0..<8 {
+                            group.addTask {
+                                try await onThread {
+                                    let answer = try exchange(port: builder.port, builder.request(target: "TrentService.ListKeys",
+                                                                                                   body: Data("{}".utf8)))
+                                    return (false, answer.status == 200 ? nil : "normal request: \(answer)")
+                                }
+                            }
+                        }
+                        for try await (oversized, problem) in group {
+                            if oversized { refused += 1 } else { normal += 1 }
+                            #expect(problem == nil, "\(problem ?? "")")
+                        }
+                    }
+                }
+                let after = ProcStats.rssKiB(core.pid) ?? 0
+                #expect(core.isRunning)
+                // 2 × 48 MiB per round went in; buffering them would show as tens of MiB.
+                #expect(after - before < 40 * 1024, "RSS \(before) → \(after) KiB: oversized bodies were buffered")
+                reportFigure("exposure", "\(refused) oversized bodies refused alongside \(normal) normal requests; "
+                    + "RSS \(before / 1024) → \(after / 1024) MiB")
+            }
+        }
+
+        /// An oversized answer must be a 4xx AWS error (413 or 400), or the connection closed after the refusal.
+        static func problem(_ answer: RawResponse?, _ label: String) -> String? {
+            guard let answer else { return nil } // closed at the limit: acceptable, nothing buffered
+            guard (400..<500).contains(answer.status), answer.awsError != nil else { return "\(label): \(answer)" }
+            return nil
+        }
+
+        /// Many clients at once, each with its own connection, all served; file descriptors return to the baseline.
+        @Test func connectionsUnderLoad() async throws {
+            let clients = Scale.pick(ci: 200, long: 1000)
+            let perClient = Scale.pick(ci: 5, long: 20)
+            try await withServe { core in
+                let builder = RawRequestBuilder(port: core.port, credentials: core.admin.credentials)
+                _ = try await core.client().listKeys()
+                let baseline = ProcStats.openFiles(core.pid) ?? 0
+                var failures: [String] = []
+                var peak = baseline
+                try await withThrowingTaskGroup(of: [String].self) { group in
+                    for start in stride(from: 0, to: clients, by: 50) {
+                        group.addTask {
+                            // 50 connections held open by one thread, used round-robin.
+                            try await onThread {
+                                var problems: [String] = []
+                                let connections = try (start..<min(clients, start + 50)).map { _ in
+                                    try RawConnection(port: builder.port, timeout: 30)
+                                }
+                                for _ in 0..<perClient {
+                                    for connection in connections {
+                                        connection.send(builder.request(target: "TrentService.ListKeys", body: Data("{}".utf8)))
+                                    }
+                                    for connection in connections {
+                                        let answer = connection.readResponse()
+                                        if answer?.status != 200 { problems.append("\(answer.map { "\($0)" } ?? "no answer")") }
+                                    }
+                                }
+                                return problems
+                            }
+                        }
+                    }
+                    group.addTask {
+                        try? await Task.sleep(for: .milliseconds(300))
+                        return ["peak:\(ProcStats.openFiles(core.pid) ?? 0)"]
+                    }
+                    for try await problems in group {
+                        for problem in problems {
+                            if problem.hasPrefix("peak:") { peak = max(peak, Int(problem.dropFirst(5)) ?? 0) } else { failures.append(problem) }
+                        }
+                    }
+                }
+                #expect(failures.isEmpty, "\(failures.count) failures: \(failures.prefix(5))")
+                let recovered = await poll(timeout: .seconds(20)) { (ProcStats.openFiles(core.pid) ?? .max) <= baseline + 8 }
+                #expect(recovered, "fds \(ProcStats.openFiles(core.pid) ?? -1) after load, baseline \(baseline)")
+                reportFigure("exposure", "\(clients) concurrent connections × \(perClient) requests served; fds \(baseline) → "
+                    + "\(peak) → \(ProcStats.openFiles(core.pid) ?? -1)")
+            }
+        }
+    }
+}

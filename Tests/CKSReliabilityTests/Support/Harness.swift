@@ -1,0 +1,180 @@
+import Foundation
+import Testing
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// Every reliability suite nests in this one so they run one after another: each starts real `cks serve`
+/// processes and measures them, and two at once on a 2-core machine would only disturb each other.
+@Suite(.serialized) struct Reliability {}
+
+/// How big a run is: the CI size by default, the long run with `CKS_LONG=1`.
+enum Scale {
+    static let long = ProcessInfo.processInfo.environment["CKS_LONG"] == "1"
+    static func pick<T>(ci: T, long: T) -> T { Self.long ? long : ci }
+    /// A seed for the random choices (kill moments, fuzz cases), printed so a failure can be replayed
+    /// with `CKS_SEED=<n>`.
+    static let seed: UInt64 = {
+        if let text = ProcessInfo.processInfo.environment["CKS_SEED"], let value = UInt64(text) { return value }
+        return UInt64.random(in: 1...UInt64(UInt32.max))
+    }()
+    /// With `CKS_REQUIRE_EXTERNAL=1` a missing external tool (tmux) fails the test instead of skipping it.
+    static let requireExternal = ProcessInfo.processInfo.environment["CKS_REQUIRE_EXTERNAL"] == "1"
+}
+
+/// A failure of the harness itself (cannot start the core, unreadable answer), with what explains it.
+struct HarnessError: Error, CustomStringConvertible {
+    var description: String
+    init(_ description: String) { self.description = description }
+}
+
+/// Prints one figure of a run (`[reliability] crash: kills survived = 20`), the numbers the README quotes.
+func reportFigure(_ suite: String, _ text: String) {
+    let line = "[reliability] \(suite): \(text)\n"
+    FileHandle.standardOutput.write(Data(line.utf8))
+    if let path = ProcessInfo.processInfo.environment["CKS_FIGURES_FILE"],
+       let handle = FileHandle(forWritingAtPath: path) ?? {
+           FileManager.default.createFile(atPath: path, contents: nil)
+           return FileHandle(forWritingAtPath: path)
+       }() {
+        handle.seekToEndOfFile()
+        handle.write(Data(line.utf8))
+        try? handle.close()
+    }
+}
+
+/// A small deterministic generator (SplitMix64), so that a failing run can be replayed from its seed.
+struct SeededGenerator: RandomNumberGenerator, Sendable {
+    private var state: UInt64
+    init(seed: UInt64) { state = seed }
+    mutating func next() -> UInt64 {
+        state &+= 0x9E37_79B9_7F4A_7C15
+        var z = state
+        z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
+        z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
+        return z ^ (z >> 31)
+    }
+}
+
+/// Polls `condition` until it holds or `timeout` passes; returns whether it held. No fixed sleeps in tests.
+func poll(timeout: Duration, every interval: Duration = .milliseconds(50),
+          _ condition: () async throws -> Bool) async rethrows -> Bool {
+    let deadline = ContinuousClock.now + timeout
+    while true {
+        if try await condition() { return true }
+        if ContinuousClock.now >= deadline { return false }
+        try? await Task.sleep(for: interval)
+    }
+}
+
+/// Runs blocking work (sockets, waits) on a thread of its own, never on Swift's small cooperative pool.
+func onThread<T: Sendable>(_ body: @escaping @Sendable () throws -> T) async throws -> T {
+    try await withCheckedThrowingContinuation { continuation in
+        let thread = Thread {
+            do { continuation.resume(returning: try body()) } catch { continuation.resume(throwing: error) }
+        }
+        thread.stackSize = 4 << 20
+        thread.start()
+    }
+}
+
+/// A fresh directory under `$TMPDIR`, removed on request.
+struct TemporaryDirectory: Sendable {
+    let url: URL
+
+    init(prefix: String) throws {
+        url = FileManager.default.temporaryDirectory
+            .appendingPathComponent("\(prefix)-\(UUID().uuidString.prefix(8).lowercased())", isDirectory: true)
+        try FileManager.default.createDirectory(at: url, withIntermediateDirectories: true)
+    }
+
+    func remove() { try? FileManager.default.removeItem(at: url) }
+}
+
+/// Where the repository and the built products are, found without absolute paths in the source.
+enum Locations {
+    /// The repository root: three levels above this file (Tests/CKSReliabilityTests/Support/).
+    static let repositoryRoot: URL = URL(fileURLWithPath: #filePath)
+        .deletingLastPathComponent().deletingLastPathComponent()
+        .deletingLastPathComponent().deletingLastPathComponent()
+
+    /// The `cks` executable built next to the test bundle (`CKS_BINARY` overrides).
+    static let cksBinary: URL? = {
+        let fm = FileManager.default
+        if let override = ProcessInfo.processInfo.environment["CKS_BINARY"], fm.isExecutableFile(atPath: override) {
+            return URL(fileURLWithPath: override)
+        }
+        var candidates: [URL] = []
+        if let exe = try? fm.destinationOfSymbolicLink(atPath: "/proc/self/exe") {
+            candidates.append(URL(fileURLWithPath: exe).deletingLastPathComponent().appendingPathComponent("cks"))
+        }
+        if let exe = Bundle.main.executableURL {
+            candidates.append(exe.deletingLastPathComponent().appendingPathComponent("cks"))
+        }
+        for bundle in Bundle.allBundles where bundle.bundlePath.hasSuffix(".xctest") {
+            candidates.append(bundle.bundleURL.deletingLastPathComponent().appendingPathComponent("cks"))
+        }
+        candidates.append(repositoryRoot.appendingPathComponent(".build/debug/cks"))
+        return candidates.first { fm.isExecutableFile(atPath: $0.path) }
+    }()
+
+    /// An executable on PATH, or nil.
+    static func tool(_ name: String) -> URL? {
+        let path = ProcessInfo.processInfo.environment["PATH"] ?? "/usr/bin:/bin"
+        for dir in path.split(separator: ":") {
+            let candidate = URL(fileURLWithPath: String(dir)).appendingPathComponent(name)
+            if FileManager.default.isExecutableFile(atPath: candidate.path) { return candidate }
+        }
+        return nil
+    }
+}
+
+/// `kill(2)` under a name no method shadows.
+@discardableResult
+func sendSignal(_ pid: Int32, _ signal: Int32) -> Int32 { kill(pid, signal) }
+
+/// What `/proc/PID` says about a process: resident memory and open file descriptors.
+enum ProcStats {
+    /// VmRSS in KiB, nil when the process is gone.
+    static func rssKiB(_ pid: Int32) -> Int? {
+        guard let text = try? String(contentsOfFile: "/proc/\(pid)/status", encoding: .utf8) else { return nil }
+        for line in text.split(separator: "\n") where line.hasPrefix("VmRSS:") {
+            return Int(line.split(separator: " ", omittingEmptySubsequences: true).dropFirst().first ?? "")
+        }
+        return nil
+    }
+
+    /// The number of open file descriptors, nil when the process is gone.
+    static func openFiles(_ pid: Int32) -> Int? {
+        (try? FileManager.default.contentsOfDirectory(atPath: "/proc/\(pid)/fd"))?.count
+    }
+}
+
+/// A series of samples of one process over time, judged "flat" by comparing the end with the plateau after warm-up.
+struct ResourceSamples: Sendable {
+    var rss: [Int] = []
+    var files: [Int] = []
+
+    mutating func sample(_ pid: Int32) {
+        if let value = ProcStats.rssKiB(pid) { rss.append(value) }
+        if let value = ProcStats.openFiles(pid) { files.append(value) }
+    }
+
+    /// The median of the samples in `range` (fractions of the series).
+    static func median(_ values: [Int], from: Double, to: Double) -> Int {
+        guard !values.isEmpty else { return 0 }
+        let lower = min(values.count - 1, Int(Double(values.count) * from))
+        let upper = max(lower + 1, min(values.count, Int(Double(values.count) * to)))
+        let slice = values[lower..<upper].sorted()
+        return slice[slice.count / 2]
+    }
+
+    /// RSS growth from the plateau (20-40% of the run) to the end (last 20%), in KiB.
+    var rssGrowthKiB: Int { Self.median(rss, from: 0.8, to: 1.0) - Self.median(rss, from: 0.2, to: 0.4) }
+    var summary: String {
+        let mib = { (k: Int) in String(format: "%.1f MiB", Double(k) / 1024) }
+        return "RSS start \(mib(rss.first ?? 0)), plateau \(mib(Self.median(rss, from: 0.2, to: 0.4))), "
+            + "end \(mib(Self.median(rss, from: 0.8, to: 1.0))), max \(mib(rss.max() ?? 0)); "
+            + "fds start \(files.first ?? 0), max \(files.max() ?? 0), end \(files.last ?? 0) (\(rss.count) samples)"
+    }
+}
