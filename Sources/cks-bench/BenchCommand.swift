@@ -70,12 +70,17 @@ struct CKSBench: AsyncParsableCommand {
         Host.log("cks: \(cksPath); results in \(workDirectory.path)")
 
         do {
-            if config.sections.contains("ceiling") { try bench.ceiling() }
-            if config.sections.contains("core") { try bench.coreVsMoto() }
+            // Results are written after every section, so a crash of a later one loses nothing measured before it.
+            if config.sections.contains("ceiling") { try bench.ceiling(); try bench.checkpoint(wallStart) }
+            if config.sections.contains("core") { try bench.coreVsMoto(); try bench.checkpoint(wallStart) }
             var big: (directory: URL, storeId: String, keys: Int)?
-            if config.sections.contains("scale") || config.sections.contains("console") { big = try bench.scale() }
+            if config.sections.contains("scale") || config.sections.contains("console") {
+                big = try bench.scale()
+                try bench.checkpoint(wallStart)
+            }
+            if config.sections.contains("teardown") { try await bench.teardown(); try bench.checkpoint(wallStart) }
+            // Last: the in-process console driver runs the console's own code, which may trap.
             if config.sections.contains("console"), let big { try await bench.console(estate: big) }
-            if config.sections.contains("teardown") { try await bench.teardown() }
         } catch {
             Host.log("FAILED: \(error)")
             bench.results.notes.append("The run stopped early: \(error)")
@@ -112,6 +117,15 @@ struct CKSBench: AsyncParsableCommand {
 }
 
 extension Bench {
+    /// Writes what was measured so far to `.build/bench/results.partial.json`.
+    func checkpoint(_ wallStart: Date) throws {
+        results.wallSeconds = Date().timeIntervalSince(wallStart)
+        results.targets = Targets.check(results)
+        let encoder = JSONEncoder()
+        encoder.outputFormatting = [.prettyPrinted, .sortedKeys, .withoutEscapingSlashes]
+        try encoder.encode(results).write(to: config.workDirectory.appendingPathComponent("results.partial.json"))
+    }
+
     /// Checks the targets, prints the document, writes JSON (and the published copies).
     func finish(wallStart: Date, publish: Bool) throws {
         results.wallSeconds = Date().timeIntervalSince(wallStart)

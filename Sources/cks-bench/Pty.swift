@@ -89,7 +89,13 @@ final class PtySession {
 
     /// Seconds from typing `key` to the first byte of the redraw.
     func keystrokeLatency(_ key: String, timeout: Double = 2) -> Double? {
-        pump(0)
+        // Wait for 200 ms without output (a loading console redraws by itself), else the next byte is not ours.
+        let quietDeadline = Date().addingTimeInterval(5)
+        while Date() < quietDeadline {
+            let before = rawBytes
+            pump(0.2)
+            if rawBytes == before { break }
+        }
         let t0 = Date()
         type(key)
         var pfd = pollfd(fd: master, events: Int16(POLLIN), revents: 0)
