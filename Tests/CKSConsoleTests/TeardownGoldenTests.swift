@@ -20,27 +20,48 @@ struct TeardownGoldenTests {
         case delete = "teardown-delete"
     }
 
+    /// The console on the in-memory double with the teardown installed (demo: fast-forward allowed).
+    static func harness(width: Int, height: Int) async -> Harness {
+        let h = await Harness(width: width, height: height)
+        TeardownFeature(journal: .memory(), demo: true).install(on: h.app)
+        await h.app.settle(on: h.surface)
+        return h
+    }
+
+    /// Opens the teardown of `store` with `t` on the Stores screen.
+    static func open(_ h: Harness, _ store: String) async {
+        await h.selectStore(store)
+        await h.press(.char("t"))
+    }
+
+    /// Tab to the confirm button, then Enter (twice for irreversible dialogs).
+    static func confirm(_ h: Harness) async {
+        let irreversible = h.app.dialog?.irreversible == true
+        await h.press(.tab, .enter)
+        if irreversible { await h.press(.enter) }
+    }
+
     func reach(_ scene: Scene, _ h: Harness) async {
         switch scene {
         case .blocked:
-            await TeardownViewTests.open(h, "payments-hsm")
+            await Self.open(h, "payments-hsm")
             await h.press(.char("j"), .char(" "))
         case .waiting:
-            await TeardownViewTests.open(h, "partner-xks")
-            if !(h.app.teardown?.pendingFlags.isEmpty ?? true) { await h.press(.char("Y")); await TeardownViewTests.confirm(h) }
+            await Self.open(h, "partner-xks")
+            if !(h.app.teardown?.pendingFlags.isEmpty ?? true) { await h.press(.char("Y")); await Self.confirm(h) }
             await h.press(.enter)
-            await TeardownViewTests.confirm(h)
+            await Self.confirm(h)
         case .reconnect:
-            await TeardownViewTests.open(h, "ledger-hsm")
-            if !(h.app.teardown?.pendingFlags.isEmpty ?? true) { await h.press(.char("Y")); await TeardownViewTests.confirm(h) }
+            await Self.open(h, "ledger-hsm")
+            if !(h.app.teardown?.pendingFlags.isEmpty ?? true) { await h.press(.char("Y")); await Self.confirm(h) }
             await h.press(.enter)
-            await TeardownViewTests.confirm(h)
+            await Self.confirm(h)
         case .scheduleDialog:
-            await TeardownViewTests.open(h, "analytics-hsm")
-            if !(h.app.teardown?.pendingFlags.isEmpty ?? true) { await h.press(.char("Y")); await TeardownViewTests.confirm(h) }
+            await Self.open(h, "analytics-hsm")
+            if !(h.app.teardown?.pendingFlags.isEmpty ?? true) { await h.press(.char("Y")); await Self.confirm(h) }
             await h.press(.enter)
         case .delete:
-            await TeardownViewTests.open(h, "archive-xks")
+            await Self.open(h, "archive-xks")
             await h.press(.enter)
             await h.type("arch")
         }
@@ -51,7 +72,7 @@ struct TeardownGoldenTests {
         let record = ProcessInfo.processInfo.environment["CKS_RECORD"] == "1"
         var failures: [String] = []
         for (w, hgt) in GoldenTests.sizes {
-            let h = await TeardownViewTests.harness(width: w, height: hgt)
+            let h = await Self.harness(width: w, height: hgt)
             await reach(scene, h)
             for depth in [ColorDepth.full256, .mono] {
                 let name = "\(scene.rawValue)-\(w)x\(hgt)-\(depth == .mono ? "mono" : "color")"

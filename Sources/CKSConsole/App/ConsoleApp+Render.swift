@@ -196,14 +196,9 @@ extension ConsoleApp {
         let valueWidth = max(10, rect.width - labelWidth - 4)
         var lines: [(String, String, Style)] = []
         for f in fields {
-            var rest = f.1
-            var label = f.0
-            repeat {
-                let piece = TextWidth.truncate(rest, to: valueWidth, ellipsis: "")
-                lines.append((label, piece, f.2))
-                rest = String(rest.dropFirst(max(1, piece.count)))
-                label = ""
-            } while !rest.isEmpty
+            for (i, piece) in TextWidth.wrap(f.1, to: valueWidth).enumerated() {
+                lines.append((i == 0 ? f.0 : "", piece, f.2))
+            }
         }
         detailScroll = min(detailScroll, max(0, lines.count - rect.height + 1))
         for (i, f) in lines.dropFirst(detailScroll).prefix(max(0, rect.height - 1)).enumerated() {

@@ -14,7 +14,7 @@ public protocol TeardownCapableBackend: ConsoleBackend {
 
 /// The teardown's calls over any console backend, so the console's teardown goes through the same backend
 /// (and the same Activity pane) as every other screen. For `KMSClientBackend` the console prefers
-/// `KMSClientTeardownService` over the same client (it also gets request ids).
+/// `KMSClientTeardownService` over the same client (it also gets request ids); this one serves test doubles.
 public final class ConsoleBackendTeardownService: TeardownService {
     let backend: any ConsoleBackend
     public let endpoint: String
@@ -181,30 +181,4 @@ public final class ConsoleBackendTeardownService: TeardownService {
         }
         return results.compactMap { $0 }
     }
-}
-
-extension InMemoryBackend: TeardownCapableBackend {
-    public func deleteStore(_ storeId: String) async throws {
-        try await call("DeleteCustomKeyStore", target: storeId) {
-            let s = try storeState(storeId)
-            guard !keys.values.contains(where: { $0.record.customKeyStoreId == storeId }) else {
-                throw KMSError(.customKeyStoreHasCMKs, "Custom key store \(storeId) has KMS keys; they must be deleted first.")
-            }
-            guard s.record.connectionState == .disconnected else {
-                throw KMSError(.customKeyStoreInvalidState, "The custom key store \(storeId) is \(s.record.connectionState.rawValue); it must be DISCONNECTED to be deleted.")
-            }
-            stores[storeId] = nil
-            storeOrder.removeAll { $0 == storeId }
-        }
-    }
-
-    public func advanceClock(seconds: Int) async throws -> Date {
-        try await call("CksAdmin.AdvanceClock", target: "\(seconds)s") {
-            time.advance(by: TimeInterval(seconds))
-            return time.now()
-        }
-    }
-
-    /// The in-memory core does not track HSM key material.
-    public func orphanedKeyMaterial(clusterId: String) async -> [TeardownObservation.OrphanedKeyMaterial]? { nil }
 }

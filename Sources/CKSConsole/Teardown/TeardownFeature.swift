@@ -19,7 +19,7 @@ public final class TeardownFeature {
     }
 
     /// Over the console's KMS client (request ids, the Activity pane through its observing transport) when the
-    /// backend has one; otherwise over the backend itself (the in-memory core).
+    /// backend has one; otherwise over the backend itself (a test double).
     public static func defaultService(_ app: ConsoleApp) async -> any TeardownService {
         let info = await app.backend.endpointInfo()
         if let backend = app.backend as? KMSClientBackend {
