@@ -1,4 +1,5 @@
 import ArgumentParser
+import CKSPersistence
 import CKSServer
 import Foundation
 #if canImport(Glibc)
@@ -37,12 +38,18 @@ struct ServeCommand: AsyncParsableCommand {
     @Flag(help: "Allow listening on a non-loopback address.")
     var allowRemote = false
 
+    @Option(help: "Commit durability: 'normal' survives kill -9 of the core; 'full' also survives a power loss, with an fsync per write (much slower writes).")
+    var durability = "normal"
+
     func validate() throws {
         guard (try? Self.parseListen(listen)) != nil else {
             throw ValidationError("--listen must be HOST:PORT (for example 127.0.0.1:7911 or [::1]:0), got '\(listen)'")
         }
         guard timeScale > 0, timeScale.isFinite else { throw ValidationError("--time-scale must be a positive number") }
         guard storeQuota >= 0 else { throw ValidationError("--store-quota must not be negative") }
+        guard Durability(rawValue: durability.uppercased()) != nil else {
+            throw ValidationError("--durability must be 'normal' or 'full', got '\(durability)'")
+        }
     }
 
     func run() async throws {
@@ -55,6 +62,7 @@ struct ServeCommand: AsyncParsableCommand {
         configuration.allowRemote = allowRemote
         configuration.engine.timeScale = timeScale
         configuration.engine.storeQuota = storeQuota
+        configuration.engine.durability = Durability(rawValue: durability.uppercased()) ?? .normal
 
         let server: CoreServer
         do {

@@ -160,6 +160,7 @@ struct AppTests {
     func readOnly() async throws {
         try await CoreHarness.with(readOnly: true) { (h: CoreHarness) async throws in
             #expect(h.screen.contains("READ-ONLY"))
+            #expect(h.surface.lines[0].contains("updated 0s ago"), "at 80 columns the endpoint gives way, not the age of the data")
             #expect(h.screen.contains("connect"))
             await h.selectStore("ledger-hsm")
             await h.press(.char("c"))

@@ -88,7 +88,7 @@ struct EmbeddedTests {
             #expect(core.dataDirectory.lastPathComponent.hasPrefix("cks-demo-"))
             #expect((progress.last?.done ?? 0) > 700, "the estate is built call by call, with progress")
             let info = await backend.endpointInfo()
-            #expect(info.mode == .embedded && info.endpoint.contains("demo, time x60"))
+            #expect(info.mode == .embedded && info.endpoint.hasPrefix("http://127.0.0.1:") && info.note == "demo, time x60")
             let stores = Dictionary(uniqueKeysWithValues: try await backend.listStores().map { ($0.name, $0) })
             #expect(stores.count == 6)
             #expect(stores["payments-hsm"]?.connectionState == .connected)

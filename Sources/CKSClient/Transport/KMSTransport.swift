@@ -100,9 +100,8 @@ public final class URLSessionTransport: KMSTransport {
                 let task = session.dataTask(with: urlRequest) { data, response, error in
                     if let error {
                         if let urlError = error as? URLError {
-                            let pooled = self.mayHavePooledConnection.withLock { $0 }
                             continuation.resume(throwing: urlError.code == .cancelled ? CancellationError()
-                                                : Self.map(urlError, url: url, afterPooledConnection: pooled))
+                                                                                     : Self.map(urlError, url: url, afterPooledConnection: self.mayHavePooledConnection.withLock { $0 }))
                         } else {
                             continuation.resume(throwing: KMSClientError(kind: .connectionLost, message: "\(error)", endpoint: url))
                         }

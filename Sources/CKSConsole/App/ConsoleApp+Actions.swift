@@ -79,7 +79,10 @@ extension ConsoleApp {
             let table = keysView(id).table
             let marked = table.markedRows()
             if !marked.visible.isEmpty || marked.hidden > 0 {
-                let all = table.rows.filter { table.marks.contains($0.id) }.map(\.record)
+                // In the order the table shows them, then those the filter hides.
+                let shown = table.visible.filter { table.marks.contains($0.id) }
+                let shownIds = Set(shown.map(\.id))
+                let all = (shown + table.rows.filter { table.marks.contains($0.id) && !shownIds.contains($0.id) }).map(\.record)
                 return KeyTargets(all: all, hiddenByFilter: marked.hidden)
             }
             return KeyTargets(all: table.current.map { [$0.record] } ?? [], hiddenByFilter: 0)
@@ -158,7 +161,11 @@ extension ConsoleApp {
                 lines.append(("Call: ScheduleKeyDeletion {\"KeyId\": \"\(first)\", \"PendingWindowInDays\": \(w)}\(times)", Style(.muted)))
                 lines.append(("Deletion date: \(self.formatting.dateTime(date)) (in \(w) days)", Style(.keyPendingDeletion)))
                 lines.append(("Consequence: after that date the key material is destroyed for good and data encrypted under these keys can never be decrypted. Until then, cancel deletion (\(self.keymap.keyName(.cancelDeletion))) brings them back Disabled.", Style(.danger)))
-                if recent > 0 { lines.append(("\(recent) of these keys were used in the last 30 days.", Style(.warning))) }
+                if recent > 0 {
+                    let text = n == 1 ? "This key was used in the last 30 days."
+                        : "\(recent) of these keys \(recent == 1 ? "was" : "were") used in the last 30 days."
+                    lines.append((text, Style(.warning)))
+                }
                 return lines
             }, onConfirm: { [weak self] d in self?.runKeyAction(.scheduleDeletion, ids, window: d.window ?? 30) })
         case .cancelDeletion:

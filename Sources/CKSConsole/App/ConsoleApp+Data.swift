@@ -36,7 +36,6 @@ extension ConsoleApp {
         // A store that changed state changes its keys' states too: reload the keys on screen.
         for s in list where before[s.id] != nil && before[s.id] != s.connectionState {
             if case .keys(let id) = screen, id == s.id { loadKeys(storeId: id, label: "refresh keys (\(s.name) is \(s.connectionState.rawValue))") }
-            censusPoll = PollSchedule(idle: 30, motion: 10)
         }
         // Leave screens of stores that no longer exist.
         let ids = Set(list.map(\.id))

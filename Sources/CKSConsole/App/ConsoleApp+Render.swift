@@ -76,11 +76,20 @@ extension ConsoleApp {
 
     func drawHeader(on surface: any Surface, width: Int) {
         surface.put(0, 0, String(repeating: " ", count: width), Style(.header))
+        let updated: String
+        if let last = storesPoll.lastSuccess {
+            updated = "updated \(Int(max(0, wallClock().timeIntervalSince(last))))s ago "
+        } else {
+            updated = "not updated yet "
+        }
+        // "updated Ns ago" always shows: the endpoint gives way first (cut with an ellipsis), the note goes entirely.
+        let ux = width - TextWidth.of(updated)
         var x = 0
         func put(_ text: String, _ role: Role) {
-            guard x < width else { return }
-            surface.put(0, x, text, Style(role))
-            x += TextWidth.of(text)
+            guard x < ux - 1 else { return }
+            let shown = TextWidth.truncate(text, to: ux - 1 - x, ellipsis: symbols.ellipsis)
+            surface.put(0, x, shown, Style(role))
+            x += TextWidth.of(shown)
         }
         put(" cks ", .header)
         if let e = endpoint {
@@ -88,23 +97,19 @@ extension ConsoleApp {
             put(" ", .header)
             if options.readOnly { put(" READ-ONLY ", .badgeReadOnly); put(" ", .header) }
             let endpointText = e.endpoint.replacingOccurrences(of: "http://", with: "").replacingOccurrences(of: "https://", with: "")
-            put(endpointText, .headerAccent)
+            let rest = "  acct \(e.account)  \(e.region)"
+            let room = ux - 1 - x - TextWidth.of(rest)
+            put(TextWidth.truncate(endpointText, to: max(8, room), ellipsis: symbols.ellipsis), .headerAccent)
             put("  acct ", .header)
             put(e.account, .headerAccent)
             put("  ", .header)
             put(e.region, .headerAccent)
+            if let note = e.note, x + 2 + TextWidth.of(note) < ux - 1 { put("  " + note, .header) }
         } else {
             if options.readOnly { put(" READ-ONLY ", .badgeReadOnly) }
             put(" connecting…", .header)
         }
-        let updated: String
-        if let last = storesPoll.lastSuccess {
-            updated = "updated \(Int(max(0, wallClock().timeIntervalSince(last))))s ago "
-        } else {
-            updated = "not updated yet "
-        }
-        let ux = width - TextWidth.of(updated)
-        if ux > x + 1 { surface.put(0, ux, updated, Style(coreFailure == nil ? .header : .banner)) }
+        if ux > 1 { surface.put(0, ux, updated, Style(coreFailure == nil ? .header : .banner)) }
     }
 
     func drawTitle(on surface: any Surface, row: Int, width: Int) {

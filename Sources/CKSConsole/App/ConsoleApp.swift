@@ -89,7 +89,7 @@ public final class ConsoleApp {
     public internal(set) var stores: [StoreRecord] = []
     var census: [String: KeyCensus] = [:]
     var storesPoll = PollSchedule()
-    var censusPoll = PollSchedule(idle: 30, motion: 10)
+    var censusPoll = PollSchedule(idle: 30, motion: 30)
     var storesInFlight = false
     var censusInFlight = false
     /// Set while the core fails or cannot be reached: the banner's text.
@@ -194,12 +194,19 @@ public final class ConsoleApp {
         teardown?.tick()
         let motion = inMotion
         if !storesInFlight && storesPoll.isDue(at: now, inMotion: motion) { refreshStores(label: "refresh (auto)") }
-        if !censusInFlight && coreFailure == nil && censusPoll.isDue(at: now, inMotion: motion) { refreshCensus(label: "count keys (auto)") }
+        // Counting keys and listing a store's keys both describe every key of the account (KMS has no other way),
+        // so they are polled gently, less often the more keys there are, and never at the 1 s pace of motion: a
+        // store's keys change when its state does (that reloads them at once) or by an action (which describes them).
+        let accountKeys = Double(census.values.reduce(0) { $0 + $1.total })
+        if case .stores = screen, !censusInFlight, coreFailure == nil {
+            var schedule = censusPoll
+            schedule.idleInterval = min(600, max(30, accountKeys / 10))
+            if schedule.isDue(at: now, inMotion: false) { refreshCensus(label: "count keys (auto)") }
+        }
         if case .keys(let id) = screen, let view = keysViews[id], !view.loading, coreFailure == nil {
-            let size = Double(view.table.rows.count)
             var schedule = view.poll
-            schedule.idleInterval = min(60, max(5, size / 200))
-            if schedule.isDue(at: now, inMotion: motion) { loadKeys(storeId: id, label: "refresh keys (auto)") }
+            schedule.idleInterval = min(300, max(5, accountKeys / 20))
+            if schedule.isDue(at: now, inMotion: false) { loadKeys(storeId: id, label: "refresh keys (auto)") }
         }
     }
 

@@ -1,7 +1,6 @@
 import CKSClient
 import CKSServer
 import CKSWire
-import Dispatch
 import Foundation
 import Synchronization
 #if canImport(Glibc)
@@ -49,10 +48,10 @@ public enum ConsoleSession {
         let prepared: PreparedBackend
         do {
             prepared = try await preparing.value
-            interrupts.remove()
+            Interrupts.remove(interrupts)
             StartupProgress.clear()
         } catch {
-            interrupts.remove()
+            Interrupts.remove(interrupts)
             StartupProgress.clear()
             if preparing.isCancelled { return 130 }
             FileHandle.standardError.write(Data("cks: \(BackendError.describe(error).1)\n".utf8))
@@ -105,24 +104,23 @@ public enum BackendFactory {
     public static func make(_ flags: ConsoleFlags, environment: [String: String],
                             progress: (@Sendable (DemoSeeder.Progress) -> Void)? = nil) async throws -> PreparedBackend {
         if flags.demo { return try await demo(region: flags.region ?? "us-east-1", progress: progress ?? { _ in }) }
-        let config = try ClientConfigurationResolver(environment: environment)
-            .resolve(ClientFlags(endpoint: flags.endpoint, profile: flags.profile, region: flags.region))
-        switch config.endpoint {
-        case .remote(let url):
-            guard let credentials = config.credentials else {
-                throw BackendError.other("no credentials for \(url.absoluteString) (set AWS_ACCESS_KEY_ID/AWS_SECRET_ACCESS_KEY or use --profile)")
-            }
-            return remote(url: url, region: config.region, credentials: credentials)
-        case .embedded:
-            let directory = EmbeddedCore.defaultDataDirectory(environment: environment)
-            let core: EmbeddedCore
-            do {
-                core = try await EmbeddedCore.start(dataDirectory: directory, region: config.region)
-            } catch {
-                throw BackendError.other("no endpoint is configured, and the embedded core could not start over \(directory.path): \(error)")
-            }
-            return embedded(core)
+        // The same resolution as the scripted verbs (flags, environment, ~/.aws files; else the embedded core),
+        // with every exchange reported to the Activity pane.
+        let inbox = ActivityInbox()
+        let connection = try await ClientConnection.open(
+            ClientFlags(endpoint: flags.endpoint, profile: flags.profile, region: flags.region), environment: environment,
+            transport: ObservingTransport(wrapping: URLSessionTransport(), recorder: inbox.recorder))
+        let region = connection.configuration.region
+        let info: EndpointInfo
+        if let core = connection.embedded {
+            info = EndpointInfo(endpoint: core.endpoint.absoluteString, account: core.admin.account, region: region,
+                                principal: core.admin.name, mode: .embedded)
+        } else {
+            info = EndpointInfo(endpoint: connection.client.endpoint.absoluteString, account: "?", region: region,
+                                principal: connection.client.credentials.accessKeyId, mode: .remote)
         }
+        return PreparedBackend(backend: KMSClientBackend(client: connection.client, info: info), inbox: inbox,
+                               core: connection.embedded, stop: { await connection.close() })
     }
 
     /// The console over the KMS client against `url`, every exchange reported to the Activity pane.
@@ -138,12 +136,12 @@ public enum BackendFactory {
 
     /// The console over the KMS client against an embedded core, signed as its admin principal; `stop` stops
     /// the core (and removes a temporary core's data).
-    public static func embedded(_ core: EmbeddedCore, label: String? = nil, retryPolicy: RetryPolicy = RetryPolicy(),
+    public static func embedded(_ core: EmbeddedCore, note: String? = nil, retryPolicy: RetryPolicy = RetryPolicy(),
                                 inbox: ActivityInbox = ActivityInbox()) -> PreparedBackend {
         let client = core.client(transport: ObservingTransport(wrapping: URLSessionTransport(), recorder: inbox.recorder),
                                  retryPolicy: retryPolicy)
-        let info = EndpointInfo(endpoint: label ?? core.endpoint.absoluteString, account: core.admin.account, region: core.region,
-                                principal: core.admin.name, mode: .embedded)
+        let info = EndpointInfo(endpoint: core.endpoint.absoluteString, account: core.admin.account, region: core.region,
+                                principal: core.admin.name, mode: .embedded, note: note)
         return PreparedBackend(backend: KMSClientBackend(client: client, info: info), inbox: inbox, core: core,
                                stop: { await core.shutdown() })
     }
@@ -167,7 +165,7 @@ public enum BackendFactory {
         } catch {
             throw BackendError.other("the demo core could not start: \(error)")
         }
-        let prepared = embedded(core, label: "\(core.endpoint.absoluteString) demo, time x\(Int(demoTimeScale))")
+        let prepared = embedded(core, note: "demo, time x\(Int(demoTimeScale))")
         do {
             guard let backend = prepared.backend as? KMSClientBackend else { throw BackendError.other("unexpected backend") }
             let seeder = DemoSeeder(estate: estate, client: backend.client, connectDuration: demoConnectDuration,
@@ -207,26 +205,31 @@ enum StartupProgress {
     }
 }
 
-/// SIGINT/SIGTERM while the console is being prepared: run `handler` instead of dying.
-final class Interrupts: @unchecked Sendable {
-    private var sources: [any DispatchSourceSignal] = []
+/// SIGINT/SIGTERM while the console is being prepared (a demo seeding): noted by a plain signal handler and acted on
+/// by a watcher, so no dispatch signal source is left to race with the terminal runner's own.
+enum Interrupts {
+    static let received = Atomic<Int32>(0)
 
-    static func install(_ handler: @escaping @Sendable () -> Void) -> Interrupts {
-        let i = Interrupts()
+    /// Notes SIGINT and SIGTERM until `remove()`; `handler` runs (once) when one arrives.
+    static func install(_ handler: @escaping @Sendable () -> Void) -> Task<Void, Never> {
+        received.store(0, ordering: .relaxed)
         for sig in [SIGINT, SIGTERM] {
-            signal(sig, SIG_IGN)
-            let source = DispatchSource.makeSignalSource(signal: sig, queue: .global())
-            source.setEventHandler(handler: handler)
-            source.resume()
-            i.sources.append(source)
+            signal(sig) { _ in Interrupts.received.store(1, ordering: .relaxed) }
         }
-        return i
+        return Task.detached {
+            while !Task.isCancelled {
+                if received.load(ordering: .relaxed) != 0 {
+                    handler()
+                    return
+                }
+                try? await Task.sleep(for: .milliseconds(50))
+            }
+        }
     }
 
-    /// Back to the default dispositions (the terminal runner installs its own).
-    func remove() {
-        for s in sources { s.cancel() }
-        sources.removeAll()
+    /// Back to the default dispositions (the terminal runner installs its own handling).
+    static func remove(_ watcher: Task<Void, Never>) {
+        watcher.cancel()
         signal(SIGINT, SIG_DFL)
         signal(SIGTERM, SIG_DFL)
     }

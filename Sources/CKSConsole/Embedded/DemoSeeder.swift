@@ -62,7 +62,7 @@ public struct DemoSeeder: Sendable {
             if p.finalState == .failed { n += 3 }
             if p.finalState == .connecting { n += 1 }
         }
-        return n + 14 // the clock moves between steps
+        return n + 11 + Self.usageRounds.count // the clock moves between steps
     }
 
     /// Seeds the estate; `progress` hears after every call. Throws the first failed call (the estate is a
@@ -121,10 +121,12 @@ public struct DemoSeeder: Sendable {
             }
         }
 
-        // 4. Use: three keys in four were used (some long ago, some lately); the fourth never.
-        for (residue, daysBefore) in [(0, 40.0), (1, 20.0), (2, 6.0)] {
-            try await run.advance(to: end.addingTimeInterval(-daysBefore * day), "using keys")
-            try await run.each(keys { _, k in k % 4 == residue }, "using keys") { id throws(KMSClientError) in
+        // 4. Use: three keys in four were used, at moments spread over the last two months (all before anything is
+        //    disabled or scheduled, which would refuse Encrypt); the fourth never.
+        for (round, hoursBefore) in Self.usageRounds.enumerated() {
+            try await run.advance(to: end.addingTimeInterval(-hoursBefore * 3_600), "using keys")
+            try await run.each(keys { _, k in k % 4 != 3 && (k * 5) % Self.usageRounds.count == round }, "using keys") {
+                id throws(KMSClientError) in
                 _ = try await client.encrypt(EncryptRequest(keyId: id, plaintext: Data("cks demo".utf8)))
             }
         }
@@ -170,6 +172,9 @@ public struct DemoSeeder: Sendable {
         summary.calls = run.calls
         return summary
     }
+
+    /// When keys were last used, in hours before the end (oldest first; all more than five days before it).
+    static let usageRounds: [Double] = [1_450, 990, 795, 626, 461, 339, 221, 149]
 
     static func split(_ item: String) -> (Int, Int) {
         let parts = item.split(separator: "/")

@@ -107,7 +107,10 @@ public struct EndpointInfo: Sendable, Hashable {
     public var region: String
     public var principal: String
     public var mode: Mode
-    public init(endpoint: String, account: String, region: String, principal: String, mode: Mode) {
+    /// Shown after the region when there is room (`demo, time x60`).
+    public var note: String?
+    public init(endpoint: String, account: String, region: String, principal: String, mode: Mode, note: String? = nil) {
         self.endpoint = endpoint; self.account = account; self.region = region; self.principal = principal; self.mode = mode
+        self.note = note
     }
 }

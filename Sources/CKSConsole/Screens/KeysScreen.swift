@@ -37,7 +37,7 @@ enum KeysScreen {
             let (x, y) = (a.record.aliases.first ?? "\u{10FFFF}", b.record.aliases.first ?? "\u{10FFFF}")
             return x != y ? x.localizedStandardCompare(y) == .orderedAscending : a.id < b.id
         }
-        return Table(columns: columns, sortColumn: 5, tiebreak: tiebreak) { row in
+        return Table(columns: columns, sortColumn: 1, tiebreak: tiebreak) { row in
             ([row.record.id, row.record.state.rawValue, row.record.description] + row.record.aliases).joined(separator: " ")
         }
     }

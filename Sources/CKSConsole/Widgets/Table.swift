@@ -231,7 +231,8 @@ public final class Table<Row: Identifiable> where Row.ID: Hashable {
             let base: Style = isCursor ? Style(.cursor) : (isMarked ? Style(.marked) : rowStyle(row))
             surface.put(y, rect.column, String(repeating: " ", count: rect.width), base)
             let gutter = (isMarked ? symbols.mark : " ") + (isCursor ? symbols.cursor : " ")
-            surface.put(y, rect.column, gutter, isCursor ? base : Style(.marked, [.bold]))
+            // Only a mark is drawn in the marked style: an underlined blank gutter would show as "__" in mono.
+            surface.put(y, rect.column, gutter, isCursor || !isMarked ? base : Style(.marked, [.bold]))
             var cx = rect.column + 2
             for (index, width) in cols {
                 let col = columns[index]

@@ -165,7 +165,9 @@ extension KMSEngine {
                 KeyLastUsageData(operation: $0.operation, timestamp: $0.timestamp.kmsRounded,
                                  cloudTrailEventId: $0.cloudTrailEventId, kmsRequestId: $0.requestId)
             }
-            return GetKeyLastUsageResponse(keyId: key.arn, keyLastUsage: usage, trackingStartDate: start,
+            // "the date from which KMS began recording ... or the date the key was created, whichever is later"
+            return GetKeyLastUsageResponse(keyId: key.arn, keyLastUsage: usage,
+                                           trackingStartDate: max(start, key.creationDate.kmsRounded),
                                            keyCreationDate: key.creationDate.kmsRounded)
         }
     }

@@ -1,0 +1,89 @@
+import Foundation
+
+/// The targets of issue 6, each a ratio or a median from this run.
+enum Targets {
+    static func check(_ r: Results) -> [TargetCheck] {
+        var checks: [TargetCheck] = []
+        func row(_ server: String, _ workload: String, keys: Int?, c: Int, section: String = "1 core vs moto") -> Row? {
+            r.rows.first { $0.section == section && $0.server.hasPrefix(server) && $0.workload == workload && $0.keys == keys
+                && $0.connections == c }
+        }
+        let sizes = Array(Set(r.rows.filter { $0.section == "1 core vs moto" && $0.server.hasPrefix("cks") }.compactMap(\.keys)))
+            .sorted()
+
+        // Core ≥ 20× moto at 16 connections.
+        for workload in ["DescribeKey", "CreateKey", "Schedule+Cancel"] {
+            var parts: [String] = []
+            var met: Bool?
+            for n in sizes {
+                guard let core = row("cks", workload, keys: n, c: 16) else { continue }
+                // Each size's CreateKey runs last, so core and moto both start them at n keys.
+                let motoRow = row("moto", workload, keys: n, c: 16)
+                guard let motoRow, motoRow.requestsPerSecond.median > 0 else { continue }
+                let ratio = core.requestsPerSecond.median / motoRow.requestsPerSecond.median
+                parts.append(String(format: "%@ keys: %@ vs %@ req/s = %.0f×", Render.grouped(n),
+                                    Render.number(core.requestsPerSecond.median), Render.number(motoRow.requestsPerSecond.median), ratio))
+                met = (met ?? true) && ratio >= 20
+            }
+            checks.append(TargetCheck(target: "core ≥ 20× moto, \(workload), 16 connections",
+                                      measured: parts.isEmpty ? "–" : parts.joined(separator: "; "), met: met))
+        }
+
+        // ≥ 25% of the nginx ceiling on DescribeKey at 16 connections.
+        if let nginx = r.rows.first(where: { $0.section == "2 ceiling" && $0.connections == 16 }) {
+            var parts: [String] = []
+            var met: Bool?
+            for n in sizes {
+                guard let core = row("cks", "DescribeKey", keys: n, c: 16) else { continue }
+                let share = core.requestsPerSecond.median / nginx.requestsPerSecond.median
+                parts.append(String(format: "%@ keys: %@ of %@ req/s = %.0f%%", Render.grouped(n),
+                                    Render.number(core.requestsPerSecond.median), Render.number(nginx.requestsPerSecond.median), share * 100))
+                met = (met ?? true) && share >= 0.25
+            }
+            checks.append(TargetCheck(target: "core ≥ 25% of nginx, DescribeKey, 16 connections",
+                                      measured: parts.isEmpty ? "–" : parts.joined(separator: "; "), met: met))
+        } else {
+            checks.append(TargetCheck(target: "core ≥ 25% of nginx, DescribeKey, 16 connections", measured: "–", met: nil))
+        }
+
+        // ListKeys p50 at the largest scale size within 1.5× of the smallest.
+        let scaleList = r.rows.filter { $0.section == "3 scale" && $0.workload.hasPrefix("ListKeys") }.sorted { ($0.keys ?? 0) < ($1.keys ?? 0) }
+        if let small = scaleList.first, let large = scaleList.last, scaleList.count > 1 {
+            let ratio = large.p50ms / small.p50ms
+            checks.append(TargetCheck(target: "ListKeys p50 at \(Render.grouped(large.keys ?? 0)) within 1.5× of \(Render.grouped(small.keys ?? 0)) keys",
+                                      measured: String(format: "%.3f ms vs %.3f ms = %.2f×", large.p50ms, small.p50ms, ratio),
+                                      met: ratio <= 1.5))
+        } else {
+            checks.append(TargetCheck(target: "ListKeys p50 at 100,000 within 1.5× of 1,000 keys", measured: "–", met: nil))
+        }
+
+        // p99 of every core read < 5 ms at 2 connections.
+        let reads = r.rows.filter { $0.server.hasPrefix("cks") && $0.connections == 2
+            && ["DescribeKey", "ListKeys (Limit 100)", "DescribeCustomKeyStores"].contains($0.workload) }
+        if let worst = reads.max(by: { $0.p99ms < $1.p99ms }) {
+            checks.append(TargetCheck(target: "p99 of every core read < 5 ms at 2 connections",
+                                      measured: String(format: "worst %.2f ms (%@, %@ keys); %d read cells", worst.p99ms, worst.workload,
+                                                       Render.grouped(worst.keys ?? 0), reads.count),
+                                      met: worst.p99ms < 5))
+        } else {
+            checks.append(TargetCheck(target: "p99 of every core read < 5 ms at 2 connections", measured: "–", met: nil))
+        }
+
+        func limit(_ target: String, _ prefix: String, _ bound: Double, unit: String) {
+            let matching = r.figures.filter { $0.name.hasPrefix(prefix) }
+            guard !matching.isEmpty else { checks.append(TargetCheck(target: target, measured: "–", met: nil)); return }
+            let worst = matching.max { $0.spread.median < $1.spread.median }!
+            checks.append(TargetCheck(target: target,
+                                      measured: matching.map { "\($0.name): \(Render.number($0.spread.median)) \(unit)" }.joined(separator: "; "),
+                                      met: worst.spread.median <= bound))
+        }
+        limit("core start → first answer ≤ 200 ms", "core start →", 200, unit: "ms")
+        limit("core RSS ≤ 150 MB with 100,000 keys", "core RSS with", 150, unit: "MiB")
+        limit("console first frame ≤ 300 ms against a running core", "console first frame, running core", 300, unit: "ms")
+        limit("console first frame ≤ 600 ms with the embedded core", "console first frame, embedded core", 600, unit: "ms")
+        limit("console RSS ≤ 80 MB with a 100,000-key store open", "console RSS", 80, unit: "MiB")
+        limit("keystroke → redrawn frame ≤ 16 ms", "console keystroke", 16, unit: "ms")
+        limit("schedule deletion of 10,000 keys ≤ 5 s", "teardown: find and schedule", 5, unit: "s")
+        return checks
+    }
+}

@@ -1,0 +1,368 @@
+import Foundation
+import Testing
+
+/// The console end to end under tmux against the real binary (issues 4 and 5): `cks --demo` in a
+/// 120x40 session with LANG=C.UTF-8, keys sent with send-keys, the screen read with capture-pane.
+/// Skipped (with the reason) while `cks console` / `cks teardown` are still placeholders.
+@Suite("console under tmux")
+struct ConsoleTmuxTests {
+    /// Keeps the demo's files (data, journal, config) out of the user's home.
+    static func isolatedEnvironment(_ scratch: TemporaryDirectory) -> [String: String] {
+        [
+            "XDG_DATA_HOME": scratch.url.appendingPathComponent("data").path,
+            "XDG_STATE_HOME": scratch.url.appendingPathComponent("state").path,
+            "XDG_CONFIG_HOME": scratch.url.appendingPathComponent("config").path,
+            "HOME": scratch.url.path,
+            "ESCDELAY": "25",
+        ]
+    }
+
+    static let uuidPattern = #"[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}"#
+
+    static func firstMatch(_ pattern: String, in text: String) -> String? {
+        guard let range = text.range(of: pattern, options: .regularExpression) else { return nil }
+        return String(text[range])
+    }
+
+    /// The key bound to an action, read from the help overlay (`?`), which issue 4 generates from the
+    /// same binding table as the footer: the cell before the first cell mentioning `action`.
+    static func binding(for action: String, in help: String) -> String? {
+        for line in help.split(separator: "\n") where line.lowercased().contains(action.lowercased()) {
+            let cells = line.split(separator: "  ", omittingEmptySubsequences: true)
+                .map { $0.trimmingCharacters(in: CharacterSet(charactersIn: " │|")) }
+                .filter { !$0.isEmpty }
+            if let index = cells.firstIndex(where: { $0.lowercased().contains(action.lowercased()) }), index > 0 {
+                return cells[index - 1]
+            }
+        }
+        return nil
+    }
+
+    /// A tmux key name for a binding as help shows it (`d`, `D`, `space`, `ctrl-d`, `C-d`).
+    static func tmuxKey(_ shown: String) -> String {
+        let lower = shown.lowercased()
+        if lower == "space" || lower == "␣" { return "Space" }
+        if lower == "enter" || lower == "⏎" { return "Enter" }
+        if lower.hasPrefix("ctrl-") || lower.hasPrefix("ctrl+") { return "C-" + lower.dropFirst(5) }
+        if lower.hasPrefix("^") && shown.count == 2 { return "C-" + lower.dropFirst() }
+        return shown
+    }
+
+    /// One row of the stores table as the screen shows it.
+    struct StoreRow: Equatable {
+        var name: String, id: String, state: String, keys: Int
+    }
+
+    /// Parses the stores table rows (`NAME ID TYPE STATE KEYS PENDING CREATED`).
+    static func storeRows(_ screen: String) -> [StoreRow] {
+        let pattern = #/^\s*▶?\s*(\S+)\s+(cks-[0-9a-f]{17})\s+\S+\s+(.+?)\s+(\d+)\s+(\d+)\s+\d{4}-\d{2}-\d{2}/#
+        return screen.split(separator: "\n").compactMap { line in
+            guard let m = String(line).firstMatch(of: pattern) else { return nil }
+            return StoreRow(name: String(m.1), id: String(m.2), state: String(m.3), keys: Int(m.4) ?? 0)
+        }
+    }
+
+    /// The rows of the keys table: (is the cursor here, alias column text, state).
+    static func keyRows(_ screen: String) -> [(cursor: Bool, text: String, state: String)] {
+        let states = ["PendingDeletion", "Unavailable", "Enabled", "Disabled", "Creating", "PendingImport"]
+        return screen.split(separator: "\n").compactMap { line -> (Bool, String, String)? in
+            let text = String(line)
+            guard text.range(of: #"[0-9a-f]{8}-[0-9a-f]{4}-"#, options: .regularExpression) != nil,
+                  let state = states.first(where: { text.contains(" \($0) ") || text.hasSuffix(" \($0)") }) else { return nil }
+            return (text.hasPrefix(" ▶") || text.hasPrefix("▶") || text.dropFirst().hasPrefix("▶"), text, state)
+        }
+    }
+
+    /// Moves the keys-table cursor onto the row containing `text` with Up/Down.
+    static func moveCursor(to text: String, in tmux: TmuxSession) async throws {
+        for _ in 0..<3 {
+            let rows = keyRows(try await tmux.capture())
+            guard let target = rows.firstIndex(where: { $0.text.contains(text) }),
+                  let cursor = rows.firstIndex(where: { $0.cursor }) else { continue }
+            if target == cursor { return }
+            let key = target > cursor ? "Down" : "Up"
+            for _ in 0..<abs(target - cursor) { try await tmux.send(key) }
+            try await tmux.waitFor("the cursor on \(text)") { screen in
+                keyRows(screen).first(where: { $0.cursor })?.text.contains(text) == true
+            }
+            return
+        }
+        throw HarnessError("cannot find row \(text) or the cursor")
+    }
+
+    static func state(of text: String, in screen: String) -> String? {
+        keyRows(screen).first { $0.text.contains(text) }?.state
+    }
+
+    /// Presses `key` until `predicate` holds. While an action is still finishing, the console refuses keys
+    /// ("An action is running.", a message that a later one may replace), so a press without effect
+    /// within a few seconds is repeated.
+    @discardableResult
+    static func press(_ key: String, until what: String, in tmux: TmuxSession, timeout: Duration = .seconds(60),
+                      _ predicate: @escaping (String) -> Bool) async throws -> String {
+        let deadline = ContinuousClock.now + timeout
+        var screen = ""
+        while ContinuousClock.now < deadline {
+            try await tmux.send(key)
+            let attempt = ContinuousClock.now + .seconds(5)
+            while ContinuousClock.now < attempt {
+                screen = try await tmux.capture()
+                if predicate(screen) { return screen }
+                try await Task.sleep(for: .milliseconds(100))
+            }
+        }
+        Issue.record("pressing \(key) never led to \(what); last screen:\n\(screen)")
+        throw HarnessError("pressing \(key) never led to \(what)")
+    }
+
+    /// Confirms the open dialog: Tab off the focused Cancel, Enter, and Enter again when the action
+    /// asks for a second press (irreversible ones do).
+    static func confirmDialog(_ marker: String, in tmux: TmuxSession) async throws {
+        try await tmux.send("Tab")
+        try await tmux.send("Enter")
+        let screen = try await tmux.waitFor("the dialog confirmed or asking again") { screen in
+            !screen.contains(marker) || screen.contains("Enter again")
+        }
+        if screen.contains(marker) && screen.contains("Enter again") {
+            try await tmux.send("Enter")
+            try await tmux.waitFor("the dialog closed") { !$0.contains(marker) }
+        }
+    }
+
+    @Test("browse stores → keys → detail, filter, mark, schedule and cancel deletion, resize, quit",
+          .enabled(if: ExternalTools.usable(.tmux), "needs tmux (CKS_REQUIRE_EXTERNAL=1 turns this skip into a failure)"),
+          .enabled(if: CksFeatures.consoleBuilt, "`cks console` is still a placeholder (no --demo): console issue not landed"))
+    func browseAndActOnKeys() async throws {
+        try ExternalTools.require(.tmux)
+        let binary = try #require(Locations.cksBinary)
+        let scratch = try TemporaryDirectory(prefix: "cks-qa-console")
+        defer { scratch.remove() }
+        // Through sh, so the exit status (128+N for a signal) is recorded whatever tmux reports.
+        let statusFile = scratch.url.appendingPathComponent("exit-status")
+        let command = ["/bin/sh", "-c", "\"$0\" \"$@\"; echo $? > \"$CKS_QA_STATUS\"", binary.path, "--demo"]
+        var environment = Self.isolatedEnvironment(scratch)
+        environment["CKS_QA_STATUS"] = statusFile.path
+        try await withTmux(command, environment: environment) { tmux in
+            // Stores: header with EMBEDDED; states in words, FAILED with its code (issue 4 "Screens").
+            let stores = try await tmux.waitFor("the stores screen of the demo estate", timeout: .seconds(60)) {
+                $0.contains("EMBEDDED") && $0.contains("FAILED (") && Self.storeRows($0).count >= 3
+            }
+            let rows = Self.storeRows(stores)
+            for state in ["CONNECTED", "DISCONNECTED"] {
+                #expect(rows.contains { $0.state == state }, "a demo store \(state):\n\(stores)")
+            }
+            let busiest = try #require(rows.filter { $0.state == "CONNECTED" }.max { $0.keys < $1.keys },
+                                       "a CONNECTED demo store:\n\(stores)")
+            #expect(busiest.keys >= 100, "the demo has a store with hundreds of keys:\n\(stores)")
+            let other = try #require(rows.first { $0.id != busiest.id })
+
+            // Filter (/) to that store, Enter opens its keys; Esc goes back, Esc clears the filter.
+            try await tmux.send("/")
+            try await tmux.send(busiest.name, literal: true)
+            try await tmux.send("Enter")
+            try await tmux.waitFor("only \(busiest.name) listed") { screen in
+                let shown = Self.storeRows(screen)
+                return shown.map(\.id) == [busiest.id] && screen.contains(busiest.name)
+            }
+            try await tmux.send("Enter")
+            let keys = try await tmux.waitFor("the keys of \(busiest.name)", timeout: .seconds(30)) { screen in
+                Self.keyRows(screen).count >= 10 && screen.contains("\(busiest.keys)")
+            }
+            #expect(keys.contains(busiest.name), "the title names the store:\n\(keys)")
+
+            // Two keys that are neither pending deletion nor unavailable, next to each other.
+            let keyRows = Self.keyRows(keys)
+            let pairIndex = try #require(keyRows.indices.dropLast().first { i in
+                ["Enabled", "Disabled"].contains(keyRows[i].state) && ["Enabled", "Disabled"].contains(keyRows[i + 1].state)
+            }, "two adjacent Enabled/Disabled keys:\n\(keys)")
+            func alias(_ text: String) -> String? {
+                text.firstMatch(of: #/alias/\S+/#).map { String($0.0) }
+            }
+            let first = try #require(alias(keyRows[pairIndex].text), "alias in \(keyRows[pairIndex].text)")
+            let second = try #require(alias(keyRows[pairIndex + 1].text))
+
+            // Enter on a key: every DescribeKey field (issue 4 "Key detail").
+            try await Self.moveCursor(to: first, in: tmux)
+            try await tmux.send("Enter")
+            let detail = try await tmux.waitFor("the key detail of \(first)") {
+                $0.contains("KeyId") && $0.contains("Arn") && $0.contains("Origin")
+            }
+            for field in ["KeyId", "Arn", "AWSAccountId", "KeyState", "Enabled", "CreationDate", "KeyUsage", "KeySpec",
+                          "EncryptionAlgorithms", "Origin", "KeyManager", "MultiRegion", "CustomKeyStoreId", busiest.id] {
+                #expect(detail.contains(field), "DescribeKey field \(field) on the detail screen:\n\(detail)")
+            }
+            #expect(detail.range(of: Self.uuidPattern, options: .regularExpression) != nil, "the full key id:\n\(detail)")
+            try await tmux.send("Escape")
+            try await tmux.waitFor("back on the keys") { Self.keyRows($0).count >= 10 }
+
+            // The action keys, from the help overlay (generated from the binding table).
+            try await tmux.send("?")
+            let help = try await tmux.waitFor("the help overlay") { $0.contains("Schedule deletion") || $0.contains("schedule deletion") }
+            let schedule = try #require(Self.binding(for: "Schedule deletion", in: help), "no schedule binding in help:\n\(help)")
+            let cancel = try #require(Self.binding(for: "Cancel deletion", in: help), "no cancel-deletion binding in help:\n\(help)")
+            try await tmux.send("Escape")
+            try await tmux.waitFor("help closed") { Self.keyRows($0).count >= 10 }
+
+            // Mark two keys (space), open the schedule dialog: it names the call; Cancel is focused.
+            try await Self.moveCursor(to: first, in: tmux)
+            try await tmux.send("Space")
+            try await tmux.waitFor("1 marked")   // space marks and moves the cursor down
+            try await Self.moveCursor(to: second, in: tmux)
+            try await tmux.send("Space")
+            try await tmux.waitFor("2 marked")
+            try await tmux.send(Self.tmuxKey(schedule))
+            let dialog = try await tmux.waitFor("the schedule dialog") { $0.contains("ScheduleKeyDeletion") }
+            #expect(dialog.contains(first) && dialog.contains(second), "the dialog names both keys:\n\(dialog)")
+            #expect(dialog.contains("30"), "the default window of 30 days is shown:\n\(dialog)")
+            try await tmux.send("Enter")   // on Cancel
+            let unchanged = try await tmux.waitFor("the dialog closed") { !$0.contains("ScheduleKeyDeletion") }
+            #expect(Self.state(of: first, in: unchanged) != "PendingDeletion", "Cancel changed nothing:\n\(unchanged)")
+            #expect(Self.state(of: second, in: unchanged) != "PendingDeletion", "Cancel changed nothing:\n\(unchanged)")
+
+            try await tmux.send(Self.tmuxKey(schedule))
+            try await tmux.waitFor("the schedule dialog again") { $0.contains("ScheduleKeyDeletion") }
+            try await Self.confirmDialog("ScheduleKeyDeletion", in: tmux)
+            try await tmux.waitFor("both keys PendingDeletion") { screen in
+                Self.state(of: first, in: screen) == "PendingDeletion" && Self.state(of: second, in: screen) == "PendingDeletion"
+            }
+
+            // Cancel deletion of both → Disabled, as AWS does.
+            try await Self.moveCursor(to: first, in: tmux)
+            try await tmux.send("Space")
+            try await tmux.waitFor("1 marked")   // space marks and moves the cursor down
+            try await Self.moveCursor(to: second, in: tmux)
+            try await tmux.send("Space")
+            try await tmux.waitFor("2 marked")
+            try await tmux.send(Self.tmuxKey(cancel))
+            try await tmux.waitFor("the cancel dialog") { $0.contains("CancelKeyDeletion") }
+            try await Self.confirmDialog("CancelKeyDeletion", in: tmux)
+            try await tmux.waitFor("both keys Disabled") { screen in
+                Self.state(of: first, in: screen) == "Disabled" && Self.state(of: second, in: screen) == "Disabled"
+            }
+
+            // Esc back to the stores (the filter still shows one), Esc clears the filter.
+            try await tmux.send("Escape")
+            try await tmux.waitFor("the filtered stores") { Self.storeRows($0).map(\.id) == [busiest.id] }
+            try await tmux.send("Escape")
+            await withKnownIssue("defect (console): Esc on the Stores screen does not clear a kept filter (issue 4: `/` filters, Esc clears)") {
+                try await tmux.waitFor("every store again after Esc", timeout: .seconds(3)) { screen in
+                    Self.storeRows(screen).contains { $0.id == other.id }
+                }
+            }
+            if !Self.storeRows(try await tmux.capture()).contains(where: { $0.id == other.id }) {
+                try await tmux.send("/")          // Esc while editing the filter does clear it
+                try await tmux.send("Escape")
+            }
+            try await tmux.waitFor("every store again") { screen in Self.storeRows(screen).contains { $0.id == other.id } }
+
+            // Resize below 80x24: a notice instead of garbage; back up: the table again.
+            try await tmux.resize(width: 70, height: 20)
+            try await tmux.waitFor("terminal too small: 70x20, needs 80x24")
+            try await tmux.resize(width: 100, height: 30)
+            try await tmux.waitFor("the stores at 100x30") { $0.contains("EMBEDDED") && Self.storeRows($0).count == rows.count }
+
+            // q quits with status 0 and restores the terminal.
+            try await tmux.send("q")
+            let exit = try await tmux.waitForExit()
+            let status = (try? String(contentsOf: statusFile, encoding: .utf8))?.trimmingCharacters(in: .whitespacesAndNewlines)
+            #expect(exit.dead && status == "0", "cks exit status after q: \(status ?? "none") (128+N = killed by signal N)")
+            let after = try await tmux.capture()
+            #expect(!after.contains("EMBEDDED") && !after.contains(busiest.id),
+                    "the console's screen is gone after quitting (terminal restored):\n\(after)")
+        }
+    }
+
+    @Test("a whole teardown of a demo store with fast-forward",
+          .enabled(if: ExternalTools.usable(.tmux), "needs tmux (CKS_REQUIRE_EXTERNAL=1 turns this skip into a failure)"),
+          .enabled(if: CksFeatures.consoleBuilt && CksFeatures.teardownBuilt,
+                   "`cks console`/`cks teardown` are still placeholders: console and teardown issues not landed"))
+    func demoTeardownWithFastForward() async throws {
+        try ExternalTools.require(.tmux)
+        let binary = try #require(Locations.cksBinary)
+        let scratch = try TemporaryDirectory(prefix: "cks-qa-teardown")
+        defer { scratch.remove() }
+        let statusFile = scratch.url.appendingPathComponent("exit-status")
+        let command = ["/bin/sh", "-c", "\"$0\" \"$@\"; echo $? > \"$CKS_QA_STATUS\"", binary.path, "--demo"]
+        var environment = Self.isolatedEnvironment(scratch)
+        environment["CKS_QA_STATUS"] = statusFile.path
+        try await withTmux(command, environment: environment) { tmux in
+            let stores = try await tmux.waitFor("the stores screen", timeout: .seconds(60)) {
+                $0.contains("EMBEDDED") && Self.storeRows($0).count >= 3
+            }
+            let rows = Self.storeRows(stores)
+            let target = try #require(rows.filter { $0.state == "CONNECTED" && stores.contains("CloudHSM") }
+                .max { $0.keys < $1.keys }, "a CONNECTED store with keys:\n\(stores)")
+            #expect(target.keys >= 100, "the demo's store with hundreds of keys:\n\(stores)")
+
+            // `:teardown STORE` opens the plan as a checklist (issue 5 "In the console").
+            try await tmux.send(":")
+            try await tmux.send("teardown \(target.name)", literal: true)
+            try await tmux.send("Enter")
+            var plan = try await tmux.waitFor("the teardown plan of \(target.name)", timeout: .seconds(30)) {
+                $0.contains("Teardown") && $0.contains("Schedule deletion") && $0.contains("Delete store")
+            }
+            for step in ["Inventory keys", "Check use", "Schedule deletion", "Wait for deletion", "Disconnect",
+                         "Wait DISCONNECTED", "Delete store"] {
+                #expect(plan.contains(step), "plan step \(step):\n\(plan)")
+            }
+            // Recently used keys block scheduling until acknowledged (issue 5 "The plan"); wait for the use check.
+            plan = try await tmux.waitFor("the use check done", timeout: .seconds(60)) {
+                $0.contains("to acknowledge") || $0.contains("Enter opens the ScheduleKeyDeletion dialog")
+            }
+            if plan.contains("to acknowledge") {
+                #expect(plan.contains("Y all"), "the way to acknowledge every flagged key is shown:\n\(plan)")
+                try await Self.press("Y", until: "the acknowledge dialog", in: tmux) { $0.contains("Acknowledge ") && $0.contains("Cancel") }
+                try await Self.confirmDialog("Acknowledge", in: tmux)
+                plan = try await tmux.waitFor("every flagged key acknowledged") {
+                    $0.contains("Enter opens the ScheduleKeyDeletion dialog")
+                }
+            }
+            // Schedule deletion of every key: one dialog, the call named, Cancel focused.
+            let dialog = try await Self.press("Enter", until: "the schedule dialog", in: tmux) { $0.contains("Schedule deletion of") }
+            #expect(dialog.contains("ScheduleKeyDeletion") && dialog.contains("30"), "the call and the window:\n\(dialog)")
+            try await Self.confirmDialog("Schedule deletion of", in: tmux)
+            plan = try await tmux.waitFor("waiting for the deletion", timeout: .seconds(60)) {
+                $0.contains("Waiting: ") && $0.contains("keys left; last deletion") && $0.contains("fast-forward")
+            }
+            // Fast-forward (demo only) moves the core's clock past the last deletion date.
+            let footer = plan.split(separator: "\n").last.map(String.init) ?? ""
+            let fastForward = footer.firstMatch(of: #/(\S+) fast-forward/#).map { String($0.1) } ?? "F"
+            try await Self.press(fastForward, until: "the fast-forward", in: tmux) {
+                $0.contains("✓  4. Wait for deletion") || $0.contains("Fast-forwarded")
+            }
+            try await tmux.waitFor("every key deleted; disconnect next", timeout: .seconds(30)) {
+                $0.contains("✓  4. Wait for deletion") && $0.contains("Enter opens the DisconnectCustomKeyStore dialog")
+            }
+            try await Self.press("Enter", until: "the disconnect dialog", in: tmux) { $0.contains("Disconnect \(target.name)?") }
+            try await Self.confirmDialog("Disconnect \(target.name)?", in: tmux)
+            try await tmux.waitFor("DISCONNECTED; delete next", timeout: .seconds(60)) {
+                $0.contains("✓  6. Wait DISCONNECTED") && $0.contains("Enter asks for the store's name")
+            }
+            // The final delete asks for the name; Esc cancels and nothing is deleted.
+            try await Self.press("Enter", until: "the name prompt", in: tmux) { $0.contains("Type the store's name") }
+            try await tmux.send("Escape")
+            try await tmux.waitFor("the prompt closed") { !$0.contains("Type the store's name") }
+            let cancelled = try await tmux.capture()
+            #expect(!cancelled.contains("\(target.name) is deleted") && !cancelled.contains("no longer exists"),
+                    "Esc at the name prompt must not delete:\n\(cancelled)")
+            try await Self.press("Enter", until: "the name prompt again", in: tmux) { $0.contains("Type the store's name") }
+            try await tmux.send(target.name, literal: true)
+            try await tmux.send("Enter")
+            let done = try await tmux.waitFor("the store deleted", timeout: .seconds(30)) {
+                $0.contains("\(target.name) is deleted") || $0.contains("no longer exists")
+            }
+            #expect(done.contains("Not deleted"), "the end states what was not deleted:\n\(done)")
+            #expect(done.contains("cluster"), "the cluster is named among what was not deleted:\n\(done)")
+            try await tmux.send("Escape")
+            try await tmux.waitFor("the stores without \(target.name)") { screen in
+                let shown = Self.storeRows(screen)
+                return !shown.isEmpty && !shown.contains { $0.id == target.id }
+            }
+            // (A demo keeps its teardown journal in memory, like its core; the scripted suite checks the file.)
+            try await tmux.send("q")
+            _ = try await tmux.waitForExit()
+            let status = (try? String(contentsOf: statusFile, encoding: .utf8))?.trimmingCharacters(in: .whitespacesAndNewlines)
+            #expect(status == "0", "cks exit status after q: \(status ?? "none")")
+        }
+    }
+}

@@ -1,0 +1,120 @@
+import Foundation
+
+/// What a finished child process left behind.
+struct ProcessResult: Sendable, CustomStringConvertible {
+    var arguments: [String]
+    var status: Int32
+    var stdout: String
+    var stderr: String
+    var timedOut: Bool
+
+    var description: String {
+        var text = "$ \(arguments.joined(separator: " "))\nexit status \(status)\(timedOut ? " (killed: timed out)" : "")"
+        if !stdout.isEmpty { text += "\n--- stdout ---\n\(stdout)" }
+        if !stderr.isEmpty { text += "\n--- stderr ---\n\(stderr)" }
+        return text
+    }
+}
+
+/// Runs external programs without blocking Swift's cooperative threads: output goes to temporary
+/// files (a full pipe can never stall the child), and the exit is awaited (see `ChildProcess`).
+enum ProcessRunner {
+    /// Runs `arguments` (resolved on PATH) with `environment` added to ours.
+    /// The child and its process group are killed with SIGKILL after `timeout`.
+    static func run(
+        _ arguments: [String],
+        environment: [String: String] = [:],
+        removingEnvironment: [String] = [],
+        currentDirectory: URL? = nil,
+        stdin: Data? = nil,
+        timeout: Duration = .seconds(120)
+    ) async throws -> ProcessResult {
+        let scratch = try TemporaryDirectory(prefix: "cks-qa-run")
+        defer { scratch.remove() }
+        let outURL = scratch.url.appendingPathComponent("stdout")
+        let errURL = scratch.url.appendingPathComponent("stderr")
+        var stdinPath = "/dev/null"
+        if let stdin {
+            let inURL = scratch.url.appendingPathComponent("stdin")
+            try stdin.write(to: inURL)
+            stdinPath = inURL.path
+        }
+        var env = ProcessInfo.processInfo.environment
+        for name in removingEnvironment { env.removeValue(forKey: name) }
+        env.merge(environment) { _, new in new }
+        let child = try ChildProcess(arguments, environment: env, stdinPath: stdinPath,
+                                     stdoutPath: outURL.path, stderrPath: errURL.path,
+                                     currentDirectory: currentDirectory?.path)
+        let timedOut = await !child.wait(timeout: timeout)
+        if timedOut {
+            child.sendToGroup(SIGKILL)
+            child.send(SIGKILL)
+        }
+        let status = await child.wait()
+        return ProcessResult(
+            arguments: arguments,
+            status: status,
+            stdout: (try? String(contentsOf: outURL, encoding: .utf8)) ?? "",
+            stderr: (try? String(contentsOf: errURL, encoding: .utf8)) ?? "",
+            timedOut: timedOut
+        )
+    }
+
+    /// Runs a short probe synchronously (only while the test plan is built), returning exit status and output.
+    static func runSynchronously(_ arguments: [String]) -> (status: Int32, output: String) {
+        guard let scratch = try? TemporaryDirectory(prefix: "cks-qa-probe") else { return (-1, "") }
+        defer { scratch.remove() }
+        let out = scratch.url.appendingPathComponent("out").path
+        guard let child = try? ChildProcess(arguments, environment: ProcessInfo.processInfo.environment,
+                                            stdoutPath: out, stderrPath: out) else { return (-1, "") }
+        let status = child.waitSynchronously()
+        return (status, (try? String(contentsOfFile: out, encoding: .utf8)) ?? "")
+    }
+}
+
+/// A fresh directory under `$TMPDIR`, removed on request.
+struct TemporaryDirectory: Sendable {
+    let url: URL
+
+    init(prefix: String) throws {
+        url = FileManager.default.temporaryDirectory
+            .appendingPathComponent("\(prefix)-\(UUID().uuidString.prefix(8).lowercased())", isDirectory: true)
+        try FileManager.default.createDirectory(at: url, withIntermediateDirectories: true)
+    }
+
+    func remove() { try? FileManager.default.removeItem(at: url) }
+}
+
+/// Where the repository and the built products are, found without absolute paths in the source.
+enum Locations {
+    /// The repository root: three levels above this file (Tests/CKSExternalTests/Support/).
+    static let repositoryRoot: URL = URL(fileURLWithPath: #filePath)
+        .deletingLastPathComponent().deletingLastPathComponent()
+        .deletingLastPathComponent().deletingLastPathComponent()
+
+    /// The Python suites and their helper module.
+    static let pythonDirectory: URL = repositoryRoot.appendingPathComponent("Tests/CKSExternalTests/python")
+
+    /// The `cks` executable built next to the test bundle (`CKS_BINARY` overrides).
+    static let cksBinary: URL? = {
+        let fm = FileManager.default
+        if let override = ProcessInfo.processInfo.environment["CKS_BINARY"], fm.isExecutableFile(atPath: override) {
+            return URL(fileURLWithPath: override)
+        }
+        var candidates: [URL] = []
+        // The running test bundle (Linux: `.build/<triple>/debug/cksPackageTests.xctest`) sits next to `cks`.
+        if let exe = try? fm.destinationOfSymbolicLink(atPath: "/proc/self/exe") {
+            candidates.append(URL(fileURLWithPath: exe).deletingLastPathComponent().appendingPathComponent("cks"))
+        }
+        if let exe = Bundle.main.executableURL {
+            candidates.append(exe.deletingLastPathComponent().appendingPathComponent("cks"))
+        }
+        candidates.append(Bundle.main.bundleURL.deletingLastPathComponent().appendingPathComponent("cks"))
+        // macOS: the bundle is `…/debug/cksPackageTests.xctest/Contents/MacOS/…`.
+        for bundle in Bundle.allBundles where bundle.bundlePath.hasSuffix(".xctest") {
+            candidates.append(bundle.bundleURL.deletingLastPathComponent().appendingPathComponent("cks"))
+        }
+        candidates.append(repositoryRoot.appendingPathComponent(".build/debug/cks"))
+        return candidates.first { fm.isExecutableFile(atPath: $0.path) }
+    }()
+}
