@@ -213,7 +213,9 @@ private func call(_ client: KMSClient, _ target: String, idempotent: Bool) async
         let result = await call(client, "TrentService.CreateKey", idempotent: false)
         guard case .failure(let e) = result else { Issue.record("expected failure"); return }
         #expect(e.kind == .timedOut)
-        #expect(ContinuousClock.now - started < .seconds(10))  // far below the transport's 30 s hang
+        // Below the transport's 30 s hang: the call returned at its own deadline. The margin is wide because a
+        // loaded 2-core machine delays the deadline task by many seconds (16.6 s seen at load average 20).
+        #expect(ContinuousClock.now - started < .seconds(25))
     }
 
     @Test func requestIsSignedLikeBotocore() throws {
