@@ -154,3 +154,40 @@ extension Reliability {
         }
     }
 }
+
+extension Reliability.Races {
+    /// The checker itself: it must reject answers no serial order explains, and accept overlapping ones that one does.
+    @Test func checkerRejectsImpossibleHistories() {
+        let t0 = ContinuousClock.now
+        func at(_ ms: Int) -> ContinuousClock.Instant { t0 + .milliseconds(ms) }
+        var empty = RaceModel()
+        empty.state = .disconnected
+        // Delete answered before CreateKey was sent, yet CreateKey succeeded: impossible.
+        let impossible = [
+            RaceCall(client: 0, start: at(0), end: at(10), operation: .delete, outcome: .ok(nil)),
+            RaceCall(client: 1, start: at(20), end: at(30), operation: .connect, outcome: .ok(nil)),
+        ]
+        #expect(Linearizability.check(impossible, from: empty) == false)
+        // The same calls overlapping: Connect first, then Delete refused... but Delete said ok: still impossible.
+        let overlapping = [
+            RaceCall(client: 0, start: at(0), end: at(30), operation: .delete, outcome: .ok(nil)),
+            RaceCall(client: 1, start: at(5), end: at(25), operation: .connect, outcome: .ok(nil)),
+        ]
+        #expect(Linearizability.check(overlapping, from: empty) == false)
+        // Overlapping, Connect ok and Delete refused as invalid state: Connect took effect first.
+        let explained = [
+            RaceCall(client: 0, start: at(0), end: at(30), operation: .delete, outcome: .error("CustomKeyStoreInvalidStateException")),
+            RaceCall(client: 1, start: at(5), end: at(25), operation: .connect, outcome: .ok(nil)),
+        ]
+        #expect(Linearizability.check(explained, from: empty) == true)
+        // A key scheduled twice with success: impossible in any order.
+        var withKey = RaceModel()
+        withKey.state = .connected
+        withKey.keys["k"] = .enabled
+        let twice = [
+            RaceCall(client: 0, start: at(0), end: at(30), operation: .schedule("k"), outcome: .ok(nil)),
+            RaceCall(client: 1, start: at(1), end: at(29), operation: .schedule("k"), outcome: .ok(nil)),
+        ]
+        #expect(Linearizability.check(twice, from: withKey) == false)
+    }
+}

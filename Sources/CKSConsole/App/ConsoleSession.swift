@@ -48,8 +48,15 @@ public enum ConsoleSession {
         let prepared: PreparedBackend
         do {
             prepared = try await preparing.value
+            // A signal that came while preparing, but too late to cancel it, still stops the console (found by the
+            // reliability suite: SIGTERM during a demo's seeding was swallowed and the console kept running).
+            let interrupted = Interrupts.received.load(ordering: .relaxed) != 0
             Interrupts.remove(interrupts)
             StartupProgress.clear()
+            if interrupted {
+                await prepared.stop()
+                return 130
+            }
         } catch {
             Interrupts.remove(interrupts)
             StartupProgress.clear()

@@ -19,10 +19,13 @@ public struct ConsoleSettings: Sendable {
         var config: [String: String] = [:]
         if let dir = configDir {
             let path = dir.appendingPathComponent("config").path
-            if let text = try? String(contentsOfFile: path, encoding: .utf8) {
+            switch readText(path) {
+            case .text(let text):
                 let (values, problem) = parseConfig(text, path: path)
                 config = values
                 if let problem { problems.append(problem) }
+            case .unreadable(let why): problems.append("config \(path): \(why); config ignored")
+            case .absent: break
             }
         }
         let name = themeFlag ?? environment["CKS_THEME"].flatMap { $0.isEmpty ? nil : $0 } ?? config["theme"] ?? "default"
@@ -31,16 +34,36 @@ public struct ConsoleSettings: Sendable {
         var keymap = Keymap.defaults
         if let dir = configDir {
             let path = dir.appendingPathComponent("keymap").path
-            if let text = try? String(contentsOfFile: path, encoding: .utf8) {
+            switch readText(path) {
+            case .text(let text):
                 let (map, problem) = keymap.applying(file: text, path: path)
                 keymap = map
                 if let problem { problems.append(problem) }
+            case .unreadable(let why): problems.append("keymap \(path): \(why); default keys in use")
+            case .absent: break
             }
         }
         let ascii = asciiFlag || config["ascii"] == "true" || !utf8Locale
         let readOnly = readOnlyFlag || config["read-only"] == "true"
         return ConsoleSettings(themeName: themeProblem == nil ? name : "default", theme: theme, keymap: keymap,
                                ascii: ascii, readOnly: readOnly, problems: problems)
+    }
+
+    /// A settings file: absent (fine), UTF-8 text, or present but unusable (said once the UI is up, never ignored
+    /// silently: a keymap that is not applied would surprise the operator).
+    enum SettingsFile: Equatable {
+        case absent
+        case text(String)
+        case unreadable(String)
+    }
+
+    static func readText(_ path: String) -> SettingsFile {
+        var isDirectory: ObjCBool = false
+        guard FileManager.default.fileExists(atPath: path, isDirectory: &isDirectory) else { return .absent }
+        if isDirectory.boolValue { return .unreadable("is a directory") }
+        guard let data = FileManager.default.contents(atPath: path) else { return .unreadable("cannot be read") }
+        guard let text = String(data: data, encoding: .utf8) else { return .unreadable("cannot be read as UTF-8 text") }
+        return .text(text)
     }
 
     /// `key = value` lines; known keys: theme, read-only, ascii.

@@ -207,29 +207,39 @@ func withServe<T>(principals: [TestPrincipal]? = nil, extraArguments: [String] =
 }
 
 /// Runs a program to its end (stdout and stderr to files, so a full pipe never stalls it); killed after `timeout`.
+/// Spawned with posix_spawn and reaped with waitpid here: Foundation's Process monitor was seen leaving a
+/// `tmux new-session` client as a zombie it never reported, which hung the test.
 func runProgram(_ executable: URL, _ arguments: [String], environment: [String: String] = [:],
                 timeout: Duration = .seconds(60)) async throws -> (status: Int32, stdout: String, stderr: String) {
     let scratch = try TemporaryDirectory(prefix: "cks-rel-run")
     defer { scratch.remove() }
     let out = scratch.url.appendingPathComponent("out"), err = scratch.url.appendingPathComponent("err")
-    FileManager.default.createFile(atPath: out.path, contents: nil)
-    FileManager.default.createFile(atPath: err.path, contents: nil)
-    let process = Process()
-    process.executableURL = executable
-    process.arguments = arguments
     var env = ProcessInfo.processInfo.environment
     env.merge(environment) { _, new in new }
-    process.environment = env
-    process.standardOutput = try FileHandle(forWritingTo: out)
-    process.standardError = try FileHandle(forWritingTo: err)
-    process.standardInput = FileHandle.nullDevice
-    try process.run()
-    if !(await poll(timeout: timeout, every: .milliseconds(10)) { !process.isRunning }) {
-        sendSignal(process.processIdentifier, SIGKILL)
-        process.waitUntilExit()
+    var actions = posix_spawn_file_actions_t()
+    posix_spawn_file_actions_init(&actions)
+    defer { posix_spawn_file_actions_destroy(&actions) }
+    posix_spawn_file_actions_addopen(&actions, 0, "/dev/null", O_RDONLY, 0)
+    posix_spawn_file_actions_addopen(&actions, 1, out.path, O_WRONLY | O_CREAT | O_TRUNC, 0o600)
+    posix_spawn_file_actions_addopen(&actions, 2, err.path, O_WRONLY | O_CREAT | O_TRUNC, 0o600)
+    let argv = ([executable.path] + arguments).map { strdup($0) } + [nil]
+    let envp = env.map { strdup("\($0.key)=\($0.value)") } + [nil]
+    defer { argv.forEach { free($0) }; envp.forEach { free($0) } }
+    var pid: pid_t = 0
+    let spawned = posix_spawn(&pid, executable.path, &actions, nil, argv, envp)
+    guard spawned == 0 else { throw HarnessError("cannot run \(executable.path): error \(spawned)") }
+    var status: Int32 = 0
+    let deadline = ContinuousClock.now + timeout
+    while waitpid(pid, &status, WNOHANG) == 0 {
+        if ContinuousClock.now > deadline {
+            kill(pid, SIGKILL)
+            _ = waitpid(pid, &status, 0)
+            break
+        }
+        try? await Task.sleep(for: .milliseconds(5))
     }
-    process.waitUntilExit()
-    return (process.terminationStatus,
+    let exitStatus: Int32 = (status & 0x7F) == 0 ? (status >> 8) & 0xFF : 128 + (status & 0x7F)
+    return (exitStatus,
             (try? String(contentsOf: out, encoding: .utf8)) ?? "",
             (try? String(contentsOf: err, encoding: .utf8)) ?? "")
 }
