@@ -51,6 +51,7 @@ let package = Package(
         // The console: models → pure renderers → widgets → screens; scripted verbs; embedded core.
         .target(name: "CKSConsole", dependencies: [
             "CKSDomain", "CKSWire", "CKSClient", "CKSServer", "CNcursesw",
+            .product(name: "Logging", package: "swift-log"),   // to keep the embedded core quiet
         ]),
         // The executable: argument parsing only.
         .executableTarget(name: "cks", dependencies: [
@@ -61,7 +62,9 @@ let package = Package(
         .testTarget(name: "CKSPersistenceTests", dependencies: ["CKSPersistence"]),
         .testTarget(name: "CKSWireTests", dependencies: ["CKSWire"], resources: [.copy("Vectors")]),
         .testTarget(name: "CKSServerTests", dependencies: ["CKSServer", "CKSWire", "CKSClient"]),
-        .testTarget(name: "CKSClientTests", dependencies: ["CKSClient", "CKSServer"]),
+        .testTarget(name: "CKSClientTests", dependencies: [
+            "CKSClient", "CKSServer", .product(name: "Logging", package: "swift-log"),
+        ]),
         .testTarget(name: "CKSConsoleTests", dependencies: ["CKSConsole"]),
         // Suites that drive real third-party programs (aws CLI, boto3, moto, tmux) against the built `cks`.
         .testTarget(name: "CKSExternalTests", dependencies: ["cks", "CKSClient", "CKSWire"]),

@@ -67,6 +67,9 @@ public final class KMSClient: Sendable {
 
     deinit { transport.shutdown() }
 
+    /// Closes the pooled connections; calls made afterwards fail.
+    public func shutdown() { transport.shutdown() }
+
     /// Sends a body to a target as is (signed, retried, errors decoded). For operations without a typed shape.
     public func sendRaw(target: String, body: Data, idempotent: Bool, timeout: TimeInterval? = nil)
         async throws(KMSClientError) -> (TransportResponse, ResponseMetadata) {

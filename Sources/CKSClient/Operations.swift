@@ -29,9 +29,10 @@ extension KMSClient {
                                                          customKeyStoreName: looksLikeId ? nil : idOrName)
             if let store = page.customKeyStores?.first { return store }
         } catch where error.code == .customKeyStoreNotFound && looksLikeId {
-            // A store may be *named* like an id; try the name before giving up.
-            let page = try await describeCustomKeyStores(customKeyStoreName: idOrName)
-            if let store = page.customKeyStores?.first { return store }
+            // A store may be *named* like an id; try the name before giving up, but report the id's error.
+            if let byName = try? await describeCustomKeyStores(customKeyStoreName: idOrName).customKeyStores?.first {
+                return byName
+            }
             throw error
         }
         throw KMSClientError(kind: .service(.customKeyStoreNotFound),

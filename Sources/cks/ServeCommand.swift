@@ -1,7 +1,111 @@
 import ArgumentParser
+import CKSServer
+import Foundation
+#if canImport(Glibc)
+import Glibc
+#endif
 
-// Placeholder until its issue lands; replace this whole file.
+/// `cks serve`: runs the core, a local AWS KMS custom key store service, until SIGTERM or SIGINT.
 struct ServeCommand: AsyncParsableCommand {
-    static let configuration = CommandConfiguration(commandName: "serve", abstract: "Run the core: the local KMS custom key store service.")
-    func run() async throws { throw ValidationError("`cks serve` is not built yet") }
+    static let configuration = CommandConfiguration(
+        commandName: "serve",
+        abstract: "Run the core: the local KMS custom key store service.",
+        discussion: """
+            Prints one line 'listening on http://HOST:PORT' when ready. Without --principals it uses \
+            <data-dir>/principals.json, creating it (mode 0600) with a fresh admin principal if absent.
+            """
+    )
+
+    @Option(help: "HOST:PORT to listen on; port 0 picks a free port.")
+    var listen = "127.0.0.1:7911"
+
+    @Option(help: "Data directory (default: $XDG_DATA_HOME/cks, else ~/.local/share/cks).")
+    var dataDir: String?
+
+    @Option(help: "Principals file (default: <data-dir>/principals.json, created if absent).")
+    var principals: String?
+
+    @Option(help: "Region the core advertises; each request's region comes from its SigV4 scope.")
+    var region = "us-east-1"
+
+    @Option(help: "Simulated seconds per wall-clock second.")
+    var timeScale: Double = 1
+
+    @Option(help: "Custom key stores per account and region.")
+    var storeQuota: Int = 10
+
+    @Flag(help: "Allow listening on a non-loopback address.")
+    var allowRemote = false
+
+    func validate() throws {
+        guard (try? Self.parseListen(listen)) != nil else {
+            throw ValidationError("--listen must be HOST:PORT (for example 127.0.0.1:7911 or [::1]:0), got '\(listen)'")
+        }
+        guard timeScale > 0, timeScale.isFinite else { throw ValidationError("--time-scale must be a positive number") }
+        guard storeQuota >= 0 else { throw ValidationError("--store-quota must not be negative") }
+    }
+
+    func run() async throws {
+        let (host, port) = try Self.parseListen(listen)
+        var configuration = CoreConfiguration(dataDirectory: dataDir.map { URL(fileURLWithPath: $0) } ?? Self.defaultDataDirectory())
+        configuration.host = host
+        configuration.port = port
+        configuration.principalsFile = principals.map { URL(fileURLWithPath: $0) }
+        configuration.region = region
+        configuration.allowRemote = allowRemote
+        configuration.engine.timeScale = timeScale
+        configuration.engine.storeQuota = storeQuota
+
+        let server: CoreServer
+        do {
+            server = try await CoreServer.start(configuration, handleSignals: true)
+        } catch let error as CoreStartError {
+            Self.writeLine("cks serve: \(error.message)", to: 2)
+            throw ExitCode(1)
+        }
+        if server.createdPrincipalsFile {
+            Self.writeLine("created principals file \(server.principalsFile.path) "
+                           + "(admin access key id \(server.adminPrincipal.accessKeyId))")
+        }
+        Self.writeLine("cks core listening on \(server.endpoint.absoluteString) (region \(region), data \(configuration.dataDirectory.path))")
+        await server.waitUntilStopped()
+    }
+
+    /// `HOST:PORT`, `[IPv6]:PORT`.
+    static func parseListen(_ text: String) throws -> (String, Int) {
+        struct Bad: Error {}
+        let host: Substring, portText: Substring
+        if text.hasPrefix("[") {
+            guard let close = text.firstIndex(of: "]"), text[text.index(after: close)...].hasPrefix(":") else { throw Bad() }
+            host = text[text.index(after: text.startIndex)..<close]
+            portText = text[text.index(close, offsetBy: 2)...]
+        } else {
+            guard let colon = text.lastIndex(of: ":") else { throw Bad() }
+            host = text[..<colon]
+            portText = text[text.index(after: colon)...]
+        }
+        guard !host.isEmpty, let port = Int(portText), (0...65535).contains(port) else { throw Bad() }
+        return (String(host), port)
+    }
+
+    /// `$XDG_DATA_HOME/cks`, else `~/.local/share/cks`.
+    static func defaultDataDirectory() -> URL {
+        let environment = ProcessInfo.processInfo.environment
+        if let xdg = environment["XDG_DATA_HOME"], !xdg.isEmpty {
+            return URL(fileURLWithPath: xdg).appendingPathComponent("cks")
+        }
+        let home = environment["HOME"].map { URL(fileURLWithPath: $0) } ?? FileManager.default.homeDirectoryForCurrentUser
+        return home.appendingPathComponent(".local/share/cks")
+    }
+
+    /// Writes straight to the file descriptor: stdout into a pipe is block-buffered, and scripts wait for the line.
+    static func writeLine(_ text: String, to fd: Int32 = 1) {
+        let bytes = Array((text + "\n").utf8)
+        var offset = 0
+        while offset < bytes.count {
+            let n = bytes[offset...].withUnsafeBytes { write(fd, $0.baseAddress, $0.count) }
+            if n <= 0 { return }
+            offset += n
+        }
+    }
 }

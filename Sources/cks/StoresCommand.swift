@@ -1,7 +1,20 @@
 import ArgumentParser
+import CKSConsole
 
-// Placeholder until its issue lands; replace this whole file.
+/// `cks stores`: the custom key stores. Argument parsing only; CKSConsole does the work.
 struct StoresCommand: AsyncParsableCommand {
-    static let configuration = CommandConfiguration(commandName: "stores", abstract: "List the custom key stores.")
-    func run() async throws { throw ValidationError("`cks stores` is not built yet") }
+    static let configuration = CommandConfiguration(
+        commandName: "stores",
+        abstract: "List the custom key stores: name, id, type, connection state, key count, created.",
+        discussion: scriptedExitHelp)
+
+    @OptionGroup var client: ClientOptions
+
+    @Option(help: "Output format: table (default on a terminal) or json (default otherwise).")
+    var output: OutputChoice?
+
+    func run() async throws {
+        let status = await ScriptedVerbs.stores(ScriptedOptions(flags: client.flags, output: output?.format))
+        if status != 0 { throw ExitCode(status) }
+    }
 }

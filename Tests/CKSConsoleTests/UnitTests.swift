@@ -152,31 +152,4 @@ struct ModelTests {
         line.complete(stores: ["payments-hsm", "partner-xks"], themes: [])
         #expect(line.text == "keys payments-hsm")
     }
-
-    @Test("the in-memory core follows the connection and key state rules")
-    func inMemoryRules() async throws {
-        let time = SimulatedTime.manual(at: Date(timeIntervalSince1970: 1_795_000_000))
-        let b = InMemoryBackend(time: time)
-        await DemoEstate.small.seed(into: b, now: time.now())
-        let stores = try await b.listStores()
-        let ledger = try #require(stores.first { $0.name == "ledger-hsm" })
-        let failed = try #require(stores.first { $0.name == "analytics-hsm" })
-        await #expect(throws: KMSError.self) { try await b.connectStore(failed.id) }
-        try await b.disconnectStore(failed.id)
-        time.advance(by: 60)
-        #expect(await b.store(failed.id)?.connectionState == .disconnected)
-        try await b.connectStore(ledger.id)
-        #expect(await b.store(ledger.id)?.connectionState == .connecting)
-        time.advance(by: 200)
-        #expect(await b.store(ledger.id)?.connectionState == .connected)
-        let keys = await b.keysForTest(store: ledger.id)
-        #expect(keys.allSatisfy { $0.state == .enabled || $0.state == .pendingDeletion })
-        let pending = try #require(keys.first { $0.state == .pendingDeletion })
-        try await b.cancelKeyDeletion(pending.id)
-        #expect(await b.key(pending.id)?.state == .disabled)
-        await #expect(throws: KMSError.self) { _ = try await b.scheduleKeyDeletion(pending.id, pendingWindowInDays: 6) }
-        let date = try await b.scheduleKeyDeletion(pending.id, pendingWindowInDays: 7)
-        time.advance(by: date.timeIntervalSince(time.now()) + 1)
-        #expect(await b.key(pending.id) == nil)
-    }
 }

@@ -19,7 +19,7 @@ import Testing
         #expect(plan.flaggedKeys[0].reason == .usedRecently(at: TF.now - 2 * TF.day, operation: "Encrypt"))
         #expect(plan.flaggedKeys[1].reason == .useUnknown(reason: "created before tracking started"))
         guard case .blocked(let reason) = plan.status else { Issue.record("not blocked: \(plan.status)"); return }
-        #expect(reason == "2 keys must be acknowledged before scheduling deletion: 1 used within the last 30 days, 1 with unknown use")
+        #expect(reason == "2 keys to acknowledge before scheduling deletion: 1 used within the last 30 days, 1 with unknown use")
         #expect(plan.step(.checkUse).status == .blocked(reason: reason))
         guard case .acknowledge(let flags) = plan.action else { Issue.record("\(plan.action)"); return }
         #expect(flags.map(\.acknowledgement) == [.init(.keyInUse, "k1"), .init(.keyInUse, "k2")])

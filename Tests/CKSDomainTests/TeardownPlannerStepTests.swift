@@ -21,7 +21,7 @@ import Testing
         #expect(plan.action == .checkUse(keyIds: ["k1", "k2"]))
         #expect(plan.status == .ready)
         #expect(plan.step(.inventory).status == .done)
-        #expect(plan.step(.inventory).summary == "3 keys in the store: 1 pending deletion, 2 to schedule")
+        #expect(plan.step(.inventory).summary == "3 keys: 1 pending deletion, 2 to schedule")
     }
 
     @Test func partlyCheckedKeysOnlyNeedTheRest() {
@@ -58,7 +58,7 @@ import Testing
         #expect(plan.action == .waitForDeletion(keysLeft: 2, lastDeletionDate: TF.now + 10 * TF.day))
         #expect(plan.waitProgress == WaitProgress(keysLeft: 2, lastDeletionDate: TF.now + 10 * TF.day,
                                                   remaining: 10 * TF.day, overdueKeys: 0))
-        #expect(plan.step(.waitForDeletion).summary == "2 keys left, last deletion after 2027-01-25 08:00 UTC (in 10d 00h)")
+        #expect(plan.step(.waitForDeletion).summary == "2 keys left, last after 2027-01-25 08:00 UTC (in 10d 00h)")
         #expect(TF.statuses(plan) == ["done", "done", "done", "waiting", "upcoming", "upcoming", "upcoming"])
         #expect(plan.abortableKeyIds == ["k1", "k2"])
     }

@@ -32,7 +32,11 @@ import Testing
             #expect(isRequestId(response.header("x-amzn-RequestId")))
             #expect(response.json["Region"] as? String == "eu-west-2")
             let call = try #require(handler.calls.first)
-            #expect(call.caller == Caller(account: "111122223333", region: "eu-west-2", principalName: "admin"))
+            #expect(call.caller.account == "111122223333")
+            #expect(call.caller.region == "eu-west-2")
+            #expect(call.caller.principalName == "admin")
+            // The engine learns the request id the client will see.
+            #expect(call.caller.requestId == response.header("x-amzn-RequestId"))
             #expect(call.target == "TrentService.DescribeCustomKeyStores")
         }
     }

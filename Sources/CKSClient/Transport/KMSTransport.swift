@@ -72,24 +72,45 @@ public final class URLSessionTransport: KMSTransport {
         urlRequest.httpMethod = request.method
         for (name, value) in request.headers { urlRequest.addValue(value, forHTTPHeaderField: name) }
         urlRequest.httpBody = request.body
-        do {
-            let (data, response) = try await session.data(for: urlRequest)
-            guard let http = response as? HTTPURLResponse else {
-                throw KMSClientError(kind: .invalidResponse, message: "Not an HTTP response", endpoint: request.url)
+        let (data, response) = try await exchange(urlRequest, url: request.url)
+        guard let http = response as? HTTPURLResponse else {
+            throw KMSClientError(kind: .invalidResponse, message: "Not an HTTP response", endpoint: request.url)
+        }
+        var headers: [String: String] = [:]
+        for (key, value) in http.allHeaderFields {
+            if let key = key as? String, let value = value as? String { headers[key.lowercased()] = value }
+        }
+        return TransportResponse(status: http.statusCode, headers: headers, body: data)
+    }
+
+    /// A data task behind a continuation. Not `URLSession.data(for:)`: on Linux its cancellation handler cancels
+    /// the task with a synchronous hop onto the session's queue while the Swift task's status lock is held, and
+    /// deadlocks when the answer is being delivered on that queue at the same moment (seen here under load).
+    /// Cancelling from another queue, after the handler returns, keeps both sides lock-free.
+    private func exchange(_ urlRequest: URLRequest, url: URL) async throws -> (Data, URLResponse) {
+        let pending = PendingTask()
+        return try await withTaskCancellationHandler {
+            try await withCheckedThrowingContinuation { (continuation: CheckedContinuation<(Data, URLResponse), any Error>) in
+                let task = session.dataTask(with: urlRequest) { data, response, error in
+                    if let error {
+                        if let urlError = error as? URLError {
+                            continuation.resume(throwing: urlError.code == .cancelled ? CancellationError()
+                                                                                     : Self.map(urlError, url: url))
+                        } else {
+                            continuation.resume(throwing: KMSClientError(kind: .connectionLost, message: "\(error)", endpoint: url))
+                        }
+                    } else if let response {
+                        continuation.resume(returning: (data ?? Data(), response))
+                    } else {
+                        continuation.resume(throwing: KMSClientError(kind: .invalidResponse, message: "No response", endpoint: url))
+                    }
+                }
+                let cancelledAlready = pending.start(task)
+                task.resume()
+                if cancelledAlready { DispatchQueue.global().async { task.cancel() } }
             }
-            var headers: [String: String] = [:]
-            for (key, value) in http.allHeaderFields {
-                if let key = key as? String, let value = value as? String { headers[key.lowercased()] = value }
-            }
-            return TransportResponse(status: http.statusCode, headers: headers, body: data)
-        } catch let error as KMSClientError {
-            throw error
-        } catch let error as URLError {
-            throw Self.map(error, url: request.url)
-        } catch is CancellationError {
-            throw CancellationError()
-        } catch {
-            throw KMSClientError(kind: .connectionLost, message: "\(error)", endpoint: request.url)
+        } onCancel: {
+            if let task = pending.cancel() { DispatchQueue.global().async { task.cancel() } }
         }
     }
 
@@ -113,5 +134,27 @@ public final class URLSessionTransport: KMSTransport {
                                   message: "Connection was closed before we received a valid response from endpoint URL: \"\(endpoint)\". (\(error.code.rawValue))",
                                   endpoint: url)
         }
+    }
+}
+
+/// The data task of one exchange, and whether cancellation came first.
+private final class PendingTask: @unchecked Sendable {
+    // @unchecked: both fields are only touched under `lock`.
+    private let lock = NSLock()
+    private var task: URLSessionDataTask?
+    private var cancelled = false
+
+    /// Records the task; true if the exchange was cancelled before it started.
+    func start(_ task: URLSessionDataTask) -> Bool {
+        lock.lock(); defer { lock.unlock() }
+        self.task = task
+        return cancelled
+    }
+
+    /// Marks the exchange cancelled; the task to cancel, if it has started.
+    func cancel() -> URLSessionDataTask? {
+        lock.lock(); defer { lock.unlock() }
+        cancelled = true
+        return task
     }
 }

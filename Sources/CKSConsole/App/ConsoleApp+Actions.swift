@@ -9,6 +9,8 @@ extension ConsoleApp {
             return "read-only mode: changes are refused"
         }
         switch action {
+        case .teardownStep, .teardownMark, .acknowledge, .acknowledgeAll, .abortTeardown, .disconnectOnly, .acceptOrphaning, .fastForward:
+            return teardown?.availability(action) ?? "only in the teardown view"
         case .connect, .disconnect, .teardown:
             guard case .stores = screen else { return "only on the Stores screen" }
             guard let s = storesTable.current?.record else { return "no store selected" }
@@ -203,47 +205,26 @@ extension ConsoleApp {
         }
     }
 
-    /// Runs a key action over `ids` with bounded concurrency, with per-key results.
+    /// Runs a key action over `ids` through the backend's bulk call (bounded concurrency, one result per key).
     func runKeyAction(_ action: Action, _ ids: [String], window: Int) {
         guard case let storeId? = screenStoreId else { return }
-        let names: [Action: (String, String)] = [
-            .scheduleDeletion: ("ScheduleKeyDeletion", "schedule deletion"), .cancelDeletion: ("CancelKeyDeletion", "cancel deletion"),
-            .enableKey: ("EnableKey", "enable"), .disableKey: ("DisableKey", "disable"),
+        let kinds: [Action: (KeyAction, String)] = [
+            .scheduleDeletion: (.scheduleDeletion, "schedule deletion"), .cancelDeletion: (.cancelDeletion, "cancel deletion"),
+            .enableKey: (.enable, "enable"), .disableKey: (.disable, "disable"),
         ]
-        let (api, verb) = names[action] ?? ("?", "?")
+        guard let (kind, verb) = kinds[action] else { return }
+        let api = kind.operation
         bulk = BulkProgress(label: api, total: ids.count)
         launch("\(verb) \(ids.count == 1 ? "1 key" : "\(ids.count) keys")") { app in
-            let backend = app.backend
-            var failures: [(String, String)] = []
-            await withTaskGroup(of: (String, String?).self) { group in
-                var next = 0
-                func add() {
-                    guard next < ids.count else { return }
-                    let id = ids[next]
-                    next += 1
-                    group.addTask {
-                        do {
-                            switch action {
-                            case .scheduleDeletion: _ = try await backend.scheduleKeyDeletion(id, pendingWindowInDays: window)
-                            case .cancelDeletion: try await backend.cancelKeyDeletion(id)
-                            case .enableKey: try await backend.enableKey(id)
-                            default: try await backend.disableKey(id)
-                            }
-                            return (id, nil)
-                        } catch {
-                            let (code, message, _) = BackendError.describe(error)
-                            return (id, "\(code): \(message)")
-                        }
-                    }
-                }
-                for _ in 0..<4 { add() }
-                for await (id, error) in group {
+            let results = await app.backend.perform(kind, on: ids, pendingWindowInDays: window) { result in
+                Task { @MainActor [weak app] in
+                    guard let app, app.bulk != nil else { return }
                     app.bulk?.done += 1
-                    if let error { failures.append((id, error)); app.bulk?.failed += 1 }
+                    if result.failure != nil { app.bulk?.failed += 1 }
                     app.changed()
-                    add()
                 }
             }
+            let failures = results.compactMap { r in r.failure.map { (r.keyId, "\($0.code): \($0.message)") } }
             await app.redescribe(ids, storeId: storeId)
             app.bulk = nil
             if case .keys(let sid) = app.screen, sid == storeId { app.keysView(storeId).table.marks.removeAll() }

@@ -68,6 +68,8 @@ extension ConsoleApp {
                 app.censusPoll.succeeded(at: app.wallClock())
                 app.census = c
                 app.storesTable.setRows(app.stores.map { StoreRow(record: $0, census: c[$0.id] ?? KeyCensus(total: 0, pendingDeletion: 0)) })
+                // The account is learnt from the first key ARN (KMS has no "who am I").
+                if app.endpoint?.account == "?" { app.endpoint = await app.backend.endpointInfo() }
             } catch {
                 app.censusInFlight = false
                 app.censusPoll.failed()
@@ -123,10 +125,26 @@ extension ConsoleApp {
     func redescribe(_ keyIds: [String], storeId: String) async {
         var changed: [KeyRow] = []
         var gone: Set<String> = []
-        for id in keyIds {
-            do { changed.append(KeyRow(record: try await backend.describeKey(id))) } catch let e as KMSError where e.code == .notFound {
-                gone.insert(id)
-            } catch {}
+        let backend = self.backend
+        // Eight at a time, as the listing does: a bulk action over hundreds of keys is followed by as many describes.
+        await withTaskGroup(of: (String, KeyRecord?, Bool).self) { group in
+            var next = 0
+            func add() {
+                guard next < keyIds.count else { return }
+                let id = keyIds[next]
+                next += 1
+                group.addTask {
+                    do { return (id, try await backend.describeKey(id), false) } catch {
+                        return (id, nil, BackendError.kmsCode(error) == .notFound)
+                    }
+                }
+            }
+            for _ in 0..<8 { add() }
+            for await (id, record, isGone) in group {
+                if let record { changed.append(KeyRow(record: record)) }
+                if isGone { gone.insert(id) }
+                add()
+            }
         }
         let view = keysView(storeId)
         view.table.update(changed)

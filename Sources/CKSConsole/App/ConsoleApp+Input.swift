@@ -17,6 +17,7 @@ extension ConsoleApp {
             return
         }
         if commandLine != nil { handleCommandLine(key); return }
+        if let t = teardown, !showHelp, t.handleRaw(key) { return }
         if filterEditing { handleFilter(key); return }
         if showHelp {
             switch key {
@@ -29,7 +30,7 @@ extension ConsoleApp {
             }
             return
         }
-        guard let action = keymap.action(for: key, on: screen.kind) else { return }
+        guard let action = keymap.action(for: key, on: teardown != nil ? .teardown : screen.kind) else { return }
         perform(action)
     }
 
@@ -65,12 +66,13 @@ extension ConsoleApp {
         case .success(let cmd):
             switch cmd {
             case .quit: running = false
-            case .stores: stack = [.stores]; showHelp = false
+            case .stores: stack = [.stores]; showHelp = false; teardown = nil
             case .help: showHelp = true
             case .activity: showActivity.toggle()
             case .keys(let name):
                 guard let s = findStore(name) else { say("No store named \(name).", .warning); return }
                 stack = [.stores]
+                teardown = nil
                 storesTable.select(s.id)
                 openKeys(s)
             case .teardown(let name):
@@ -112,6 +114,7 @@ extension ConsoleApp {
             say("Read-only mode (--read-only): \(binding.label) is refused; nothing was changed.", .warning)
             return
         }
+        if let t = teardown, Self.teardownRoutedActions.contains(action) { t.perform(action); return }
         switch action {
         case .moveUp: move(-1)
         case .moveDown: move(1)
@@ -147,6 +150,8 @@ extension ConsoleApp {
         case .connect, .disconnect, .scheduleDeletion, .cancelDeletion, .enableKey, .disableKey:
             if let reason = availability(action) { say(reason, .warning); return }
             openDialog(for: action)
+        case .teardownStep, .teardownMark, .acknowledge, .acknowledgeAll, .abortTeardown, .disconnectOnly, .acceptOrphaning, .fastForward:
+            teardown?.perform(action)
         }
     }
 

@@ -36,6 +36,8 @@ extension ConsoleApp {
         let main = Rect(row: row, column: 0, width: size.width, height: bottom - row)
         if showHelp {
             drawHelp(in: main, on: surface)
+        } else if let t = teardown {
+            drawTeardown(t, in: main, on: surface)
         } else {
             switch screen {
             case .stores: drawStores(in: main, on: surface)
@@ -108,6 +110,9 @@ extension ConsoleApp {
     func drawTitle(on surface: any Surface, row: Int, width: Int) {
         var parts: [String] = []
         var filterText = ""
+        if let t = teardown {
+            parts = ["Stores", t.storeName, "Teardown"]
+        } else {
         switch screen {
         case .stores:
             parts = ["Stores (\(storesTable.visible.count)\(storesTable.filter.isEmpty ? "" : "/\(stores.count)"))"]
@@ -124,6 +129,7 @@ extension ConsoleApp {
         case .keyDetail(let s, let k):
             let alias = keysViews[s]?.table.rows.first { $0.id == k }?.record.aliases.first
             parts = ["Stores", store(s)?.name ?? s, "Keys", alias ?? k]
+        }
         }
         let title = " " + parts.joined(separator: " \(symbols.separator) ")
         surface.put(row, 0, String(repeating: " ", count: width), Style(.title))
@@ -190,14 +196,9 @@ extension ConsoleApp {
         let valueWidth = max(10, rect.width - labelWidth - 4)
         var lines: [(String, String, Style)] = []
         for f in fields {
-            var rest = f.1
-            var label = f.0
-            repeat {
-                let piece = TextWidth.truncate(rest, to: valueWidth, ellipsis: "")
-                lines.append((label, piece, f.2))
-                rest = String(rest.dropFirst(max(1, piece.count)))
-                label = ""
-            } while !rest.isEmpty
+            for (i, piece) in TextWidth.wrap(f.1, to: valueWidth).enumerated() {
+                lines.append((i == 0 ? f.0 : "", piece, f.2))
+            }
         }
         detailScroll = min(detailScroll, max(0, lines.count - rect.height + 1))
         for (i, f) in lines.dropFirst(detailScroll).prefix(max(0, rect.height - 1)).enumerated() {
@@ -249,7 +250,7 @@ extension ConsoleApp {
             return
         }
         var x = 1
-        let kind = showHelp ? nil : Optional(screen.kind)
+        let kind = showHelp ? nil : Optional(teardown != nil ? ScreenKind.teardown : screen.kind)
         let bindings = keymap.bindings.filter { b in
             guard let kind else { return b.action == .help || b.action == .quit }
             return b.inFooter && b.applies(to: kind)
@@ -271,16 +272,22 @@ extension ConsoleApp {
         let groups: [(String, (Binding) -> Bool)] = [
             ("Everywhere", { $0.screens.isEmpty }),
             ("Stores", { $0.screens.contains(.stores) && !$0.screens.isEmpty }),
-            ("Keys of a store", { $0.screens.contains(.keys) }),
+            ("Keys of a store, key detail", { $0.screens.contains(.keys) }),
             ("Key detail", { $0.screens.contains(.keyDetail) }),
+            ("Teardown", { $0.screens.contains(.teardown) }),
         ]
+        // Each binding is listed once, under the first group it belongs to, so the whole table fits at 160x48.
+        var listed = Set<Action>()
         for (title, test) in groups {
+            let members = keymap.bindings.filter { test($0) && !listed.contains($0.action) }
+            guard !members.isEmpty else { continue }
+            listed.formUnion(members.map(\.action))
             lines.append((title, "", Style(.title)))
-            for b in keymap.bindings where test(b) {
+            for b in members {
                 let keys = b.keys.map { $0.name }.joined(separator: ", ")
                 var text = b.help
                 var style = Style.normal
-                if b.applies(to: screen.kind), let reason = availability(b.action) {
+                if b.applies(to: teardown != nil ? .teardown : screen.kind), let reason = availability(b.action) {
                     text += "  (now: \(reason))"
                     style = Style(.footerDisabled)
                 } else if b.changesState && options.readOnly {

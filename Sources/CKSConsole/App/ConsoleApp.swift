@@ -64,6 +64,9 @@ public final class ConsoleApp {
     public internal(set) var endpoint: EndpointInfo?
     /// Opens the guided teardown of a store (`t`, `:teardown STORE`); set by the teardown feature.
     public var teardownHandler: ((ConsoleApp, StoreRecord) -> Void)?
+    /// The teardown view, drawn over the current screen while open (Teardown/TeardownController.swift).
+    public internal(set) var teardown: TeardownController?
+    var teardownFeature: TeardownFeature?
     /// Switches the theme (`:theme NAME`); set by the terminal runner, which owns colours.
     public var themeHandler: ((String) -> String?)?
     /// Called whenever something changed that should be drawn (the terminal loop wakes up).
@@ -188,6 +191,7 @@ public final class ConsoleApp {
         drainInbox()
         let now = wallClock()
         if let f = flash, f.until <= now { flash = nil }
+        teardown?.tick()
         let motion = inMotion
         if !storesInFlight && storesPoll.isDue(at: now, inMotion: motion) { refreshStores(label: "refresh (auto)") }
         if !censusInFlight && coreFailure == nil && censusPoll.isDue(at: now, inMotion: motion) { refreshCensus(label: "count keys (auto)") }

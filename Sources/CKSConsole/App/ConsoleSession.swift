@@ -1,6 +1,12 @@
 import CKSClient
+import CKSServer
 import CKSWire
+import Dispatch
 import Foundation
+import Synchronization
+#if canImport(Glibc)
+import Glibc
+#endif
 
 /// The flags of `cks` (the console), as parsed by the executable.
 public struct ConsoleFlags: Sendable {
@@ -18,9 +24,13 @@ public struct ConsoleFlags: Sendable {
 public struct PreparedBackend: Sendable {
     public var backend: any ConsoleBackend
     public var inbox: ActivityInbox
+    /// The embedded core behind the backend, if one was started for it.
+    public var core: EmbeddedCore?
+    /// Stops the embedded core (and removes a demo's data). Idempotent.
     public var stop: @Sendable () async -> Void
-    public init(backend: any ConsoleBackend, inbox: ActivityInbox, stop: @escaping @Sendable () async -> Void = {}) {
-        self.backend = backend; self.inbox = inbox; self.stop = stop
+    public init(backend: any ConsoleBackend, inbox: ActivityInbox, core: EmbeddedCore? = nil,
+                stop: @escaping @Sendable () async -> Void = {}) {
+        self.backend = backend; self.inbox = inbox; self.core = core; self.stop = stop
     }
 }
 
@@ -32,23 +42,36 @@ public enum ConsoleSession {
         let utf8 = TerminalRunner.prepareLocale()
         let settings = ConsoleSettings.resolve(themeFlag: flags.theme, asciiFlag: flags.ascii, readOnlyFlag: flags.readOnly,
                                                environment: environment, utf8Locale: utf8)
+        // Starting (and, for the demo, seeding) takes a moment: Ctrl-C or SIGTERM meanwhile stops it cleanly, so a
+        // demo's temporary data directory does not stay behind.
+        let preparing = Task { try await BackendFactory.make(flags, environment: environment, progress: StartupProgress.make()) }
+        let interrupts = Interrupts.install { preparing.cancel() }
         let prepared: PreparedBackend
         do {
-            prepared = try await BackendFactory.make(flags, environment: environment)
+            prepared = try await preparing.value
+            interrupts.remove()
+            StartupProgress.clear()
         } catch {
+            interrupts.remove()
+            StartupProgress.clear()
+            if preparing.isCancelled { return 130 }
             FileHandle.standardError.write(Data("cks: \(BackendError.describe(error).1)\n".utf8))
             return 1
         }
-        defer { Task { await prepared.stop() } }
         let term = environment["TERM"] ?? ""
         if !TerminalRunner.stdoutIsTerminal || term == "dumb" || term.isEmpty {
-            return await printStores(prepared.backend)
+            let status = await printStores(prepared.backend)
+            await prepared.stop()
+            return status
         }
         var options = ConsoleOptions()
         options.readOnly = settings.readOnly
         options.ascii = settings.ascii
         options.startupMessages = settings.problems
         let app = ConsoleApp(backend: prepared.backend, inbox: prepared.inbox, options: options, keymap: settings.keymap)
+        // The guided teardown; a demo's journal lives in memory, like its core.
+        let journal = flags.demo ? TeardownJournal.memory() : TeardownJournal(url: TeardownJournal.defaultURL(environment: environment))
+        TeardownFeature(journal: journal, demo: flags.demo).install(on: app)
         let log = ConsolePaths.stateDirectory(environment: environment).appendingPathComponent("console.log")
         let status = await TerminalRunner.run(app: app, settings: settings, environment: environment, logFile: log)
         await prepared.stop()
@@ -70,10 +93,18 @@ public enum ConsoleSession {
     }
 }
 
-/// Chooses the backend: the demo estate, or the core through the client (embedded when no endpoint is configured).
+/// Chooses the backend: the demo, the embedded core (no endpoint configured anywhere) or a remote endpoint,
+/// always through the project's KMS client over HTTP.
 public enum BackendFactory {
-    public static func make(_ flags: ConsoleFlags, environment: [String: String]) async throws -> PreparedBackend {
-        if flags.demo { return await makeInMemoryDemo() }
+    /// Time in a demo runs 60 times faster than the wall clock.
+    public static let demoTimeScale = 60.0
+    /// A demo's connects last 10 simulated minutes (10 s), its disconnects one simulated minute (1 s).
+    public static let demoConnectDuration: TimeInterval = 600
+    public static let demoDisconnectDuration: TimeInterval = 60
+
+    public static func make(_ flags: ConsoleFlags, environment: [String: String],
+                            progress: (@Sendable (DemoSeeder.Progress) -> Void)? = nil) async throws -> PreparedBackend {
+        if flags.demo { return try await demo(region: flags.region ?? "us-east-1", progress: progress ?? { _ in }) }
         let config = try ClientConfigurationResolver(environment: environment)
             .resolve(ClientFlags(endpoint: flags.endpoint, profile: flags.profile, region: flags.region))
         switch config.endpoint {
@@ -83,8 +114,14 @@ public enum BackendFactory {
             }
             return remote(url: url, region: config.region, credentials: credentials)
         case .embedded:
-            // The embedded core (an in-process `cks serve`) comes with the client's launcher.
-            throw BackendError.other("no endpoint configured and this build cannot start the core in-process yet; use --endpoint URL (a running `cks serve`) or `cks --demo`")
+            let directory = EmbeddedCore.defaultDataDirectory(environment: environment)
+            let core: EmbeddedCore
+            do {
+                core = try await EmbeddedCore.start(dataDirectory: directory, region: config.region)
+            } catch {
+                throw BackendError.other("no endpoint is configured, and the embedded core could not start over \(directory.path): \(error)")
+            }
+            return embedded(core)
         }
     }
 
@@ -92,23 +129,105 @@ public enum BackendFactory {
     public static func remote(url: URL, region: String, credentials: AWSCredentials, mode: EndpointInfo.Mode = .remote,
                               account: String = "?") -> PreparedBackend {
         let inbox = ActivityInbox()
-        let transport = ObservingTransport(wrapping: URLSessionTransport(), recorder: inbox.recorder)
-        let client = KMSClient(endpoint: url, region: region, credentials: credentials, transport: transport)
+        let client = KMSClient(endpoint: url, region: region, credentials: credentials,
+                               transport: ObservingTransport(wrapping: URLSessionTransport(), recorder: inbox.recorder))
         let info = EndpointInfo(endpoint: url.absoluteString, account: account, region: region,
                                 principal: credentials.accessKeyId, mode: mode)
         return PreparedBackend(backend: KMSClientBackend(client: client, info: info), inbox: inbox)
     }
 
-    /// The demo estate on the in-memory core, with time running 60 times faster.
-    public static func makeInMemoryDemo() async -> PreparedBackend {
-        let inbox = ActivityInbox()
-        let time = SimulatedTime.scaled(60)
-        let backend = InMemoryBackend(time: time, recorder: inbox.recorder,
-                                      info: EndpointInfo(endpoint: "demo (in-memory, time x60)", account: "111122223333",
-                                                         region: "us-east-1", principal: "admin", mode: .embedded))
-        // CONNECTING lasts 30 simulated minutes (30 s at x60), as a CloudHSM connect may.
-        await backend.setDurations(connect: 1_800, disconnect: 60)
-        await DemoEstate.standard.seed(into: backend, now: time.now(), seed: UInt64(Date().timeIntervalSince1970))
-        return PreparedBackend(backend: backend, inbox: inbox)
+    /// The console over the KMS client against an embedded core, signed as its admin principal; `stop` stops
+    /// the core (and removes a temporary core's data).
+    public static func embedded(_ core: EmbeddedCore, label: String? = nil, retryPolicy: RetryPolicy = RetryPolicy(),
+                                inbox: ActivityInbox = ActivityInbox()) -> PreparedBackend {
+        let client = core.client(transport: ObservingTransport(wrapping: URLSessionTransport(), recorder: inbox.recorder),
+                                 retryPolicy: retryPolicy)
+        let info = EndpointInfo(endpoint: label ?? core.endpoint.absoluteString, account: core.admin.account, region: core.region,
+                                principal: core.admin.name, mode: .embedded)
+        return PreparedBackend(backend: KMSClientBackend(client: client, info: info), inbox: inbox, core: core,
+                               stop: { await core.shutdown() })
+    }
+
+    /// The engine options of a demo: accelerated time, short connects, no fsync (the data is thrown away), and a
+    /// clock that starts `DemoSeeder.history` in the past so the seeded estate has a history ending now.
+    public static func demoEngineOptions(wall: @escaping @Sendable () -> Date = { Date() }) -> EngineOptions {
+        let history = DemoSeeder.history
+        return EngineOptions(timeScale: demoTimeScale, connectDuration: demoConnectDuration,
+                             disconnectDuration: demoDisconnectDuration, durability: .normal,
+                             wallClock: { wall().addingTimeInterval(-history) })
+    }
+
+    /// `cks --demo`: a core on a fresh temporary data directory with accelerated time, seeded with the demo estate
+    /// through the client and the admin API (its calls are the first group of the Activity pane).
+    public static func demo(region: String = "us-east-1", estate: DemoEstate = .standard,
+                            progress: @escaping @Sendable (DemoSeeder.Progress) -> Void = { _ in }) async throws -> PreparedBackend {
+        let core: EmbeddedCore
+        do {
+            core = try await EmbeddedCore.startTemporary(options: demoEngineOptions(), region: region)
+        } catch {
+            throw BackendError.other("the demo core could not start: \(error)")
+        }
+        let prepared = embedded(core, label: "\(core.endpoint.absoluteString) demo, time x\(Int(demoTimeScale))")
+        do {
+            guard let backend = prepared.backend as? KMSClientBackend else { throw BackendError.other("unexpected backend") }
+            let seeder = DemoSeeder(estate: estate, client: backend.client, connectDuration: demoConnectDuration,
+                                    disconnectDuration: demoDisconnectDuration)
+            let tag = ActionTag(id: -1, label: "seed the demo estate (cks --demo)")
+            _ = try await ActionTag.$current.withValue(tag) { try await seeder.seed(endingAt: Date(), progress: progress) }
+        } catch {
+            await prepared.stop()
+            throw error
+        }
+        return prepared
+    }
+}
+
+/// "seeding the demo estate… 412/851" on stderr while a demo starts (only when stderr is a terminal).
+enum StartupProgress {
+    static let shown = Mutex(false)
+
+    static func make() -> (@Sendable (DemoSeeder.Progress) -> Void)? {
+        guard isatty(2) == 1 else { return nil }
+        let last = Mutex(Date.distantPast)
+        return { p in
+            let now = Date()
+            let due = last.withLock { l in
+                guard now.timeIntervalSince(l) > 0.1 || p.done == p.total else { return false }
+                l = now
+                return true
+            }
+            guard due else { return }
+            shown.withLock { $0 = true }
+            FileHandle.standardError.write(Data("\rcks --demo: seeding the demo estate through the client… \(p.done)/\(p.total) (\(p.step))\u{1B}[K".utf8))
+        }
+    }
+
+    static func clear() {
+        if shown.withLock({ $0 }) { FileHandle.standardError.write(Data("\r\u{1B}[K".utf8)) }
+    }
+}
+
+/// SIGINT/SIGTERM while the console is being prepared: run `handler` instead of dying.
+final class Interrupts: @unchecked Sendable {
+    private var sources: [any DispatchSourceSignal] = []
+
+    static func install(_ handler: @escaping @Sendable () -> Void) -> Interrupts {
+        let i = Interrupts()
+        for sig in [SIGINT, SIGTERM] {
+            signal(sig, SIG_IGN)
+            let source = DispatchSource.makeSignalSource(signal: sig, queue: .global())
+            source.setEventHandler(handler: handler)
+            source.resume()
+            i.sources.append(source)
+        }
+        return i
+    }
+
+    /// Back to the default dispositions (the terminal runner installs its own).
+    func remove() {
+        for s in sources { s.cancel() }
+        sources.removeAll()
+        signal(SIGINT, SIG_DFL)
+        signal(SIGTERM, SIG_DFL)
     }
 }

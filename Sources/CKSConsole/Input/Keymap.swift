@@ -11,11 +11,16 @@ public enum Action: String, CaseIterable, Sendable, Hashable {
     case scheduleDeletion = "schedule-deletion", cancelDeletion = "cancel-deletion"
     case enableKey = "enable-key", disableKey = "disable-key"
     case teardown
+    // The teardown view (Teardown/).
+    case teardownStep = "teardown-step", teardownMark = "teardown-mark"
+    case acknowledge, acknowledgeAll = "acknowledge-all"
+    case abortTeardown = "abort-teardown", disconnectOnly = "disconnect-only"
+    case acceptOrphaning = "accept-orphaning", fastForward = "fast-forward"
 }
 
 /// Where a binding applies.
 public enum ScreenKind: String, Sendable, Hashable, CaseIterable {
-    case stores, keys, keyDetail = "key-detail"
+    case stores, keys, keyDetail = "key-detail", teardown
 }
 
 /// One entry of the binding table: the single source of the footer, the help and read-only filtering.
@@ -48,10 +53,18 @@ public struct Keymap: Sendable {
         Binding(action: .top, keys: [.char("g"), .home], label: "top", help: "Go to the first row", screens: [], changesState: false, inFooter: false),
         Binding(action: .bottom, keys: [.char("G"), .end], label: "bottom", help: "Go to the last row", screens: [], changesState: false, inFooter: false),
         Binding(action: .open, keys: [.enter], label: "open", help: "Open the store's keys, or the key's details", screens: [.stores, .keys], changesState: false, inFooter: true),
-        Binding(action: .back, keys: [.escape], label: "back", help: "Go back (clears the filter first)", screens: [.keys, .keyDetail], changesState: false, inFooter: true),
+        Binding(action: .back, keys: [.escape], label: "back", help: "Go back (clears the filter first)", screens: [.keys, .keyDetail, .teardown], changesState: false, inFooter: true),
         Binding(action: .connect, keys: [.char("c")], label: "connect", help: "Connect the store (ConnectCustomKeyStore)", screens: [.stores], changesState: true, inFooter: true),
         Binding(action: .disconnect, keys: [.char("x")], label: "disconnect", help: "Disconnect the store (DisconnectCustomKeyStore)", screens: [.stores], changesState: true, inFooter: true),
         Binding(action: .teardown, keys: [.char("t")], label: "teardown", help: "Open the guided teardown of the store", screens: [.stores], changesState: false, inFooter: true),
+        Binding(action: .teardownStep, keys: [.enter], label: "next step", help: "Do the plan's next step (each change behind a dialog naming the call)", screens: [.teardown], changesState: false, inFooter: true),
+        Binding(action: .teardownMark, keys: [.char(" ")], label: "mark", help: "Mark or unmark the flagged key under the cursor", screens: [.teardown], changesState: false, inFooter: false),
+        Binding(action: .acknowledge, keys: [.char("y")], label: "ack", help: "Acknowledge the marked flagged keys, or the one under the cursor (recent or unknown use)", screens: [.teardown], changesState: false, inFooter: true),
+        Binding(action: .acknowledgeAll, keys: [.char("Y")], label: "ack all", help: "Acknowledge every flagged key as a set (a dialog lists them)", screens: [.teardown], changesState: false, inFooter: false),
+        Binding(action: .abortTeardown, keys: [.char("X")], label: "abort", help: "Abort the teardown: cancel deletion of every key it scheduled (they come back Disabled)", screens: [.teardown], changesState: true, inFooter: true),
+        Binding(action: .disconnectOnly, keys: [.char("o")], label: "disconnect only", help: "The reversible alternative: disconnect the store and keep it and its keys", screens: [.teardown], changesState: true, inFooter: true),
+        Binding(action: .acceptOrphaning, keys: [.char("P")], label: "accept orphaning", help: "Go on without reconnecting a CloudHSM store whose keys are pending deletion (orphans key material)", screens: [.teardown], changesState: false, inFooter: false),
+        Binding(action: .fastForward, keys: [.char("F")], label: "fast-forward", help: "Demo only: advance the core's clock past the last deletion date (CksAdmin.AdvanceClock)", screens: [.teardown], changesState: true, inFooter: true),
         Binding(action: .mark, keys: [.char(" ")], label: "mark", help: "Mark or unmark the key under the cursor", screens: [.keys], changesState: false, inFooter: true),
         Binding(action: .markAll, keys: [.char("V")], label: "mark all", help: "Mark every visible key (again: clear the marks)", screens: [.keys], changesState: false, inFooter: false),
         Binding(action: .scheduleDeletion, keys: [.char("D")], label: "delete", help: "Schedule deletion of the marked keys, or the key under the cursor (ScheduleKeyDeletion)", screens: [.keys, .keyDetail], changesState: true, inFooter: true),

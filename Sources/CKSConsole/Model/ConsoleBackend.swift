@@ -1,9 +1,9 @@
 import CKSDomain
 import Foundation
 
-/// Everything the console asks of the core. The real implementation goes through the project's KMS
-/// client (`KMSClientBackend`); tests use `InMemoryBackend`. Every call an implementation makes on the
-/// wire is reported to its `CallRecorder`, so the Activity pane shows each one.
+/// Everything the console asks of the core. The product's implementation is `KMSClientBackend`: the project's
+/// KMS client over HTTP, against `cks serve`, the embedded core, or AWS KMS itself. The seam exists so golden
+/// tests can render fixed data. Every call an implementation makes on the wire is reported to the Activity pane.
 public protocol ConsoleBackend: Sendable {
     /// Endpoint, account, region and mode for the header.
     func endpointInfo() async -> EndpointInfo
@@ -26,6 +26,82 @@ public protocol ConsoleBackend: Sendable {
     func cancelKeyDeletion(_ keyId: String) async throws
     func enableKey(_ keyId: String) async throws
     func disableKey(_ keyId: String) async throws
+    /// One key action on many keys with bounded concurrency and one result per key (partial failure reported
+    /// key by key); `progress` hears each result as it arrives, from any task.
+    func perform(_ action: KeyAction, on keyIds: [String], pendingWindowInDays: Int,
+                 progress: @escaping @Sendable (KeyActionResult) -> Void) async -> [KeyActionResult]
+}
+
+/// The key actions the console applies to one key or all marked keys.
+public enum KeyAction: String, Sendable, CaseIterable {
+    case scheduleDeletion, cancelDeletion, enable, disable
+
+    /// The KMS operation it calls.
+    public var operation: String {
+        switch self {
+        case .scheduleDeletion: return "ScheduleKeyDeletion"
+        case .cancelDeletion: return "CancelKeyDeletion"
+        case .enable: return "EnableKey"
+        case .disable: return "DisableKey"
+        }
+    }
+}
+
+/// The outcome of a key action on one key.
+public struct KeyActionResult: Sendable, Hashable {
+    public var keyId: String
+    /// nil when the call succeeded; else the AWS error type (or transport failure) and message.
+    public var failure: Failure?
+    /// ScheduleKeyDeletion: the deletion date the core answered.
+    public var deletionDate: Date?
+
+    public struct Failure: Sendable, Hashable {
+        public var code: String
+        public var message: String
+        public init(code: String, message: String) { self.code = code; self.message = message }
+    }
+
+    public init(keyId: String, failure: Failure? = nil, deletionDate: Date? = nil) {
+        self.keyId = keyId; self.failure = failure; self.deletionDate = deletionDate
+    }
+}
+
+extension ConsoleBackend {
+    /// One call per key through the single-key methods, four at a time.
+    public func perform(_ action: KeyAction, on keyIds: [String], pendingWindowInDays: Int,
+                        progress: @escaping @Sendable (KeyActionResult) -> Void) async -> [KeyActionResult] {
+        var results = [KeyActionResult?](repeating: nil, count: keyIds.count)
+        await withTaskGroup(of: (Int, KeyActionResult).self) { group in
+            var next = 0
+            func add() {
+                guard next < keyIds.count else { return }
+                let (index, id) = (next, keyIds[next])
+                next += 1
+                group.addTask {
+                    do {
+                        var date: Date?
+                        switch action {
+                        case .scheduleDeletion: date = try await self.scheduleKeyDeletion(id, pendingWindowInDays: pendingWindowInDays)
+                        case .cancelDeletion: try await self.cancelKeyDeletion(id)
+                        case .enable: try await self.enableKey(id)
+                        case .disable: try await self.disableKey(id)
+                        }
+                        return (index, KeyActionResult(keyId: id, deletionDate: date))
+                    } catch {
+                        let (code, message, _) = BackendError.describe(error)
+                        return (index, KeyActionResult(keyId: id, failure: .init(code: code, message: message)))
+                    }
+                }
+            }
+            for _ in 0..<4 { add() }
+            for await (index, result) in group {
+                results[index] = result
+                progress(result)
+                add()
+            }
+        }
+        return results.compactMap { $0 }
+    }
 }
 
 /// The user action a call belongs to, carried as a task-local so calls made deep inside a backend
@@ -118,6 +194,13 @@ public enum BackendError: Error, Sendable, CustomStringConvertible {
     }
 
     /// (code, message, request id) of any error, for the Activity pane and dialogs.
+    /// The KMS error code of any error, when the server answered with a known `__type`.
+    public static func kmsCode(_ error: any Error) -> KMSErrorCode? {
+        if let e = error as? KMSError { return e.code }
+        if let e = error as? any ConsoleDescribableError { return KMSErrorCode(rawValue: e.consoleCode) }
+        return nil
+    }
+
     public static func describe(_ error: any Error) -> (String, String, String?) {
         if let e = error as? KMSError { return (e.code.rawValue, e.message, nil) }
         if let e = error as? any ConsoleDescribableError { return (e.consoleCode, e.consoleMessage, e.consoleRequestId) }

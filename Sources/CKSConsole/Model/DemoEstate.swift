@@ -2,8 +2,8 @@ import CKSDomain
 import Foundation
 
 /// The demo estate: several CloudHSM and external key stores in different states, so every screen and
-/// state shows something real. Described as data, so the in-memory core and the real core (through
-/// the client and the admin API) are seeded with the same estate.
+/// state shows something real. Described as data: `DemoSeeder` builds it in a real core through the client and
+/// the core's admin API, and the console's golden tests render the same estate from fixed records.
 public struct DemoEstate: Sendable {
     public struct StorePlan: Sendable {
         public var name: String
@@ -48,70 +48,4 @@ public struct DemoEstate: Sendable {
         p.disabled = min(plan.disabled, 3)
         return p
     })
-
-    /// Seeds an in-memory core deterministically (same ids every time for the same `seed`).
-    public func seed(into backend: InMemoryBackend, now: Date, seed: UInt64 = 42) async {
-        var rng = SplitMix64(seed: seed)
-        let account = "111122223333"
-        let region = "us-east-1"
-        for (index, plan) in stores.enumerated() {
-            let storeId = "cks-" + rng.hex(17)
-            let created = now.addingTimeInterval(-Double(400 - index * 37) * 86_400)
-            let clusterId = plan.type == .awsCloudHsm ? "cluster-" + rng.base32(11) : nil
-            let proxy = plan.type == .externalKeyStore
-                ? XksProxyInfo(connectivity: .publicEndpoint, uriEndpoint: "https://\(plan.name).xks.example.com",
-                               uriPath: "/example/kms/xks/v1", accessKeyId: "AKIA" + rng.base32(16).uppercased())
-                : nil
-            let record = StoreRecord(id: storeId, name: plan.name, type: plan.type, connectionState: plan.finalState,
-                                     connectionErrorCode: plan.finalState == .failed ? plan.fault : nil, creationDate: created,
-                                     cloudHsmClusterId: clusterId, hsmCount: clusterId == nil ? nil : 2 + index % 2, xksProxy: proxy)
-            await backend.addStore(record, fault: plan.fault)
-            for k in 0..<plan.keyCount {
-                let keyId = rng.uuid()
-                let keyCreated = created.addingTimeInterval(Double(k) * 3_600 + 86_400)
-                var state: KeyState = k < plan.disabled ? .disabled : .enabled
-                var deletion: Date?
-                var window: Int?
-                if k >= plan.keyCount - plan.pendingDeletion {
-                    window = [7, 10, 14, 21, 30][k % 5]
-                    let remaining = Double(window!) * 86_400 - Double((k * 7_919) % 500_000)
-                    deletion = now.addingTimeInterval(max(3_600, remaining))
-                    state = .pendingDeletion
-                }
-                let connected = plan.finalState == .connected
-                let shownState: KeyState = (state == .pendingDeletion || connected) ? state : .unavailable
-                let aliases = plan.aliasPrefix.map { [String(format: "\($0)%04d", k + 1)] } ?? []
-                let used: Date? = k % 4 == 3 ? nil : now.addingTimeInterval(-Double((k * 104_729) % 5_000_000))
-                let key = KeyRecord(
-                    id: keyId, arn: "arn:aws:kms:\(region):\(account):key/\(keyId)", accountId: account, aliases: aliases,
-                    state: shownState, enabled: shownState == .enabled, description: "\(plan.description) key \(k + 1)",
-                    creationDate: keyCreated, deletionDate: deletion, pendingDeletionWindowInDays: window,
-                    origin: plan.type == .awsCloudHsm ? .awsCloudHsm : .externalKeyStore, customKeyStoreId: storeId,
-                    cloudHsmClusterId: clusterId, xksKeyId: plan.type == .externalKeyStore ? "ekm-" + rng.hex(12) : nil)
-                await backend.addKey(key, lastUsed: used, stateBeforeUnavailable: shownState == .unavailable ? state : nil)
-            }
-        }
-    }
-}
-
-/// A small deterministic generator (SplitMix64), so seeded estates have the same ids in every run.
-public struct SplitMix64: RandomNumberGenerator, Sendable {
-    var state: UInt64
-    public init(seed: UInt64) { state = seed }
-    public mutating func next() -> UInt64 {
-        state &+= 0x9E37_79B9_7F4A_7C15
-        var z = state
-        z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
-        z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
-        return z ^ (z >> 31)
-    }
-    mutating func hex(_ n: Int) -> String {
-        String((0..<n).map { _ in "0123456789abcdef".randomElement(using: &self)! })
-    }
-    mutating func base32(_ n: Int) -> String {
-        String((0..<n).map { _ in "abcdefghijklmnopqrstuvwxyz234567".randomElement(using: &self)! })
-    }
-    mutating func uuid() -> String {
-        "\(hex(8))-\(hex(4))-\(hex(4))-\(hex(4))-\(hex(12))"
-    }
 }

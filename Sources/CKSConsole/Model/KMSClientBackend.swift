@@ -69,40 +69,50 @@ extension KMSClientError: ConsoleDescribableError {
 }
 
 /// The console's backend over the project's KMS client: the same calls, in the same way, as against AWS KMS
-/// (DescribeCustomKeyStores, ListKeys + DescribeKey per key, ListAliases, GetKeyLastUsage ...), plus the core's
-/// admin API where it exists (the clock, HSM counts), which simply yields nothing against AWS.
+/// (DescribeCustomKeyStores, ListKeys + DescribeKey per key, ListAliases, GetKeyLastUsage, bulk key actions),
+/// plus the core's admin API where it exists (the clock, HSM counts), which simply yields nothing against AWS.
 public final class KMSClientBackend: ConsoleBackend {
-    let client: KMSClient
-    let info: EndpointInfo
-    /// DescribeKey calls in flight while listing keys.
+    /// The client every call goes through (the teardown uses the same one).
+    public let client: KMSClient
+    /// DescribeKey (and bulk action) calls in flight at once.
     let concurrency: Int
+    private let info: Mutex<EndpointInfo>
+    /// Whether the endpoint has the core's admin API (CksAdmin.*: the clock, HSM counts): nil until asked, false
+    /// against AWS (asked once, then never again).
+    private let hasAdminAPI = Mutex<Bool?>(nil)
 
+    /// - Parameter info: endpoint, region, mode and principal for the header; an account of "?" is learnt from
+    ///   the first key ARN the endpoint shows.
     public init(client: KMSClient, info: EndpointInfo, concurrency: Int = 8) {
         self.client = client
-        self.info = info
+        self.info = Mutex(info)
         self.concurrency = concurrency
     }
 
-    func call<R: WireRequest>(_ request: R) async throws -> R.Response {
-        let body = try WireCodec.encodeRequest(request)
-        let (response, _) = try await client.sendRaw(target: R.target, body: body,
-                                                     idempotent: KMSClient.idempotentTargets.contains(R.target))
-        return try WireCodec.decodeResponse(R.Response.self, from: response.body)
+    public func endpointInfo() async -> EndpointInfo {
+        let current = info.withLock { $0 }
+        guard current.account == "?" else { return current }
+        // KMS has no "who am I"; a key's ARN names the account (one ListKeys call, when there is a key).
+        if let arn = try? await client.listKeys(limit: 1).keys?.first?.keyArn { learnAccount(fromArn: arn) }
+        return info.withLock { $0 }
     }
 
-    public func endpointInfo() async -> EndpointInfo { info }
+    func learnAccount(fromArn arn: String) {
+        let parts = arn.split(separator: ":", omittingEmptySubsequences: false)
+        guard parts.count > 4, parts[4].count == 12 else { return }
+        learnAccount(String(parts[4]))
+    }
+
+    func learnAccount(_ account: String) {
+        guard !account.isEmpty else { return }
+        info.withLock { if $0.account == "?" { $0.account = account } }
+    }
 
     public func listStores() async throws -> [StoreRecord] {
-        var entries: [CustomKeyStoresListEntry] = []
-        var marker: String?
-        repeat {
-            let page = try await call(DescribeCustomKeyStoresRequest(marker: marker))
-            entries += page.customKeyStores ?? []
-            marker = page.truncated == true ? page.nextMarker : nil
-        } while marker != nil
+        let entries = try await client.allCustomKeyStores()
         var hsmCounts: [String: Int] = [:]
         if entries.contains(where: { $0.cloudHsmClusterId != nil }),
-           let clusters = try? await call(DescribeCloudHsmClustersRequest()).clusters {
+           let clusters = try? await adminCall({ () throws(KMSClientError) in try await client.describeCloudHsmClusters() }) {
             for c in clusters { if let n = c.hsmCount { hsmCounts[c.clusterId] = n } }
         }
         return entries.compactMap { e in
@@ -121,101 +131,127 @@ public final class KMSClientBackend: ConsoleBackend {
     /// Every alias, by target key id (ListAliases, all pages).
     func aliasesByKey() async throws -> [String: [String]] {
         var out: [String: [String]] = [:]
-        var marker: String?
-        repeat {
-            let page = try await call(ListAliasesRequest(marker: marker))
-            for a in page.aliases ?? [] { if let k = a.targetKeyId, let n = a.aliasName { out[k, default: []].append(n) } }
-            marker = page.truncated == true ? page.nextMarker : nil
-        } while marker != nil
+        for a in try await client.allAliases() {
+            if let k = a.targetKeyId, let n = a.aliasName { out[k, default: []].append(n) }
+        }
         return out.mapValues { $0.sorted() }
     }
 
-    /// ListKeys (all pages), then DescribeKey per key with bounded concurrency, yielding each key as it is described.
-    func describeAll(_ body: @escaping @Sendable (KeyMetadata) -> Void) async throws {
-        var ids: [String] = []
-        var marker: String?
-        repeat {
-            let page = try await call(ListKeysRequest(limit: 1000, marker: marker))
-            ids += (page.keys ?? []).compactMap(\.keyId)
-            marker = page.truncated == true ? page.nextMarker : nil
-        } while marker != nil
-        try await withThrowingTaskGroup(of: KeyMetadata?.self) { group in
-            var next = 0
-            func add() {
-                guard next < ids.count else { return }
-                let id = ids[next]
-                next += 1
-                group.addTask {
-                    do { return try await self.call(DescribeKeyRequest(keyId: id)).keyMetadata } catch let e as KMSClientError where e.code == .notFound {
-                        return nil // deleted between ListKeys and DescribeKey
-                    }
-                }
-            }
-            for _ in 0..<concurrency { add() }
-            while let result = try await group.next() {
-                if let key = result { body(key) }
-                add()
-            }
-        }
-    }
-
+    /// The aliases, then the client's `keys(inStore:)`: ListKeys, DescribeKey per key with bounded concurrency,
+    /// each key of the store yielded as soon as it is described.
     public func keys(inStore storeId: String) -> AsyncThrowingStream<KeyRecord, any Error> {
-        AsyncThrowingStream { continuation in
-            let task = Task {
-                do {
-                    let aliases = try await self.aliasesByKey()
-                    try await self.describeAll { meta in
-                        if meta.customKeyStoreId == storeId { continuation.yield(Self.record(meta, aliases: aliases[meta.keyId] ?? [])) }
-                    }
-                    continuation.finish()
-                } catch {
-                    continuation.finish(throwing: error)
+        let (stream, continuation) = AsyncThrowingStream<KeyRecord, any Error>.makeStream()
+        let task = Task {
+            do {
+                let aliases = try await self.aliasesByKey()
+                for try await meta in self.client.keys(inStore: storeId, concurrency: self.concurrency) {
+                    continuation.yield(self.record(meta, aliases: aliases[meta.keyId] ?? []))
                 }
+                continuation.finish()
+            } catch {
+                continuation.finish(throwing: error)
             }
-            continuation.onTermination = { _ in task.cancel() }
         }
+        continuation.onTermination = { _ in task.cancel() }
+        return stream
     }
 
+    /// Every key described (ListKeys, then DescribeKey per key): counts per store.
     public func keyCensus() async throws -> [String: KeyCensus] {
-        let counts = CensusBox()
-        try await describeAll { meta in
-            guard let store = meta.customKeyStoreId else { return }
-            counts.add(store, pending: meta.keyState == .pendingDeletion)
+        let ids = try await client.allKeys().compactMap(\.keyId)
+        var counts: [String: KeyCensus] = [:]
+        for item in await client.describeKeys(keyIds: ids, concurrency: concurrency) {
+            switch item.result {
+            case .success(let meta):
+                if let account = meta.awsAccountId { learnAccount(account) }
+                guard let store = meta.customKeyStoreId else { continue }
+                var c = counts[store] ?? KeyCensus(total: 0, pendingDeletion: 0)
+                c.total += 1
+                if meta.keyState == .pendingDeletion { c.pendingDeletion += 1 }
+                counts[store] = c
+            case .failure(let error) where error.code == .notFound:
+                continue // deleted between ListKeys and DescribeKey
+            case .failure(let error):
+                throw error
+            }
         }
-        return counts.value
+        return counts
     }
 
     public func describeKey(_ keyId: String) async throws -> KeyRecord {
-        guard let meta = try await call(DescribeKeyRequest(keyId: keyId)).keyMetadata else {
-            throw KMSError(.notFound, "Key '\(keyId)' does not exist")
-        }
-        let aliases = try await call(ListAliasesRequest(keyId: meta.keyId)).aliases?.compactMap(\.aliasName) ?? []
-        return Self.record(meta, aliases: aliases.sorted())
+        let meta = try await client.describeKey(keyId: keyId)
+        let aliases = try await client.allAliases(keyId: meta.keyId).compactMap(\.aliasName)
+        return record(meta, aliases: aliases.sorted())
     }
 
     public func lastUsage(_ keyId: String) async throws -> KeyLastUsage {
-        let r = try await call(GetKeyLastUsageRequest(keyId: keyId))
+        let r = try await client.getKeyLastUsage(keyId: keyId)
         return KeyLastUsage(lastUsed: r.keyLastUsage?.timestamp, operation: r.keyLastUsage?.operation, trackingStartDate: r.trackingStartDate)
     }
 
+    /// CksAdmin.GetClock. AWS has no such call: after the first refusal the console counts down on the wall clock
+    /// without asking again.
     public func coreTime() async throws -> Date? {
-        // AWS has no such call: the console then counts down on the wall clock.
-        do { return try await call(GetClockRequest()).now } catch let e as KMSClientError where e.isServiceError {
+        try await adminCall { () throws(KMSClientError) in try await client.simulatedNow() }
+    }
+
+    /// An admin call: nil (and no more admin calls) once the endpoint has refused one, as AWS does.
+    func adminCall<T: Sendable>(_ body: () async throws(KMSClientError) -> T) async throws(KMSClientError) -> T? {
+        guard hasAdminAPI.withLock({ $0 }) != false else { return nil }
+        do {
+            let value = try await body()
+            hasAdminAPI.withLock { $0 = true }
+            return value
+        } catch where error.isServiceError && error.code != .throttling {
+            hasAdminAPI.withLock { $0 = false }
             return nil
         }
     }
 
-    public func connectStore(_ storeId: String) async throws { _ = try await call(ConnectCustomKeyStoreRequest(customKeyStoreId: storeId)) }
-    public func disconnectStore(_ storeId: String) async throws { _ = try await call(DisconnectCustomKeyStoreRequest(customKeyStoreId: storeId)) }
+    public func connectStore(_ storeId: String) async throws { try await client.connectCustomKeyStore(id: storeId) }
+    public func disconnectStore(_ storeId: String) async throws { try await client.disconnectCustomKeyStore(id: storeId) }
 
     public func scheduleKeyDeletion(_ keyId: String, pendingWindowInDays: Int) async throws -> Date {
-        let r = try await call(ScheduleKeyDeletionRequest(keyId: keyId, pendingWindowInDays: pendingWindowInDays))
+        let r = try await client.scheduleKeyDeletion(keyId: keyId, pendingWindowInDays: pendingWindowInDays)
         return r.deletionDate ?? Date().addingTimeInterval(Double(pendingWindowInDays) * 86_400)
     }
 
-    public func cancelKeyDeletion(_ keyId: String) async throws { _ = try await call(CancelKeyDeletionRequest(keyId: keyId)) }
-    public func enableKey(_ keyId: String) async throws { _ = try await call(EnableKeyRequest(keyId: keyId)) }
-    public func disableKey(_ keyId: String) async throws { _ = try await call(DisableKeyRequest(keyId: keyId)) }
+    public func cancelKeyDeletion(_ keyId: String) async throws { try await client.cancelKeyDeletion(keyId: keyId) }
+    public func enableKey(_ keyId: String) async throws { try await client.enableKey(keyId: keyId) }
+    public func disableKey(_ keyId: String) async throws { try await client.disableKey(keyId: keyId) }
+
+    /// The client's bulk calls: bounded concurrency, one result per key.
+    public func perform(_ action: KeyAction, on keyIds: [String], pendingWindowInDays: Int,
+                        progress: @escaping @Sendable (KeyActionResult) -> Void) async -> [KeyActionResult] {
+        let client = self.client
+        switch action {
+        case .scheduleDeletion:
+            return await client.scheduleKeyDeletion(keyIds: keyIds, pendingWindowInDays: pendingWindowInDays, concurrency: concurrency,
+                                                    onResult: { progress(Self.result($0) { $0.deletionDate }) })
+                .map { Self.result($0) { $0.deletionDate } }
+        case .cancelDeletion:
+            return await client.cancelKeyDeletion(keyIds: keyIds, concurrency: concurrency, onResult: { progress(Self.result($0)) })
+                .map { Self.result($0) }
+        case .enable, .disable:
+            let enable = action == .enable
+            return await client.bulk(keyIds, concurrency: concurrency, onResult: { progress(Self.result($0)) }) {
+                (id: String) throws(KMSClientError) in
+                if enable { try await client.enableKey(keyId: id) } else { try await client.disableKey(keyId: id) }
+            }.map { Self.result($0) }
+        }
+    }
+
+    static func result<V: Sendable>(_ item: BulkItemResult<V>, date: (V) -> Date? = { _ in nil }) -> KeyActionResult {
+        switch item.result {
+        case .success(let value): return KeyActionResult(keyId: item.id, deletionDate: date(value))
+        case .failure(let error): return KeyActionResult(keyId: item.id, failure: .init(code: error.consoleCode, message: error.message))
+        }
+    }
+
+    func record(_ m: KeyMetadata, aliases: [String]) -> KeyRecord {
+        if let account = m.awsAccountId { learnAccount(account) }
+        return Self.record(m, aliases: aliases)
+    }
 
     static func record(_ m: KeyMetadata, aliases: [String]) -> KeyRecord {
         KeyRecord(id: m.keyId, arn: m.arn ?? m.keyId, accountId: m.awsAccountId ?? "", aliases: aliases,
@@ -227,18 +263,4 @@ public final class KMSClientBackend: ConsoleBackend {
                   cloudHsmClusterId: m.cloudHsmClusterId, xksKeyId: m.xksKeyConfiguration?.id,
                   encryptionAlgorithms: m.encryptionAlgorithms ?? [], multiRegion: m.multiRegion ?? false)
     }
-}
-
-/// Counts gathered from concurrent callbacks.
-final class CensusBox: Sendable {
-    private let counts = Mutex<[String: KeyCensus]>([:])
-    func add(_ store: String, pending: Bool) {
-        counts.withLock { counts in
-            var c = counts[store] ?? KeyCensus(total: 0, pendingDeletion: 0)
-            c.total += 1
-            if pending { c.pendingDeletion += 1 }
-            counts[store] = c
-        }
-    }
-    var value: [String: KeyCensus] { counts.withLock { $0 } }
 }

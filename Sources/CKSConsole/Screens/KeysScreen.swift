@@ -33,7 +33,11 @@ enum KeysScreen {
                    ascending: { $0.record.creationDate < $1.record.creationDate }),
             Column("LAST USED", .fixed(12, hideBelow: 100), text: { usage($0.record.id) }),
         ]
-        return Table(columns: columns, sortColumn: 5) { row in
+        let tiebreak: (KeyRow, KeyRow) -> Bool = { a, b in
+            let (x, y) = (a.record.aliases.first ?? "\u{10FFFF}", b.record.aliases.first ?? "\u{10FFFF}")
+            return x != y ? x.localizedStandardCompare(y) == .orderedAscending : a.id < b.id
+        }
+        return Table(columns: columns, sortColumn: 5, tiebreak: tiebreak) { row in
             ([row.record.id, row.record.state.rawValue, row.record.description] + row.record.aliases).joined(separator: " ")
         }
     }

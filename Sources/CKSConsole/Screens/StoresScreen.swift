@@ -27,7 +27,7 @@ enum StoresScreen {
             Column("CREATED", .fixed(10, hideBelow: 90), text: { formatting.date($0.record.creationDate) },
                    ascending: { $0.record.creationDate < $1.record.creationDate }),
         ]
-        return Table(columns: columns, sortColumn: 0) { row in
+        return Table(columns: columns, sortColumn: 0, tiebreak: { $0.record.name != $1.record.name ? $0.record.name < $1.record.name : $0.id < $1.id }) { row in
             [row.record.name, row.record.id, row.record.typeText, row.record.stateText,
              row.record.cloudHsmClusterId ?? "", row.record.xksProxy?.uriEndpoint ?? ""].joined(separator: " ")
         }

@@ -16,10 +16,15 @@ public final class KMSClientTeardownService: TeardownService {
     private let identity: Mutex<(account: String?, principal: String?)>
     /// Whether the endpoint has the core's clock (nil until asked).
     private let hasCoreClock = Mutex<Bool?>(nil)
+    /// Whether the endpoint has the core's admin API for clusters (nil until asked; AWS does not).
+    private let hasClusterAdmin = Mutex<Bool?>(nil)
 
-    public init(client: KMSClient, account: String? = nil, principal: String? = nil, concurrency: Int = 8) {
+    /// - Parameter endpointIdentity: how the journal names the endpoint, when its URL is not stable (an embedded
+    ///   core listens on a new port each run, so it is named by its data directory instead).
+    public init(client: KMSClient, account: String? = nil, principal: String? = nil, concurrency: Int = 8,
+                endpointIdentity: String? = nil) {
         self.client = client
-        self.endpoint = client.endpoint.absoluteString
+        self.endpoint = endpointIdentity ?? client.endpoint.absoluteString
         self.concurrency = concurrency
         identity = Mutex((account, principal ?? client.credentials.accessKeyId))
     }
@@ -145,7 +150,16 @@ public final class KMSClientTeardownService: TeardownService {
     }
 
     public func orphanedKeyMaterial(clusterId: String) async -> [TeardownObservation.OrphanedKeyMaterial]? {
-        guard let clusters = try? await client.describeCloudHsmClusters(clusterId: clusterId) else { return nil }
+        guard hasClusterAdmin.withLock({ $0 }) != false else { return nil }
+        let clusters: [CloudHsmCluster]
+        do {
+            clusters = try await client.describeCloudHsmClusters(clusterId: clusterId)
+            hasClusterAdmin.withLock { $0 = true }
+        } catch {
+            // An endpoint that is not a cks core answers with an error: do not ask it again.
+            if error.isServiceError { hasClusterAdmin.withLock { $0 = false } }
+            return nil
+        }
         return clusters.filter { $0.clusterId == clusterId }.flatMap { cluster in
             (cluster.orphanedKeyMaterial ?? []).map { TeardownObservation.OrphanedKeyMaterial(clusterId: cluster.clusterId, keyId: $0.keyId) }
         }

@@ -34,6 +34,11 @@ public final class TeardownJournal: Sendable {
         return nil
     }
 
+    /// How the journal names an embedded core: by its data directory, since it listens on a new port each run.
+    public static func endpointIdentity(embeddedDataDirectory: URL) -> String {
+        "embedded:" + embeddedDataDirectory.standardizedFileURL.path
+    }
+
     public let url: URL?
     private struct State {
         var problem: String?
@@ -46,6 +51,13 @@ public final class TeardownJournal: Sendable {
     public init(url: URL?) {
         self.url = url
         state = Mutex(State(problem: url == nil ? "no state directory (set XDG_STATE_HOME or HOME); the teardown journal is kept in memory only" : nil))
+    }
+
+    /// A journal kept in memory on purpose (a `--demo` core lives only as long as the process).
+    public static func memory() -> TeardownJournal {
+        let journal = TeardownJournal(url: nil)
+        journal.state.withLock { $0.problem = nil }
+        return journal
     }
 
     /// Why the journal is not being written to disk, in words for the operator; nil when all is well.

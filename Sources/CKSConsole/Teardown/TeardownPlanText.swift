@@ -40,11 +40,11 @@ public enum TeardownPlanText {
     }
 
     /// Why a key is flagged, in a few words.
-    public static func reason(_ reason: FlaggedKey.Reason, now: Date) -> String {
+    public static func reason(_ reason: FlaggedKey.Reason, now: Date, short: Bool = false) -> String {
         switch reason {
         case .usedRecently(let at, let operation):
             let ago = TeardownText.duration(now.timeIntervalSince(at))
-            return "used \(ago) ago\(operation.map { " (\($0))" } ?? "") on \(TeardownText.date(at))"
+            return "used \(ago) ago\(operation.map { " (\($0))" } ?? "")" + (short ? "" : " on \(TeardownText.date(at))")
         case .useUnknown(let why): return "use unknown: \(why)"
         case .deletionCancelledElsewhere: return "its deletion was cancelled outside this teardown"
         }
@@ -73,7 +73,7 @@ public enum TeardownPlanText {
         }
         switch plan.status {
         case .ready: out.append("Next: \(action(plan.action, now: now))")
-        case .waiting: out.append("Waiting: \(action(plan.action, now: now))")
+        case .waiting: out.append(action(plan.action, now: now))
         case .blocked(let reason): out.append("Blocked: \(reason)")
         case .done: out.append("Done: the store is deleted.")
         }

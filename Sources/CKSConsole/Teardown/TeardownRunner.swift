@@ -82,7 +82,12 @@ public actor TeardownRunner {
     /// The waiting period for keys scheduled from now on: the one asked for, else the resumed teardown's, else 30 days.
     public var window: PendingWindow { explicitWindow ?? recordWindow ?? .default }
 
-    public func setWindow(_ window: PendingWindow) { explicitWindow = window }
+    /// Changes the window for keys not yet scheduled and plans again (no call).
+    @discardableResult
+    public func setWindow(_ window: PendingWindow) -> TeardownPlan? {
+        explicitWindow = window
+        return replan()
+    }
 
     /// Observes the store (describe, inventory, orphaned material, clock) and plans.
     @discardableResult

@@ -1,3 +1,4 @@
+import CKSClient
 import CKSDomain
 import Foundation
 #if canImport(Glibc)
@@ -132,6 +133,8 @@ public struct TeardownScript: Sendable {
             }
         }
         TeardownPlanText.lines(plan, now: now).forEach(say)
+        // What was printed: the final lines repeat only what changed since.
+        let shown = plan
 
         if options.dryRun {
             say("Dry run: nothing was changed.")
@@ -145,8 +148,8 @@ public struct TeardownScript: Sendable {
             now = await runner.observation?.now ?? now
             switch plan.status {
             case .done:
-                say("Done: the store \(plan.storeName ?? store) is deleted.")
-                return finish(plan, now: now, performed: performed, exit: .done)
+                if plan != shown { say("Done: the store \(plan.storeName ?? store) is deleted.") }
+                return finish(plan, now: now, performed: performed, exit: .done, showNotDeleted: plan != shown)
 
             case .blocked(let reason):
                 if let acks = acknowledgementsFromOptions(plan), !acks.isEmpty {
@@ -159,10 +162,12 @@ public struct TeardownScript: Sendable {
                     plan = await runner.acknowledge(flags.map(\.acknowledgement)) ?? plan
                     continue
                 }
-                if case .acknowledge(let flags) = plan.action {
-                    for flag in flags { say("  needs acknowledgement: \(flag.keyId) \(flag.aliases.joined(separator: ",")): \(TeardownPlanText.reason(flag.reason, now: now))") }
+                if plan != shown {
+                    if case .acknowledge(let flags) = plan.action {
+                        for flag in flags { say("  needs acknowledgement: \(flag.keyId) \(flag.aliases.joined(separator: ",")): \(TeardownPlanText.reason(flag.reason, now: now))") }
+                    }
+                    say("Blocked: \(reason)")
                 }
-                say("Blocked: \(reason)")
                 if case .acknowledge = plan.action {
                     say("Acknowledge with --acknowledge KEY_ID (repeatable) or --acknowledge-flagged, then run again.")
                 }
@@ -170,11 +175,11 @@ public struct TeardownScript: Sendable {
 
             case .waiting:
                 if case .waitForDeletion = plan.action, !options.wait {
-                    say("Waiting: \(TeardownPlanText.action(plan.action, now: now)). Run this command again later, or with --wait, to continue.")
+                    say("\(TeardownPlanText.action(plan.action, now: now)). Run this command again later, or with --wait, to continue.")
                     return finish(plan, now: now, performed: performed, exit: .waiting)
                 }
                 if !options.wait {
-                    say("Waiting: \(TeardownPlanText.action(plan.action, now: now)). Run this command again shortly, or with --wait.")
+                    say("\(TeardownPlanText.action(plan.action, now: now)). Run this command again shortly, or with --wait.")
                     return finish(plan, now: now, performed: performed, exit: .waiting)
                 }
                 let line = TeardownPlanText.action(plan.action)
@@ -302,13 +307,14 @@ public struct TeardownScript: Sendable {
         return status.rawValue
     }
 
-    private func finish(_ plan: TeardownPlan, now: Date, performed: [TeardownReport.Performed], exit: TeardownExit) -> Int32 {
+    private func finish(_ plan: TeardownPlan, now: Date, performed: [TeardownReport.Performed], exit: TeardownExit,
+                        showNotDeleted: Bool = false) -> Int32 {
         if let problem = journal.problem { warn(problem) }
         if json {
             terminal.out(TeardownReport(plan: plan, now: now, performed: performed, dryRun: options.dryRun,
                                         exitStatus: exit.rawValue, journal: journal.url?.path,
                                         journalProblem: journal.problem).json())
-        } else if plan.status == .done {
+        } else if plan.status == .done && showNotDeleted {
             say("Not deleted:")
             plan.notDeleted.forEach { say("  - \($0)") }
         }
@@ -317,5 +323,34 @@ public struct TeardownScript: Sendable {
 
     private static func quoted(_ s: String) -> String {
         (try? String(decoding: JSONEncoder().encode(s), as: UTF8.self)) ?? "\"\""
+    }
+}
+
+extension TeardownScript {
+    /// `cks teardown STORE` end to end: connect the AWS way (the embedded core when nothing names an endpoint),
+    /// run the teardown over the project's KMS client, journal under the state directory, close. Returns the exit status.
+    public static func main(store: String, options: TeardownScriptOptions, flags: ClientFlags,
+                            environment: [String: String] = ProcessInfo.processInfo.environment,
+                            terminal: TeardownTerminal = .standard,
+                            connect: ScriptedVerbs.Connect = ScriptedVerbs.defaultConnect) async -> Int32 {
+        let connection: ClientConnection
+        do {
+            connection = try await connect(flags)
+        } catch {
+            terminal.err("cks: \(ScriptedExit.message(for: error))\n")
+            return ScriptedExit.status(for: error).rawValue
+        }
+        let service: KMSClientTeardownService
+        if let embedded = connection.embedded {
+            service = KMSClientTeardownService(client: connection.client, account: embedded.server.adminPrincipal.account,
+                                               principal: embedded.server.adminPrincipal.name,
+                                               endpointIdentity: TeardownJournal.endpointIdentity(embeddedDataDirectory: embedded.dataDirectory))
+        } else {
+            service = KMSClientTeardownService(client: connection.client)
+        }
+        let journal = TeardownJournal(url: TeardownJournal.defaultURL(environment: environment))
+        let status = await TeardownScript(store: store, options: options, service: service, journal: journal, terminal: terminal).run()
+        await connection.close()
+        return status
     }
 }

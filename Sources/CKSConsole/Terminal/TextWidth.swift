@@ -54,4 +54,33 @@ public enum TextWidth {
         let spaces = String(repeating: " ", count: gap)
         return alignRight ? spaces + cut : cut + spaces
     }
+
+    /// Splits `s` into lines of at most `width` columns, breaking after a space where one is near enough (words stay
+    /// whole) and anywhere inside a run without spaces (ARNs, ids).
+    public static func wrap(_ s: String, to width: Int) -> [String] {
+        guard width > 0 else { return [s] }
+        var lines: [String] = []
+        var rest = Substring(s)
+        while of(String(rest)) > width {
+            var used = 0
+            var cut = rest.startIndex
+            var lastSpace: String.Index?
+            for i in rest.indices {
+                let w = of(rest[i])
+                if used + w > width { break }
+                used += w
+                cut = rest.index(after: i)
+                if rest[i] == " " { lastSpace = cut }
+            }
+            // Break at the last space unless that would leave most of the line empty.
+            if let space = lastSpace, rest.distance(from: rest.startIndex, to: space) * 3 >= width {
+                cut = space
+            }
+            if cut == rest.startIndex { cut = rest.index(after: cut) }
+            lines.append(String(rest[..<cut]).trimmingCharacters(in: .whitespaces))
+            rest = rest[cut...].drop { $0 == " " }
+        }
+        lines.append(String(rest))
+        return lines
+    }
 }

@@ -52,9 +52,15 @@ public final class Table<Row: Identifiable> where Row.ID: Hashable {
     public private(set) var lastDrawnRows: [Row] = []
     public private(set) var lastPageHeight = 10
 
-    public init(columns: [Column<Row>], sortColumn: Int = 0, searchText: @escaping (Row) -> String) {
+    /// Orders rows the sort column finds equal (always ascending), so equal values (keys created in the same
+    /// second) keep one order whatever order they arrived in.
+    let tiebreak: (Row, Row) -> Bool
+
+    public init(columns: [Column<Row>], sortColumn: Int = 0, tiebreak: @escaping (Row, Row) -> Bool = { _, _ in false },
+                searchText: @escaping (Row) -> String) {
         self.columns = columns
         self.sortColumn = sortColumn
+        self.tiebreak = tiebreak
         self.searchText = searchText
     }
 
@@ -241,7 +247,9 @@ public final class Table<Row: Identifiable> where Row.ID: Hashable {
 
     private func order(_ a: Row, _ b: Row) -> Bool {
         let col = columns[sortColumn]
-        return ascending ? col.ascending(a, b) : col.ascending(b, a)
+        if col.ascending(a, b) { return ascending }
+        if col.ascending(b, a) { return !ascending }
+        return tiebreak(a, b)
     }
 
     private func matches(_ row: Row) -> Bool {

@@ -23,7 +23,7 @@ public enum TeardownPlanner {
                                       observation o: TeardownObservation) -> TeardownPlan {
         let steps = TeardownStep.Kind.allCases.map { kind in
             TeardownStep(kind: kind, status: .done, summary: kind == .deleteStore
-                         ? "the store \(lastKnown?.name ?? idOrName) no longer exists" : kind.title)
+                         ? "the store \(lastKnown?.name ?? idOrName) no longer exists" : "done")
         }
         var warnings: [TeardownWarning] = []
         if let orphaned = orphanedWarning(clusterId: lastKnown?.cloudHsmClusterId, o.orphanedKeyMaterial) {
@@ -225,7 +225,7 @@ private struct StorePlanner {
         if !recent.isEmpty { parts.append("\(recent.count) used within the last 30 days") }
         if !unknown.isEmpty { parts.append("\(unknown.count) with unknown use") }
         if !cancelled.isEmpty { parts.append("\(cancelled.count) whose deletion someone else cancelled") }
-        return "\(TeardownText.count(keys.count, "key")) must be acknowledged before scheduling deletion: "
+        return "\(TeardownText.count(keys.count, "key")) to acknowledge before scheduling deletion: "
             + parts.joined(separator: ", ")
     }
 

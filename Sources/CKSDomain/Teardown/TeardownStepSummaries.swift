@@ -28,8 +28,7 @@ struct StepSummaries {
     private func inventory(_ status: TeardownStep.Status) -> String {
         guard let keys else { return "List the store's keys (ListKeys, then DescribeKey per key)" }
         if keys.isEmpty { return "the store has no KMS keys" }
-        return "\(TeardownText.count(keys.count, "key")) in the store: \(pending.count) pending deletion, "
-            + "\(toSchedule.count) to schedule"
+        return "\(TeardownText.count(keys.count, "key")): \(pending.count) pending deletion, \(toSchedule.count) to schedule"
     }
 
     private func checkUse(_ status: TeardownStep.Status) -> String {
@@ -60,7 +59,6 @@ struct StepSummaries {
             if keys == nil { return "ScheduleKeyDeletion for every key not already pending, window \(o.window.days) days" }
             if toSchedule.isEmpty { return "every key is already pending deletion" }
             return "ScheduleKeyDeletion for \(TeardownText.count(toSchedule.count, "key")), window \(o.window.days) days"
-                + " (deleted after \(TeardownText.date(date)) if scheduled now)"
         case .done:
             return pending.isEmpty ? "no key to schedule" : "every key is pending deletion"
         }
@@ -71,14 +69,14 @@ struct StepSummaries {
         case .done: return "every key is deleted"
         case .upcoming:
             if let preview = lastDateIfScheduledNow() {
-                return "wait until every key is deleted (after \(TeardownText.date(preview)))"
+                return "until every key is deleted (after \(TeardownText.date(preview)))"
             }
-            return "wait until every key is deleted (polling DescribeKey until NotFoundException)"
+            return "until every key is deleted (DescribeKey says NotFoundException)"
         case .next, .waiting, .blocked:
             guard let progress = waitProgress else { return "wait until every key is deleted" }
             var line = "\(TeardownText.count(progress.keysLeft, "key")) left"
             if let last = progress.lastDeletionDate {
-                line += ", last deletion after \(TeardownText.date(last)) (in \(TeardownText.duration(progress.remaining)))"
+                line += ", last after \(TeardownText.date(last)) (in \(TeardownText.duration(progress.remaining)))"
             }
             if case .reconnect = action {
                 line += "; the store is \(store.connectionState.rawValue): reconnect it first"
@@ -101,7 +99,7 @@ struct StepSummaries {
         case .next: return "DisconnectCustomKeyStore (the store is \(store.connectionState.rawValue))"
         default:
             if [.disconnected, .disconnecting].contains(store.connectionState) {
-                return "DisconnectCustomKeyStore once every key is deleted (the store is \(store.connectionState.rawValue) now)"
+                return "DisconnectCustomKeyStore once every key is deleted (now \(store.connectionState.rawValue))"
             }
             return "DisconnectCustomKeyStore once every key is deleted"
         }
@@ -111,7 +109,7 @@ struct StepSummaries {
         switch status {
         case .done: return "the store is DISCONNECTED"
         case .waiting, .next, .blocked: return "the store is \(store.connectionState.rawValue); waiting for DISCONNECTED"
-        case .upcoming: return "DescribeCustomKeyStores until the store is DISCONNECTED"
+        case .upcoming: return "until DescribeCustomKeyStores shows DISCONNECTED"
         }
     }
 
@@ -119,7 +117,7 @@ struct StepSummaries {
         switch status {
         case .next, .blocked, .waiting:
             return "DeleteCustomKeyStore \(store.id); type the store's name (\(store.name)) to confirm"
-        case .upcoming: return "DeleteCustomKeyStore, only with no keys left and the store DISCONNECTED"
+        case .upcoming: return "DeleteCustomKeyStore, with no keys left and DISCONNECTED"
         case .done: return "the store is deleted"
         }
     }

@@ -21,6 +21,8 @@ public struct CoreConfiguration: Sendable {
     public var region = "us-east-1"
     /// Listening on a non-loopback address is refused unless this is set.
     public var allowRemote = false
+    /// Store quota, time scale and simulated durations for the engine.
+    public var engine = EngineOptions()
     public var maxBodyBytes = 1 << 20
 
     public init(dataDirectory: URL) {

@@ -39,7 +39,7 @@ struct HTTPAdaptor: HTTPResponder {
             headers.append(("host", authority))
         }
         let answer = await front.handle(method: method, path: path, query: request.uri.query ?? "", headers: headers,
-                                        body: body)
+                                        body: body, requestId: requestId)
         return Self.response(answer, requestId: requestId)
     }
 

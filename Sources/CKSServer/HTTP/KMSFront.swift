@@ -55,9 +55,10 @@ public struct KMSFront: Sendable {
     }
 
     /// Handles a request whose head passed `checkHead` and whose body was read (within the limit).
-    /// `headers` are lower- or mixed-case names with values, including `host`.
+    /// `headers` are lower- or mixed-case names with values, including `host`. `requestId` (the
+    /// `x-amzn-RequestId` the answer will carry) is handed to the engine in the `Caller`.
     public func handle(method: String, path: String, query: String, headers: [(String, String)], body: Data,
-                       now: Date = Date()) async -> FrontResponse {
+                       requestId: String? = nil, now: Date = Date()) async -> FrontResponse {
         if let early = checkHead(method: method, path: path, contentType: header("content-type", in: headers),
                                  contentLength: body.count) {
             return early
@@ -87,7 +88,8 @@ public struct KMSFront: Sendable {
                 + "\(operation.iamAction) action"))
         }
 
-        let caller = Caller(account: principal.account, region: region, principalName: principal.name)
+        let caller = Caller(account: principal.account, region: region, principalName: principal.name,
+                            requestId: requestId)
         do {
             let output = try await handler.handle(target: target, body: body, caller: caller)
             return FrontResponse(status: 200, body: output)

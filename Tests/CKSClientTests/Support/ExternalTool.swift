@@ -7,7 +7,7 @@ import Testing
 //
 //   @Test(.enabled(if: ExternalTool.shouldRun("moto_server"), ExternalTool.skipNote("moto_server")))
 //   func againstMoto() async throws {
-//       let moto = try ExternalTool.require("moto_server")   // records a failure if missing and required
+//       let moto = try ExternalTool.require("moto_server")   // throws (a failure) if missing and required
 //       ...
 //   }
 //
@@ -41,12 +41,10 @@ enum ExternalTool {
         Comment(rawValue: "skipped: \(name) not found on PATH (set CKS_REQUIRE_EXTERNAL=1 to make this a failure)")
     }
 
-    /// The program's path; records an issue and throws when it is missing.
-    static func require(_ name: String, sourceLocation: SourceLocation = #_sourceLocation) throws -> URL {
-        if let url = locate(name) { return url }
-        let error = Missing(name: name)
-        Issue.record(error, sourceLocation: sourceLocation)
-        throw error
+    /// The program's path; throws (failing the test that calls it) when it is missing.
+    static func require(_ name: String) throws -> URL {
+        guard let url = locate(name) else { throw Missing(name: name) }
+        return url
     }
 }
 

@@ -1,1 +1,0 @@
-// Module `CKSClient`; see Package.swift for its place in the layering.

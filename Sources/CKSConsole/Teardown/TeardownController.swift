@@ -1,0 +1,401 @@
+import CKSDomain
+import Foundation
+import Synchronization
+
+/// The console's teardown view of one store: it owns a `TeardownRunner`, shows its plan as a checklist,
+/// and turns keys into the plan's one action, always behind a dialog that names the call and its consequence.
+/// Everything it shows comes from the last observation; nothing is decided here.
+@MainActor
+public final class TeardownController {
+    /// A bulk action in progress (for the progress bar).
+    struct Bulk {
+        var label: String
+        var total: Int
+        var done = 0
+        var failed = 0
+    }
+
+    /// Counters written from the runner's tasks, read when drawing.
+    final class Progress: Sendable {
+        private let state = Mutex<(found: Int, done: Int, failed: Int, message: String?)>((0, 0, 0, nil))
+        func set(_ event: TeardownProgress) {
+            state.withLock { s in
+                switch event {
+                case .inventory(let n): s.found = n
+                case .usage(let done, _): s.done = done
+                case .call(let r, let done, _): s.done = done; if !r.succeeded { s.failed += 1 }
+                case .message(let m): s.message = m
+                }
+            }
+        }
+        func reset() { state.withLock { $0 = (0, 0, 0, nil) } }
+        var snapshot: (found: Int, done: Int, failed: Int, message: String?) { state.withLock { $0 } }
+    }
+
+    weak var app: ConsoleApp?
+    let runner: TeardownRunner
+    public let storeId: String
+    public let storeName: String
+    /// `--demo`: the fast-forward key may advance the core's clock.
+    let demo: Bool
+    public internal(set) var plan: TeardownPlan?
+    /// The core's time of the last observation.
+    var observedAt: Date?
+    public internal(set) var error: String?
+    var working: String?
+    var bulk: Bulk?
+    let progress = Progress()
+    /// Per-key results of the last bulk action (failures are listed and retried by the next step).
+    public internal(set) var lastResults: (label: String, results: [TeardownCallResult])?
+    /// Keys given back by an abort, offered to be enabled again.
+    var abortedKeyIds: [String] = []
+    /// Flagged keys: cursor and marks, for acknowledging one by one or as a marked set.
+    var cursor = 0
+    public internal(set) var marks: Set<String> = []
+    var scroll = 0
+    /// The name being typed to confirm DeleteCustomKeyStore; nil when not asking.
+    public internal(set) var nameEntry: String?
+    var poll = PollSchedule(idle: 5, motion: 1)
+    var inFlight = false
+
+    init(app: ConsoleApp, runner: TeardownRunner, storeId: String, storeName: String, demo: Bool) {
+        self.app = app
+        self.runner = runner
+        self.storeId = storeId
+        self.storeName = storeName
+        self.demo = demo
+    }
+
+    /// Keys seen by the last observation.
+    var keyCount: Int { (plan?.waitProgress?.keysLeft ?? 0) + (plan?.schedulePreview?.keyIds.count ?? 0) }
+
+    /// Flagged keys not yet acknowledged, in plan order (what the cursor moves over).
+    var pendingFlags: [FlaggedKey] { (plan?.flaggedKeys ?? []).filter { !$0.isAcknowledged } }
+
+    // MARK: observing
+
+    /// Observes and plans; read-only steps (inventory, use check) run at once, since they change nothing.
+    func refresh(_ label: String) {
+        guard let app, !inFlight else { return }
+        inFlight = true
+        working = plan == nil ? "Taking the inventory…" : nil
+        progress.reset()
+        poll.started(at: app.wallClock())
+        app.launch(label) { [progress, runner] app in
+            let report: @Sendable (TeardownProgress) -> Void = { progress.set($0) }
+            do {
+                var plan = try await runner.refresh(progress: report)
+                await self.accept(plan)
+                while case .checkUse(let ids) = plan.action {
+                    self.working = "Checking when \(TeardownText.count(ids.count, "key")) \(ids.count == 1 ? "was" : "were") last used…"
+                    app.changed()
+                    plan = try await runner.perform(plan.action, progress: report).plan
+                    await self.accept(plan)
+                }
+                self.poll.succeeded(at: app.wallClock())
+                self.error = nil
+            } catch {
+                self.poll.failed()
+                self.error = "\(error)"
+            }
+            self.working = nil
+            self.inFlight = false
+        }
+    }
+
+    /// Takes a new plan (and the time it was observed at).
+    func accept(_ plan: TeardownPlan) async {
+        self.plan = plan
+        observedAt = await runner.observation?.now
+        cursor = min(cursor, max(0, pendingFlags.count - 1))
+        marks.formIntersection(pendingFlags.map(\.keyId))
+        app?.changed()
+    }
+
+    /// Called by the console's tick: observes again while waiting (gently) or after a failure (backing off).
+    func tick() {
+        guard let app, !inFlight, bulk == nil, nameEntry == nil, app.dialog == nil, plan?.status != .done else { return }
+        let motion: Bool
+        switch plan?.action {
+        case .waitForConnectionState?, .waitForDisconnected?: motion = true
+        default: motion = false
+        }
+        // Observing lists every key (N+1 calls): the bigger the store, the gentler the polling.
+        var schedule = poll
+        schedule.idleInterval = min(60, max(5, Double(keyCount) / 200))
+        if schedule.isDue(at: app.wallClock(), inMotion: motion) { refresh("teardown \(storeName): observe (auto)") }
+    }
+
+    // MARK: actions
+
+    /// Keys the teardown view handles itself (besides the keymap): the name entry of the final delete.
+    func handleRaw(_ key: Key) -> Bool {
+        guard var entry = nameEntry else { return false }
+        switch key {
+        case .escape: nameEntry = nil; app?.say("Delete cancelled: nothing was changed.", .ok)
+        case .backspace: if !entry.isEmpty { entry.removeLast() }; nameEntry = entry
+        case .char(let c): entry.append(c); nameEntry = entry
+        case .enter:
+            nameEntry = nil
+            if entry == storeName { deleteStore(confirmedName: entry) } else {
+                app?.say("The name typed (\(entry)) is not \(storeName): nothing was deleted.", .warning)
+            }
+        default: break
+        }
+        return true
+    }
+
+    func perform(_ action: Action) {
+        guard let app else { return }
+        switch action {
+        case .moveUp: moveCursor(-1)
+        case .moveDown: moveCursor(1)
+        case .pageUp: scroll = max(0, scroll - 10)
+        case .pageDown: scroll += 10
+        case .top: cursor = 0; scroll = 0
+        case .bottom: cursor = max(0, pendingFlags.count - 1); scroll = 1_000
+        case .back: app.closeTeardown()
+        case .refresh: refresh("teardown \(storeName): refresh")
+        case .teardownStep: nextStep()
+        case .teardownMark:
+            guard cursor < pendingFlags.count else { return }
+            let id = pendingFlags[cursor].keyId
+            if marks.contains(id) { marks.remove(id) } else { marks.insert(id) }
+            moveCursor(1)
+        case .acknowledge: acknowledgeMarked(all: false)
+        case .acknowledgeAll: acknowledgeMarked(all: true)
+        case .abortTeardown: openAbortDialog()
+        case .disconnectOnly: openDisconnectOnlyDialog()
+        case .acceptOrphaning: openAcceptOrphaningDialog()
+        case .fastForward: fastForward()
+        default: break
+        }
+    }
+
+    func moveCursor(_ delta: Int) {
+        if pendingFlags.isEmpty { scroll = max(0, scroll + delta); return }
+        cursor = max(0, min(pendingFlags.count - 1, cursor + delta))
+    }
+
+    /// Nil when `action` is possible now, else why not (dims it in the footer and help).
+    func availability(_ action: Action) -> String? {
+        guard let plan else { return "the plan is not known yet" }
+        if inFlight || bulk != nil { return "an action is running" }
+        switch action {
+        case .teardownStep:
+            switch plan.status {
+            case .done: return "the store is deleted"
+            case .waiting: return "nothing to do but wait" + (demo ? " (F fast-forwards)" : "")
+            case .blocked: if case .acknowledge = plan.action { return nil }; return "blocked"
+            case .ready: return nil
+            }
+        case .teardownMark, .acknowledge, .acknowledgeAll:
+            return pendingFlags.isEmpty ? "no flagged key waits for an acknowledgement" : nil
+        case .abortTeardown:
+            return plan.abortableKeyIds.isEmpty ? "no key scheduled by this teardown is pending deletion" : nil
+        case .disconnectOnly:
+            guard let option = plan.disconnectOnly else { return "offered only before the teardown schedules anything" }
+            return option.isAvailable ? nil : option.unavailableReason
+        case .acceptOrphaning:
+            return plan.warnings.contains { $0.kind == .keyMaterialWillBeOrphaned && !$0.isAcknowledged } ? nil
+                : "the store's key material is not at risk"
+        case .fastForward:
+            guard demo else { return "only in --demo" }
+            return plan.waitProgress == nil ? "no key is waiting for deletion" : nil
+        default: return nil
+        }
+    }
+
+    func refuseIfReadOnly(_ what: String) -> Bool {
+        guard let app, app.options.readOnly else { return false }
+        app.say("Read-only mode (--read-only): \(what) is refused; nothing was changed.", .warning)
+        return true
+    }
+
+    /// Enter: the plan's one action, behind its dialog.
+    func nextStep() {
+        guard let app, let plan else { return }
+        if let reason = availability(.teardownStep) { app.say(reason.prefix(1).uppercased() + reason.dropFirst() + ".", .warning); return }
+        switch plan.action {
+        case .takeInventory, .checkUse: refresh("teardown \(storeName): observe")
+        case .acknowledge: acknowledgeMarked(all: false)
+        case .scheduleDeletion(let ids, let window, _):
+            if refuseIfReadOnly("scheduling deletion") { return }
+            app.dialog = TeardownDialogs.schedule(self, ids: ids, window: window)
+        case .reconnect(let calls):
+            if refuseIfReadOnly("reconnecting") { return }
+            app.dialog = TeardownDialogs.reconnect(self, calls: calls)
+        case .disconnect:
+            if refuseIfReadOnly("disconnecting") { return }
+            app.dialog = TeardownDialogs.disconnect(self)
+        case .deleteStore:
+            if refuseIfReadOnly("deleting the store") { return }
+            nameEntry = ""
+        case .waitForDeletion, .waitForConnectionState, .waitForDisconnected, .none: break
+        }
+    }
+
+    /// Runs `action` (the plan's current one) as a tracked task, with a progress bar for bulk calls.
+    func run(_ action: TeardownAction, label: String, confirmedName: String? = nil) {
+        guard let app else { return }
+        let total: Int
+        switch action {
+        case .scheduleDeletion(let ids, _, _): total = ids.count
+        default: total = 0
+        }
+        inFlight = true
+        progress.reset()
+        if total > 0 { bulk = Bulk(label: label, total: total) }
+        app.launch("teardown \(storeName): \(label)") { [progress, runner] app in
+            do {
+                let outcome = try await runner.perform(action, confirmedName: confirmedName) { progress.set($0) }
+                let api = action.calls.map(\.rawValue).joined(separator: "+")
+                self.lastResults = outcome.results.isEmpty ? nil : (api, outcome.results)
+                await self.accept(outcome.plan)
+                let failed = outcome.failed
+                if failed.isEmpty {
+                    app.say("\(label): done.", .ok)
+                } else {
+                    app.say("\(label): \(failed.count) of \(outcome.results.count) failed; Enter retries them.", .warning)
+                }
+                self.error = nil
+            } catch TeardownRunError.planChanged(let fresh) {
+                await self.accept(fresh)
+                app.say("The situation changed; the plan was recomputed. Check it and try again.", .warning)
+            } catch {
+                self.error = "\(error)"
+            }
+            self.bulk = nil
+            self.inFlight = false
+            app.refreshStores(label: "refresh after teardown step")
+        }
+    }
+
+    func setWindowAndSchedule(_ days: Int) {
+        guard let window = PendingWindow(days: days) else { return }
+        app?.launch(nil) { [runner] _ in
+            if let plan = await runner.setWindow(window) { await self.accept(plan) }
+            if case .scheduleDeletion(let ids, _, _)? = self.plan?.action {
+                self.run(self.plan!.action, label: ids.count == 1 ? "ScheduleKeyDeletion" : "ScheduleKeyDeletion × \(ids.count)")
+            }
+        }
+    }
+
+    func deleteStore(confirmedName: String) {
+        guard case .deleteStore? = plan?.action else { return }
+        run(plan!.action, label: "DeleteCustomKeyStore", confirmedName: confirmedName)
+    }
+
+    func acknowledgeMarked(all: Bool) {
+        guard let app else { return }
+        let flags = pendingFlags
+        guard !flags.isEmpty else { return }
+        if all || !marks.isEmpty {
+            let chosen = all ? flags : flags.filter { marks.contains($0.keyId) }
+            app.dialog = TeardownDialogs.acknowledge(self, chosen)
+        } else {
+            acknowledge([flags[min(cursor, flags.count - 1)]])
+        }
+    }
+
+    func acknowledge(_ flags: [FlaggedKey]) {
+        let acks = flags.map(\.acknowledgement)
+        marks.subtract(flags.map(\.keyId))
+        app?.launch("teardown \(storeName): acknowledge \(TeardownText.count(Set(flags.map(\.keyId)).count, "key"))") { [runner] app in
+            if let plan = await runner.acknowledge(acks) { await self.accept(plan) }
+            app.say("Acknowledged \(TeardownText.count(Set(flags.map(\.keyId)).count, "key")).", .ok)
+        }
+    }
+
+    func openAbortDialog() {
+        guard let app, let plan, availability(.abortTeardown) == nil else { return }
+        if refuseIfReadOnly("aborting the teardown") { return }
+        app.dialog = TeardownDialogs.abort(self, count: plan.abortableKeyIds.count)
+    }
+
+    func abort() {
+        guard let app else { return }
+        inFlight = true
+        progress.reset()
+        bulk = Bulk(label: "CancelKeyDeletion", total: plan?.abortableKeyIds.count ?? 0)
+        app.launch("teardown \(storeName): abort") { [progress, runner] app in
+            do {
+                let outcome = try await runner.abort { progress.set($0) }
+                self.lastResults = ("CancelKeyDeletion", outcome.results)
+                await self.accept(outcome.plan)
+                self.abortedKeyIds = outcome.results.filter(\.succeeded).map(\.target)
+                if !self.abortedKeyIds.isEmpty { app.dialog = TeardownDialogs.enableAgain(self, count: self.abortedKeyIds.count) }
+            } catch {
+                self.error = "\(error)"
+            }
+            self.bulk = nil
+            self.inFlight = false
+            app.refreshStores(label: "refresh after abort")
+        }
+    }
+
+    func enableAgain() {
+        guard let app else { return }
+        let ids = abortedKeyIds
+        inFlight = true
+        progress.reset()
+        bulk = Bulk(label: "EnableKey", total: ids.count)
+        app.launch("teardown \(storeName): enable \(ids.count) keys again") { [progress, runner] app in
+            let results = await runner.enableAgain(ids) { progress.set($0) }
+            self.lastResults = ("EnableKey", results)
+            self.abortedKeyIds = results.filter { !$0.succeeded }.map(\.target)
+            self.bulk = nil
+            self.inFlight = false
+            app.say("EnableKey: \(results.filter(\.succeeded).count) of \(results.count) enabled.", .ok)
+            self.refresh("teardown \(self.storeName): observe")
+        }
+    }
+
+    func openDisconnectOnlyDialog() {
+        guard let app, let option = plan?.disconnectOnly else { return }
+        if let reason = availability(.disconnectOnly) { app.say("Disconnect only: \(reason).", .warning); return }
+        if refuseIfReadOnly("disconnecting") { return }
+        app.dialog = TeardownDialogs.disconnectOnly(self, option)
+    }
+
+    func disconnectOnly(acknowledging ack: TeardownAcknowledgement?) {
+        guard let app else { return }
+        inFlight = true
+        app.launch("teardown \(storeName): disconnect only") { [runner] app in
+            if let ack { _ = await runner.acknowledge([ack]) }
+            do {
+                let outcome = try await runner.disconnectOnly(confirmedName: self.storeName)
+                await self.accept(outcome.plan)
+                app.say(outcome.failed.isEmpty ? "Disconnected \(self.storeName); connect it again at any time." : "Disconnect failed.",
+                        outcome.failed.isEmpty ? .ok : .warning)
+            } catch {
+                self.error = "\(error)"
+            }
+            self.inFlight = false
+            app.refreshStores(label: "refresh after disconnect")
+        }
+    }
+
+    func openAcceptOrphaningDialog() {
+        guard let app, let warning = plan?.warnings.first(where: { $0.kind == .keyMaterialWillBeOrphaned && !$0.isAcknowledged }),
+              let ack = warning.acknowledgement else { return }
+        app.dialog = TeardownDialogs.acceptOrphaning(self, warning: warning, ack: ack)
+    }
+
+    func fastForward() {
+        guard let app else { return }
+        if let reason = availability(.fastForward) { app.say("Fast-forward: \(reason).", .warning); return }
+        inFlight = true
+        app.launch("teardown \(storeName): fast-forward (CksAdmin.AdvanceClock)") { [runner] app in
+            do {
+                let plan = try await runner.fastForward()
+                await self.accept(plan)
+                app.say("Fast-forwarded the core's clock past the last deletion date.", .ok)
+            } catch {
+                self.error = "\(error)"
+            }
+            self.inFlight = false
+            app.refreshStores(label: "refresh after fast-forward")
+        }
+    }
+}

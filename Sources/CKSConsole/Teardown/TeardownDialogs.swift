@@ -1,0 +1,126 @@
+import CKSDomain
+import Foundation
+
+/// The dialogs of the teardown view. Each names the target, the exact API call and its consequence, and opens
+/// with Cancel focused (the console's `Dialog`); what cannot be undone needs a second Enter.
+@MainActor
+enum TeardownDialogs {
+    static func target(_ c: TeardownController) -> (String, Style) {
+        let type = c.plan?.storeType == .externalKeyStore ? "external key store" : "CloudHSM key store"
+        return ("Store: \(c.storeName) (\(c.storeId)), \(type)", .normal)
+    }
+
+    static func schedule(_ c: TeardownController, ids: [String], window: PendingWindow) -> Dialog {
+        let n = ids.count
+        let flagged = Set((c.plan?.flaggedKeys ?? []).map(\.keyId)).count
+        let pendingAlready = (c.plan?.schedulePreview.map { _ in c.plan?.waitProgress?.keysLeft ?? 0 }) ?? 0
+        return Dialog(title: "Schedule deletion of \(TeardownText.count(n, "key"))?", confirmLabel: "Schedule deletion",
+                      irreversible: true, window: window.days, body: { [weak c] in
+            guard let c, let app = c.app else { return [] }
+            let days = app.dialog?.window ?? window.days
+            let now = c.observedAt ?? app.coreNow
+            let date = now.addingTimeInterval(TimeInterval(days) * 86_400)
+            var lines: [(String, Style)] = [target(c)]
+            lines.append(("Call: ScheduleKeyDeletion {\"KeyId\": \"\(ids.first ?? "")\", \"PendingWindowInDays\": \(days)} × \(n)", Style(.muted)))
+            lines.append(("Deletion date: after \(TeardownText.date(date)) (in \(days) days), the same for every key", Style(.keyPendingDeletion)))
+            lines.append(("Consequence: after that date KMS deletes the keys for good; data encrypted under them can never be decrypted. Until then, abort teardown (X) cancels deletion of every key it scheduled.", Style(.danger)))
+            if flagged > 0 { lines.append(("\(TeardownText.count(flagged, "flagged key")) (recent or unknown use) acknowledged.", Style(.warning))) }
+            if pendingAlready > 0 { lines.append(("Keys already pending deletion keep their own dates.", Style(.muted))) }
+            return lines
+        }, onConfirm: { [weak c] d in c?.setWindowAndSchedule(d.window ?? window.days) })
+    }
+
+    static func reconnect(_ c: TeardownController, calls: [TeardownCall]) -> Dialog {
+        Dialog(title: "Reconnect \(c.storeName)?", confirmLabel: "Reconnect", body: { [weak c] in
+            guard let c else { return [] }
+            return [
+                target(c),
+                ("Call: \(calls.map(\.rawValue).joined(separator: ", then ")) {\"CustomKeyStoreId\": \"\(c.storeId)\"}", Style(.muted)),
+                ("Why: keys of this CloudHSM store are pending deletion while it is not connected. When a waiting period ends on a disconnected store, KMS deletes the KMS key but not its key material in the cluster: it is orphaned and must be deleted by hand (key_mgmt_util deleteKey).", Style(.warning)),
+                ("Consequence: the store goes CONNECTING, then CONNECTED (or FAILED with a code). Keys pending deletion stay pending.", .normal),
+            ]
+        }, onConfirm: { [weak c] _ in
+            guard let c, case .reconnect? = c.plan?.action else { return }
+            c.run(c.plan!.action, label: calls.map(\.rawValue).joined(separator: "+"))
+        })
+    }
+
+    static func disconnect(_ c: TeardownController) -> Dialog {
+        Dialog(title: "Disconnect \(c.storeName)?", confirmLabel: "Disconnect", body: { [weak c] in
+            guard let c else { return [] }
+            return [
+                target(c),
+                ("Call: DisconnectCustomKeyStore {\"CustomKeyStoreId\": \"\(c.storeId)\"}", Style(.muted)),
+                ("Every key of the store is deleted, so no key material can be orphaned. DeleteCustomKeyStore needs DISCONNECTED.", .normal),
+                ("Consequence: the store goes DISCONNECTING, then DISCONNECTED. Reversible: connect it again.", .normal),
+            ]
+        }, onConfirm: { [weak c] _ in
+            guard let c, c.plan?.action == .disconnect else { return }
+            c.run(.disconnect, label: "DisconnectCustomKeyStore")
+        })
+    }
+
+    static func acknowledge(_ c: TeardownController, _ flags: [FlaggedKey]) -> Dialog {
+        let keys = Set(flags.map(\.keyId)).count
+        return Dialog(title: "Acknowledge \(TeardownText.count(keys, "flagged key"))?", confirmLabel: "Acknowledge", body: { [weak c] in
+            guard let c, let app = c.app else { return [] }
+            let now = c.observedAt ?? app.coreNow
+            var lines: [(String, Style)] = flags.prefix(6).map { f in
+                ("  \(f.aliases.first ?? f.keyId): \(TeardownPlanText.reason(f.reason, now: now))", Style(.warning))
+            }
+            if flags.count > 6 { lines.append(("  and \(flags.count - 6) more", Style(.muted))) }
+            lines.append(("No call: this records that you accept scheduling their deletion anyway (in the teardown journal).", Style(.muted)))
+            lines.append(("AWS advises disabling a key and watching for failures before deleting it: an application that still uses it would fail for good.", .normal))
+            return lines
+        }, onConfirm: { [weak c] _ in c?.acknowledge(flags) })
+    }
+
+    static func abort(_ c: TeardownController, count: Int) -> Dialog {
+        Dialog(title: "Abort the teardown of \(c.storeName)?", confirmLabel: "Abort teardown", body: { [weak c] in
+            guard let c else { return [] }
+            return [
+                target(c),
+                ("Call: CancelKeyDeletion {\"KeyId\": …} × \(count): every key this teardown scheduled and still pending", Style(.muted)),
+                ("Consequence: those keys are no longer deleted; they come back Disabled (not Enabled), as AWS does. You will be offered to enable them again. Keys scheduled by someone else are left alone.", .normal),
+            ]
+        }, onConfirm: { [weak c] _ in c?.abort() })
+    }
+
+    static func enableAgain(_ c: TeardownController, count: Int) -> Dialog {
+        Dialog(title: "Enable \(TeardownText.count(count, "key")) again?", confirmLabel: "Enable", body: {
+            [("The teardown is aborted: \(TeardownText.count(count, "key")) \(count == 1 ? "is" : "are") Disabled now.", .normal),
+             ("Call: EnableKey {\"KeyId\": …} × \(count)", Style(.muted)),
+             ("Consequence: applications can use the keys again. Cancel leaves them Disabled.", .normal)]
+        }, onConfirm: { [weak c] _ in c?.enableAgain() })
+    }
+
+    static func disconnectOnly(_ c: TeardownController, _ option: DisconnectOnlyOption) -> Dialog {
+        let ack = option.isAcknowledged ? nil : option.requiredAcknowledgement
+        return Dialog(title: "Disconnect only (keep the store and its keys)?", confirmLabel: "Disconnect only",
+                      irreversible: ack != nil, body: { [weak c] in
+            guard let c else { return [] }
+            var lines: [(String, Style)] = [
+                target(c),
+                ("Call: DisconnectCustomKeyStore {\"CustomKeyStoreId\": \"\(c.storeId)\"}", Style(.muted)),
+                (option.explanation, .normal),
+            ]
+            if ack != nil {
+                lines.append(("Confirming also acknowledges that the key material of the keys pending deletion will be orphaned in the cluster if their waiting period ends while the store is disconnected.", Style(.danger)))
+            }
+            return lines
+        }, onConfirm: { [weak c] _ in c?.disconnectOnly(acknowledging: ack) })
+    }
+
+    static func acceptOrphaning(_ c: TeardownController, warning: TeardownWarning, ack: TeardownAcknowledgement) -> Dialog {
+        Dialog(title: "Go on without reconnecting?", confirmLabel: "Accept orphaned material", irreversible: true, body: {
+            [(warning.message, Style(.warning)),
+             ("No call: this records your acknowledgement in the teardown journal, and the plan waits for the deletions without reconnecting.", Style(.muted)),
+             ("Consequence: key material is left in the cluster and its backups; delete it by hand with key_mgmt_util deleteKey.", Style(.danger))]
+        }, onConfirm: { [weak c] _ in
+            guard let c else { return }
+            c.app?.launch("teardown \(c.storeName): accept orphaned key material") { [runner = c.runner] _ in
+                if let plan = await runner.acknowledge([ack]) { await c.accept(plan) }
+            }
+        })
+    }
+}

@@ -1,0 +1,89 @@
+import CKSDomain
+import Foundation
+
+/// Plugs the guided teardown into the console: `t` on a store and `:teardown STORE` open it, and at start
+/// the teardowns in progress found in the journal are listed with an offer to resume.
+@MainActor
+public final class TeardownFeature {
+    public let journal: TeardownJournal
+    /// `--demo`: fast-forward is allowed.
+    public let demo: Bool
+    /// How calls are made: over the console's own KMS client when it has one, else over its backend.
+    let makeService: @MainActor (ConsoleApp) async -> any TeardownService
+
+    public init(journal: TeardownJournal, demo: Bool,
+                makeService: (@MainActor (ConsoleApp) async -> any TeardownService)? = nil) {
+        self.journal = journal
+        self.demo = demo
+        self.makeService = makeService ?? TeardownFeature.defaultService
+    }
+
+    /// Over the console's KMS client (request ids, the Activity pane through its observing transport) when the
+    /// backend has one; otherwise over the backend itself (a test double).
+    public static func defaultService(_ app: ConsoleApp) async -> any TeardownService {
+        let info = await app.backend.endpointInfo()
+        if let backend = app.backend as? KMSClientBackend {
+            // An embedded core is named by its data directory (the default one, as `cks serve` and `cks teardown` use).
+            let identity = info.mode == .embedded
+                ? TeardownJournal.endpointIdentity(embeddedDataDirectory: EmbeddedCore.defaultDataDirectory()) : nil
+            return KMSClientTeardownService(client: backend.client, account: info.account, principal: info.principal,
+                                            endpointIdentity: identity)
+        }
+        return ConsoleBackendTeardownService(backend: app.backend, info: info)
+    }
+
+    /// Installs the feature on `app`: the `t` / `:teardown` handler and, at start, the resume offer.
+    public func install(on app: ConsoleApp) {
+        app.teardownFeature = self
+        app.teardownHandler = { app, store in app.openTeardown(storeRef: store.id, name: store.name) }
+        if let problem = journal.problem { app.say("Teardown journal: \(problem)", .warning, seconds: 12) }
+        if let report = TeardownJournal.report(journal.read().skipped, url: journal.url) { app.say(report, .warning, seconds: 12) }
+        app.launch(nil) { app in await self.offerResume(app) }
+    }
+
+    /// Lists the teardowns in progress on this endpoint and offers to resume the most recent one.
+    func offerResume(_ app: ConsoleApp) async {
+        let service = await makeService(app)
+        let open = journal.inProgress().filter { $0.endpoint == service.endpoint }
+        guard let latest = open.first, app.dialog == nil else { return }
+        let lines: [(String, Style)] = open.prefix(6).map { r in
+            let step = r.lastStep.map { TeardownView.shortTitles[$0] ?? $0.rawValue } ?? "started"
+            let keys = r.scheduledKeyIds.isEmpty ? "" : ", \(TeardownText.count(r.scheduledKeyIds.count, "key")) scheduled"
+            return ("  \(r.store.name) (\(r.store.id)): \(step)\(keys), last action \(TeardownText.date(r.updatedAt))", .normal)
+        } + [("The journal records them; the plan is recomputed from what the core shows now.", Style(.muted)),
+             ("Others: select the store and press t, or :teardown STORE.", Style(.muted))]
+        app.dialog = Dialog(title: "\(TeardownText.count(open.count, "teardown")) in progress", confirmLabel: "Resume \(latest.store.name)",
+                            body: { lines }, onConfirm: { [weak app] _ in
+            app?.openTeardown(storeRef: latest.store.id, name: latest.store.name)
+        })
+        app.changed()
+    }
+}
+
+extension ConsoleApp {
+    /// Opens the teardown view of a store (by id or name) over the current screen.
+    public func openTeardown(storeRef: String, name: String) {
+        guard let feature = teardownFeature else { say("The guided teardown is not available in this build.", .warning); return }
+        if let t = teardown, t.storeId == storeRef || t.storeName == name { return }
+        launch("open teardown of \(name)") { app in
+            let service = await feature.makeService(app)
+            let runner = TeardownRunner(service: service, journal: feature.journal, store: storeRef)
+            let controller = TeardownController(app: app, runner: runner, storeId: storeRef, storeName: name, demo: feature.demo)
+            app.teardown = controller
+            app.showHelp = false
+            controller.refresh("teardown \(name): observe")
+        }
+    }
+
+    /// Back to the screen the teardown was opened from.
+    public func closeTeardown() {
+        teardown = nil
+        refreshStores(label: "refresh")
+    }
+
+    /// Actions the teardown view takes over while it is open.
+    static let teardownRoutedActions: Set<Action> = [
+        .moveUp, .moveDown, .pageUp, .pageDown, .top, .bottom, .back, .refresh,
+        .teardownStep, .teardownMark, .acknowledge, .acknowledgeAll, .abortTeardown, .disconnectOnly, .acceptOrphaning, .fastForward,
+    ]
+}

@@ -1,0 +1,269 @@
+import CKSDomain
+import Foundation
+
+/// Drawing of the teardown view: the plan as a checklist, the current step with its one action (or the
+/// blocking reason), a progress bar for bulk calls, the countdown while waiting, the flagged keys to
+/// acknowledge, warnings, per-key results, the alternatives and what is not deleted.
+@MainActor
+enum TeardownView {
+    struct Line {
+        var text: String
+        var style: Style
+        /// Index into `pendingFlags` when the line is a selectable flagged key.
+        var flag: Int? = nil
+        /// Drawn before `text` in its own style (a checklist mark and step title).
+        var lead = ""
+        var leadStyle = Style.normal
+    }
+
+    static func mark(_ status: TeardownStep.Status, _ s: Symbols) -> (String, Role) {
+        switch status {
+        case .done: return (s.isASCII ? "[x]" : " \(s.check) ", .ok)
+        case .next: return (s.isASCII ? "[>]" : " \(s.cursor) ", .title)
+        case .waiting: return (s.isASCII ? "[~]" : " \(s.ellipsis) ", .keyPendingDeletion)
+        case .blocked: return (s.isASCII ? "[!]" : " \(s.cross) ", .danger)
+        case .upcoming: return (s.isASCII ? "[ ]" : " · ", .muted)
+        }
+    }
+
+    static let shortTitles: [TeardownStep.Kind: String] = [
+        .inventory: "Inventory keys", .checkUse: "Check use", .scheduleDeletion: "Schedule deletion",
+        .waitForDeletion: "Wait for deletion", .disconnect: "Disconnect", .waitForDisconnected: "Wait DISCONNECTED",
+        .deleteStore: "Delete store",
+    ]
+
+    static func bar(done: Int, total: Int, width: Int, _ s: Symbols) -> String {
+        let w = max(5, width)
+        let filled = total > 0 ? min(w, done * w / total) : 0
+        return "[" + String(repeating: s.isASCII ? "#" : "█", count: filled) + String(repeating: s.isASCII ? "-" : "░", count: w - filled) + "]"
+    }
+
+    /// The fixed top part: the checklist and the current step.
+    static func head(_ c: TeardownController, now: Date, width: Int, _ s: Symbols) -> [Line] {
+        var out: [Line] = []
+        guard let plan = c.plan else {
+            let found = c.progress.snapshot.found
+            out.append(Line(text: " \(c.working ?? "Observing the store…")" + (found > 0 ? " \(found) keys so far" : ""), style: Style(.muted)))
+            if let error = c.error { out.append(Line(text: " \(s.warning) \(error)", style: Style(.danger))) }
+            return out
+        }
+        for step in plan.steps {
+            let (m, role) = mark(step.status, s)
+            let title = TextWidth.pad("\(step.kind.number). \(shortTitles[step.kind] ?? step.kind.title)", to: 21)
+            let summaryRole: Role
+            switch step.status {
+            case .blocked: summaryRole = .danger
+            case .next: summaryRole = .normal
+            case .waiting: summaryRole = .keyPendingDeletion
+            case .done, .upcoming: summaryRole = .muted
+            }
+            out.append(Line(text: step.summary, style: Style(summaryRole), lead: "\(m) \(title) ",
+                            leadStyle: Style(role, step.status == .upcoming ? [] : [.bold])))
+        }
+        out.append(Line(text: "", style: .normal))
+        out += now_(c, plan: plan, now: now, width: width, s)
+        return out
+    }
+
+    /// "Now": the one action, or the blocking reason, with progress or countdown.
+    static func now_(_ c: TeardownController, plan: TeardownPlan, now: Date, width: Int, _ s: Symbols) -> [Line] {
+        var out: [Line] = []
+        let p = c.progress.snapshot
+        if let bulk = c.bulk {
+            let counts = "\(p.done)/\(bulk.total)" + (p.failed > 0 ? ", \(p.failed) failed" : "")
+            out.append(Line(text: " \(bulk.label): " + bar(done: p.done, total: bulk.total, width: min(40, width - 40), s) + " " + counts,
+                            style: Style(.warning, [.bold])))
+            return out
+        }
+        if let working = c.working {
+            out.append(Line(text: " \(working)" + (p.done > 0 ? " \(p.done) done" : ""), style: Style(.muted)))
+            return out
+        }
+        switch plan.status {
+        case .done:
+            out.append(Line(text: " \(s.check) The store \(c.storeName) is deleted. Esc returns to the stores.", style: Style(.ok, [.bold])))
+        case .ready:
+            out.append(Line(text: " Next: \(TeardownPlanText.action(plan.action, now: now))", style: Style(.title)))
+            out.append(Line(text: "   Enter \(verb(plan.action))" + (c.lastResults.map { r in
+                let failed = r.results.filter { !$0.succeeded }.count
+                return failed > 0 ? " (retries the \(failed) failed)" : ""
+            } ?? ""), style: Style(.muted)))
+        case .waiting:
+            if let w = plan.waitProgress, case .waitForDeletion = plan.action {
+                let remaining = w.lastDeletionDate.map { max(0, $0.timeIntervalSince(now)) } ?? 0
+                var text = " Waiting: \(TeardownText.count(w.keysLeft, "key")) left"
+                if let last = w.lastDeletionDate { text += "; last deletion after \(TeardownText.date(last)), in \(TeardownText.duration(remaining))" }
+                out.append(Line(text: text, style: Style(.keyPendingDeletion, [.bold])))
+                var hint = "   Nothing to do but wait; the plan updates by itself. X aborts (keys come back Disabled)"
+                if c.demo { hint += "; F fast-forwards" }
+                out.append(Line(text: hint, style: Style(.muted)))
+            } else {
+                out.append(Line(text: " Waiting: \(TeardownPlanText.action(plan.action, now: now))", style: Style(.keyPendingDeletion, [.bold])))
+            }
+        case .blocked(let reason):
+            out.append(Line(text: " Blocked: \(reason)", style: Style(.danger, [.bold])))
+            if case .acknowledge = plan.action {
+                out.append(Line(text: "   y acknowledges the key under the cursor, or the marked ones (space marks); Y all", style: Style(.muted)))
+            }
+        }
+        if let error = c.error { out.append(Line(text: " \(s.warning) \(error)", style: Style(.danger))) }
+        return out
+    }
+
+    static func verb(_ action: TeardownAction) -> String {
+        switch action {
+        case .scheduleDeletion: return "opens the ScheduleKeyDeletion dialog"
+        case .reconnect: return "opens the reconnect dialog"
+        case .disconnect: return "opens the DisconnectCustomKeyStore dialog"
+        case .deleteStore: return "asks for the store's name, then deletes it"
+        case .takeInventory, .checkUse: return "observes again"
+        default: return "does it"
+        }
+    }
+
+    /// The scrolling part: flagged keys, warnings, results, notes, alternatives, what is not deleted.
+    static func body(_ c: TeardownController, now: Date, width: Int, _ s: Symbols) -> [Line] {
+        guard let plan = c.plan else { return [] }
+        var out: [Line] = []
+        func section(_ title: String) { out.append(Line(text: title, style: Style(.border))) }
+        let pending = c.pendingFlags
+        if !plan.flaggedKeys.isEmpty {
+            let acked = plan.flaggedKeys.count - pending.count
+            section("Flagged keys: \(plan.flaggedKeys.count), \(acked) acknowledged")
+            for (i, flag) in pending.enumerated() {
+                let box = c.marks.contains(flag.keyId) ? (s.isASCII ? "[*]" : "[\(s.mark)]") : "[ ]"
+                let name = flag.aliases.first.map { "\($0) (\(flag.keyId.prefix(8))…)" } ?? flag.keyId
+                out.append(Line(text: " \(box) \(name): \(TeardownPlanText.reason(flag.reason, now: now, short: true))", style: Style(.warning), flag: i))
+            }
+            for flag in plan.flaggedKeys where flag.isAcknowledged {
+                out.append(Line(text: " \(s.check) \(flag.aliases.first ?? flag.keyId): acknowledged", style: Style(.muted)))
+            }
+        }
+        if let (label, results) = c.lastResults {
+            let failed = results.filter { !$0.succeeded }
+            section("Last action: \(label): \(results.count - failed.count) of \(results.count) succeeded")
+            for r in failed.prefix(8) {
+                out.append(Line(text: " \(s.cross) \(r.target): \(r.error?.description ?? "?")", style: Style(.danger)))
+            }
+            if failed.count > 8 { out.append(Line(text: "   and \(failed.count - 8) more (see the Activity pane)", style: Style(.muted))) }
+        }
+        for w in plan.warnings {
+            let role: Role = w.kind == .externalKeysUntouched ? .normal : (w.isAcknowledged ? .muted : .warning)
+            out.append(Line(text: " \(s.warning) \(w.message)" + (w.isAcknowledged ? " (acknowledged)" : ""), style: Style(role)))
+            if w.kind == .keyMaterialWillBeOrphaned && !w.isAcknowledged {
+                out.append(Line(text: "   Enter reconnects when offered; P goes on without reconnecting (orphans the material)", style: Style(.muted)))
+            }
+        }
+        for note in plan.notes { out.append(Line(text: " \(note)", style: Style(.muted))) }
+        if let option = plan.disconnectOnly {
+            section("Alternative: disconnect only (o)")
+            let unavailable = option.isAvailable ? "" : " Not available: \(option.unavailableReason ?? "")."
+            out.append(Line(text: " \(option.explanation)\(unavailable)", style: Style(.normal)))
+        }
+        if !plan.abortableKeyIds.isEmpty {
+            out.append(Line(text: " X aborts the teardown: CancelKeyDeletion on \(TeardownText.count(plan.abortableKeyIds.count, "key")) it scheduled (they come back Disabled).",
+                            style: Style(.muted)))
+        }
+        if !c.abortedKeyIds.isEmpty {
+            out.append(Line(text: " \(TeardownText.count(c.abortedKeyIds.count, "key")) given back by the abort \(c.abortedKeyIds.count == 1 ? "is" : "are") Disabled.", style: Style(.warning)))
+        }
+        section(plan.status == .done ? "Not deleted" : "Not deleted by this teardown")
+        for item in plan.notDeleted { out.append(Line(text: " - \(item)", style: Style(.muted))) }
+        return out
+    }
+
+    /// Wraps long lines at spaces so nothing is cut off (flag lines stay selectable on their first row).
+    static func wrap(_ lines: [Line], width: Int) -> [Line] {
+        lines.flatMap { line -> [Line] in
+            let leadWidth = TextWidth.of(line.lead)
+            if leadWidth > 0 {
+                // Checklist rows stay on one line (truncated when narrow): the seven steps must fit at 80x24.
+                return [line]
+            }
+            let indent = line.text.prefix { $0 == " " }.count
+            let text = String(line.text.dropFirst(indent))
+            let pieces = Dialog.wrap(text, width: max(10, width - 1 - indent - 2))
+            let first = String(repeating: " ", count: indent)
+            let rest = String(repeating: " ", count: indent + 2)
+            return pieces.enumerated().map { i, piece in
+                i == 0 ? Line(text: first + piece, style: line.style, flag: line.flag)
+                    : Line(text: rest + piece, style: line.style)
+            }
+        }
+    }
+}
+
+extension ConsoleApp {
+    /// Draws the teardown view in `rect`.
+    func drawTeardown(_ c: TeardownController, in rect: Rect, on surface: any Surface) {
+        let now = coreNow
+        let head = TeardownView.wrap(TeardownView.head(c, now: now, width: rect.width, symbols), width: rect.width)
+        var y = rect.row
+        for line in head.prefix(rect.height) {
+            let lead = TextWidth.of(line.lead)
+            if lead > 0 { surface.put(y, 0, line.lead, line.leadStyle) }
+            surface.put(y, lead, TextWidth.truncate(line.text, to: max(0, rect.width - lead), ellipsis: symbols.ellipsis), line.style)
+            y += 1
+        }
+        let room = rect.bottom - y
+        guard room > 0 else { return }
+        var body = TeardownView.wrap(TeardownView.body(c, now: now, width: rect.width, symbols), width: rect.width)
+        body = body.map { line in
+            var line = line
+            if line.style.role == .border {
+                let label = " \(line.text) "
+                line.text = symbols.horizontal + symbols.horizontal + label
+                    + String(repeating: symbols.horizontal, count: max(0, rect.width - 2 - TextWidth.of(label)))
+            }
+            return line
+        }
+        // Keep the flagged key under the cursor in view.
+        if let cursorLine = body.firstIndex(where: { $0.flag == c.cursor }) {
+            if cursorLine < c.scroll { c.scroll = cursorLine }
+            if cursorLine >= c.scroll + room { c.scroll = cursorLine - room + 1 }
+        }
+        c.scroll = max(0, min(c.scroll, max(0, body.count - room)))
+        for line in body.dropFirst(c.scroll).prefix(room) {
+            var style = line.style
+            if let f = line.flag, f == c.cursor, dialog == nil, c.nameEntry == nil { style = Style(.cursor) }
+            surface.put(y, 0, TextWidth.pad(line.text, to: rect.width, ellipsis: symbols.ellipsis), style)
+            y += 1
+        }
+        if let entry = c.nameEntry { drawNameEntry(c, entry: entry, in: rect, on: surface) }
+    }
+
+    /// The final delete's confirmation: the store's name must be typed.
+    func drawNameEntry(_ c: TeardownController, entry: String, in area: Rect, on surface: any Surface) {
+        let width = max(24, min(area.width - 2, 76))
+        guard area.height >= 8 else { return }
+        var lines: [(String, Style)] = [
+            ("Store: \(c.storeName) (\(c.storeId)): no keys left, DISCONNECTED", .normal),
+            ("Call: DeleteCustomKeyStore {\"CustomKeyStoreId\": \"\(c.storeId)\"}", Style(.muted)),
+            ("Irreversible: the store cannot be recovered (a new one can be created on the same backing store).", Style(.danger)),
+        ]
+        if let items = c.plan?.notDeleted.prefix(2) { lines += items.map { ("Not deleted: \($0)", Style(.muted)) } }
+        var wrapped: [(String, Style)] = []
+        for (t, st) in lines { for p in Dialog.wrap(t, width: width - 4) { wrapped.append((p, st)) } }
+        let height = min(area.height, wrapped.count + 6)
+        let top = area.row + max(0, (area.height - height) / 2)
+        let left = area.column + max(0, (area.width - width) / 2)
+        let inner = width - 2
+        let title = " Delete \(c.storeName)? "
+        surface.put(top, left, symbols.topLeft + symbols.horizontal + title
+                    + String(repeating: symbols.horizontal, count: max(0, inner - 1 - TextWidth.of(title))) + symbols.topRight, Style(.dialog))
+        surface.put(top, left + 2, title, Style(.dialogTitle))
+        for y in (top + 1)..<(top + height - 1) {
+            surface.put(y, left, symbols.vertical + String(repeating: " ", count: inner) + symbols.vertical, Style(.dialog))
+        }
+        surface.put(top + height - 1, left, symbols.bottomLeft + String(repeating: symbols.horizontal, count: inner) + symbols.bottomRight, Style(.dialog))
+        for (i, line) in wrapped.prefix(max(0, height - 5)).enumerated() {
+            surface.put(top + 1 + i, left + 2, line.0, line.1.role == .normal ? Style(.dialog) : line.1)
+        }
+        let prompt = "Type the store's name to delete it: "
+        surface.put(top + height - 3, left + 2, prompt, Style(.dialog, [.bold]))
+        surface.put(top + height - 3, left + 2 + TextWidth.of(prompt),
+                    TextWidth.truncate(entry + (symbols.isASCII ? "_" : "▏"), to: max(1, inner - 3 - TextWidth.of(prompt))), Style(.prompt))
+        let hint = entry == c.storeName ? "Enter deletes the store · Esc cancels" : "Enter with another name changes nothing · Esc cancels"
+        surface.put(top + height - 2, left + 2, TextWidth.truncate(hint, to: inner - 2, ellipsis: symbols.ellipsis), Style(.muted))
+    }
+}

@@ -1,0 +1,95 @@
+import Foundation
+import Testing
+@testable import CKSConsole
+
+/// Golden text of the teardown view at 80x24 and 160x48, in colour and mono.
+/// Re-record after an intended change with `CKS_RECORD=1 swift test --filter TeardownGolden`, then review the diff.
+@Suite("TeardownGolden")
+@MainActor
+struct TeardownGoldenTests {
+    enum Scene: String, CaseIterable {
+        /// Flagged keys block the use check.
+        case blocked = "teardown-blocked"
+        /// Every key scheduled: the countdown.
+        case waiting = "teardown-waiting"
+        /// A disconnected CloudHSM store with pending keys: reconnect offered.
+        case reconnect = "teardown-reconnect"
+        /// The schedule dialog.
+        case scheduleDialog = "teardown-schedule-dialog"
+        /// The typed-name confirmation of the final delete.
+        case delete = "teardown-delete"
+    }
+
+    /// The console on the in-memory double with the teardown installed (demo: fast-forward allowed).
+    static func harness(width: Int, height: Int) async -> Harness {
+        let h = await Harness(width: width, height: height)
+        TeardownFeature(journal: .memory(), demo: true).install(on: h.app)
+        await h.app.settle(on: h.surface)
+        return h
+    }
+
+    /// Opens the teardown of `store` with `t` on the Stores screen.
+    static func open(_ h: Harness, _ store: String) async {
+        await h.selectStore(store)
+        await h.press(.char("t"))
+    }
+
+    /// Tab to the confirm button, then Enter (twice for irreversible dialogs).
+    static func confirm(_ h: Harness) async {
+        let irreversible = h.app.dialog?.irreversible == true
+        await h.press(.tab, .enter)
+        if irreversible { await h.press(.enter) }
+    }
+
+    func reach(_ scene: Scene, _ h: Harness) async {
+        switch scene {
+        case .blocked:
+            await Self.open(h, "payments-hsm")
+            await h.press(.char("j"), .char(" "))
+        case .waiting:
+            await Self.open(h, "partner-xks")
+            if !(h.app.teardown?.pendingFlags.isEmpty ?? true) { await h.press(.char("Y")); await Self.confirm(h) }
+            await h.press(.enter)
+            await Self.confirm(h)
+        case .reconnect:
+            await Self.open(h, "ledger-hsm")
+            if !(h.app.teardown?.pendingFlags.isEmpty ?? true) { await h.press(.char("Y")); await Self.confirm(h) }
+            await h.press(.enter)
+            await Self.confirm(h)
+        case .scheduleDialog:
+            await Self.open(h, "analytics-hsm")
+            if !(h.app.teardown?.pendingFlags.isEmpty ?? true) { await h.press(.char("Y")); await Self.confirm(h) }
+            await h.press(.enter)
+        case .delete:
+            await Self.open(h, "archive-xks")
+            await h.press(.enter)
+            await h.type("arch")
+        }
+    }
+
+    @Test("teardown scenes match their golden files", arguments: Scene.allCases)
+    func golden(_ scene: Scene) async throws {
+        let record = ProcessInfo.processInfo.environment["CKS_RECORD"] == "1"
+        var failures: [String] = []
+        for (w, hgt) in GoldenTests.sizes {
+            let h = await Self.harness(width: w, height: hgt)
+            await reach(scene, h)
+            for depth in [ColorDepth.full256, .mono] {
+                let name = "\(scene.rawValue)-\(w)x\(hgt)-\(depth == .mono ? "mono" : "color")"
+                let text = GoldenTests.dump(h.surface, theme: ThemeCatalog.builtInDefault, depth: depth, title: name)
+                let url = repoRoot().appendingPathComponent("Tests/CKSConsoleTests/Golden/\(name).txt")
+                if record {
+                    try text.write(to: url, atomically: true, encoding: .utf8)
+                    continue
+                }
+                let expected = (try? String(contentsOf: url, encoding: .utf8)) ?? "(missing golden file \(name).txt)"
+                if expected != text {
+                    let got = url.deletingPathExtension().appendingPathExtension("actual")
+                    try? text.write(to: got, atomically: true, encoding: .utf8)
+                    failures.append("\(name): differs (see \(got.lastPathComponent); re-record with CKS_RECORD=1)")
+                }
+            }
+        }
+        #expect(failures.isEmpty, "\(failures.joined(separator: "\n"))")
+    }
+}
