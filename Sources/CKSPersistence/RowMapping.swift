@@ -27,31 +27,34 @@ func date(_ row: Row, _ column: String) -> Date? {
     (row[column] as Double?).map { Date(timeIntervalSince1970: $0) }
 }
 
+func date(_ row: Row, _ index: Int) -> Date? {
+    (row[index] as Double?).map { Date(timeIntervalSince1970: $0) }
+}
+
+/// Decodes a row selected with `Columns.store`, by position (the hot paths read by index, not by name).
 func decodeStore(_ row: Row) throws -> CustomKeyStore {
-    guard let type = CustomKeyStoreType(rawValue: row["type"]),
-          let state = ConnectionState(rawValue: row["state"]) else { throw CorruptRow(what: "store") }
+    guard let type = CustomKeyStoreType(rawValue: row[5]),
+          let state = ConnectionState(rawValue: row[17]) else { throw CorruptRow(what: "store") }
     var cloudHsm: CloudHsmSettings?
-    if let clusterId: String = row["cluster_id"] {
-        cloudHsm = CloudHsmSettings(clusterId: clusterId, trustAnchorCertificate: row["trust_anchor"] ?? "",
-                                    keyStorePassword: row["key_store_password"] ?? "")
+    if let clusterId: String = row[7] {
+        cloudHsm = CloudHsmSettings(clusterId: clusterId, trustAnchorCertificate: row[8] ?? "", keyStorePassword: row[9] ?? "")
     }
     var xks: XksProxySettings?
-    if let c: String = row["xks_connectivity"], let connectivity = XksProxyConnectivity(rawValue: c) {
-        xks = XksProxySettings(connectivity: connectivity, uriEndpoint: row["xks_uri_endpoint"] ?? "",
-                               uriPath: row["xks_uri_path"] ?? "", vpcEndpointServiceName: row["xks_vpc_service_name"],
-                               vpcEndpointServiceOwner: row["xks_vpc_service_owner"],
-                               accessKeyId: row["xks_access_key_id"] ?? "", rawSecretAccessKey: row["xks_secret"] ?? "")
+    if let c: String = row[10], let connectivity = XksProxyConnectivity(rawValue: c) {
+        xks = XksProxySettings(connectivity: connectivity, uriEndpoint: row[11] ?? "", uriPath: row[12] ?? "",
+                               vpcEndpointServiceName: row[13], vpcEndpointServiceOwner: row[14],
+                               accessKeyId: row[15] ?? "", rawSecretAccessKey: row[16] ?? "")
     }
     let connection = StoreConnection(
         state: state,
-        errorCode: (row["error_code"] as String?).flatMap(ConnectionErrorCode.init(rawValue:)),
-        changedAt: date(row, "changed_at") ?? Date(timeIntervalSince1970: 0),
-        settlesAt: date(row, "settles_at"),
-        outcome: (row["outcome"] as String?).flatMap(ConnectionErrorCode.init(rawValue:)))
-    return CustomKeyStore(id: row["id"], scope: ResourceScope(account: row["account"], region: row["region"]),
-                          name: row["name"], type: type, creationDate: date(row, "creation_date") ?? Date(timeIntervalSince1970: 0),
+        errorCode: (row[18] as String?).flatMap(ConnectionErrorCode.init(rawValue:)),
+        changedAt: date(row, 19) ?? Date(timeIntervalSince1970: 0),
+        settlesAt: date(row, 20),
+        outcome: (row[21] as String?).flatMap(ConnectionErrorCode.init(rawValue:)))
+    return CustomKeyStore(id: row[1], scope: ResourceScope(account: row[2], region: row[3]),
+                          name: row[4], type: type, creationDate: date(row, 6) ?? Date(timeIntervalSince1970: 0),
                           cloudHsm: cloudHsm, xks: xks, connection: connection,
-                          connectionFault: (row["fault"] as String?).flatMap(ConnectionErrorCode.init(rawValue:)))
+                          connectionFault: (row[22] as String?).flatMap(ConnectionErrorCode.init(rawValue:)))
 }
 
 func storeArguments(_ s: CustomKeyStore) -> StatementArguments {
@@ -63,21 +66,21 @@ func storeArguments(_ s: CustomKeyStore) -> StatementArguments {
      s.connection.settlesAt?.timeIntervalSince1970, s.connection.outcome?.rawValue, s.connectionFault?.rawValue]
 }
 
+/// Decodes a row selected with `Columns.key`, by position.
 func decodeKey(_ row: Row) throws -> KMSKey {
-    guard let origin = Origin(rawValue: row["origin"]), let state = KeyState(rawValue: row["state"]) else {
+    guard let origin = Origin(rawValue: row[8]), let state = KeyState(rawValue: row[10]) else {
         throw CorruptRow(what: "key")
     }
     var usage: KeyLastUsage?
-    if let op: String = row["last_used_operation"], let at = date(row, "last_used_at") {
-        usage = KeyLastUsage(operation: op, timestamp: at, requestId: row["last_used_request"] ?? "",
-                             cloudTrailEventId: row["last_used_event"] ?? "")
+    if let op: String = row[15], let at = date(row, 16) {
+        usage = KeyLastUsage(operation: op, timestamp: at, requestId: row[17] ?? "", cloudTrailEventId: row[18] ?? "")
     }
-    return KMSKey(id: row["id"], scope: ResourceScope(account: row["account"], region: row["region"]),
-                  creationDate: date(row, "creation_date") ?? Date(timeIntervalSince1970: 0),
-                  description: row["description"], keyUsage: row["key_usage"], keySpec: row["key_spec"],
-                  origin: origin, customKeyStoreId: row["store_id"], storedState: state,
-                  deletionDate: date(row, "deletion_date"), pendingWindowInDays: row["pending_window"],
-                  xksKeyId: row["xks_key_id"], material: row["material"], lastUsage: usage)
+    return KMSKey(id: row[1], scope: ResourceScope(account: row[2], region: row[3]),
+                  creationDate: date(row, 4) ?? Date(timeIntervalSince1970: 0),
+                  description: row[5], keyUsage: row[6], keySpec: row[7],
+                  origin: origin, customKeyStoreId: row[9], storedState: state,
+                  deletionDate: date(row, 11), pendingWindowInDays: row[12],
+                  xksKeyId: row[13], material: row[14], lastUsage: usage)
 }
 
 func decodeCluster(_ row: Row, orphans: [OrphanedKeyMaterialRecord]) -> HsmCluster {

@@ -1,5 +1,6 @@
 import CKSDomain
-import CKSPersistence
+@testable import CKSPersistence
+import GRDB
 import CKSServer
 import CKSWire
 import Foundation
@@ -82,6 +83,37 @@ struct EngineBenchmarkTests {
             try await group.waitForAll()
         }
         print("DescribeKey c=16: \(String(format: "%.0f", 8000 / Date().timeIntervalSince(start))) req/s")
+        // Where a DescribeKey's time goes.
+        let reqBody = body("{\"KeyId\":\"\(ids[0])\"}")
+        let reps = 5000
+        var t = DispatchTime.now().uptimeNanoseconds
+        for _ in 0..<reps { _ = try WireCodec.decodeRequest(DescribeKeyRequest.self, from: reqBody) }
+        print("decode DescribeKeyRequest: \(Double(DispatchTime.now().uptimeNanoseconds - t) / Double(reps) / 1000) µs")
+        let response = try WireCodec.decodeResponse(DescribeKeyResponse.self,
+            from: try await engine.handle(target: "TrentService.DescribeKey", body: reqBody, caller: caller))
+        t = DispatchTime.now().uptimeNanoseconds
+        for _ in 0..<reps { _ = WireCodec.encodeResponse(response) }
+        print("encode DescribeKeyResponse: \(Double(DispatchTime.now().uptimeNanoseconds - t) / Double(reps) / 1000) µs")
+        let db = try KMSDatabase.open(at: url)
+        let first = ids[0]
+        t = DispatchTime.now().uptimeNanoseconds
+        for _ in 0..<reps { _ = try await db.read { r in try r.key(id: first, in: scope) } }
+        print("async pool read of one key: \(Double(DispatchTime.now().uptimeNanoseconds - t) / Double(reps) / 1000) µs")
+        t = DispatchTime.now().uptimeNanoseconds
+        for _ in 0..<reps { _ = try db.readNow { r in try r.key(id: first, in: scope) } }
+        print("sync pool read of one key: \(Double(DispatchTime.now().uptimeNanoseconds - t) / Double(reps) / 1000) µs")
+        t = DispatchTime.now().uptimeNanoseconds
+        for _ in 0..<reps { _ = try await engine.handle(target: "TrentService.DescribeKey", body: reqBody, caller: caller) }
+        print("whole DescribeKey: \(Double(DispatchTime.now().uptimeNanoseconds - t) / Double(reps) / 1000) µs")
+        t = DispatchTime.now().uptimeNanoseconds
+        for _ in 0..<reps { _ = try await db.pool.read { try Int.fetchOne($0, sql: "SELECT 1") } }
+        print("pool.read SELECT 1: \(Double(DispatchTime.now().uptimeNanoseconds - t) / Double(reps) / 1000) µs")
+        t = DispatchTime.now().uptimeNanoseconds
+        try await db.pool.read { d in
+            for _ in 0..<reps { _ = try DataReader(d).key(id: first, in: scope) }
+        }
+        print("key lookup inside one read transaction: \(Double(DispatchTime.now().uptimeNanoseconds - t) / Double(reps) / 1000) µs")
+        try db.close()
         let total = try await engine.handle(target: "TrentService.ListKeys", body: body("{\"Limit\":1000}"), caller: caller)
         #expect(try WireCodec.decodeResponse(ListKeysResponse.self, from: total).keys?.count == 1000)
     }
