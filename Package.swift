@@ -1,7 +1,6 @@
 // swift-tools-version: 6.1
 // cks: a local AWS KMS custom key store service (`cks serve`) and the console that tears stores down safely.
 // Dependency direction: CKSDomain → CKSPersistence → CKSWire → CKSServer | CKSClient → CKSConsole → cks.
-import Foundation
 import PackageDescription
 
 let package = Package(
@@ -75,15 +74,11 @@ let package = Package(
         // Suites that drive real third-party programs (aws CLI, boto3, moto, tmux) against the built `cks`.
         .testTarget(name: "CKSExternalTests", dependencies: ["cks", "CKSClient", "CKSWire"],
                     exclude: ["python"]),
+        // Tests that attack cks: kill -9 mid-teardown, races, a fuzzer, auth, exposure, console outages, soak.
+        // CI size by default; CKS_LONG=1 for the long versions (issue 7).
+        .testTarget(name: "CKSReliabilityTests", dependencies: [
+            "cks", "CKSClient", "CKSServer", "CKSWire", "CKSDomain",
+            .product(name: "GRDB", package: "GRDB.swift"),
+        ]),
     ]
 )
-
-// Tests that attack cks: kill -9 mid-teardown, races, a fuzzer, auth, exposure, console outages, soak.
-// Opt-in (`CKS_RELIABILITY=1 swift test --filter CKSReliabilityTests`; CKS_LONG=1 for the long versions) until a hang
-// seen once under heavy machine load (a suite waiting on a console-outage/slow-client test) is found: issue 7.
-if ProcessInfo.processInfo.environment["CKS_RELIABILITY"] != nil {
-    package.targets.append(.testTarget(name: "CKSReliabilityTests", dependencies: [
-        "cks", "CKSClient", "CKSServer", "CKSWire", "CKSDomain",
-        .product(name: "GRDB", package: "GRDB.swift"),
-    ]))
-}
