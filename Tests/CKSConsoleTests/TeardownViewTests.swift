@@ -151,6 +151,50 @@ struct TeardownViewTests {
         }
     }
 
+    /// Keys pressed while something runs (qa's D4): during an observation an acting key waits and runs when it
+    /// ends; during a change it is refused, and the refusal stays visible (a later message does not hide it)
+    /// until the change ends and then until the next key.
+    @Test func keysPressedWhileAnActionRunsWaitOrAreRefusedVisibly() async throws {
+        try await Self.with(width: 120, height: 40) { (h: CoreHarness) async throws in
+            await Self.open(h, "payments-hsm")
+            await h.press(.char("Y"))
+            await Self.confirm(h)
+            let t = try #require(h.app.teardown)
+            guard case .scheduleDeletion? = t.plan?.action else { Issue.record("not ready to schedule: \(h.screen)"); return }
+
+            // An observation runs: Enter waits for it, then opens the schedule dialog from the fresh plan.
+            t.refresh("test: observe")
+            h.app.handle(.enter)
+            h.app.render(on: h.surface)
+            #expect(h.screen.contains("Observing the store… ⏎ (next step) waits and runs when it ends."), "\(h.screen)")
+            #expect(h.app.dialog == nil)
+            await h.app.settle(on: h.surface)
+            #expect(h.app.dialog?.title.hasPrefix("Schedule deletion of") == true, "\(h.screen)")
+            await Self.confirm(h)
+            #expect(t.plan?.abortableKeyIds.isEmpty == false)
+
+            // A change runs (the abort): F is refused, visibly and durably.
+            await h.press(.char("X"))
+            h.app.handle(.tab)
+            h.app.handle(.enter)
+            #expect(t.busy?.changes == true)
+            h.app.handle(.char("F"))
+            h.app.say("Another message.", .ok)
+            h.app.render(on: h.surface)
+            #expect(h.screen.contains("(keys wait: acting keys are refused until it ends)"), "\(h.screen)")
+            #expect(h.screen.contains("Refused while it runs: F (fast-forward). Press again once it is done."), "\(h.screen)")
+            await h.app.settle(on: h.surface)
+            #expect(t.busy == nil)
+            #expect(h.screen.contains("Not done while the abort (CancelKeyDeletion) ran: F (fast-forward). Press it again now."),
+                    "\(h.screen)")
+            await h.press(.escape)   // closes the enable-again dialog; the notice stays
+            #expect(h.app.dialog == nil)
+            #expect(h.screen.contains("Not done while the abort"))
+            await h.press(.char("j"))  // the next key clears it
+            #expect(!h.screen.contains("Not done while the abort"))
+        }
+    }
+
     @Test func aDisconnectedCloudHsmStoreWithPendingKeysOffersReconnect() async throws {
         try await Self.with { (h: CoreHarness) async throws in
             await Self.open(h, "ledger-hsm")

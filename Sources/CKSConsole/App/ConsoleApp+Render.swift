@@ -260,14 +260,20 @@ extension ConsoleApp {
             guard let kind else { return b.action == .help || b.action == .quit }
             return b.inFooter && b.applies(to: kind)
         }
+        let filtered = teardown == nil && !showHelp && activeTableFilter.map { !$0.get().isEmpty } == true
         for b in bindings {
             guard let key = b.keys.first else { continue }
+            var label = b.label
+            // Esc clears a kept filter first (then goes back); on the Stores screen it has nothing else to do.
+            if b.action == .back && kind != nil && teardown == nil {
+                if filtered { label = "clear filter" } else if case .stores = screen { continue }
+            }
             let keyText = key.label(ascii: symbols.isASCII)
-            let entry = TextWidth.of(keyText) + 1 + TextWidth.of(b.label) + 2
+            let entry = TextWidth.of(keyText) + 1 + TextWidth.of(label) + 2
             if x + entry > width { break }
             let disabled = availability(b.action) != nil
             surface.put(row, x, keyText, Style(disabled ? .footerDisabled : .footerKey))
-            surface.put(row, x + TextWidth.of(keyText) + 1, b.label, Style(disabled ? .footerDisabled : .footer))
+            surface.put(row, x + TextWidth.of(keyText) + 1, label, Style(disabled ? .footerDisabled : .footer))
             x += entry
         }
     }
