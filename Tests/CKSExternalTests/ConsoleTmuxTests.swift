@@ -94,9 +94,8 @@ struct ConsoleTmuxTests {
         keyRows(screen).first { $0.text.contains(text) }?.state
     }
 
-    /// Presses `key` until `predicate` holds. While an action is still finishing, the console refuses keys
-    /// ("An action is running.", a message that a later one may replace), so a press without effect
-    /// within a few seconds is repeated.
+    /// Presses `key` until `predicate` holds. While a change is still finishing, the teardown view refuses acting
+    /// keys (and says so until the next key), so a press without effect within a few seconds is repeated.
     @discardableResult
     static func press(_ key: String, until what: String, in tmux: TmuxSession, timeout: Duration = .seconds(60),
                       _ predicate: @escaping (String) -> Bool) async throws -> String {

@@ -115,8 +115,8 @@ public final class TeardownController {
     /// Keys that act on the plan: they wait for an observation and are refused during a change.
     static let actingKeys: Set<Action> = [.teardownStep, .acknowledge, .acknowledgeAll, .abortTeardown, .disconnectOnly,
                                           .acceptOrphaning, .fastForward]
-    /// Of those, the ones that may run once an observation ends (each opens a dialog built from the fresh plan,
-    /// or is the demo's fast-forward); an acknowledgement is never queued, the cursor may have moved.
+    /// Of those, the ones that wait for an observation to end and then run (each opens a dialog built from the
+    /// fresh plan, or is the demo's fast-forward); acknowledgements need no wait (they call nothing).
     static let queueableKeys: Set<Action> = [.teardownStep, .abortTeardown, .disconnectOnly, .acceptOrphaning, .fastForward]
 
     func begin(_ label: String, changes: Bool) {
@@ -152,7 +152,9 @@ public final class TeardownController {
     /// the view says which.
     func deferredWhileBusy(_ action: Action) -> Bool {
         guard let busy, Self.actingKeys.contains(action) else { return false }
-        if !busy.changes && Self.queueableKeys.contains(action) {
+        if !busy.changes {
+            // Acknowledging only records a decision (no call): it goes ahead during an observation.
+            guard Self.queueableKeys.contains(action) else { return false }
             queued = action
         } else if !refused.contains(action) {
             refused.append(action)
