@@ -78,8 +78,13 @@ public final class TeardownController {
     /// Keys seen by the last observation.
     var keyCount: Int { (plan?.waitProgress?.keysLeft ?? 0) + (plan?.schedulePreview?.keyIds.count ?? 0) }
 
-    /// Flagged keys not yet acknowledged, in plan order (what the cursor moves over).
-    var pendingFlags: [FlaggedKey] { (plan?.flaggedKeys ?? []).filter { !$0.isAcknowledged } }
+    /// Flagged keys not yet acknowledged, by alias (as the Keys screen sorts), else by id: what the cursor moves over.
+    var pendingFlags: [FlaggedKey] {
+        (plan?.flaggedKeys ?? []).filter { !$0.isAcknowledged }.sorted { a, b in
+            let (x, y) = (a.aliases.first ?? "\u{10FFFF}" + a.keyId, b.aliases.first ?? "\u{10FFFF}" + b.keyId)
+            return x != y ? x.localizedStandardCompare(y) == .orderedAscending : a.keyId < b.keyId
+        }
+    }
 
     // MARK: observing
 

@@ -71,7 +71,8 @@ enum TeardownView {
         let p = c.progress.snapshot
         if let bulk = c.bulk {
             let counts = "\(p.done)/\(bulk.total)" + (p.failed > 0 ? ", \(p.failed) failed" : "")
-            out.append(Line(text: " \(bulk.label): " + bar(done: p.done, total: bulk.total, width: min(40, width - 40), s) + " " + counts,
+            let room = width - TextWidth.of(bulk.label) - TextWidth.of(counts) - 8
+            out.append(Line(text: " \(bulk.label): " + bar(done: p.done, total: bulk.total, width: max(10, min(40, room)), s) + " " + counts,
                             style: Style(.warning, [.bold])))
             return out + busyLines(c, s)
         }
