@@ -146,8 +146,8 @@ extension ConsoleApp {
         case .failed:
             return "Consequence: the store goes DISCONNECTED and its error code (\(s.connectionErrorCode?.rawValue ?? "none")) is cleared. "
                 + "Its keys do not change: they have been Unavailable since the connect failed (applications using them already fail), "
-                + "and keys pending deletion stay PendingDeletion. This is the way out of FAILED: fix the \(fixVerb) "
-                + "(UpdateCustomKeyStore if a setting is wrong), then connect again."
+                + "and keys pending deletion stay PendingDeletion. This is the way out of FAILED: fix the cause (the \(fixVerb), its network, "
+                + "or a store setting with UpdateCustomKeyStore), then connect again."
         case .connecting:
             return "Consequence: the connect attempt is abandoned and the store goes DISCONNECTED. Its keys stay Unavailable, "
                 + "as they are while it connects; keys pending deletion stay PendingDeletion. Reversible: connect again."
