@@ -232,6 +232,13 @@ struct TeardownViewTests {
             await first.press(.enter)
             await Self.confirm(first)
             #expect(journal.inProgress().map(\.store.name) == ["partner-xks"])
+            // A second teardown in progress: the offer lists both (most recent first) and resumes the one picked.
+            await first.press(.escape)
+            await Self.open(first, "payments-hsm")
+            if !(first.app.teardown?.pendingFlags.isEmpty ?? true) { await first.press(.char("Y")); await Self.confirm(first) }
+            await first.press(.enter)
+            await Self.confirm(first)
+            #expect(journal.inProgress().map(\.store.name) == ["payments-hsm", "partner-xks"])
 
             var options = ConsoleOptions()
             options.timeZone = TimeZone(identifier: "UTC")!
@@ -241,9 +248,9 @@ struct TeardownViewTests {
             second.start()
             TeardownFeature(journal: journal, demo: true).install(on: second)
             await second.settle(on: surface)
-            #expect(second.dialog?.title == "1 teardown in progress")
-            #expect(surface.text.contains("partner-xks"))
-            for key in [Key.tab, .enter] {
+            #expect(second.dialog?.title == "2 teardowns in progress")
+            #expect(surface.text.contains("▶ payments-hsm") && surface.text.contains("partner-xks"), "\(surface.text)")
+            for key in [Key.down, .tab, .enter] {
                 second.handle(key)
                 await second.settle(on: surface)
             }
