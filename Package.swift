@@ -18,6 +18,7 @@ let package = Package(
         .package(url: "https://github.com/swift-server/swift-service-lifecycle.git", from: "2.13.0"),
         .package(url: "https://github.com/groue/GRDB.swift.git", from: "7.10.0"),
         .package(url: "https://github.com/hummingbird-project/hummingbird.git", from: "2.28.1", traits: []),
+        .package(url: "https://github.com/swift-server/async-http-client.git", from: "1.37.0"),
     ],
     targets: [
         // Pure rules: stores, keys, states, errors, clock, the teardown planner. No I/O.
@@ -45,7 +46,13 @@ let package = Package(
             .product(name: "UnixSignals", package: "swift-service-lifecycle"),
         ]),
         // The SigV4 KMS client: typed calls, credentials, retries, pagination, bulk.
-        .target(name: "CKSClient", dependencies: ["CKSDomain", "CKSWire"]),
+        .target(name: "CKSClient", dependencies: [
+            "CKSDomain", "CKSWire",
+            .product(name: "AsyncHTTPClient", package: "async-http-client"),
+            .product(name: "NIOCore", package: "swift-nio"),
+            .product(name: "NIOPosix", package: "swift-nio"),
+            .product(name: "NIOHTTP1", package: "swift-nio"),
+        ]),
         // ncursesw through a small static-inline shim (Swift 6 cannot reach curses macros and globals directly).
         .systemLibrary(name: "CNcursesw", path: "Sources/CNcursesw"),
         // The console: models → pure renderers → widgets → screens; scripted verbs; embedded core.

@@ -74,29 +74,42 @@ extension KMSClient {
                                       _ operation: @escaping @Sendable (String) async throws(KMSClientError) -> Value) async
         -> [BulkItemResult<Value>] {
         let width = max(1, concurrency)
-        var results = [BulkItemResult<Value>?](repeating: nil, count: ids.count)
-        await withTaskGroup(of: (Int, BulkItemResult<Value>).self) { group in
-            var next = 0
-            func launch() {
-                let index = next
-                let id = ids[index]
-                next += 1
-                group.addTask {
-                    do throws(KMSClientError) {
-                        return (index, BulkItemResult(id: id, result: .success(try await operation(id))))
-                    } catch {
-                        return (index, BulkItemResult(id: id, result: .failure(error)))
-                    }
-                }
+        // Written without a nested function mutating captured state and with the results kept inside the group's
+        // body: the earlier shape (a local `launch()` capturing `next` and an outer `results`) trapped in release
+        // builds at ~10,000 items (issue 3); `bulkOfManyItemsCompletesEveryItem` keeps the large case covered.
+        return await withTaskGroup(of: (Int, BulkItemResult<Value>).self,
+                                   returning: [BulkItemResult<Value>].self) { group in
+            var results = [BulkItemResult<Value>?](repeating: nil, count: ids.count)
+            var nextIndex = 0
+            while nextIndex < ids.count, nextIndex < width {
+                let index = nextIndex, id = ids[index]
+                group.addTask { (index, await Self.bulkItem(id, operation)) }
+                nextIndex += 1
             }
-            while next < ids.count, next < width { launch() }
             while let (index, item) = await group.next() {
                 results[index] = item
                 onResult?(item)
-                if next < ids.count { launch() }
+                if nextIndex < ids.count {
+                    let index = nextIndex, id = ids[index]
+                    group.addTask { (index, await Self.bulkItem(id, operation)) }
+                    nextIndex += 1
+                }
+            }
+            return results.enumerated().map { offset, item in
+                // Every index was launched and awaited above; a gap would be a bug, reported rather than trapped on.
+                item ?? BulkItemResult(id: ids[offset], result: .failure(KMSClientError(kind: .cancelled, message: "The bulk call ended before this item was tried.")))
             }
         }
-        return results.map { $0! }
+    }
+
+    /// One item of a bulk call, its typed error captured as a result.
+    private static func bulkItem<Value: Sendable>(
+        _ id: String, _ operation: @Sendable (String) async throws(KMSClientError) -> Value) async -> BulkItemResult<Value> {
+        do throws(KMSClientError) {
+            return BulkItemResult(id: id, result: .success(try await operation(id)))
+        } catch {
+            return BulkItemResult(id: id, result: .failure(error))
+        }
     }
 
     /// ScheduleKeyDeletion for many keys; one result per key, failures included (never one opaque error).

@@ -7,9 +7,9 @@ import Foundation
 #endif
 
 extension Bench {
-    func client(for core: CoreProcess, maxConnections: Int = 16) -> KMSClient {
+    func client(for core: CoreProcess, maxConnections: Int = 16, transport: ClientTransport = .nio) -> KMSClient {
         KMSClient(endpoint: core.endpoint, region: CoreProcess.region, credentials: CoreProcess.credentials,
-                  transport: URLSessionTransport(maxConnections: maxConnections))
+                  transport: transport.make(maxConnections: maxConnections))
     }
 
     // MARK: 5. teardown
@@ -27,7 +27,15 @@ extension Bench {
         _ = try estate.createKeys(1_000, workers: 16)
         let body = "{\"CustomKeyStoreId\":\(RequestFactory.json(storeId)),\"Origin\":\"AWS_CLOUDHSM\"}"
         _ = try estate.createKeys(n, workers: 16, body: body)
-        let client = client(for: core)
+        // Both HTTP stacks of the client, alternating run by run so machine noise falls on both alike: the
+        // measured difference decides the client's default transport (issue 3's URLSession vs AsyncHTTPClient).
+        for transport in ClientTransport.allCases {
+            try await teardownRuns(n: n, core: core, storeId: storeId, transport: transport)
+        }
+    }
+
+    private func teardownRuns(n: Int, core: CoreProcess, storeId: String, transport: ClientTransport) async throws {
+        let client = client(for: core, transport: transport)
         defer { client.shutdown() }
         var find: [Double] = [], schedule: [Double] = [], total: [Double] = []
         var failures = 0
@@ -43,18 +51,18 @@ extension Bench {
             find.append(t1.timeIntervalSince(t0))
             schedule.append(t2.timeIntervalSince(t1))
             total.append(t2.timeIntervalSince(t0))
-            Host.log(String(format: "  run %d: found %d keys in %.2f s, scheduled in %.2f s (%d failed)", rep + 1, ids.count,
+            Host.log(String(format: "  %@ run %d: found %d keys in %.2f s, scheduled in %.2f s (%d failed)", transport.label, rep + 1, ids.count,
                             t1.timeIntervalSince(t0), t2.timeIntervalSince(t1), results.filter { $0.error != nil }.count))
             // Undo (not timed) so the next run starts from the same estate.
             let undone = await client.cancelKeyDeletion(keyIds: ids, concurrency: 16)
             if undone.contains(where: { $0.error != nil }) { throw BenchError("CancelKeyDeletion failed while resetting") }
         }
-        let note = "KMSClient over URLSession, concurrency 8"
-        figure("5 teardown", "teardown: find and schedule \(Render.grouped(n)) keys, end to end", "s", total,
+        let note = "KMSClient over \(transport.label), concurrency 8"
+        figure("5 teardown", "teardown (\(transport.label)): find and schedule \(Render.grouped(n)) keys, end to end", "s", total,
                note: "\(note); \(failures) failures")
-        figure("5 teardown", "teardown: find the store's keys (keys(inStore:), ListKeys + \(Render.grouped(n + 1_000)) DescribeKey)",
+        figure("5 teardown", "teardown (\(transport.label)): find the store's keys (keys(inStore:), ListKeys + \(Render.grouped(n + 1_000)) DescribeKey)",
                "s", find, note: note)
-        figure("5 teardown", "teardown: scheduleKeyDeletion(keyIds:) bulk call, \(Render.grouped(n)) keys", "s", schedule,
+        figure("5 teardown", "teardown (\(transport.label)): scheduleKeyDeletion(keyIds:) bulk call, \(Render.grouped(n)) keys", "s", schedule,
                note: note)
     }
 
@@ -206,5 +214,19 @@ extension Duration {
     var benchSeconds: Double {
         let (s, atto) = components
         return Double(s) + Double(atto) / 1e18
+    }
+}
+
+/// The client's HTTP stacks, compared by the teardown workload.
+enum ClientTransport: CaseIterable {
+    case nio, urlSession
+
+    var label: String { self == .nio ? "AsyncHTTPClient" : "URLSession" }
+
+    func make(maxConnections: Int) -> any KMSTransport {
+        switch self {
+        case .nio: NIOTransport(maxConnections: maxConnections)
+        case .urlSession: URLSessionTransport(maxConnections: maxConnections)
+        }
     }
 }

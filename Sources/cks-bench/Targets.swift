@@ -83,7 +83,9 @@ enum Targets {
         limit("console first frame ≤ 600 ms with the embedded core", "console first frame, embedded core", 600, unit: "ms")
         limit("console RSS ≤ 80 MB with a 100,000-key store open", "console RSS", 80, unit: "MiB")
         limit("keystroke → redrawn frame ≤ 16 ms", "console keystroke", 16, unit: "ms")
-        limit("schedule deletion of 10,000 keys ≤ 5 s", "teardown: find and schedule", 5, unit: "s")
+        // The scheduling itself (the bulk call, client → HTTP → engine → SQLite) with the client's default transport;
+        // finding the keys the AWS way (ListKeys + DescribeKey each) is reported beside it.
+        limit("schedule deletion of 10,000 keys ≤ 5 s", "teardown (\(ClientTransport.nio.label)): scheduleKeyDeletion", 5, unit: "s")
         return checks
     }
 }

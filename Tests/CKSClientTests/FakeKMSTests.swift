@@ -155,4 +155,24 @@ private func keys(_ count: Int, store: (Int) -> String?) -> [FakeKMS.Key] {
         #expect(results[0].value?.keyState == .pendingDeletion)
         #expect(fake.maxInFlight <= 3)
     }
+
+    /// 20,000 items through the bulk call: the shape it had before trapped in release builds at ~10,000 items.
+    /// Run this suite with `swift test -c release --filter bulkOfManyItems` to cover the optimised build too.
+    @Test func bulkOfManyItemsCompletesEveryItem() async throws {
+        let fake = FakeKMS(keys: [])
+        let ids = (0..<20_000).map { "key-\($0)" }
+        let progress = Mutex(0)
+        let results = await client(fake).bulk(ids, concurrency: 16, onResult: { _ in progress.withLock { $0 += 1 } }) {
+            (id: String) throws(KMSClientError) -> Int in
+            guard let n = Int(id.dropFirst(4)) else { throw KMSClientError(kind: .invalidResponse, message: id) }
+            if n % 1_000 == 7 { throw KMSClientError(kind: .service(.notFound), message: "gone: \(id)") }
+            await Task.yield()
+            return n
+        }
+        #expect(results.map(\.id) == ids)
+        #expect(progress.withLock { $0 } == ids.count)
+        #expect(results.compactMap(\.value).count == 20_000 - 20)
+        #expect(results[7].error?.code == .notFound)
+        #expect(results[19_999].value == 19_999)
+    }
 }

@@ -23,8 +23,20 @@ final class RecordingHandler: KMSRequestHandling {
     }
 }
 
+/// The two HTTP stacks the client can use; every front test runs over both.
+enum TransportKind: String, CaseIterable, Sendable, CustomTestStringConvertible {
+    case urlSession, nio
+    func make() -> any KMSTransport {
+        switch self {
+        case .urlSession: URLSessionTransport()
+        case .nio: NIOTransport()
+        }
+    }
+    var testDescription: String { rawValue }
+}
+
 @Suite(.serialized) struct FrontTransportTests {
-    static func withFront(_ answer: @escaping @Sendable (String, Data) throws -> Data,
+    static func withFront(_ kind: TransportKind, _ answer: @escaping @Sendable (String, Data) throws -> Data,
                           _ body: (CoreServer, KMSClient, RecordingHandler) async throws -> Void) async throws {
         let directory = FileManager.default.temporaryDirectory.appendingPathComponent("cks-front-\(UUID().uuidString)")
         var configuration = CoreConfiguration(dataDirectory: directory)
@@ -33,7 +45,8 @@ final class RecordingHandler: KMSRequestHandling {
         let server = try await CoreServer.start(configuration, handler: handler)
         let admin = server.adminPrincipal
         let client = KMSClient(endpoint: server.endpoint, region: "eu-west-3",
-                               credentials: AWSCredentials(accessKeyId: admin.accessKeyId, secretAccessKey: admin.secretAccessKey))
+                               credentials: AWSCredentials(accessKeyId: admin.accessKeyId, secretAccessKey: admin.secretAccessKey),
+                               transport: kind.make())
         do { try await body(server, client, handler) } catch {
             client.shutdown()
             await server.shutdown()
@@ -45,8 +58,8 @@ final class RecordingHandler: KMSRequestHandling {
         try? FileManager.default.removeItem(at: directory)
     }
 
-    @Test func signedCallsReachTheHandlerAndDecode() async throws {
-        try await Self.withFront({ target, _ in
+    @Test(arguments: TransportKind.allCases) func signedCallsReachTheHandlerAndDecode(_ kind: TransportKind) async throws {
+        try await Self.withFront(kind, { target, _ in
             switch target {
             case "TrentService.ListKeys":
                 return Data(#"{"Keys":[{"KeyId":"k1","KeyArn":"arn:aws:kms:eu-west-3:111122223333:key/k1"}],"Truncated":false}"#.utf8)
@@ -68,8 +81,8 @@ final class RecordingHandler: KMSRequestHandling {
         }
     }
 
-    @Test func handlerErrorsArriveTyped() async throws {
-        try await Self.withFront({ target, _ in
+    @Test(arguments: TransportKind.allCases) func handlerErrorsArriveTyped(_ kind: TransportKind) async throws {
+        try await Self.withFront(kind, { target, _ in
             if target.hasSuffix("DescribeKey") { throw KMSError(.notFound, "Key 'arn:x' does not exist") }
             throw KMSError(.kmsInternal, "boom")
         }) { _, client, handler in
@@ -102,8 +115,8 @@ final class RecordingHandler: KMSRequestHandling {
         }
     }
 
-    @Test func frontRejectsBadSignaturesAndUnknownKeys() async throws {
-        try await Self.withFront({ _, _ in Data("{}".utf8) }) { server, _, handler in
+    @Test(arguments: TransportKind.allCases) func frontRejectsBadSignaturesAndUnknownKeys(_ kind: TransportKind) async throws {
+        try await Self.withFront(kind, { _, _ in Data("{}".utf8) }) { server, _, handler in
             let admin = server.adminPrincipal
             let wrongSecret = KMSClient(endpoint: server.endpoint, region: "us-east-1",
                                         credentials: AWSCredentials(accessKeyId: admin.accessKeyId, secretAccessKey: "nope"))
@@ -139,8 +152,8 @@ final class RecordingHandler: KMSRequestHandling {
 
     /// Cancelling calls at random moments, some while their answers are being delivered, never wedges a call.
     /// (URLSession.data(for:) deadlocks in that race on Linux; the transport must not.)
-    @Test(.timeLimit(.minutes(1))) func cancellationRacingCompletionNeverHangs() async throws {
-        try await Self.withFront({ _, _ in Data(#"{"Keys":[],"Truncated":false}"#.utf8) }) { _, client, _ in
+    @Test(.timeLimit(.minutes(1)), arguments: TransportKind.allCases) func cancellationRacingCompletionNeverHangs(_ kind: TransportKind) async throws {
+        try await Self.withFront(kind, { _, _ in Data(#"{"Keys":[],"Truncated":false}"#.utf8) }) { _, client, _ in
             let started = ContinuousClock.now
             for round in 0..<150 {
                 let call = Task { try await client.listKeys() }
@@ -153,12 +166,12 @@ final class RecordingHandler: KMSRequestHandling {
         }
     }
 
-    @Test func closedPortIsCannotReachEndpoint() async throws {
+    @Test(arguments: TransportKind.allCases) func closedPortIsCannotReachEndpoint(_ kind: TransportKind) async throws {
         var endpoint: URL?
-        try await Self.withFront({ _, _ in Data("{}".utf8) }) { server, _, _ in endpoint = server.endpoint }
+        try await Self.withFront(kind, { _, _ in Data("{}".utf8) }) { server, _, _ in endpoint = server.endpoint }
         let client = KMSClient(endpoint: try #require(endpoint), region: "us-east-1",
                                credentials: AWSCredentials(accessKeyId: "a", secretAccessKey: "b"),
-                               retryPolicy: RetryPolicy(maxAttempts: 2, baseDelay: .milliseconds(1)))
+                               transport: kind.make(), retryPolicy: RetryPolicy(maxAttempts: 2, baseDelay: .milliseconds(1)))
         do throws(KMSClientError) {
             _ = try await client.createKey()
             Issue.record("expected a connection failure")
