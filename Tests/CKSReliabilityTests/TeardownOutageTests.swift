@@ -90,6 +90,109 @@ extension Reliability {
             }
         }
 
+        /// The console's teardown (under tmux) with the core killed in the middle of its bulk schedule: the outage
+        /// shows over the kept plan, the console resumes when the core is back on the same port, the journal agrees
+        /// with the core, and the recomputed plan schedules the rest.
+        @Test(.enabled(if: TmuxSession.available || Scale.requireExternal, "tmux is not installed"))
+        func consoleTeardownThroughAnOutage() async throws {
+            guard requireTmux(), let binary = Locations.cksBinary else { return }
+            let keyCount = Scale.pick(ci: 400, long: 2000)
+            let core = try await ServeProcess.start()
+            defer { Task { [core] in await core.kill() } }
+            let client = core.client()
+            let storeName = "console-teardown-outage"
+            let storeId = try await Fixtures.makeStore(client, name: storeName)
+            try await Fixtures.connect(client, storeId)
+            let keys = Set(try await Fixtures.makeKeys(client, storeId: storeId, count: keyCount))
+            let scratch = try TemporaryDirectory(prefix: "cks-rel-console-teardown")
+            defer { scratch.remove() }
+            let environment = ["AWS_ACCESS_KEY_ID": core.admin.accessKeyId, "AWS_SECRET_ACCESS_KEY": core.admin.secretAccessKey,
+                               "AWS_CONFIG_FILE": "/dev/null", "AWS_SHARED_CREDENTIALS_FILE": "/dev/null",
+                               "HOME": scratch.url.path, "XDG_CONFIG_HOME": scratch.url.path, "XDG_STATE_HOME": scratch.url.path]
+            let journal = scratch.url.appendingPathComponent("cks/teardowns.jsonl")
+            let shell = [binary.path, "--endpoint", core.endpoint.absoluteString, "--region", "us-east-1"]
+                .map(TmuxSession.quote).joined(separator: " ") + "; echo \"EXIT:$?\""
+            let scheduleReady = "Enter opens the ScheduleKeyDeletion dialog"
+            try await withTmux(shell: shell, width: 120, height: 36, environment: environment) { tmux in
+                func press(_ key: String, until what: String, _ predicate: @escaping (String) -> Bool) async throws {
+                    for _ in 0..<6 {
+                        try await tmux.send([key])
+                        if (try? await tmux.waitFor(what, timeout: .seconds(5), predicate)) != nil { return }
+                    }
+                    throw HarnessError("pressing \(key) never led to \(what):\n\(try await tmux.capture())")
+                }
+                func confirm(_ marker: String) async throws {
+                    try await tmux.send(["Tab"])
+                    try await tmux.send(["Enter"])
+                    let screen = try await tmux.waitFor("the dialog confirmed") { !$0.contains(marker) || $0.contains("Enter again") }
+                    if screen.contains(marker) {
+                        try await tmux.send(["Enter"])
+                        try await tmux.waitFor("the dialog closed") { !$0.contains(marker) }
+                    }
+                }
+                func scheduleTheRest() async throws {
+                    try await tmux.waitFor("the plan ready to schedule", timeout: .seconds(60)) {
+                        $0.contains(scheduleReady) || $0.contains("to acknowledge")
+                    }
+                    if try await tmux.capture().contains("to acknowledge") {
+                        try await press("Y", until: "the acknowledge dialog") { $0.contains("Acknowledge ") && $0.contains("Cancel") }
+                        try await confirm("Acknowledge")
+                        try await tmux.waitFor("every flagged key acknowledged", timeout: .seconds(30)) { $0.contains(scheduleReady) }
+                    }
+                    try await press("Enter", until: "the schedule dialog") { $0.contains("Schedule deletion of") }
+                    try await confirm("Schedule deletion of")
+                }
+
+                try await tmux.waitFor("the store on screen", timeout: .seconds(60)) { $0.contains(storeName) }
+                try await tmux.send([":"])
+                try await tmux.send(["teardown \(storeName)"], literal: true)
+                try await tmux.send(["Enter"])
+                try await tmux.waitFor("the teardown plan", timeout: .seconds(30)) {
+                    $0.contains("Schedule deletion") && $0.contains("Delete store")
+                }
+                try await scheduleTheRest()
+                // Kill the core once the bulk schedule is under way.
+                let started = await poll(timeout: .seconds(60), every: .milliseconds(10)) {
+                    (try? Self.pendingCount(core.databaseFile)) ?? 0 > 0
+                }
+                #expect(started, "the console began scheduling")
+                await core.kill()
+                let atKill = (try? Self.pendingCount(core.databaseFile)) ?? -1
+                let during = try await tmux.waitFor("the outage shown", timeout: .seconds(40)) { $0.contains("not answering") }
+                #expect(during.contains("Schedule deletion") && during.contains("Delete store"),
+                        "the teardown plan stays on screen during the outage:\n\(during)")
+                try await core.restart(samePort: true)
+                try await tmux.waitFor("the console to resume", timeout: .seconds(60)) {
+                    !$0.contains("not answering") && $0.contains("Delete store")
+                }
+                try await expectAgreement(core: core, storeId: storeId, keys: keys, journal: journal, after: "console outage")
+                // The plan, recomputed from the core, schedules what is left (if anything), then waits.
+                let after = try await tmux.waitFor("the plan after the outage", timeout: .seconds(60)) {
+                    $0.contains(scheduleReady) || $0.contains("to acknowledge") || $0.contains("Waiting: ")
+                }
+                if !after.contains("Waiting: ") {
+                    try await scheduleTheRest()
+                    try await tmux.waitFor("waiting for the deletion", timeout: .seconds(60)) { $0.contains("Waiting: ") }
+                }
+                try await expectAgreement(core: core, storeId: storeId, keys: keys, journal: journal, after: "console resumed")
+                let states = await core.client().describeKeys(keyIds: Array(keys)).compactMap(\.value?.keyState)
+                #expect(states.count == keys.count && states.allSatisfy { $0 == .pendingDeletion },
+                        "every key is PendingDeletion in the end")
+                for _ in 0..<4 {
+                    try await tmux.send(["Escape"])
+                    try? await Task.sleep(for: .milliseconds(300))
+                    try await tmux.send(["q"])
+                    if (try? await tmux.waitFor("exit", timeout: .seconds(3)) { $0.contains("EXIT:") }) != nil { break }
+                }
+                let end = try await tmux.waitFor("the console to exit") { $0.contains("EXIT:") }
+                #expect(end.contains("EXIT:0"))
+                reportFigure("teardown-outage", "console: \(keyCount) keys, core killed with \(atKill) scheduled; outage shown over "
+                    + "the plan, resumed, journal agreed, the rest scheduled")
+            }
+            await core.stop()
+            core.removeFiles()
+        }
+
         /// PendingDeletion keys in the core's SQLite file, read without disturbing it.
         static func pendingCount(_ database: URL) throws -> Int {
             var configuration = Configuration()

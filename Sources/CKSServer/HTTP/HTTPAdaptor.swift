@@ -17,8 +17,6 @@ struct HTTPAdaptor: HTTPResponder {
         let method = request.method.rawValue
         let path = request.uri.path
         let contentLength = request.headers[.contentLength].flatMap { Int($0) }
-        var bodyBytes = 0
-        defer { MemoryTrim.afterRequest(bodyBytes: bodyBytes) }
 
         if let early = front.checkHead(method: method, path: path, contentType: request.headers[.contentType],
                                        contentLength: contentLength) {
@@ -28,9 +26,7 @@ struct HTTPAdaptor: HTTPResponder {
         do {
             let buffer = try await request.body.collect(upTo: front.maxBodyBytes)
             body = Data(buffer.readableBytesView)
-            bodyBytes = max(bodyBytes, body.count)
         } catch is NIOTooManyBytesError {
-            bodyBytes = front.maxBodyBytes
             return Self.response(front.tooLarge(), requestId: requestId)
         } catch {
             // The client went away mid-body; nothing useful can be sent, but answer anyway.
