@@ -136,6 +136,47 @@ struct EmbeddedTests {
         #expect(!FileManager.default.fileExists(atPath: core.dataDirectory.path), "the demo's data is removed on exit")
     }
 
+    /// The in-process transport (the demo's seeding) goes through the same front as HTTP: signatures are
+    /// verified, errors are AWS errors with request ids, and what it does is visible over HTTP.
+    @Test("the in-process transport answers as the HTTP front does (SigV4 checked, AWS errors, request ids)")
+    func inProcessTransport() async throws {
+        let directory = try EmbeddedCore.makeTemporaryDirectory(prefix: "cks-inprocess-test")
+        let core = try await EmbeddedCore.start(dataDirectory: directory, removeOnShutdown: true)
+        let inProcess = core.client(transport: InProcessTransport(core: core))
+        let overHTTP = core.client()
+        let forged = KMSClient(endpoint: core.endpoint, region: core.region,
+                               credentials: AWSCredentials(accessKeyId: core.credentials.accessKeyId, secretAccessKey: "wrong"),
+                               transport: InProcessTransport(core: core))
+        do {
+            let cluster = try await inProcess.createCloudHsmCluster(kmsUserPassword: "kmsuser-pass-1", hsmCount: 2)
+            let id = try await inProcess.createCustomKeyStore(CreateCustomKeyStoreRequest(
+                customKeyStoreName: "in-process", cloudHsmClusterId: cluster.clusterId,
+                trustAnchorCertificate: cluster.trustAnchorCertificate, keyStorePassword: "kmsuser-pass-1",
+                customKeyStoreType: .awsCloudHsm)).customKeyStoreId
+            let seen = try await overHTTP.describeCustomKeyStores().customKeyStores ?? []
+            #expect(seen.contains { $0.customKeyStoreId == id && $0.customKeyStoreName == "in-process" })
+            do {
+                _ = try await inProcess.describeKey(keyId: "00000000-0000-0000-0000-000000000000")
+                Issue.record("DescribeKey of a missing key succeeded")
+            } catch {
+                #expect(error.typeName == "NotFoundException")
+                #expect(error.requestId?.isEmpty == false)
+            }
+            do {
+                _ = try await forged.describeCustomKeyStores()
+                Issue.record("a wrong secret was accepted in process")
+            } catch {
+                #expect(error.typeName == "InvalidSignatureException", "\(error)")
+            }
+        } catch {
+            inProcess.shutdown(); overHTTP.shutdown(); forged.shutdown()
+            await core.shutdown()
+            throw error
+        }
+        inProcess.shutdown(); overHTTP.shutdown(); forged.shutdown()
+        await core.shutdown()
+    }
+
     @Test("a KMS endpoint without the admin API: the account comes from a key ARN, countdowns from the wall clock")
     func accountFromArn() async throws {
         let inbox = ActivityInbox()

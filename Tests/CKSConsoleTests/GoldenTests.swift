@@ -11,8 +11,6 @@ struct GoldenTests {
         case stores, keys, keyDetail = "key-detail", help, dialog, activity, tooSmall = "too-small"
     }
 
-    static let sizes = [(80, 24), (160, 48)]
-
     /// Drives the console to `scene` with scripted keys.
     func reach(_ scene: Scene, _ h: Harness) async {
         switch scene {
@@ -39,51 +37,13 @@ struct GoldenTests {
 
     @Test("screens match their golden files", arguments: Scene.allCases)
     func golden(_ scene: Scene) async throws {
-        let record = ProcessInfo.processInfo.environment["CKS_RECORD"] == "1"
         var failures: [String] = []
-        for (w, hgt) in Self.sizes {
+        for (w, hgt) in Golden.sizes {
             if scene == .tooSmall && w > 80 { continue }
             let h = await Harness(width: w, height: hgt)
             await reach(scene, h)
-            for depth in [ColorDepth.full256, .mono] {
-                let name = "\(scene.rawValue)-\(w)x\(hgt)-\(depth == .mono ? "mono" : "color")"
-                let text = Self.dump(h.surface, theme: ThemeCatalog.builtInDefault, depth: depth, title: name)
-                let url = repoRoot().appendingPathComponent("Tests/CKSConsoleTests/Golden/\(name).txt")
-                if record {
-                    try text.write(to: url, atomically: true, encoding: .utf8)
-                    continue
-                }
-                let expected = (try? String(contentsOf: url, encoding: .utf8)) ?? "(missing golden file \(name).txt)"
-                if expected != text {
-                    let got = url.deletingPathExtension().appendingPathExtension("actual")
-                    try? text.write(to: got, atomically: true, encoding: .utf8)
-                    failures.append("\(name): differs (see \(got.lastPathComponent); re-record with CKS_RECORD=1)")
-                }
-            }
+            failures += try Golden.check(h.surface, scene: scene.rawValue, width: w, height: hgt)
         }
         #expect(failures.isEmpty, "\(failures.joined(separator: "\n"))")
-    }
-
-    /// The screen's text, then its styles as runs per row (`[from,to) fg/bg attributes`), normal cells left out.
-    static func dump(_ s: MemorySurface, theme: Theme, depth: ColorDepth, title: String) -> String {
-        var out = ["# \(title): text"]
-        out += s.lines.map { $0.replacingOccurrences(of: "\\s+$", with: "", options: .regularExpression) }
-        out.append("# styles (\(depth.rawValue)): row [from,to) fg/bg attributes")
-        let normal = theme.resolve(.normal, depth: depth)
-        for (r, row) in s.cells.enumerated() {
-            var runs: [String] = []
-            var start = 0
-            var current = theme.resolve(row[0].style.role, depth: depth, extra: row[0].style.extra)
-            for c in 1...row.count {
-                let next = c < row.count ? theme.resolve(row[c].style.role, depth: depth, extra: row[c].style.extra) : nil
-                if next != current {
-                    if current != normal { runs.append("[\(start),\(c)) \(current)") }
-                    start = c
-                    if let next { current = next }
-                }
-            }
-            if !runs.isEmpty { out.append(String(format: "%02d ", r) + runs.joined(separator: " ")) }
-        }
-        return out.joined(separator: "\n") + "\n"
     }
 }

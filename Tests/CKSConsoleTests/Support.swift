@@ -119,7 +119,10 @@ final class CoreHarness {
         core = try await EmbeddedCore.start(dataDirectory: directory, options: Self.engineOptions(clock))
         admin = core.client(retryPolicy: RetryPolicy(maxAttempts: 2, baseDelay: .milliseconds(5)))
         do {
-            seeded = try await DemoSeeder(estate: estate, client: admin, connectDuration: Self.connectDuration,
+            // Seeded as `cks --demo` seeds: in process, through the core's front (SigV4 and all), without sockets.
+            let seeding = core.client(transport: InProcessTransport(core: core))
+            defer { seeding.shutdown() }
+            seeded = try await DemoSeeder(estate: estate, client: seeding, connectDuration: Self.connectDuration,
                                           disconnectDuration: Self.disconnectDuration).seed(endingAt: clock.now())
         } catch {
             await core.shutdown()

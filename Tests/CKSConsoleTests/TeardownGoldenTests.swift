@@ -69,26 +69,11 @@ struct TeardownGoldenTests {
 
     @Test("teardown scenes match their golden files", arguments: Scene.allCases)
     func golden(_ scene: Scene) async throws {
-        let record = ProcessInfo.processInfo.environment["CKS_RECORD"] == "1"
         var failures: [String] = []
-        for (w, hgt) in GoldenTests.sizes {
+        for (w, hgt) in Golden.sizes {
             let h = await Self.harness(width: w, height: hgt)
             await reach(scene, h)
-            for depth in [ColorDepth.full256, .mono] {
-                let name = "\(scene.rawValue)-\(w)x\(hgt)-\(depth == .mono ? "mono" : "color")"
-                let text = GoldenTests.dump(h.surface, theme: ThemeCatalog.builtInDefault, depth: depth, title: name)
-                let url = repoRoot().appendingPathComponent("Tests/CKSConsoleTests/Golden/\(name).txt")
-                if record {
-                    try text.write(to: url, atomically: true, encoding: .utf8)
-                    continue
-                }
-                let expected = (try? String(contentsOf: url, encoding: .utf8)) ?? "(missing golden file \(name).txt)"
-                if expected != text {
-                    let got = url.deletingPathExtension().appendingPathExtension("actual")
-                    try? text.write(to: got, atomically: true, encoding: .utf8)
-                    failures.append("\(name): differs (see \(got.lastPathComponent); re-record with CKS_RECORD=1)")
-                }
-            }
+            failures += try Golden.check(h.surface, scene: scene.rawValue, width: w, height: hgt)
         }
         #expect(failures.isEmpty, "\(failures.joined(separator: "\n"))")
     }

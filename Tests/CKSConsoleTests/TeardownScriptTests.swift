@@ -1,3 +1,4 @@
+import CKSClient
 import CKSDomain
 import Foundation
 import Synchronization
@@ -113,6 +114,45 @@ import Testing
         #expect(await Self.script(service, options, acknowledged).run() == TeardownExit.waiting.rawValue)
         #expect(acknowledged.stdout.contains("Acknowledged: keyInUse:k101"))
         #expect(service.calls.filter { $0 == "ScheduleKeyDeletion" }.count == 3)
+    }
+
+    /// Issue 5: a dry run with the acknowledgements a real run would be given says what that run would do
+    /// (exit 12), without recording anything: the journal stays empty, no teardown is started.
+    @Test func aDryRunTakesTheCommandLineAcknowledgementsIntoAccount() async {
+        let uses: [String: KeyLastUse] = ["k101": .used(at: Date(timeIntervalSince1970: 1_800_000_000 - 600), operation: "Decrypt")]
+        let service = Self.service(uses: uses)
+        let journal = TeardownJournal.memory()
+        var options = TeardownScriptOptions()
+        options.dryRun = true
+        let blocked = Captured()
+        #expect(await Self.script(service, options, blocked, journal: journal).run() == TeardownExit.blocked.rawValue)
+
+        options.acknowledgeFlagged = true
+        let out = Captured()
+        #expect(await Self.script(service, options, out, journal: journal).run() == TeardownExit.wouldAct.rawValue, "\(out.stdout)")
+        #expect(out.stdout.contains("Acknowledged for this dry run (not recorded): keyInUse:k101"))
+        #expect(out.stdout.contains("Next: ScheduleKeyDeletion for 3 keys"))
+        #expect(out.stdout.contains("Dry run: nothing was changed."))
+        #expect(journal.read().entries.isEmpty, "a dry run writes nothing to the journal")
+        #expect(!service.calls.contains("ScheduleKeyDeletion"))
+
+        options.acknowledgeFlagged = false
+        options.acknowledgeKeys = ["k101"]
+        let byId = Captured()
+        #expect(await Self.script(service, options, byId, journal: journal).run() == TeardownExit.wouldAct.rawValue)
+    }
+
+    /// 1–6 mean the same for `cks teardown` as for every scripted verb: one mapping of AWS error types.
+    @Test func teardownStatusesOneToSixAreTheScriptedVerbs() {
+        for scripted in ScriptedExit.allCases {
+            #expect(TeardownExit(scripted).rawValue == scripted.rawValue)
+        }
+        for code in KMSErrorCode.allCases {
+            let viaClient = ScriptedExit.status(for: KMSClientError(kind: .service(code), message: ""))
+            #expect(TeardownExit.status(for: TeardownCallError(KMSError(code, ""))).rawValue == viaClient.rawValue, "\(code)")
+        }
+        #expect(TeardownExit.status(for: TeardownCallError(typeName: "NoCredentialsError", message: "", isTransport: true)) == .accessDenied)
+        #expect(TeardownExit.status(for: TeardownCallError(typeName: "ConnectionRefused", message: "", isTransport: true)) == .cannotReachEndpoint)
     }
 
     @Test func anUnknownStoreExitsNotFound() async {

@@ -151,6 +151,50 @@ struct TeardownViewTests {
         }
     }
 
+    /// Keys pressed while something runs (qa's D4): during an observation an acting key waits and runs when it
+    /// ends; during a change it is refused, and the refusal stays visible (a later message does not hide it)
+    /// until the change ends and then until the next key.
+    @Test func keysPressedWhileAnActionRunsWaitOrAreRefusedVisibly() async throws {
+        try await Self.with(width: 120, height: 40) { (h: CoreHarness) async throws in
+            await Self.open(h, "payments-hsm")
+            await h.press(.char("Y"))
+            await Self.confirm(h)
+            let t = try #require(h.app.teardown)
+            guard case .scheduleDeletion? = t.plan?.action else { Issue.record("not ready to schedule: \(h.screen)"); return }
+
+            // An observation runs: Enter waits for it, then opens the schedule dialog from the fresh plan.
+            t.refresh("test: observe")
+            h.app.handle(.enter)
+            h.app.render(on: h.surface)
+            #expect(h.screen.contains("Observing the store… ⏎ (next step) waits and runs when it ends."), "\(h.screen)")
+            #expect(h.app.dialog == nil)
+            await h.app.settle(on: h.surface)
+            #expect(h.app.dialog?.title.hasPrefix("Schedule deletion of") == true, "\(h.screen)")
+            await Self.confirm(h)
+            #expect(t.plan?.abortableKeyIds.isEmpty == false)
+
+            // A change runs (the abort): F is refused, visibly and durably.
+            await h.press(.char("X"))
+            h.app.handle(.tab)
+            h.app.handle(.enter)
+            #expect(t.busy?.changes == true)
+            h.app.handle(.char("F"))
+            h.app.say("Another message.", .ok)
+            h.app.render(on: h.surface)
+            #expect(h.screen.contains("(keys wait: acting keys are refused until it ends)"), "\(h.screen)")
+            #expect(h.screen.contains("Refused while it runs: F (fast-forward). Press again once it is done."), "\(h.screen)")
+            await h.app.settle(on: h.surface)
+            #expect(t.busy == nil)
+            #expect(h.screen.contains("Not done while the abort (CancelKeyDeletion) ran: F (fast-forward). Press it again now."),
+                    "\(h.screen)")
+            await h.press(.escape)   // closes the enable-again dialog; the notice stays
+            #expect(h.app.dialog == nil)
+            #expect(h.screen.contains("Not done while the abort"))
+            await h.press(.char("j"))  // the next key clears it
+            #expect(!h.screen.contains("Not done while the abort"))
+        }
+    }
+
     @Test func aDisconnectedCloudHsmStoreWithPendingKeysOffersReconnect() async throws {
         try await Self.with { (h: CoreHarness) async throws in
             await Self.open(h, "ledger-hsm")
@@ -168,7 +212,16 @@ struct TeardownViewTests {
     }
 
     @Test func readOnlyRefusesEveryChangeButShowsThePlan() async throws {
-        try await Self.with(readOnly: true) { (h: CoreHarness) async throws in
+        let journal = TeardownJournal.memory()
+        try await Self.with(journal: journal, readOnly: true) { (h: CoreHarness) async throws in
+            // Acknowledging flagged keys changes no resource: it counts for this session's plan, unjournalled.
+            await Self.open(h, "payments-hsm")
+            let flagged = h.app.teardown?.pendingFlags.count ?? 0
+            #expect(flagged > 0)
+            await h.press(.char("y"))
+            #expect(h.app.teardown?.pendingFlags.count == flagged - 1)
+            #expect(journal.read().entries.isEmpty, "a read-only session starts no teardown in the journal")
+            await h.press(.escape)
             await Self.open(h, "archive-xks")
             let t = try #require(h.app.teardown)
             #expect(t.plan?.action == .deleteStore(confirmName: "archive-xks"))
@@ -188,6 +241,13 @@ struct TeardownViewTests {
             await first.press(.enter)
             await Self.confirm(first)
             #expect(journal.inProgress().map(\.store.name) == ["partner-xks"])
+            // A second teardown in progress: the offer lists both (most recent first) and resumes the one picked.
+            await first.press(.escape)
+            await Self.open(first, "payments-hsm")
+            if !(first.app.teardown?.pendingFlags.isEmpty ?? true) { await first.press(.char("Y")); await Self.confirm(first) }
+            await first.press(.enter)
+            await Self.confirm(first)
+            #expect(journal.inProgress().map(\.store.name) == ["payments-hsm", "partner-xks"])
 
             var options = ConsoleOptions()
             options.timeZone = TimeZone(identifier: "UTC")!
@@ -197,9 +257,9 @@ struct TeardownViewTests {
             second.start()
             TeardownFeature(journal: journal, demo: true).install(on: second)
             await second.settle(on: surface)
-            #expect(second.dialog?.title == "1 teardown in progress")
-            #expect(surface.text.contains("partner-xks"))
-            for key in [Key.tab, .enter] {
+            #expect(second.dialog?.title == "2 teardowns in progress")
+            #expect(surface.text.contains("▶ payments-hsm") && surface.text.contains("partner-xks"), "\(surface.text)")
+            for key in [Key.down, .tab, .enter] {
                 second.handle(key)
                 await second.settle(on: surface)
             }

@@ -29,10 +29,7 @@ struct ScriptedTeardownExternalTests {
             }
 
             let dryRun = try await teardown(["--dry-run", "--window-days", "7", "--acknowledge-flagged"])
-            withKnownIssue("defect (teardown): --dry-run ignores --acknowledge-flagged and reports blocked (11) instead of 12") {
-                #expect(dryRun.status == 12, "--dry-run with changes to make exits 12:\n\(dryRun)")
-            }
-            #expect([11, 12].contains(dryRun.status), "--dry-run exits 12 (or 11 while blocked):\n\(dryRun)")
+            #expect(dryRun.status == 12, "--dry-run with changes to make exits 12:\n\(dryRun)")
             #expect(dryRun.stdout.contains("ScheduleKeyDeletion"), "the dry run prints the plan:\n\(dryRun)")
             let afterDryRun = try await Python.run("suite_scripted_teardown.py", ["unchanged", state.path], core: core)
             if afterDryRun.status != 0 { Issue.record(suiteFailureReport(afterDryRun, core: core)) }

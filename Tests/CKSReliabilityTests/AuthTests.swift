@@ -153,6 +153,20 @@ extension Reliability {
                              "UnrecognizedClientException"].contains(type) && answer.status == 400,
                             "malformed Authorization '\(malformed.prefix(60))': \(answer)")
                 }
+                // Correct signatures that leave out a header botocore signs: a captured DescribeCustomKeyStores could
+                // otherwise be replayed as a DeleteCustomKeyStore (target), at another time (date) or content type.
+                for (left, shown) in [("x-amz-target", "X-Amz-Target"), ("x-amz-date", "X-Amz-Date"),
+                                      ("content-type", "Content-Type")] {
+                    try await expectRefusal(admin.request(target: target, body: delete, leftUnsigned: [left]),
+                                            "InvalidSignatureException", "'\(shown)' must be a 'SignedHeader'",
+                                            "\(left) left out of SignedHeaders")
+                }
+                var temporary = admin
+                temporary.credentials.sessionToken = "FwoGZXIvYXdzEXAMPLESESSIONTOKEN"
+                try await expectRefusal(temporary.request(target: target, body: delete, leftUnsigned: ["x-amz-security-token"]),
+                                        "InvalidSignatureException", "'X-Amz-Security-Token' must be a 'SignedHeader'",
+                                        "session token left out of SignedHeaders")
+
                 // A signed request without X-Amz-Date.
                 let signed = String(decoding: admin.request(target: target, body: delete), as: UTF8.self).split(separator: "\r\n", omittingEmptySubsequences: false)
                     .filter { !$0.lowercased().hasPrefix("x-amz-date:") }.joined(separator: "\r\n")

@@ -176,7 +176,42 @@ private func expectKMSError(_ code: KMSErrorCode, _ message: String? = nil, _ bo
     @Test func hostMustBeSigned() {
         let s = Signed()
         let noHost = s.authorization.replacingOccurrences(of: "content-type;host;", with: "content-type;")
-        expectKMSError(.incompleteSignature) { try s.verify(authorization: noHost) }
+        expectKMSError(.invalidSignature, "'Host' or ':authority' must be a 'SignedHeader' in the AWS Authorization.") {
+            try s.verify(authorization: noHost)
+        }
+    }
+
+    /// A signature that is correct over fewer headers still fails when it leaves out the target, the date, the
+    /// content type or the session token: else a captured request could be replayed as another operation.
+    @Test(arguments: [("x-amz-target", "X-Amz-Target"), ("x-amz-date", "X-Amz-Date"), ("content-type", "Content-Type"),
+                      ("x-amz-security-token", "X-Amz-Security-Token")])
+    func kmsHeadersMustBeSigned(_ left: String, _ shown: String) {
+        var s = Signed()
+        s.headers.append(("X-Amz-Security-Token", "FwoGZXIvYXdzEXAMPLETOKEN"))
+        let names = ["content-type", "host", "x-amz-date", "x-amz-security-token", "x-amz-target"].filter { $0 != left }
+        let authorization = SigV4.authorizationHeader(
+            method: "POST", path: "/", query: "", headers: s.headers, signedHeaders: names,
+            payloadHash: SigV4.hexSHA256(s.body), credentials: Signed.credentials, region: "us-east-1", service: "kms",
+            amzDate: SigV4.amzDate(s.date))
+        expectKMSError(.invalidSignature, "'\(shown)' must be a 'SignedHeader' in the AWS Authorization.") {
+            try s.verify(authorization: authorization)
+        }
+        // The same request with every header signed passes: the refusal is about coverage alone.
+        let full = SigV4.authorizationHeader(
+            method: "POST", path: "/", query: "", headers: s.headers, signedHeaders: names + [left],
+            payloadHash: SigV4.hexSHA256(s.body), credentials: Signed.credentials, region: "us-east-1", service: "kms",
+            amzDate: SigV4.amzDate(s.date))
+        #expect(throws: Never.self) { try s.verify(authorization: full) }
+    }
+
+    @Test func otherUnsignedAmzHeaderIsRefusedButTraceIdIsNot() throws {
+        var s = Signed()
+        s.headers.append(("X-Amzn-Trace-Id", "Root=1-5759e988-bd862e3fe1be46a994272793"))
+        try s.verify()
+        s.headers.append(("X-Amz-Meta-Note", "unsigned"))
+        expectKMSError(.invalidSignature, "'x-amz-meta-note' must be a 'SignedHeader' in the AWS Authorization.") {
+            try s.verify()
+        }
     }
 
     @Test func wrongTerminatorIsRejected() {

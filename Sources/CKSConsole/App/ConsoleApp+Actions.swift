@@ -127,13 +127,34 @@ extension ConsoleApp {
             var lines: [(String, Style)] = [
                 (target, .normal),
                 ("Call: DisconnectCustomKeyStore {\"CustomKeyStoreId\": \"\(s.id)\"}", Style(.muted)),
-                ("Consequence: every key of the store becomes Unavailable at once; applications using them fail. Keys pending deletion stay PendingDeletion. Reversible: connect again.", .normal),
+                (Self.disconnectConsequence(s), .normal),
             ]
             if s.type == .awsCloudHsm && pending > 0 {
-                lines.append(("Warning: \(pending) key\(pending == 1 ? " is" : "s are") pending deletion. If deleted while the store is disconnected, their key material stays in the cluster (orphaned) and must be cleaned up by hand.", Style(.danger)))
+                let now = s.connectionState == .connected
+                    ? "If deleted while the store is disconnected" : "The store is not connected now: if deleted while it is not"
+                lines.append(("Warning: \(pending) key\(pending == 1 ? " is" : "s are") pending deletion. \(now), their key material stays in the cluster (orphaned) and must be cleaned up by hand.", Style(.danger)))
             }
             return lines
         }, onConfirm: { [weak self] _ in self?.runStoreAction(.disconnect, s) })
+    }
+
+    /// What DisconnectCustomKeyStore changes, by the store's state (semantics §1, §2.2): only a CONNECTED store's
+    /// keys change; while CONNECTING or FAILED they are already Unavailable (key state follows the connection).
+    static func disconnectConsequence(_ s: StoreRecord) -> String {
+        let fixVerb = s.type == .awsCloudHsm ? "cluster" : "proxy"
+        switch s.connectionState {
+        case .failed:
+            return "Consequence: the store goes DISCONNECTED and its error code (\(s.connectionErrorCode?.rawValue ?? "none")) is cleared. "
+                + "Its keys do not change: they have been Unavailable since the connect failed (applications using them already fail), "
+                + "and keys pending deletion stay PendingDeletion. This is the way out of FAILED: fix the cause (the \(fixVerb), its network, "
+                + "or a store setting with UpdateCustomKeyStore), then connect again."
+        case .connecting:
+            return "Consequence: the connect attempt is abandoned and the store goes DISCONNECTED. Its keys stay Unavailable, "
+                + "as they are while it connects; keys pending deletion stay PendingDeletion. Reversible: connect again."
+        default:
+            return "Consequence: every key of the store becomes Unavailable at once; applications using them fail. "
+                + "Keys pending deletion stay PendingDeletion. Reversible: connect again."
+        }
     }
 
     func keyDialog(_ action: Action, _ keys: [KeyRecord], skipped: Int, hidden: Int) -> Dialog {

@@ -97,12 +97,15 @@ extension ConsoleApp {
             put(" ", .header)
             if options.readOnly { put(" READ-ONLY ", .badgeReadOnly); put(" ", .header) }
             let endpointText = e.endpoint.replacingOccurrences(of: "http://", with: "").replacingOccurrences(of: "https://", with: "")
-            let rest = "  acct \(e.account)  \(e.region)"
+            // When room is short the separators shrink first, then the endpoint (account and region stay whole).
+            var gap = "  "
+            if TextWidth.of(endpointText) > ux - 1 - x - TextWidth.of("  acct \(e.account)  \(e.region)") { gap = " " }
+            let rest = "\(gap)acct \(e.account)\(gap)\(e.region)"
             let room = ux - 1 - x - TextWidth.of(rest)
             put(TextWidth.truncate(endpointText, to: max(8, room), ellipsis: symbols.ellipsis), .headerAccent)
-            put("  acct ", .header)
+            put("\(gap)acct ", .header)
             put(e.account, .headerAccent)
-            put("  ", .header)
+            put(gap, .header)
             put(e.region, .headerAccent)
             if let note = e.note, x + 2 + TextWidth.of(note) < ux - 1 { put("  " + note, .header) }
         } else {
@@ -151,7 +154,16 @@ extension ConsoleApp {
 
     func drawStores(in rect: Rect, on surface: any Surface) {
         guard rect.height > 0 else { return }
-        let detailHeight = rect.height >= 14 ? 6 : 0
+        // The selected store's details below the table, values wrapped (not cut) while the table keeps 8 rows.
+        var details: [(String, String, Style)] = []
+        if rect.height >= 14, let row = storesTable.current {
+            for line in StoresScreen.details(row, formatting: formatting) {
+                for (i, piece) in TextWidth.wrap(line.1, to: max(10, rect.width - 11)).enumerated() {
+                    details.append((i == 0 ? line.0 : "", piece, line.2))
+                }
+            }
+        }
+        let detailHeight = details.isEmpty ? 0 : min(details.count + 1, max(6, rect.height - 8))
         let tableRect = Rect(row: rect.row, column: 0, width: rect.width, height: rect.height - detailHeight)
         storesTable.draw(in: tableRect, on: surface, symbols: symbols, focused: dialog == nil,
                          empty: storesPoll.lastSuccess != nil ? "No custom key stores."
@@ -159,7 +171,7 @@ extension ConsoleApp {
         guard detailHeight > 0, let row = storesTable.current else { return }
         let top = rect.bottom - detailHeight
         drawRule(on: surface, row: top, width: rect.width, title: row.record.name)
-        for (i, line) in StoresScreen.details(row, formatting: formatting).prefix(detailHeight - 1).enumerated() {
+        for (i, line) in details.prefix(detailHeight - 1).enumerated() {
             surface.put(top + 1 + i, 2, TextWidth.pad(line.0, to: 7), Style(.muted))
             surface.put(top + 1 + i, 10, TextWidth.truncate(line.1, to: rect.width - 11, ellipsis: symbols.ellipsis), line.2)
         }
@@ -217,6 +229,8 @@ extension ConsoleApp {
         let calls = activity.groups.reduce(0) { $0 + $1.total }
         drawRule(on: surface, row: rect.row, width: rect.width, title: "Activity: \(calls) calls")
         var lines: [(String, Style)] = []
+        // The target column gives way on narrow terminals so status and latency stay visible (request ids last).
+        let targetWidth = max(8, min(36, rect.width - 2 - 39 - 21 - 37))
         for g in activity.groups {
             let failures = g.failures > 0 ? ", \(g.failures) failed" : ""
             lines.append(("\(formatting.clock(g.started))  \(g.label)  (\(g.total) call\(g.total == 1 ? "" : "s")\(failures))", Style(.activity, [.bold])))
@@ -227,7 +241,7 @@ extension ConsoleApp {
             for c in shown {
                 let status = c.statusText
                 let text = "    " + formatting.clock(c.start) + "  " + TextWidth.pad(c.operation, to: 24) + " "
-                    + TextWidth.pad(c.target, to: 36, ellipsis: symbols.ellipsis) + " " + TextWidth.pad(status, to: 10) + " "
+                    + TextWidth.pad(c.target, to: targetWidth, ellipsis: symbols.ellipsis) + " " + TextWidth.pad(status, to: 10) + " "
                     + TextWidth.pad(Formatting.latency(c.latency), to: 7, alignRight: true) + "  " + (c.requestId ?? "-")
                 let failed: Bool
                 if case .failed = c.outcome { failed = true } else { failed = false }
@@ -260,14 +274,28 @@ extension ConsoleApp {
             guard let kind else { return b.action == .help || b.action == .quit }
             return b.inFooter && b.applies(to: kind)
         }
-        for b in bindings {
+        let filtered = teardown == nil && !showHelp && activeTableFilter.map { !$0.get().isEmpty } == true
+        // "? help" always shows (the way to every other key): the others fill what is left before it.
+        let helpBinding = bindings.first { $0.action == .help }
+        let helpWidth = helpBinding.flatMap { b in b.keys.first.map { TextWidth.of($0.label(ascii: symbols.isASCII)) + 1 + TextWidth.of(b.label) + 2 } } ?? 0
+        var full = false
+        for b in bindings.filter({ $0.action != .help }) + (helpBinding.map { [$0] } ?? []) {
             guard let key = b.keys.first else { continue }
+            var label = b.label
+            // Esc clears a kept filter first (then goes back); on the Stores screen it has nothing else to do.
+            if b.action == .back && kind != nil && teardown == nil {
+                if filtered { label = "clear filter" } else if case .stores = screen { continue }
+            }
             let keyText = key.label(ascii: symbols.isASCII)
-            let entry = TextWidth.of(keyText) + 1 + TextWidth.of(b.label) + 2
-            if x + entry > width { break }
+            let entry = TextWidth.of(keyText) + 1 + TextWidth.of(label) + 2
+            if b.action == .help {
+                if x + entry > width + 2 { break }
+            } else {
+                if full || x + entry > width - helpWidth { full = true; continue }
+            }
             let disabled = availability(b.action) != nil
             surface.put(row, x, keyText, Style(disabled ? .footerDisabled : .footerKey))
-            surface.put(row, x + TextWidth.of(keyText) + 1, b.label, Style(disabled ? .footerDisabled : .footer))
+            surface.put(row, x + TextWidth.of(keyText) + 1, label, Style(disabled ? .footerDisabled : .footer))
             x += entry
         }
     }
@@ -306,12 +334,19 @@ extension ConsoleApp {
         lines.append(("Dialogs", "Cancel is selected first: Tab moves, Enter activates, Esc cancels. Deletion needs a second Enter.", Style(.muted)))
         lines.append(("Commands", ":stores  :keys STORE  :teardown STORE  :theme NAME  :activity  :help  :q   (Tab completes)", Style(.muted)))
         lines.append(("Keymap", "remap in $XDG_CONFIG_HOME/cks/keymap: one `action = key [key...]` per line (actions above: \(Action.allCases.prefix(4).map(\.rawValue).joined(separator: ", ")), …)", Style(.muted)))
+        // Long descriptions continue on the next lines rather than being cut.
+        lines = lines.flatMap { line -> [(String, String, Style)] in
+            guard !line.1.isEmpty else { return [line] }
+            return TextWidth.wrap(line.1, to: max(10, rect.width - 20)).enumerated().map { i, piece in (i == 0 ? line.0 : "", piece, line.2) }
+        }
         drawRule(on: surface, row: rect.row, width: rect.width, title: "Help: keys (Esc closes, j/k scroll)")
         helpScroll = min(helpScroll, max(0, lines.count - (rect.height - 1)))
         for (i, line) in lines.dropFirst(helpScroll).prefix(rect.height - 1).enumerated() {
             let y = rect.row + 1 + i
             if line.1.isEmpty {
                 surface.put(y, 2, line.0, line.2)
+            } else if line.0.isEmpty {
+                surface.put(y, 19, TextWidth.truncate(line.1, to: rect.width - 20, ellipsis: symbols.ellipsis), line.2)
             } else {
                 surface.put(y, 2, TextWidth.pad(line.0, to: 16), Style(.footerKey))
                 surface.put(y, 19, TextWidth.truncate(line.1, to: rect.width - 20, ellipsis: symbols.ellipsis), line.2)

@@ -174,8 +174,12 @@ public enum BackendFactory {
         }
         let prepared = embedded(core, note: "demo, time x\(Int(demoTimeScale))")
         do {
-            guard let backend = prepared.backend as? KMSClientBackend else { throw BackendError.other("unexpected backend") }
-            let seeder = DemoSeeder(estate: estate, client: backend.client, connectDuration: demoConnectDuration,
+            // Seeded through the same client API, signed and verified the same way, but handed to the core's front
+            // in process (no loopback sockets): ~850 calls take a fraction of the time. Still recorded in Activity.
+            let seeding = core.client(transport: ObservingTransport(wrapping: InProcessTransport(core: core),
+                                                                    recorder: prepared.inbox.recorder))
+            defer { seeding.shutdown() }
+            let seeder = DemoSeeder(estate: estate, client: seeding, connectDuration: demoConnectDuration,
                                     disconnectDuration: demoDisconnectDuration)
             let tag = ActionTag(id: -1, label: "seed the demo estate (cks --demo)")
             _ = try await ActionTag.$current.withValue(tag) { try await seeder.seed(endingAt: Date(), progress: progress) }

@@ -53,7 +53,7 @@ public struct Keymap: Sendable {
         Binding(action: .top, keys: [.char("g"), .home], label: "top", help: "Go to the first row", screens: [], changesState: false, inFooter: false),
         Binding(action: .bottom, keys: [.char("G"), .end], label: "bottom", help: "Go to the last row", screens: [], changesState: false, inFooter: false),
         Binding(action: .open, keys: [.enter], label: "open", help: "Open the store's keys, or the key's details", screens: [.stores, .keys], changesState: false, inFooter: true),
-        Binding(action: .back, keys: [.escape], label: "back", help: "Go back (clears the filter first)", screens: [.keys, .keyDetail, .teardown], changesState: false, inFooter: true),
+        Binding(action: .back, keys: [.escape], label: "back", help: "Clear the filter; without one, go back", screens: [.stores, .keys, .keyDetail, .teardown], changesState: false, inFooter: true),
         Binding(action: .connect, keys: [.char("c")], label: "connect", help: "Connect the store (ConnectCustomKeyStore)", screens: [.stores], changesState: true, inFooter: true),
         Binding(action: .disconnect, keys: [.char("x")], label: "disconnect", help: "Disconnect the store (DisconnectCustomKeyStore)", screens: [.stores], changesState: true, inFooter: true),
         Binding(action: .teardown, keys: [.char("t")], label: "teardown", help: "Open the guided teardown of the store", screens: [.stores], changesState: false, inFooter: true),

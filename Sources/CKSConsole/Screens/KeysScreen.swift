@@ -17,21 +17,24 @@ public struct KeyRow: Identifiable, Sendable, Hashable {
 /// The Keys-of-a-store screen: its columns (the countdown and last use read live values through closures).
 @MainActor
 enum KeysScreen {
+    /// Column priorities: state, aliases and id identify a key and say what it is (kept longest); the countdown
+    /// next; then last use (what the teardown's check is about), the deletion date and the creation date. From 120
+    /// columns a whole key id (36 characters) shows beside a whole alias.
     static func makeTable(formatting: Formatting, now: @escaping () -> Date, usage: @escaping (String) -> String) -> Table<KeyRow> {
         let columns: [Column<KeyRow>] = [
-            Column("KEY ID", .flex(min: 13, max: 36, weight: 1), text: { $0.record.id }),
-            Column("ALIASES", .flex(min: 12, max: 40, weight: 3), text: { $0.record.aliases.joined(separator: ", ") }),
-            Column("STATE", .fixed(15), text: { $0.record.state.rawValue }, style: { Style(Role.of($0.record.state)) },
+            Column("KEY ID", .flex(min: 13, preferred: 36, max: 36, weight: 1, priority: 8), text: { $0.record.id }),
+            Column("ALIASES", .flex(min: 12, preferred: 24, max: 40, weight: 3, priority: 9), text: { $0.record.aliases.joined(separator: ", ") }),
+            Column("STATE", .fixed(15, priority: 10), text: { $0.record.state.rawValue }, style: { Style(Role.of($0.record.state)) },
                    ascending: { stateRank($0.record.state) < stateRank($1.record.state) }),
-            Column("DELETES", .fixed(10), text: { row in row.record.deletionDate.map { Formatting.countdown(to: $0, now: now()) } ?? "" },
+            Column("DELETES", .fixed(10, priority: 7), text: { row in row.record.deletionDate.map { Formatting.countdown(to: $0, now: now()) } ?? "" },
                    style: { $0.record.deletionDate == nil ? nil : Style(.keyPendingDeletion) },
                    ascending: { ($0.record.deletionDate ?? .distantFuture) < ($1.record.deletionDate ?? .distantFuture) }),
-            Column("DELETION DATE", .fixed(16, hideBelow: 120), text: { $0.record.deletionDate.map(formatting.dateTime) ?? "" },
+            Column("DELETION DATE", .fixed(16, hideBelow: 120, priority: 3), text: { $0.record.deletionDate.map(formatting.dateTime) ?? "" },
                    style: { $0.record.deletionDate == nil ? nil : Style(.keyPendingDeletion) },
                    ascending: { ($0.record.deletionDate ?? .distantFuture) < ($1.record.deletionDate ?? .distantFuture) }),
-            Column("CREATED", .fixed(10, hideBelow: 140), text: { formatting.date($0.record.creationDate) },
+            Column("CREATED", .fixed(10, hideBelow: 140, priority: 2), text: { formatting.date($0.record.creationDate) },
                    ascending: { $0.record.creationDate < $1.record.creationDate }),
-            Column("LAST USED", .fixed(12, hideBelow: 100), text: { usage($0.record.id) }),
+            Column("LAST USED", .fixed(12, hideBelow: 100, priority: 5), text: { usage($0.record.id) }),
         ]
         let tiebreak: (KeyRow, KeyRow) -> Bool = { a, b in
             let (x, y) = (a.record.aliases.first ?? "\u{10FFFF}", b.record.aliases.first ?? "\u{10FFFF}")

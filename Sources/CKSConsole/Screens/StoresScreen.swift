@@ -13,18 +13,18 @@ public struct StoreRow: Identifiable, Sendable, Hashable {
 enum StoresScreen {
     static func makeTable(formatting: Formatting) -> Table<StoreRow> {
         let columns: [Column<StoreRow>] = [
-            Column("NAME", .flex(min: 14, max: 32, weight: 2), text: { $0.record.name }),
-            Column("ID", .fixed(21, hideBelow: 100), text: { $0.record.id }),
-            Column("TYPE", .fixed(8), text: { $0.record.typeText }),
-            Column("STATE", .flex(min: 13, max: 34, weight: 3), text: { $0.record.stateText },
+            Column("NAME", .flex(min: 14, preferred: 24, max: 32, weight: 2, priority: 10), text: { $0.record.name }),
+            Column("ID", .fixed(21, hideBelow: 100, priority: 4), text: { $0.record.id }),
+            Column("TYPE", .fixed(8, priority: 6), text: { $0.record.typeText }),
+            Column("STATE", .flex(min: 13, preferred: 23, max: 34, weight: 3, priority: 9), text: { $0.record.stateText },
                    style: { Style(Role.of($0.record.connectionState)) },
                    ascending: { stateRank($0.record) < stateRank($1.record) }),
-            Column("KEYS", .fixed(5), alignRight: true, text: { $0.census.map { String($0.total) } ?? "…" },
+            Column("KEYS", .fixed(5, priority: 8), alignRight: true, text: { $0.census.map { String($0.total) } ?? "…" },
                    ascending: { ($0.census?.total ?? -1) < ($1.census?.total ?? -1) }),
-            Column("PENDING", .fixed(7), alignRight: true, text: { $0.census.map { String($0.pendingDeletion) } ?? "…" },
+            Column("PENDING", .fixed(7, priority: 7), alignRight: true, text: { $0.census.map { String($0.pendingDeletion) } ?? "…" },
                    style: { ($0.census?.pendingDeletion ?? 0) > 0 ? Style(.keyPendingDeletion) : nil },
                    ascending: { ($0.census?.pendingDeletion ?? -1) < ($1.census?.pendingDeletion ?? -1) }),
-            Column("CREATED", .fixed(10, hideBelow: 90), text: { formatting.date($0.record.creationDate) },
+            Column("CREATED", .fixed(10, hideBelow: 90, priority: 2), text: { formatting.date($0.record.creationDate) },
                    ascending: { $0.record.creationDate < $1.record.creationDate }),
         ]
         return Table(columns: columns, sortColumn: 0, tiebreak: { $0.record.name != $1.record.name ? $0.record.name < $1.record.name : $0.id < $1.id }) { row in
@@ -41,12 +41,12 @@ enum StoresScreen {
     static func meaning(_ record: StoreRecord) -> String {
         switch record.connectionState {
         case .connected: return "Connected: its keys can be used."
-        case .connecting: return "Connecting: KMS is reaching the \(record.type == .awsCloudHsm ? "cluster" : "proxy"); this can take minutes."
+        case .connecting: return "Connecting: KMS is reaching the \(record.type == .awsCloudHsm ? "cluster" : "proxy"); this can take minutes; its keys are Unavailable until it is CONNECTED."
         case .disconnected: return "Disconnected: its keys are Unavailable (pending deletions still run). Connect to use them."
         case .disconnecting: return "Disconnecting: it will be DISCONNECTED shortly."
         case .failed:
             let why = record.connectionErrorCode.map { errorMeaning($0).prefix(1).uppercased() + errorMeaning($0).dropFirst() + "." } ?? "The connect attempt failed."
-            return why + " Disconnect, fix, reconnect."
+            return why + " Its keys are Unavailable. Disconnect, fix, reconnect."
         }
     }
 

@@ -29,21 +29,26 @@ public enum ScriptedExit: Int32, Sendable, CaseIterable {
         guard let error = error as? KMSClientError else { return .failure }
         switch error.kind {
         case .service(let code):
-            switch code {
-            case .notFound, .customKeyStoreNotFound:
-                return .notFound
-            case .accessDenied, .unrecognizedClient, .invalidSignature, .incompleteSignature, .missingAuthenticationToken:
-                return .accessDenied
-            case .kmsInvalidState, .customKeyStoreInvalidState, .customKeyStoreHasCMKs, .disabled:
-                return .invalidState
-            default:
-                return .failure
-            }
+            return status(for: code)
         case .noCredentials:
             return .accessDenied
         case .cannotReachEndpoint, .connectionLost, .timedOut:
             return .cannotReachEndpoint
         case .unknownService, .invalidResponse, .cancelled:
+            return .failure
+        }
+    }
+
+    /// The status for an AWS error type (shared by every scripted verb, `cks teardown` included).
+    public static func status(for code: KMSErrorCode) -> ScriptedExit {
+        switch code {
+        case .notFound, .customKeyStoreNotFound:
+            return .notFound
+        case .accessDenied, .unrecognizedClient, .invalidSignature, .incompleteSignature, .missingAuthenticationToken:
+            return .accessDenied
+        case .kmsInvalidState, .customKeyStoreInvalidState, .customKeyStoreHasCMKs, .disabled:
+            return .invalidState
+        default:
             return .failure
         }
     }

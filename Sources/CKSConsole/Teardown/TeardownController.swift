@@ -57,6 +57,15 @@ public final class TeardownController {
     public internal(set) var nameEntry: String?
     var poll = PollSchedule(idle: 5, motion: 1)
     var inFlight = false
+    /// What runs now, shown in the view: an observation (a key pressed meanwhile waits for it and then runs)
+    /// or a change (keys that act are refused until it ends, and the refusal stays on screen).
+    var busy: (label: String, changes: Bool)?
+    /// The key pressed during an observation, run when it ends.
+    var queued: Action?
+    /// Keys refused during the change that runs now.
+    var refused: [Action] = []
+    /// Kept after a change ends until the next key: which keys were refused while it ran.
+    var refusalNotice: String?
 
     init(app: ConsoleApp, runner: TeardownRunner, storeId: String, storeName: String, demo: Bool) {
         self.app = app
@@ -69,15 +78,20 @@ public final class TeardownController {
     /// Keys seen by the last observation.
     var keyCount: Int { (plan?.waitProgress?.keysLeft ?? 0) + (plan?.schedulePreview?.keyIds.count ?? 0) }
 
-    /// Flagged keys not yet acknowledged, in plan order (what the cursor moves over).
-    var pendingFlags: [FlaggedKey] { (plan?.flaggedKeys ?? []).filter { !$0.isAcknowledged } }
+    /// Flagged keys not yet acknowledged, by alias (as the Keys screen sorts), else by id: what the cursor moves over.
+    var pendingFlags: [FlaggedKey] {
+        (plan?.flaggedKeys ?? []).filter { !$0.isAcknowledged }.sorted { a, b in
+            let (x, y) = (a.aliases.first ?? "\u{10FFFF}" + a.keyId, b.aliases.first ?? "\u{10FFFF}" + b.keyId)
+            return x != y ? x.localizedStandardCompare(y) == .orderedAscending : a.keyId < b.keyId
+        }
+    }
 
     // MARK: observing
 
     /// Observes and plans; read-only steps (inventory, use check) run at once, since they change nothing.
     func refresh(_ label: String) {
         guard let app, !inFlight else { return }
-        inFlight = true
+        begin("observing the store", changes: false)
         working = plan == nil ? "Taking the inventory…" : nil
         progress.reset()
         poll.started(at: app.wallClock())
@@ -99,8 +113,59 @@ public final class TeardownController {
                 self.error = "\(error)"
             }
             self.working = nil
-            self.inFlight = false
+            self.end()
         }
+    }
+
+    /// Keys that act on the plan: they wait for an observation and are refused during a change.
+    static let actingKeys: Set<Action> = [.teardownStep, .acknowledge, .acknowledgeAll, .abortTeardown, .disconnectOnly,
+                                          .acceptOrphaning, .fastForward]
+    /// Of those, the ones that wait for an observation to end and then run (each opens a dialog built from the
+    /// fresh plan, or is the demo's fast-forward); acknowledgements need no wait (they call nothing).
+    static let queueableKeys: Set<Action> = [.teardownStep, .abortTeardown, .disconnectOnly, .acceptOrphaning, .fastForward]
+
+    func begin(_ label: String, changes: Bool) {
+        inFlight = true
+        busy = (label, changes)
+        refused = []
+    }
+
+    /// The running action ended: say durably which keys were refused meanwhile, run the one that waited.
+    func end() {
+        let label = busy?.label ?? "the action"
+        inFlight = false
+        busy = nil
+        if !refused.isEmpty {
+            let names = refused.map(keyLabel).joined(separator: ", ")
+            refusalNotice = "Not done while \(label) ran: \(names). Press \(refused.count == 1 ? "it" : "them") again now."
+            refused = []
+        }
+        app?.changed()
+        if let q = queued {
+            queued = nil
+            perform(q)
+        }
+    }
+
+    /// "F (fast-forward)" for notices.
+    func keyLabel(_ action: Action) -> String {
+        guard let app, let b = app.keymap.binding(action) else { return action.rawValue }
+        return "\(b.keys.first?.label(ascii: app.symbols.isASCII) ?? "?") (\(b.label))"
+    }
+
+    /// True when `action` cannot run now because something runs: queued (an observation) or refused (a change);
+    /// the view says which.
+    func deferredWhileBusy(_ action: Action) -> Bool {
+        guard let busy, Self.actingKeys.contains(action) else { return false }
+        if !busy.changes {
+            // Acknowledging only records a decision (no call): it goes ahead during an observation.
+            guard Self.queueableKeys.contains(action) else { return false }
+            queued = action
+        } else if !refused.contains(action) {
+            refused.append(action)
+        }
+        app?.changed()
+        return true
     }
 
     /// Takes a new plan (and the time it was observed at).
@@ -147,6 +212,8 @@ public final class TeardownController {
 
     func perform(_ action: Action) {
         guard let app else { return }
+        refusalNotice = nil
+        if deferredWhileBusy(action) { return }
         switch action {
         case .moveUp: moveCursor(-1)
         case .moveDown: moveCursor(1)
@@ -180,6 +247,7 @@ public final class TeardownController {
     /// Nil when `action` is possible now, else why not (dims it in the footer and help).
     func availability(_ action: Action) -> String? {
         guard let plan else { return "the plan is not known yet" }
+        if let busy { return "\(busy.label) is running" }
         if inFlight || bulk != nil { return "an action is running" }
         switch action {
         case .teardownStep:
@@ -243,7 +311,7 @@ public final class TeardownController {
         case .scheduleDeletion(let ids, _, _): total = ids.count
         default: total = 0
         }
-        inFlight = true
+        begin(label, changes: true)
         progress.reset()
         if total > 0 { bulk = Bulk(label: label, total: total) }
         app.launch("teardown \(storeName): \(label)") { [progress, runner] app in
@@ -266,7 +334,7 @@ public final class TeardownController {
                 self.error = "\(error)"
             }
             self.bulk = nil
-            self.inFlight = false
+            self.end()
             app.refreshStores(label: "refresh after teardown step")
         }
     }
@@ -302,7 +370,8 @@ public final class TeardownController {
         let acks = flags.map(\.acknowledgement)
         marks.subtract(flags.map(\.keyId))
         app?.launch("teardown \(storeName): acknowledge \(TeardownText.count(Set(flags.map(\.keyId)).count, "key"))") { [runner] app in
-            if let plan = await runner.acknowledge(acks) { await self.accept(plan) }
+            // Read-only: the decision counts for this session's plan but is not journalled (no teardown is started).
+            if let plan = await runner.acknowledge(acks, journaled: !app.options.readOnly) { await self.accept(plan) }
             app.say("Acknowledged \(TeardownText.count(Set(flags.map(\.keyId)).count, "key")).", .ok)
         }
     }
@@ -315,7 +384,7 @@ public final class TeardownController {
 
     func abort() {
         guard let app else { return }
-        inFlight = true
+        begin("the abort (CancelKeyDeletion)", changes: true)
         progress.reset()
         bulk = Bulk(label: "CancelKeyDeletion", total: plan?.abortableKeyIds.count ?? 0)
         app.launch("teardown \(storeName): abort") { [progress, runner] app in
@@ -329,7 +398,7 @@ public final class TeardownController {
                 self.error = "\(error)"
             }
             self.bulk = nil
-            self.inFlight = false
+            self.end()
             app.refreshStores(label: "refresh after abort")
         }
     }
@@ -337,7 +406,7 @@ public final class TeardownController {
     func enableAgain() {
         guard let app else { return }
         let ids = abortedKeyIds
-        inFlight = true
+        begin("EnableKey", changes: true)
         progress.reset()
         bulk = Bulk(label: "EnableKey", total: ids.count)
         app.launch("teardown \(storeName): enable \(ids.count) keys again") { [progress, runner] app in
@@ -345,7 +414,7 @@ public final class TeardownController {
             self.lastResults = ("EnableKey", results)
             self.abortedKeyIds = results.filter { !$0.succeeded }.map(\.target)
             self.bulk = nil
-            self.inFlight = false
+            self.end()
             app.say("EnableKey: \(results.filter(\.succeeded).count) of \(results.count) enabled.", .ok)
             self.refresh("teardown \(self.storeName): observe")
         }
@@ -360,7 +429,7 @@ public final class TeardownController {
 
     func disconnectOnly(acknowledging ack: TeardownAcknowledgement?) {
         guard let app else { return }
-        inFlight = true
+        begin("DisconnectCustomKeyStore (disconnect only)", changes: true)
         app.launch("teardown \(storeName): disconnect only") { [runner] app in
             if let ack { _ = await runner.acknowledge([ack]) }
             do {
@@ -371,7 +440,7 @@ public final class TeardownController {
             } catch {
                 self.error = "\(error)"
             }
-            self.inFlight = false
+            self.end()
             app.refreshStores(label: "refresh after disconnect")
         }
     }
@@ -385,7 +454,7 @@ public final class TeardownController {
     func fastForward() {
         guard let app else { return }
         if let reason = availability(.fastForward) { app.say("Fast-forward: \(reason).", .warning); return }
-        inFlight = true
+        begin("the fast-forward (CksAdmin.AdvanceClock)", changes: true)
         app.launch("teardown \(storeName): fast-forward (CksAdmin.AdvanceClock)") { [runner] app in
             do {
                 let plan = try await runner.fastForward()
@@ -394,7 +463,7 @@ public final class TeardownController {
             } catch {
                 self.error = "\(error)"
             }
-            self.inFlight = false
+            self.end()
             app.refreshStores(label: "refresh after fast-forward")
         }
     }

@@ -45,17 +45,31 @@ public final class TeardownFeature {
     func offerResume(_ app: ConsoleApp) async {
         let service = await makeService(app)
         let open = journal.inProgress().filter { $0.endpoint == service.endpoint }
-        guard let latest = open.first, app.dialog == nil else { return }
-        let lines: [(String, Style)] = open.prefix(6).map { r in
-            let step = r.lastStep.map { TeardownView.shortTitles[$0] ?? $0.rawValue } ?? "started"
-            let keys = r.scheduledKeyIds.isEmpty ? "" : ", \(TeardownText.count(r.scheduledKeyIds.count, "key")) scheduled"
-            return ("  \(r.store.name) (\(r.store.id)): \(step)\(keys), last action \(TeardownText.date(r.updatedAt))", .normal)
-        } + [("The journal records them; the plan is recomputed from what the core shows now.", Style(.muted)),
-             ("Others: select the store and press t, or :teardown STORE.", Style(.muted))]
-        app.dialog = Dialog(title: "\(TeardownText.count(open.count, "teardown")) in progress", confirmLabel: "Resume \(latest.store.name)",
-                            body: { lines }, onConfirm: { [weak app] _ in
-            app?.openTeardown(storeRef: latest.store.id, name: latest.store.name)
+        guard !open.isEmpty, app.dialog == nil else { return }
+        // Any of them can be resumed: Up/Down pick (most recently active first), Enter on Resume opens it.
+        let shown = Array(open.prefix(9))
+        let dialog = Dialog(title: "\(TeardownText.count(open.count, "teardown")) in progress", confirmLabel: "Resume",
+                            body: { [weak app] in
+            let picked = app?.dialog?.choice ?? 0
+            var lines: [(String, Style)] = shown.enumerated().map { i, r in
+                let step = r.lastStep.map { TeardownView.shortTitles[$0] ?? $0.rawValue } ?? "started"
+                let keys = r.scheduledKeyIds.isEmpty ? "" : ", \(TeardownText.count(r.scheduledKeyIds.count, "key")) scheduled"
+                let mark = i == picked ? (app?.symbols.cursor ?? ">") + " " : "  "
+                return ("\(mark)\(r.store.name) (\(r.store.id)): \(step)\(keys), last action \(TeardownText.date(r.updatedAt))",
+                        i == picked ? Style(.dialog, [.bold]) : .normal)
+            }
+            if open.count > shown.count { lines.append(("  and \(open.count - shown.count) more: select the store and press t", Style(.muted))) }
+            lines.append(("The journal records them; the plan is recomputed from what the core shows now.", Style(.muted)))
+            lines.append((shown.count > 1 ? "Up/Down picks the teardown to resume; Tab then Enter resumes it."
+                                          : "Tab then Enter resumes it; later: select the store and press t, or :teardown STORE.",
+                          Style(.muted)))
+            return lines
+        }, onConfirm: { [weak app] d in
+            let r = shown[min(d.choice, shown.count - 1)]
+            app?.openTeardown(storeRef: r.store.id, name: r.store.name)
         })
+        dialog.choiceCount = shown.count
+        app.dialog = dialog
         app.changed()
     }
 }

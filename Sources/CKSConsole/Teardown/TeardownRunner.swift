@@ -123,13 +123,17 @@ public actor TeardownRunner {
     }
 
     /// Records acknowledgements (one key, a marked set, or a store-level one) and plans again without calling KMS.
+    /// - Parameter journaled: false for a dry run: the plan takes them into account, the journal is not written
+    ///   (a dry run changes nothing, and starts no teardown the console would then offer to resume).
     @discardableResult
-    public func acknowledge(_ acks: [TeardownAcknowledgement]) -> TeardownPlan? {
+    public func acknowledge(_ acks: [TeardownAcknowledgement], journaled: Bool = true) -> TeardownPlan? {
         let new = acks.filter { !acknowledgements.contains($0) }.sorted()
         guard !new.isEmpty else { return plan }
-        startIfNeeded(step: plan?.currentStep)
         acknowledgements.formUnion(new)
-        write(.acknowledge, step: plan?.currentStep, targets: new.map(\.journalTarget), result: .ok)
+        if journaled {
+            startIfNeeded(step: plan?.currentStep)
+            write(.acknowledge, step: plan?.currentStep, targets: new.map(\.journalTarget), result: .ok)
+        }
         return replan()
     }
 

@@ -32,16 +32,13 @@ public enum TeardownExit: Int32, Sendable, CaseIterable {
     case blocked = 11
     case wouldAct = 12
 
-    /// The status for a failed call.
+    /// The same status as every scripted verb (1–6 mean the same everywhere).
+    public init(_ scripted: ScriptedExit) { self = TeardownExit(rawValue: scripted.rawValue) ?? .failure }
+
+    /// The status for a failed call: `ScriptedExit`'s mapping of AWS error types.
     public static func status(for error: TeardownCallError) -> TeardownExit {
         if error.isTransport { return error.typeName == "NoCredentialsError" ? .accessDenied : .cannotReachEndpoint }
-        switch error.code {
-        case .notFound?, .customKeyStoreNotFound?: return .notFound
-        case .accessDenied?, .unrecognizedClient?, .invalidSignature?, .incompleteSignature?, .missingAuthenticationToken?:
-            return .accessDenied
-        case .kmsInvalidState?, .customKeyStoreInvalidState?, .customKeyStoreHasCMKs?, .disabled?: return .invalidState
-        default: return .failure
-        }
+        return TeardownExit(error.code.map(ScriptedExit.status(for:)) ?? .failure)
     }
 }
 
@@ -131,6 +128,12 @@ public struct TeardownScript: Sendable {
             do { plan = try await runner.perform(plan.action).plan } catch TeardownRunError.planChanged(let fresh) { plan = fresh } catch {
                 return fail(error, plan: plan, performed: performed)
             }
+        }
+        // A dry run takes the acknowledgements given on the command line into account (in memory only), so it
+        // shows, and exits with, what the same command without --dry-run would do next.
+        if options.dryRun, case .blocked = plan.status, let acks = acknowledgementsFromOptions(plan), !acks.isEmpty {
+            plan = await runner.acknowledge(acks, journaled: false) ?? plan
+            say("Acknowledged for this dry run (not recorded): \(acks.map(\.journalTarget).joined(separator: ", "))")
         }
         TeardownPlanText.lines(plan, now: now).forEach(say)
         // What was printed: the final lines repeat only what changed since.

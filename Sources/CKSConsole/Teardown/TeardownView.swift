@@ -71,13 +71,14 @@ enum TeardownView {
         let p = c.progress.snapshot
         if let bulk = c.bulk {
             let counts = "\(p.done)/\(bulk.total)" + (p.failed > 0 ? ", \(p.failed) failed" : "")
-            out.append(Line(text: " \(bulk.label): " + bar(done: p.done, total: bulk.total, width: min(40, width - 40), s) + " " + counts,
+            let room = width - TextWidth.of(bulk.label) - TextWidth.of(counts) - 8
+            out.append(Line(text: " \(bulk.label): " + bar(done: p.done, total: bulk.total, width: max(10, min(40, room)), s) + " " + counts,
                             style: Style(.warning, [.bold])))
-            return out
+            return out + busyLines(c, s)
         }
         if let working = c.working {
             out.append(Line(text: " \(working)" + (p.done > 0 ? " \(p.done) done" : ""), style: Style(.muted)))
-            return out
+            return out + busyLines(c, s)
         }
         switch plan.status {
         case .done:
@@ -106,7 +107,30 @@ enum TeardownView {
                 out.append(Line(text: "   y acknowledges the key under the cursor, or the marked ones (space marks); Y all", style: Style(.muted)))
             }
         }
+        out += busyLines(c, s)
         if let error = c.error { out.append(Line(text: " \(s.warning) \(error)", style: Style(.danger))) }
+        return out
+    }
+
+    /// The action running now and what becomes of keys pressed meanwhile (they wait for an observation, are
+    /// refused during a change); after a change, which keys were refused, until the next key.
+    static func busyLines(_ c: TeardownController, _ s: Symbols) -> [Line] {
+        var out: [Line] = []
+        if let busy = c.busy {
+            if busy.changes {
+                let what = c.bulk != nil ? "   Running" : "   \(busy.label.prefix(1).uppercased() + busy.label.dropFirst()) is running"
+                out.append(Line(text: what + "… (keys wait: acting keys are refused until it ends)", style: Style(.muted)))
+                if !c.refused.isEmpty {
+                    let names = c.refused.map(c.keyLabel).joined(separator: ", ")
+                    out.append(Line(text: " \(s.warning) Refused while it runs: \(names). Press again once it is done.",
+                                    style: Style(.warning, [.bold])))
+                }
+            } else if let q = c.queued {
+                out.append(Line(text: "   Observing the store… \(c.keyLabel(q)) waits and runs when it ends.", style: Style(.muted)))
+            }
+        } else if let notice = c.refusalNotice {
+            out.append(Line(text: " \(s.warning) \(notice)", style: Style(.warning, [.bold])))
+        }
         return out
     }
 

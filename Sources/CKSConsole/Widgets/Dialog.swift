@@ -18,6 +18,10 @@ public final class Dialog {
     public private(set) var armed = false
     /// The ScheduleKeyDeletion waiting period, when the dialog has one (7...30, +/- change it).
     public var window: Int?
+    /// How many entries the body offers to pick from (Up/Down move `choice`); 0 or 1: nothing to pick.
+    public var choiceCount = 0
+    /// The entry picked (the body marks it; `onConfirm` reads it).
+    public private(set) var choice = 0
     var onConfirm: (Dialog) -> Void
 
     init(title: String, kind: Kind = .confirm, confirmLabel: String = "OK", irreversible: Bool = false, window: Int? = nil,
@@ -43,8 +47,10 @@ public final class Dialog {
             armed = false
         case .char("+"), .char("="), .up, .char("k"):
             if let w = window { window = min(30, w + 1); armed = false }
+            else if choiceCount > 1 { choice = max(0, choice - 1); armed = false }
         case .char("-"), .char("_"), .down, .char("j"):
             if let w = window { window = max(7, w - 1); armed = false }
+            else if choiceCount > 1 { choice = min(choiceCount - 1, choice + 1); armed = false }
         case .enter, .char(" "):
             if focus == 0 { return .close }
             if irreversible && !armed { armed = true; return .stay }

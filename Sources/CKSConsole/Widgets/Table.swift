@@ -1,12 +1,22 @@
 import Foundation
 
-/// How much room a column wants: at least `min`, at most `max`, growing by `weight`;
-/// hidden on surfaces narrower than `hideBelow` columns.
+/// How much room a column wants: at least `min`, `preferred` before any column grows further, at most `max`,
+/// growing by `weight`; hidden on surfaces narrower than `hideBelow` columns. When even the minimums do not fit,
+/// the column with the lowest `priority` goes first (the rightmost of equals).
 public struct ColumnWidth: Sendable {
     public var min: Int, max: Int, weight: Int, hideBelow: Int
-    public static func fixed(_ n: Int, hideBelow: Int = 0) -> ColumnWidth { ColumnWidth(min: n, max: n, weight: 0, hideBelow: hideBelow) }
-    public static func flex(min: Int, max: Int = 10_000, weight: Int = 1, hideBelow: Int = 0) -> ColumnWidth {
-        ColumnWidth(min: min, max: max, weight: weight, hideBelow: hideBelow)
+    /// The width given (by priority) before weights share what is left: a whole key id, a whole alias.
+    public var preferred: Int
+    /// Higher stays longer on a narrow terminal and gets its preferred width first.
+    public var priority: Int
+
+    public static func fixed(_ n: Int, hideBelow: Int = 0, priority: Int = 0) -> ColumnWidth {
+        ColumnWidth(min: n, max: n, weight: 0, hideBelow: hideBelow, preferred: n, priority: priority)
+    }
+    public static func flex(min: Int, preferred: Int? = nil, max: Int = 10_000, weight: Int = 1, hideBelow: Int = 0,
+                            priority: Int = 0) -> ColumnWidth {
+        ColumnWidth(min: min, max: max, weight: weight, hideBelow: hideBelow,
+                    preferred: Swift.min(max, Swift.max(min, preferred ?? min)), priority: priority)
     }
 }
 
@@ -174,9 +184,19 @@ public final class Table<Row: Identifiable> where Row.ID: Hashable {
         var shown = shownColumns(width: width)
         let gutter = 2
         func need(_ cols: [Int]) -> Int { cols.reduce(0) { $0 + columns[$1].width.min } + max(0, cols.count - 1) + gutter }
-        while need(shown) > width && shown.count > 1 { shown.removeLast() }
+        func priority(_ i: Int) -> Int { columns[shown[i]].width.priority }
+        while need(shown) > width && shown.count > 1 {
+            // The least important column goes (the rightmost of equals).
+            let victim = shown.indices.min { a, b in priority(a) != priority(b) ? priority(a) < priority(b) : a > b } ?? shown.count - 1
+            shown.remove(at: victim)
+        }
         var widths = shown.map { columns[$0].width.min }
         var spare = width - need(shown)
+        // Preferred widths first, the most important column first.
+        for i in shown.indices.sorted(by: { a, b in priority(a) != priority(b) ? priority(a) > priority(b) : a < b }) {
+            let add = min(spare, columns[shown[i]].width.preferred - widths[i])
+            if add > 0 { widths[i] += add; spare -= add }
+        }
         while spare > 0 {
             let growable = shown.indices.filter { widths[$0] < columns[shown[$0]].width.max && columns[shown[$0]].width.weight > 0 }
             if growable.isEmpty { break }

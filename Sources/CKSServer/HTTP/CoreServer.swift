@@ -52,6 +52,9 @@ public final class CoreServer: Sendable {
     public let adminPrincipal: Principal
     public let createdPrincipalsFile: Bool
     public let principalsFile: URL
+    /// The request handling behind the listener (SigV4, authorization, the engine): what an in-process transport
+    /// calls to skip the sockets, exactly as the HTTP adaptor does.
+    public let front: KMSFront
     private let group: ServiceGroup
     private let runTask: Task<Void, Never>
     private let onClose: @Sendable () async -> Void
@@ -63,8 +66,9 @@ public final class CoreServer: Sendable {
         return URL(string: "http://\(shown):\(port)")!
     }
 
-    private init(port: Int, host: String, admin: Principal, created: Bool, principalsFile: URL, group: ServiceGroup,
-                 runTask: Task<Void, Never>, onClose: @escaping @Sendable () async -> Void) {
+    private init(port: Int, host: String, admin: Principal, created: Bool, principalsFile: URL, front: KMSFront,
+                 group: ServiceGroup, runTask: Task<Void, Never>, onClose: @escaping @Sendable () async -> Void) {
+        self.front = front
         self.port = port
         self.host = host
         self.adminPrincipal = admin
@@ -128,7 +132,7 @@ public final class CoreServer: Sendable {
             throw error
         }
         return CoreServer(port: port, host: configuration.host, admin: principals.admin, created: created,
-                          principalsFile: principalsFile, group: group, runTask: runTask, onClose: onClose)
+                          principalsFile: principalsFile, front: front, group: group, runTask: runTask, onClose: onClose)
     }
 
     /// The checks made before anything is opened: loopback unless allowed, port range, and the data directory

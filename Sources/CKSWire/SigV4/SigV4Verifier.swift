@@ -80,9 +80,7 @@ public enum SigV4Verifier {
             throw KMSError(.invalidSignature,
                            "Credential should be scoped with a valid terminator: 'aws4_request', not '\(authorization.terminator)'. ")
         }
-        guard authorization.signedHeaders.contains("host") || authorization.signedHeaders.contains(":authority") else {
-            throw KMSError(.incompleteSignature, "'Host' or ':authority' must be a 'SignedHeader' in the AWS Authorization.")
-        }
+        try checkRequiredSignedHeaders(authorization.signedHeaders, headers: headers)
         guard let amzDate = headers.last(where: { $0.0.lowercased() == "x-amz-date" }).map({ String(SigV4.trimWhitespace($0.1)) }),
               !amzDate.isEmpty else {
             throw KMSError(.incompleteSignature, "Authorization header requires existence of either a 'X-Amz-Date' or a 'Date' header.")
@@ -106,6 +104,28 @@ public enum SigV4Verifier {
                                        region: authorization.region, service: authorization.service, stringToSign: sts)
         guard constantTimeEqual(expected, authorization.signature) else {
             throw KMSError(.invalidSignature, signatureMismatchMessage)
+        }
+    }
+
+    /// The headers a signature must cover, or a captured request could be replayed with them changed (another
+    /// `X-Amz-Target` turns a DescribeKey into a DeleteCustomKeyStore): `host`, and — when the request carries
+    /// them — `content-type` and every `x-amz-*` header (`x-amz-date`, `x-amz-target`, `x-amz-security-token`).
+    /// botocore and the aws CLI sign all of these; `x-amzn-trace-id`, `user-agent` and `amz-sdk-*` stay unsigned.
+    /// AWS answers `InvalidSignatureException` "'<Name>' must be a 'SignedHeader' in the AWS Authorization."
+    static func checkRequiredSignedHeaders(_ signed: [String], headers: [(String, String)]) throws(KMSError) {
+        func refuse(_ name: String) -> KMSError {
+            KMSError(.invalidSignature, "'\(name)' must be a 'SignedHeader' in the AWS Authorization.")
+        }
+        guard signed.contains("host") || signed.contains(":authority") else { throw refuse("Host' or ':authority") }
+        let present = Set(headers.map { $0.0.lowercased() })
+        if present.contains("content-type"), !signed.contains("content-type") { throw refuse("Content-Type") }
+        for name in present.sorted() where name.hasPrefix("x-amz-") && !signed.contains(name) {
+            switch name {
+            case "x-amz-date": throw refuse("X-Amz-Date")
+            case "x-amz-target": throw refuse("X-Amz-Target")
+            case "x-amz-security-token": throw refuse("X-Amz-Security-Token")
+            default: throw refuse(name)
+            }
         }
     }
 

@@ -2,6 +2,7 @@
     suite_scripted_teardown.py setup STATE      a target store with keys, and bystanders that must survive
     suite_scripted_teardown.py unchanged STATE  nothing changed (after --dry-run or a refused run)
     suite_scripted_teardown.py verify STATE     the target store and its keys are gone and nothing else is
+    suite_scripted_teardown.py pending STATE    every target key is pending deletion (a teardown waiting), nothing else changed
 The core runs with a large --time-scale, so the waiting period passes in seconds of wall time."""
 
 import sys
@@ -53,10 +54,23 @@ def target_gone_and_nothing_else():
     eq(cluster_info(s["cluster"]).get("OrphanedKeyMaterial", []), [], "orphaned key material on the target's cluster")
 
 
+@case
+def target_keys_pending_deletion():
+    """A teardown waiting for deletion: every target key is PendingDeletion, the store still CONNECTED."""
+    s = load()
+    c = kms()
+    eq(state(c, s["target"]), "CONNECTED", "target store state")
+    for k in s["keys"]:
+        eq(key_state(c, k), "PendingDeletion", f"target key {k}")
+    for k in s["others"] + [s["plain"]]:
+        eq(key_state(c, k), s["snapshot"][k], f"bystander key {k}")
+
+
 if __name__ == "__main__":
     phase, STATE = sys.argv[1], sys.argv[2]
     if phase == "setup":
         setup(STATE)
     else:
-        sys.argv = [sys.argv[0], {"unchanged": "unchanged", "verify": "target_gone_and_nothing_else"}[phase]]
+        sys.argv = [sys.argv[0], {"unchanged": "unchanged", "verify": "target_gone_and_nothing_else",
+                                   "pending": "target_keys_pending_deletion"}[phase]]
         main()
