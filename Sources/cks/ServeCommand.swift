@@ -61,6 +61,7 @@ struct ServeCommand: AsyncParsableCommand {
     }
 
     func run() async throws {
+        MallocArenas.limitForServer()
         let (host, port) = try Self.parseListen(listen)
         var configuration = CoreConfiguration(dataDirectory: dataDir.map { URL(fileURLWithPath: $0) } ?? Self.defaultDataDirectory())
         configuration.host = host
