@@ -27,15 +27,19 @@ struct StreamingJSONEncoder {
 
         /// Encodes one value and closes every container it opened.
         func encodeValue<T: Encodable>(_ value: T) throws {
-            switch value {
-            case let date as Date: writeNumber(date.timeIntervalSince1970)
-            case let data as Data: writeString(data.base64EncodedString())
-            case let string as String: writeString(string)
-            case let url as URL: writeString(url.absoluteString)
-            default:
+            // Metatype comparisons, not `as?` casts: a dynamic cast per member cost more than the writing.
+            if T.self == String.self {
+                writeString(value as! String)
+            } else if T.self == Date.self {
+                writeNumber((value as! Date).timeIntervalSince1970)
+            } else if T.self == Data.self {
+                writeString((value as! Data).base64EncodedString())
+            } else if T.self == URL.self {
+                writeString((value as! URL).absoluteString)
+            } else {
                 let depth = open.count
                 try value.encode(to: self)
-                while open.count > depth { bytes.append(open.removeLast().close) }
+                close(above: depth)
             }
         }
 
@@ -63,6 +67,13 @@ struct StreamingJSONEncoder {
         }
 
         func writeString(_ s: String) {
+            // Nearly every string needs no escape: one bulk append instead of a checked access per byte.
+            if !s.utf8.contains(where: { $0 < 0x20 || $0 == 0x22 || $0 == 0x5C }) {
+                bytes.append(UInt8(ascii: "\""))
+                bytes.append(contentsOf: s.utf8)
+                bytes.append(UInt8(ascii: "\""))
+                return
+            }
             bytes.append(UInt8(ascii: "\""))
             for byte in s.utf8 {
                 switch byte {
