@@ -103,7 +103,7 @@ extension Reliability {
                                         // The server waits for bytes that never come (or, for malformed HTTP, may leave the
                                         // connection in a state no client can reuse): it must not answer 5xx, and must not
                                         // hang anyone else. Sent on a connection of its own, then abandoned.
-                                        let short = try RawConnection(port: builder.port, timeout: 0.15)
+                                        let short = try RawConnection(port: builder.port, timeout: 0.05)
                                         short.send(request)
                                         if let answer = short.readResponse(), let problem = Self.judge(fuzz, answer) {
                                             tally.violation(problem)
