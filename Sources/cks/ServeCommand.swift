@@ -41,11 +41,19 @@ struct ServeCommand: AsyncParsableCommand {
     @Option(help: "Commit durability: 'normal' survives kill -9 of the core; 'full' also survives a power loss, with an fsync per write (much slower writes).")
     var durability = "normal"
 
+    @Option(help: "Seconds a connection may sit without a request (or take to send one) before it is closed; 0 never closes.")
+    var idleTimeout: Double = 60
+
+    @Option(help: "Connections open at once; more clients wait until one closes.")
+    var maxConnections = 1024
+
     func validate() throws {
         guard (try? Self.parseListen(listen)) != nil else {
             throw ValidationError("--listen must be HOST:PORT (for example 127.0.0.1:7911 or [::1]:0), got '\(listen)'")
         }
         guard timeScale > 0, timeScale.isFinite else { throw ValidationError("--time-scale must be a positive number") }
+        guard idleTimeout >= 0, idleTimeout.isFinite else { throw ValidationError("--idle-timeout must be 0 or more seconds") }
+        guard maxConnections >= 1 else { throw ValidationError("--max-connections must be at least 1") }
         guard storeQuota >= 0 else { throw ValidationError("--store-quota must not be negative") }
         guard Durability(rawValue: durability.uppercased()) != nil else {
             throw ValidationError("--durability must be 'normal' or 'full', got '\(durability)'")
@@ -53,6 +61,7 @@ struct ServeCommand: AsyncParsableCommand {
     }
 
     func run() async throws {
+        MallocArenas.limitForServer()
         let (host, port) = try Self.parseListen(listen)
         var configuration = CoreConfiguration(dataDirectory: dataDir.map { URL(fileURLWithPath: $0) } ?? Self.defaultDataDirectory())
         configuration.host = host
@@ -60,6 +69,9 @@ struct ServeCommand: AsyncParsableCommand {
         configuration.principalsFile = principals.map { URL(fileURLWithPath: $0) }
         configuration.region = region
         configuration.allowRemote = allowRemote
+        configuration.limits = ConnectionLimits(
+            idleTimeout: idleTimeout > 0 ? .milliseconds(Int64((idleTimeout * 1000).rounded())) : nil,
+            maxConnections: maxConnections)
         configuration.engine.timeScale = timeScale
         configuration.engine.storeQuota = storeQuota
         configuration.engine.durability = Durability(rawValue: durability.uppercased()) ?? .normal

@@ -212,7 +212,16 @@ struct TeardownViewTests {
     }
 
     @Test func readOnlyRefusesEveryChangeButShowsThePlan() async throws {
-        try await Self.with(readOnly: true) { (h: CoreHarness) async throws in
+        let journal = TeardownJournal.memory()
+        try await Self.with(journal: journal, readOnly: true) { (h: CoreHarness) async throws in
+            // Acknowledging flagged keys changes no resource: it counts for this session's plan, unjournalled.
+            await Self.open(h, "payments-hsm")
+            let flagged = h.app.teardown?.pendingFlags.count ?? 0
+            #expect(flagged > 0)
+            await h.press(.char("y"))
+            #expect(h.app.teardown?.pendingFlags.count == flagged - 1)
+            #expect(journal.read().entries.isEmpty, "a read-only session starts no teardown in the journal")
+            await h.press(.escape)
             await Self.open(h, "archive-xks")
             let t = try #require(h.app.teardown)
             #expect(t.plan?.action == .deleteStore(confirmName: "archive-xks"))

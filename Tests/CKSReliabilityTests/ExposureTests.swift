@@ -86,6 +86,147 @@ extension Reliability {
             }
         }
 
+        /// Idle connections, clients dribbling a head or a body a byte at a time, and more connections than the cap:
+        /// the core closes the idle and slow ones (the slow body with a 408 AWS error), never holds more than the cap
+        /// (so its descriptors stay bounded), and normal clients alongside are all served.
+        @Test func idleAndSlowClientsStarveNoOne() async throws {
+            // Idle + slow + normal stay under cap + the listen backlog (256), so every connect completes.
+            let cap = Scale.pick(ci: 48, long: 128)
+            let idle = Scale.pick(ci: 120, long: 300)
+            let slow = Scale.pick(ci: 8, long: 24)
+            let normalRequests = Scale.pick(ci: 20, long: 200)
+            try await withServe(extraArguments: ["--idle-timeout", "2", "--max-connections", "\(cap)"]) { core in
+                let builder = RawRequestBuilder(port: core.port, credentials: core.admin.credentials)
+                // Warm up with concurrent requests first: the database opens its pooled readers lazily, and those
+                // descriptors stay; the baseline must include them.
+                try await withThrowingTaskGroup(of: Void.self) { group in
+                    for _ in 0..<8 {
+                        group.addTask {
+                            _ = try await onThread {
+                                try exchange(port: builder.port, builder.request(target: "TrentService.ListKeys", body: Data("{}".utf8)))
+                            }
+                        }
+                    }
+                    try await group.waitForAll()
+                }
+                // Settled: the warm-up connections are closed when two readings 200 ms apart agree.
+                var last = -1
+                _ = await poll(timeout: .seconds(10), every: .milliseconds(200)) {
+                    let now = ProcStats.openFiles(core.pid) ?? -1
+                    defer { last = now }
+                    return now == last
+                }
+                let baseline = ProcStats.openFiles(core.pid) ?? 0
+                let peak = PeakCounter()
+                let sampler = Task {
+                    while !Task.isCancelled {
+                        if let files = ProcStats.openFiles(core.pid) { peak.record(files) }
+                        try? await Task.sleep(for: .milliseconds(50))
+                    }
+                }
+                defer { sampler.cancel() }
+
+                let outcome = try await withThrowingTaskGroup(of: Outcome.self) { group in
+                    // Idle: connect, send nothing, wait for the core to close (those beyond the cap wait in the
+                    // backlog first, then get their turn and are closed in turn).
+                    for batch in stride(from: 0, to: idle, by: 60) {
+                        group.addTask {
+                            try await onThread {
+                                let connections = try (batch..<min(idle, batch + 60)).map { _ in
+                                    try RawConnection(port: builder.port, timeout: 30)
+                                }
+                                let closed = connections.filter { $0.peerClosed(within: 60) }.count
+                                return Outcome(idleClosed: closed, idleTotal: connections.count)
+                            }
+                        }
+                    }
+                    // Slow heads: a byte every 300 ms; the core closes them long before the head is complete.
+                    for _ in 0..<slow {
+                        group.addTask {
+                            try await onThread {
+                                let connection = try RawConnection(port: builder.port, timeout: 30)
+                                let request = builder.request(target: "TrentService.ListKeys", body: Data("{}".utf8))
+                                let started = ContinuousClock.now
+                                var sent = 0, closed = false
+                                while sent < request.count, ContinuousClock.now - started < .seconds(60) {
+                                    if connection.peerClosed(within: 0.3) { closed = true; break }
+                                    guard connection.send(request.subdata(in: sent..<(sent + 1))) else { closed = true; break }
+                                    sent += 1
+                                }
+                                return Outcome(slowHeadsCut: closed && sent < request.count ? 1 : 0)
+                            }
+                        }
+                    }
+                    // Slow bodies: the head at once, then a byte every 300 ms; answered 408 with an AWS error.
+                    for _ in 0..<slow {
+                        group.addTask {
+                            try await onThread {
+                                let body = Data(#"{"Limit":10}"#.utf8) + Data(repeating: UInt8(ascii: " "), count: 400)
+                                let request = builder.request(target: "TrentService.ListKeys", body: body)
+                                let headLength = request.count - body.count
+                                let connection = try RawConnection(port: builder.port, timeout: 30)
+                                connection.send(request.prefix(headLength))
+                                var sent = headLength
+                                let started = ContinuousClock.now
+                                while sent < request.count, ContinuousClock.now - started < .seconds(60) {
+                                    if connection.readable(within: 0.3) { break }
+                                    guard connection.send(request.subdata(in: sent..<(sent + 1))) else { break }
+                                    sent += 1
+                                }
+                                let answer = connection.readResponse()
+                                let good = answer?.status == 408 && answer?.awsError != nil && sent < request.count
+                                return Outcome(slowBodiesCut: good ? 1 : 0,
+                                               problems: good ? [] : ["slow body: \(answer.map { "\($0)" } ?? "no answer"), sent \(sent)"])
+                            }
+                        }
+                    }
+                    // Normal clients alongside, each request on a fresh connection that may wait its turn.
+                    for _ in 0..<4 {
+                        group.addTask {
+                            try await onThread {
+                                var outcome = Outcome()
+                                for _ in 0..<(normalRequests / 4) {
+                                    let answer = try? exchange(port: builder.port, builder.request(
+                                        target: "TrentService.ListKeys", body: Data("{}".utf8)), timeout: 60)
+                                    if answer?.status == 200 { outcome.served += 1 } else {
+                                        outcome.problems.append("normal request: \(answer.map { "\($0)" } ?? "no answer")")
+                                    }
+                                }
+                                return outcome
+                            }
+                        }
+                    }
+                    var total = Outcome()
+                    for try await part in group { total.add(part) }
+                    return total
+                }
+                sampler.cancel()
+                #expect(outcome.problems.isEmpty, "\(outcome.problems.count) problems: \(outcome.problems.prefix(5))")
+                #expect(outcome.served == normalRequests / 4 * 4)
+                #expect(outcome.idleClosed == outcome.idleTotal, "idle connections closed by the core: \(outcome.idleClosed)/\(outcome.idleTotal)")
+                #expect(outcome.slowHeadsCut == slow, "slow heads cut off: \(outcome.slowHeadsCut)/\(slow)")
+                #expect(outcome.slowBodiesCut == slow, "slow bodies answered 408: \(outcome.slowBodiesCut)/\(slow)")
+                // Never more connections than the cap: descriptors stay within the cap plus what the core holds anyway.
+                #expect(peak.value <= baseline + cap + 6, "fds peaked at \(peak.value) (baseline \(baseline), cap \(cap))")
+                #expect(core.isRunning)
+                let recovered = await poll(timeout: .seconds(20)) { (ProcStats.openFiles(core.pid) ?? .max) <= baseline + 6 }
+                #expect(recovered, "fds \(ProcStats.openFiles(core.pid) ?? -1) afterwards, baseline \(baseline)")
+                reportFigure("exposure", "cap \(cap), idle timeout 2 s: \(outcome.idleClosed) idle, \(outcome.slowHeadsCut) slow-head "
+                    + "and \(outcome.slowBodiesCut) slow-body connections cut off while \(outcome.served) normal requests were served; "
+                    + "fds \(baseline) → peak \(peak.value) → \(ProcStats.openFiles(core.pid) ?? -1)")
+            }
+        }
+
+        struct Outcome: Sendable {
+            var idleClosed = 0, idleTotal = 0, slowHeadsCut = 0, slowBodiesCut = 0, served = 0
+            var problems: [String] = []
+
+            mutating func add(_ other: Outcome) {
+                idleClosed += other.idleClosed; idleTotal += other.idleTotal; slowHeadsCut += other.slowHeadsCut
+                slowBodiesCut += other.slowBodiesCut; served += other.served; problems += other.problems
+            }
+        }
+
         /// An oversized answer must be a 4xx AWS error (413 or 400), or the connection closed after the refusal.
         static func problem(_ answer: RawResponse?, _ label: String) -> String? {
             guard let answer else { return nil } // closed at the limit: acceptable, nothing buffered

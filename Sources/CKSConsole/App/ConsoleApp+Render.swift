@@ -97,12 +97,15 @@ extension ConsoleApp {
             put(" ", .header)
             if options.readOnly { put(" READ-ONLY ", .badgeReadOnly); put(" ", .header) }
             let endpointText = e.endpoint.replacingOccurrences(of: "http://", with: "").replacingOccurrences(of: "https://", with: "")
-            let rest = "  acct \(e.account)  \(e.region)"
+            // When room is short the separators shrink first, then the endpoint (account and region stay whole).
+            var gap = "  "
+            if TextWidth.of(endpointText) > ux - 1 - x - TextWidth.of("  acct \(e.account)  \(e.region)") { gap = " " }
+            let rest = "\(gap)acct \(e.account)\(gap)\(e.region)"
             let room = ux - 1 - x - TextWidth.of(rest)
             put(TextWidth.truncate(endpointText, to: max(8, room), ellipsis: symbols.ellipsis), .headerAccent)
-            put("  acct ", .header)
+            put("\(gap)acct ", .header)
             put(e.account, .headerAccent)
-            put("  ", .header)
+            put(gap, .header)
             put(e.region, .headerAccent)
             if let note = e.note, x + 2 + TextWidth.of(note) < ux - 1 { put("  " + note, .header) }
         } else {

@@ -370,7 +370,8 @@ public final class TeardownController {
         let acks = flags.map(\.acknowledgement)
         marks.subtract(flags.map(\.keyId))
         app?.launch("teardown \(storeName): acknowledge \(TeardownText.count(Set(flags.map(\.keyId)).count, "key"))") { [runner] app in
-            if let plan = await runner.acknowledge(acks) { await self.accept(plan) }
+            // Read-only: the decision counts for this session's plan but is not journalled (no teardown is started).
+            if let plan = await runner.acknowledge(acks, journaled: !app.options.readOnly) { await self.accept(plan) }
             app.say("Acknowledged \(TeardownText.count(Set(flags.map(\.keyId)).count, "key")).", .ok)
         }
     }

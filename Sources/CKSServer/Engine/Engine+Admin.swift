@@ -84,7 +84,7 @@ extension KMSEngine {
     func advanceClock(_ r: AdvanceClockRequest, _ scope: ResourceScope) async throws -> ClockResponse {
         let seconds = Double(r.seconds)
         try SimulatedClock.validateAdvance(seconds)
-        let offset = try await database.write { w -> Double in
+        let offset = try await keyRows.aroundWrite { try await database.write { w -> Double in
             let current = try w.meta(Self.metaOffset).flatMap(Double.init) ?? self.clock.withLock { $0.offset }
             let next = current + seconds
             try w.setMeta(Self.metaOffset, String(next))
@@ -92,7 +92,7 @@ extension KMSEngine {
             advanced.offset = next
             try self.settleExpiredKeys(w, now: advanced.now())
             return next
-        }
+        } }
         // Offsets only grow, so concurrent advances converge on the largest committed one.
         clock.withLock { $0.offset = max($0.offset, offset) }
         return ClockResponse(now: now().kmsRounded)

@@ -92,11 +92,26 @@ extension KMSEngine {
     static func newKeyMaterial() -> Data { SymmetricKey(size: .bits256).withUnsafeBytes { Data($0) } }
 
     func describeKey(_ r: DescribeKeyRequest, _ scope: ResourceScope) async throws -> DescribeKeyResponse {
-        try await read { db, now in
-            let key = try Self.resolveKey(r.keyId, allowAlias: true, scope, db, now)
-            let (state, store) = try Self.effectiveState(of: key, db, now)
-            return DescribeKeyResponse(keyMetadata: Self.metadata(key, state: state, store: store))
+        // A key id (not an alias or ARN) whose rows are cached is answered without a database transaction;
+        // a deleted key goes the database way, which says why it is not found.
+        if case .keyId(let id)? = KeyReference.parse(r.keyId, in: scope),
+           let cached = keyRows.entry(keyId: id.lowercased(), in: scope) {
+            let now = self.now()
+            if !cached.key.isDeleted(at: now) {
+                let (state, store) = Self.effectiveState(of: cached.key, storeRow: cached.store, now)
+                return DescribeKeyResponse(keyMetadata: Self.metadata(cached.key, state: state, store: store))
+            }
         }
+        let generation = keyRows.generationForFill()
+        let (response, entry) = try await read { db, now -> (DescribeKeyResponse, KeyRowCache.Entry) in
+            let key = try Self.resolveKey(r.keyId, allowAlias: true, scope, db, now)
+            let storeRow = try key.customKeyStoreId.flatMap { try db.store(id: $0) }
+            let (state, store) = Self.effectiveState(of: key, storeRow: storeRow, now)
+            return (DescribeKeyResponse(keyMetadata: Self.metadata(key, state: state, store: store)),
+                    KeyRowCache.Entry(key: key, store: storeRow))
+        }
+        if let generation { keyRows.fill(entry, generation: generation) }
+        return response
     }
 
     func listKeys(_ r: ListKeysRequest, _ scope: ResourceScope) async throws -> ListKeysResponse {
@@ -206,7 +221,12 @@ extension KMSEngine {
 
     /// The key's effective state at `now` and its store (settled at `now`), if it lives in one.
     static func effectiveState(of key: KMSKey, _ r: DataReader, _ now: Date) throws -> (KeyState, CustomKeyStore?) {
-        let store = try key.customKeyStoreId.flatMap { try r.store(id: $0)?.resolved(at: now) }
+        effectiveState(of: key, storeRow: try key.customKeyStoreId.flatMap { try r.store(id: $0) }, now)
+    }
+
+    /// As above, from the store's row as read (not yet resolved at `now`).
+    static func effectiveState(of key: KMSKey, storeRow: CustomKeyStore?, _ now: Date) -> (KeyState, CustomKeyStore?) {
+        let store = storeRow?.resolved(at: now)
         return (key.effectiveState(storeState: key.customKeyStoreId == nil ? nil : (store?.connection.state ?? .disconnected)), store)
     }
 

@@ -14,6 +14,8 @@ public final class KMSEngine: KMSRequestHandling, Sendable {
     let clock: Mutex<SimulatedClock>
     /// When last-usage tracking began (the database's creation), for GetKeyLastUsage.
     let trackingStart: Date
+    /// Key rows for DescribeKey without a database transaction; invalidated by every write.
+    let keyRows = KeyRowCache()
 
     static let metaOffset = "clock.offset"
     static let metaScale = "clock.timeScale"
@@ -138,10 +140,12 @@ public final class KMSEngine: KMSRequestHandling, Sendable {
     /// One write transaction: takes now once the writer is held (so time follows commit order), settles
     /// time-derived deletions, then runs `body`. Any error rolls everything back.
     func write<T: Sendable>(_ body: @escaping @Sendable (DataWriter, Date) throws -> T) async throws -> T {
-        try await database.write { w in
-            let now = self.now()
-            try self.settleExpiredKeys(w, now: now)
-            return try body(w, now)
+        try await keyRows.aroundWrite {
+            try await database.write { w in
+                let now = self.now()
+                try self.settleExpiredKeys(w, now: now)
+                return try body(w, now)
+            }
         }
     }
 

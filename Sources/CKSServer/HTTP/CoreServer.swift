@@ -2,6 +2,7 @@ import CKSDomain
 import CKSWire
 import Foundation
 import Hummingbird
+import HummingbirdCore
 import Logging
 import NIOCore
 import ServiceLifecycle
@@ -24,6 +25,8 @@ public struct CoreConfiguration: Sendable {
     /// Store quota, time scale and simulated durations for the engine.
     public var engine = EngineOptions()
     public var maxBodyBytes = 1 << 20
+    /// Idle timeout and connection cap of the HTTP front.
+    public var limits = ConnectionLimits()
 
     public init(dataDirectory: URL) {
         self.dataDirectory = dataDirectory
@@ -106,10 +109,20 @@ public final class CoreServer: Sendable {
         let front = KMSFront(handler: handler, principals: principals, maxBodyBytes: configuration.maxBodyBytes,
                              logger: logger)
         let ready = ReadySignal()
+        let limits = configuration.limits
+        let (cap, softLimit) = ConnectionLimits.fitDescriptorLimit(limits.maxConnections)
+        if cap < limits.maxConnections {
+            logger.warning("at most \(cap) connections: the open-files limit is \(softLimit)")
+        }
+        let idle = limits.idleTimeout.map { TimeAmount.nanoseconds(Int64($0.components.seconds) * 1_000_000_000
+            + $0.components.attoseconds / 1_000_000_000) }
         let app = Application(
             responder: HTTPAdaptor(front: front),
+            server: .http1(configuration: HTTP1Channel.Configuration(
+                additionalChannelHandlers: [ConnectionGuardHandler(timeout: limits.idleTimeout)], idleTimeout: idle)),
             configuration: ApplicationConfiguration(address: .hostname(configuration.host, port: configuration.port),
-                                                    serverName: nil),
+                                                    serverName: nil,
+                                                    availableConnectionsDelegate: MaximumAvailableConnections(cap, logger: logger)),
             onServerRunning: { channel in ready.resolve(.success(channel.localAddress?.port ?? 0)) },
             logger: logger
         )

@@ -33,6 +33,15 @@ struct HTTPAdaptor: HTTPResponder {
             return Self.response(.error(KMSError(.serialization, "The request body could not be read.")), requestId: requestId)
         }
 
+        // A body cut short (the client went away, or the connection guard closed a dribbling client) ends the
+        // stream as if complete: never hand a truncated body, possibly still valid JSON, to the engine.
+        if let contentLength, body.count != contentLength {
+            var answer = FrontResponse.error(KMSError(.serialization,
+                "The request body ended after \(body.count) of its \(contentLength) bytes."))
+            answer.headers.append(("Connection", "close"))
+            return Self.response(answer, requestId: requestId)
+        }
+
         var headers: [(String, String)] = request.headers.map { ($0.name.canonicalName, $0.value) }
         // swift-http-types moves Host into the authority; SigV4 signs it as `host`.
         if let authority = request.head.authority, !headers.contains(where: { $0.0 == "host" }) {

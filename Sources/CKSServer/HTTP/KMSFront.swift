@@ -137,8 +137,23 @@ public struct KMSFront: Sendable {
         return "*"
     }
 
+    /// The first value of header `name` (given in lower case), compared without allocating a lowered copy of
+    /// every header name on every lookup (perf, issue 6).
     func header(_ name: String, in headers: [(String, String)]) -> String? {
-        headers.first { $0.0.lowercased() == name }?.1
+        headers.first { Self.equalsIgnoringASCIICase($0.0, lowercased: name) }?.1
+    }
+
+    static func equalsIgnoringASCIICase(_ text: String, lowercased name: String) -> Bool {
+        var a = text.utf8.makeIterator(), b = name.utf8.makeIterator()
+        while true {
+            switch (a.next(), b.next()) {
+            case (nil, nil): return true
+            case let (x?, y?):
+                let folded = x >= 0x41 && x <= 0x5A ? x | 0x20 : x
+                if folded != y { return false }
+            default: return false
+            }
+        }
     }
 }
 

@@ -70,8 +70,9 @@ public enum SigV4 {
                                         signedHeaders: [String], payloadHash: String) -> String {
         let names = canonicalSignedHeaderNames(signedHeaders)
         var lines = [method.uppercased(), canonicalPath(path), canonicalQuery(query)]
+        let lowered = headers.map { (name: $0.0.lowercased(), value: $0.1) }
         for name in names {
-            let values = headers.filter { $0.0.lowercased() == name }.map { trimAll($0.1) }
+            let values = lowered.filter { $0.name == name }.map { trimAll($0.value) }
             lines.append("\(name):\(values.joined(separator: ","))")
         }
         lines.append("")
@@ -88,11 +89,10 @@ public enum SigV4 {
     /// Task 3: the hex signature, from the derived key kSigning = HMAC chain over date, region, service, "aws4_request".
     public static func signature(secretAccessKey: String, scopeDate: String, region: String, service: String,
                                  stringToSign: String) -> String {
-        let kDate = hmac(key: Data("AWS4\(secretAccessKey)".utf8), scopeDate)
-        let kRegion = hmac(key: kDate, region)
-        let kService = hmac(key: kRegion, service)
-        let kSigning = hmac(key: kService, "aws4_request")
-        return hex(hmac(key: kSigning, stringToSign))
+        // kSigning comes from a cache: it changes once a day per credential and region (perf, issue 6).
+        let kSigning = SigningKeyCache.shared.key(secretAccessKey: secretAccessKey, scopeDate: scopeDate,
+                                                  region: region, service: service)
+        return hex(HMAC<SHA256>.authenticationCode(for: Data(stringToSign.utf8), using: kSigning))
     }
 
     public static func credentialScope(scopeDate: String, region: String, service: String) -> String {
@@ -130,7 +130,7 @@ public enum SigV4 {
         return Date(timeIntervalSince1970: TimeInterval(days * 86_400 + h * 3600 + mi * 60 + s))
     }
 
-    public static func hexSHA256(_ data: Data) -> String { hex(Data(SHA256.hash(data: data))) }
+    public static func hexSHA256(_ data: Data) -> String { hex(SHA256.hash(data: data)) }
 
     // MARK: - Canonicalisation details (botocore's behaviour)
 
@@ -187,7 +187,22 @@ public enum SigV4 {
     }
 
     static func trimAll(_ value: String) -> String {
-        value.split(whereSeparator: { ch in
+        // Fast path, nearly every real header value: printable ASCII, no leading, trailing or doubled spaces.
+        var previousWasSpace = true
+        var simple = true
+        for byte in value.utf8 {
+            if byte == 0x20 {
+                if previousWasSpace { simple = false; break }
+                previousWasSpace = true
+            } else if byte < 0x21 || byte > 0x7E {
+                simple = false
+                break
+            } else {
+                previousWasSpace = false
+            }
+        }
+        if simple, !previousWasSpace { return value }
+        return value.split(whereSeparator: { ch in
             ch.isWhitespace || ch.unicodeScalars.allSatisfy { (0x1C...0x1F).contains($0.value) }
         }).joined(separator: " ")
     }
@@ -213,14 +228,10 @@ public enum SigV4 {
         return out
     }
 
-    static func hmac(key: Data, _ message: String) -> Data {
-        Data(HMAC<SHA256>.authenticationCode(for: Data(message.utf8), using: SymmetricKey(data: key)))
-    }
-
-    static func hex(_ data: Data) -> String {
+    static func hex<Bytes: Sequence<UInt8>>(_ data: Bytes) -> String {
         let digits = Array("0123456789abcdef".utf8)
         var bytes: [UInt8] = []
-        bytes.reserveCapacity(data.count * 2)
+        bytes.reserveCapacity(data.underestimatedCount * 2)
         for b in data {
             bytes.append(digits[Int(b >> 4)])
             bytes.append(digits[Int(b & 0x0F)])

@@ -1,4 +1,5 @@
 import Foundation
+import Synchronization
 import Testing
 #if canImport(Glibc)
 import Glibc
@@ -177,4 +178,11 @@ struct ResourceSamples: Sendable {
             + "end \(mib(Self.median(rss, from: 0.8, to: 1.0))), max \(mib(rss.max() ?? 0)); "
             + "fds start \(files.first ?? 0), max \(files.max() ?? 0), end \(files.last ?? 0) (\(rss.count) samples)"
     }
+}
+
+/// The largest value seen, recorded from any thread.
+final class PeakCounter: Sendable {
+    private let peak = Mutex(0)
+    func record(_ value: Int) { peak.withLock { $0 = max($0, value) } }
+    var value: Int { peak.withLock { $0 } }
 }

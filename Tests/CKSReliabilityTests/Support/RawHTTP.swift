@@ -143,6 +143,13 @@ final class RawConnection: @unchecked Sendable {
         return false
     }
 
+    /// Whether bytes (or end of file) are waiting to be read within `timeout`; consumes nothing.
+    func readable(within timeout: TimeInterval) -> Bool {
+        if !buffer.isEmpty { return true }
+        var pfd = pollfd(fd: fd, events: Int16(POLLIN), revents: 0)
+        return Glibc.poll(&pfd, 1, Int32(max(0, timeout * 1000))) > 0
+    }
+
     private func find(_ pattern: [UInt8]) -> Int? {
         guard buffer.count >= pattern.count else { return nil }
         for i in 0...(buffer.count - pattern.count) where buffer[i] == pattern[0] {
