@@ -109,3 +109,83 @@ extension Reliability {
         }
     }
 }
+
+extension Reliability.ClientRetry {
+    /// Calls racing the transport's shutdown (the console's poll at the moment it quits): each ends with an error,
+    /// the ones after the shutdown as cancelled and unsent; none stops the process. Foundation used to abort with
+    /// "Session invalidated" when a task was created on the invalidated session (found by the long outage run).
+    @Test func callsRacingShutdownFailCleanly() async throws {
+        // A port nothing listens on: every call fails fast, so the calls keep coming while the shutdown lands.
+        let listener = try RawListener()
+        let url = URL(string: "http://127.0.0.1:\(listener.port)/")!
+        listener.close()
+        let transport = URLSessionTransport()
+        let request = TransportRequest(url: url, headers: [("Content-Type", "application/x-amz-json-1.1")], body: Data("{}".utf8))
+        let outcomes = await withTaskGroup(of: [String].self) { group in
+            for _ in 0..<8 {
+                group.addTask {
+                    var seen: [String] = []
+                    let deadline = ContinuousClock.now + .milliseconds(400)
+                    while ContinuousClock.now < deadline {
+                        do {
+                            _ = try await transport.send(request, timeout: 5)
+                            seen.append("answered")
+                        } catch let error as KMSClientError {
+                            seen.append(error.typeName)
+                        } catch {
+                            seen.append("\(type(of: error))")
+                        }
+                    }
+                    return seen
+                }
+            }
+            group.addTask {
+                try? await Task.sleep(for: .milliseconds(100))
+                transport.shutdown()
+                transport.shutdown()  // idempotent
+                return []
+            }
+            var all: [String] = []
+            for await part in group { all += part }
+            return all
+        }
+        var afterShutdown = "answered"
+        do {
+            _ = try await transport.send(request, timeout: 5)
+        } catch let error as KMSClientError {
+            if case .cancelled = error.kind { afterShutdown = "cancelled" } else { afterShutdown = "\(error.kind)" }
+        }
+        #expect(!outcomes.isEmpty && !outcomes.contains("answered"))
+        #expect(afterShutdown == "cancelled", "a call after shutdown is cancelled, unsent: \(afterShutdown)")
+    }
+}
+
+/// A listening socket on a free loopback port, closed on request (to get a port nothing answers on).
+private final class RawListener {
+    let port: Int
+    private var fd: Int32
+
+    init() throws {
+        let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
+        self.fd = fd
+        var address = sockaddr_in()
+        address.sin_family = sa_family_t(AF_INET)
+        address.sin_addr.s_addr = inet_addr("127.0.0.1")
+        let bound = withUnsafePointer(to: &address) {
+            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { bind(fd, $0, socklen_t(MemoryLayout<sockaddr_in>.size)) }
+        }
+        guard bound == 0 else { throw HarnessError("bind: errno \(errno)") }
+        var actual = sockaddr_in()
+        var length = socklen_t(MemoryLayout<sockaddr_in>.size)
+        _ = withUnsafeMutablePointer(to: &actual) {
+            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { getsockname(fd, $0, &length) }
+        }
+        self.port = Int(UInt16(bigEndian: actual.sin_port))
+    }
+
+    func close() {
+        if fd >= 0 { Glibc.close(fd); fd = -1 }
+    }
+
+    deinit { close() }
+}

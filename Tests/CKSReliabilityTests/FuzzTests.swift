@@ -218,7 +218,8 @@ extension Reliability {
         /// Many idle connections: the core keeps serving, and its file descriptors come back once they close.
         @Test func manyIdleConnections() async throws {
             let idle = Scale.pick(ci: 500, long: 3000)
-            try await withServe { core in
+            // All of them held at once (the cap and idle timeout are the exposure suite's subject).
+            try await withServe(extraArguments: ["--max-connections", "\(idle + 64)"]) { core in
                 let client = core.client()
                 _ = try await client.listKeys()
                 let baseline = ProcStats.openFiles(core.pid) ?? 0

@@ -12,7 +12,7 @@ extension Reliability {
     @Suite struct TeardownOutage {
         @Test func journalAndPlanAgreeWithTheCoreThroughKills() async throws {
             guard let binary = Locations.cksBinary else { throw HarnessError("no cks binary") }
-            let keyCount = Scale.pick(ci: 300, long: 2000)
+            let keyCount = Scale.pick(ci: 150, long: 2000)
             let laterKills = Scale.pick(ci: 2, long: 8)
             var random = SeededGenerator(seed: Scale.seed &+ 17)
             // 200,000 simulated seconds per second: the 7-day waiting period passes in about 3 s.
@@ -45,7 +45,7 @@ extension Reliability {
                     (try? Self.pendingCount(core.databaseFile)) ?? 0 > 0
                 }
                 #expect(started, "the teardown began scheduling")
-                try await Task.sleep(for: .milliseconds(Int.random(in: 0...150, using: &random)))
+                try await Task.sleep(for: .milliseconds(Int.random(in: 0...80, using: &random)))
                 await core.kill()
                 kills += 1
                 let atKill = (try? Self.pendingCount(core.databaseFile)) ?? -1
@@ -96,7 +96,7 @@ extension Reliability {
         @Test(.enabled(if: TmuxSession.available || Scale.requireExternal, "tmux is not installed"))
         func consoleTeardownThroughAnOutage() async throws {
             guard requireTmux(), let binary = Locations.cksBinary else { return }
-            let keyCount = Scale.pick(ci: 400, long: 2000)
+            let keyCount = Scale.pick(ci: 200, long: 2000)
             let core = try await ServeProcess.start()
             defer { Task { [core] in await core.kill() } }
             let client = core.client()

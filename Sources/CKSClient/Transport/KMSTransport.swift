@@ -58,6 +58,10 @@ public final class URLSessionTransport: KMSTransport {
     /// whose reused connection died before any answer on a fresh connection; if that connect is refused (the core
     /// was killed while holding the request), the error reads "cannot connect" although the request arrived.
     private let mayHavePooledConnection = Mutex(false)
+    /// Set by `shutdown()`. Foundation stops the process ("Session invalidated") if a task is created on an
+    /// invalidated session, which a console poll racing its own quit did (found by the reliability outage suite):
+    /// task creation and invalidation are ordered under this lock, and a send after shutdown fails as cancelled.
+    private let invalidated = Mutex(false)
 
     /// `maxConnections` bounds the connections kept open to the endpoint (bulk calls use up to this many at once).
     public init(maxConnections: Int = 16) {
@@ -97,7 +101,7 @@ public final class URLSessionTransport: KMSTransport {
         let pending = PendingTask()
         return try await withTaskCancellationHandler {
             try await withCheckedThrowingContinuation { (continuation: CheckedContinuation<(Data, URLResponse), any Error>) in
-                let task = session.dataTask(with: urlRequest) { data, response, error in
+                let completion: @Sendable (Data?, URLResponse?, (any Error)?) -> Void = { data, response, error in
                     if let error {
                         if let urlError = error as? URLError {
                             continuation.resume(throwing: urlError.code == .cancelled ? CancellationError()
@@ -111,6 +115,14 @@ public final class URLSessionTransport: KMSTransport {
                         continuation.resume(throwing: KMSClientError(kind: .invalidResponse, message: "No response", endpoint: url))
                     }
                 }
+                let created: URLSessionDataTask? = invalidated.withLock { invalidated in
+                    invalidated ? nil : session.dataTask(with: urlRequest, completionHandler: completion)
+                }
+                guard let task = created else {
+                    continuation.resume(throwing: KMSClientError(kind: .cancelled,
+                        message: "The client was shut down; the request to \"\(url.absoluteString)\" was not sent", endpoint: url))
+                    return
+                }
                 let cancelledAlready = pending.start(task)
                 task.resume()
                 if cancelledAlready { DispatchQueue.global().async { task.cancel() } }
@@ -120,7 +132,13 @@ public final class URLSessionTransport: KMSTransport {
         }
     }
 
-    public func shutdown() { session.invalidateAndCancel() }
+    public func shutdown() {
+        let first = invalidated.withLock { invalidated in
+            defer { invalidated = true }
+            return !invalidated
+        }
+        if first { session.invalidateAndCancel() }
+    }
 
     /// Which URLError means the request never left (safe to resend anything) and which means it may have arrived.
     /// `afterPooledConnection`: a connection to the endpoint may have been reused for this request, so a refused
