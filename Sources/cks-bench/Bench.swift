@@ -11,6 +11,8 @@ struct BenchConfig {
     var teardownKeys = 10_000
     var sections: Set<String> = ["ceiling", "core", "scale", "console", "teardown"]
     var withMoto = true
+    /// Write docs/bench/latest.{md,json}: after every section (marked partial), and in full at the end.
+    var publish = false
     /// moto is measured only at sizes up to this (seeding moto costs ~20 ms of CPU per key: 10,000 keys take ~3 min
     /// on an idle 2-core machine, far longer on a busy one).
     var motoMaxKeys = Int.max
@@ -79,8 +81,9 @@ final class Bench {
             Host.log(line)
             after?(measure, rep)
         }
-        let row = Row(section: section, server: serverName, workload: workload, keys: keys, connections: c, runs: runs,
+        var row = Row(section: section, server: serverName, workload: workload, keys: keys, connections: c, runs: runs,
                       note: note)
+        row.loadAverage = Host.loadAverage()
         results.rows.append(row)
         return row
     }

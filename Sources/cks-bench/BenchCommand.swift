@@ -50,6 +50,7 @@ struct CKSBench: AsyncParsableCommand {
         if quick { config.applyQuick() }
         if let seconds { config.secondsPerRun = seconds }
         config.runs = max(1, runs)
+        config.publish = publish
         config.withMoto = !noMoto
         if let motoMaxKeys { config.motoMaxKeys = motoMaxKeys }
         if let coreArgs { config.coreArguments = coreArgs.split(separator: " ").map(String.init) }
@@ -124,6 +125,20 @@ extension Bench {
         let encoder = JSONEncoder()
         encoder.outputFormatting = [.prettyPrinted, .sortedKeys, .withoutEscapingSlashes]
         try encoder.encode(results).write(to: config.workDirectory.appendingPathComponent("results.partial.json"))
+        // A section that traps later (the console driver runs the console's own code) must not cost the
+        // published figures of the sections before it.
+        if config.publish {
+            var partial = results
+            partial.notes.append("Partial: published after a section; the sections not shown had not finished (or did not run).")
+            try publishDocuments(json: try encoder.encode(partial), document: Render.document(partial))
+        }
+    }
+
+    func publishDocuments(json: Data, document: String) throws {
+        let docs = config.root.appendingPathComponent("docs/bench")
+        try FileManager.default.createDirectory(at: docs, withIntermediateDirectories: true)
+        try json.write(to: docs.appendingPathComponent("latest.json"))
+        try Data(document.utf8).write(to: docs.appendingPathComponent("latest.md"))
     }
 
     /// Checks the targets, prints the document, writes JSON (and the published copies).
@@ -140,10 +155,7 @@ extension Bench {
         try Data(document.utf8).write(to: config.workDirectory.appendingPathComponent("results.md"))
         Host.log("wrote \(out.path)")
         if publish {
-            let docs = config.root.appendingPathComponent("docs/bench")
-            try FileManager.default.createDirectory(at: docs, withIntermediateDirectories: true)
-            try json.write(to: docs.appendingPathComponent("latest.json"))
-            try Data(document.utf8).write(to: docs.appendingPathComponent("latest.md"))
+            try publishDocuments(json: json, document: document)
             Host.log("published docs/bench/latest.json and docs/bench/latest.md")
         }
     }

@@ -6,6 +6,12 @@ import Foundation
 /// Things the benchmark asks of this machine: tools, free ports, child processes, /proc counters.
 enum Host {
     /// Prints a progress line to stderr at once (stdout carries the table).
+    /// The 1-minute load average, from /proc/loadavg.
+    static func loadAverage() -> Double? {
+        guard let text = try? String(contentsOfFile: "/proc/loadavg", encoding: .utf8) else { return nil }
+        return text.split(separator: " ").first.flatMap { Double($0) }
+    }
+
     static func log(_ text: String) {
         FileHandle.standardError.write(Data("[cks-bench] \(text)\n".utf8))
     }

@@ -41,6 +41,14 @@ struct Row: Codable, Sendable {
     var responseBytes: Double
     var newConnectionsPerRequest: Double
     var serverCores: Double?
+    /// The machine's 1-minute load average when the cell's runs ended (the machine is shared).
+    var loadAverage: Double?
+
+    /// Server CPU per request (µs), from its cores in use and its throughput.
+    var cpuMicrosecondsPerRequest: Double? {
+        guard let cores = serverCores, requestsPerSecond.median > 0 else { return nil }
+        return cores / requestsPerSecond.median * 1e6
+    }
 
     init(section: String, server: String, workload: String, keys: Int?, keysAfter: Int? = nil, connections: Int,
          runs: [RunMeasure], note: String? = nil) {
@@ -153,8 +161,8 @@ enum Render {
 
     /// The throughput table; `ratioTo` gives, for a core row, the moto row it is compared with.
     static func table(_ rows: [Row]) -> String {
-        var out = "| server | workload | keys | c | req/s median [min..max] | p50 ms | p99 ms | non2xx | sock err | resp B/req | new conn/req | server cores | core ÷ moto |\n"
-        out += "|---|---|---|---|---|---|---|---|---|---|---|---|---|\n"
+        var out = "| server | workload | keys | c | req/s median [min..max] | p50 ms | p99 ms | non2xx | sock err | resp B/req | new conn/req | server cores | server CPU µs/req | load 1m | core ÷ moto |\n"
+        out += "|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|\n"
         for row in rows {
             let rps = row.requestsPerSecond
             var ratio = ""
@@ -168,7 +176,9 @@ enum Render {
             out += "| **\(number(rps.median))** [\(number(rps.min))..\(number(rps.max))] "
             out += "| \(ms(row.p50ms)) | \(ms(row.p99ms)) | \(row.non2xx) | \(row.socketErrors) | \(bytes(row.responseBytes)) "
             out += "| \(String(format: "%.2f", row.newConnectionsPerRequest)) "
-            out += "| \(row.serverCores.map { String(format: "%.2f", $0) } ?? "–") | \(ratio) |\n"
+            out += "| \(row.serverCores.map { String(format: "%.2f", $0) } ?? "–") "
+            out += "| \(row.cpuMicrosecondsPerRequest.map { String(format: "%.0f", $0) } ?? "–") "
+            out += "| \(row.loadAverage.map { String(format: "%.1f", $0) } ?? "–") | \(ratio) |\n"
         }
         return out
     }

@@ -165,14 +165,16 @@ extension Reliability {
                 try await tmux.waitFor("the console to resume", timeout: .seconds(60)) {
                     !$0.contains("not answering") && $0.contains("Delete store")
                 }
-                try await expectAgreement(core: core, storeId: storeId, keys: keys, journal: journal, after: "console outage")
-                // The plan, recomputed from the core, schedules what is left (if anything), then waits.
-                let after = try await tmux.waitFor("the plan after the outage", timeout: .seconds(60)) {
+                // The console's bulk call ends (its unsent items go out once the core is back) and the plan, recomputed
+                // from the core, schedules what is left (if anything) or waits. The journal line of a bulk call is
+                // written when the call ends, so agreement is checked from then on.
+                let after = try await tmux.waitFor("the plan after the outage", timeout: .seconds(180)) {
                     $0.contains(scheduleReady) || $0.contains("to acknowledge") || $0.contains("Waiting: ")
                 }
+                try await expectAgreement(core: core, storeId: storeId, keys: keys, journal: journal, after: "console outage")
                 if !after.contains("Waiting: ") {
                     try await scheduleTheRest()
-                    try await tmux.waitFor("waiting for the deletion", timeout: .seconds(60)) { $0.contains("Waiting: ") }
+                    try await tmux.waitFor("waiting for the deletion", timeout: .seconds(180)) { $0.contains("Waiting: ") }
                 }
                 try await expectAgreement(core: core, storeId: storeId, keys: keys, journal: journal, after: "console resumed")
                 let states = await core.client().describeKeys(keyIds: Array(keys)).compactMap(\.value?.keyState)
@@ -253,7 +255,8 @@ extension Reliability {
                 let stores = try await client.allCustomKeyStores().map(\.customKeyStoreId)
                 if stores.contains(storeId) { problems.append("journal says the store was deleted; the core still has it") }
             }
-            #expect(problems.isEmpty, "\(label): journal and core disagree:\n\(problems.prefix(10).joined(separator: "\n"))")
+            let agreed = problems.isEmpty
+            #expect(agreed, "\(label): journal and core disagree on \(problems.count) keys:\n\(problems.prefix(10).joined(separator: "\n"))")
             #expect(try Invariants.checkDatabase(at: core.databaseFile).isEmpty, "\(label): invariants")
         }
 
