@@ -114,12 +114,12 @@ extension Reliability.ClientRetry {
     /// Calls racing the transport's shutdown (the console's poll at the moment it quits): each ends with an error,
     /// the ones after the shutdown as cancelled and unsent; none stops the process. Foundation used to abort with
     /// "Session invalidated" when a task was created on the invalidated session (found by the long outage run).
-    @Test func callsRacingShutdownFailCleanly() async throws {
+    @Test(arguments: [false, true]) func callsRacingShutdownFailCleanly(nio: Bool) async throws {
         // A port nothing listens on: every call fails fast, so the calls keep coming while the shutdown lands.
         let listener = try RawListener()
         let url = URL(string: "http://127.0.0.1:\(listener.port)/")!
         listener.close()
-        let transport = URLSessionTransport()
+        let transport: any KMSTransport = nio ? NIOTransport() : URLSessionTransport()
         let request = TransportRequest(url: url, headers: [("Content-Type", "application/x-amz-json-1.1")], body: Data("{}".utf8))
         let outcomes = await withTaskGroup(of: [String].self) { group in
             for _ in 0..<8 {

@@ -56,15 +56,23 @@ public final class NIOTransport: KMSTransport {
     }
 
     public func shutdown() {
-        // Not awaited: callers shut down from synchronous contexts (deinit paths, defer). In-flight calls fail.
+        // Not awaited: callers shut down from synchronous contexts (defer, quit paths). In-flight calls fail;
+        // later sends fail as cancelled and unsent (below).
         client.shutdown { _ in }
     }
+
+    // A transport dropped without `shutdown()` must not leak its pool (AsyncHTTPClient traps on that in debug
+    // builds); the client stays alive until its shutdown completes. A second shutdown is a no-op error, ignored.
+    deinit { client.shutdown { _ in } }
 
     /// Which failure means the request never left (safe to resend anything) and which means it may have arrived.
     static func map(_ error: any Error, url: URL) -> KMSClientError {
         let endpoint = url.absoluteString
         if let clientError = error as? HTTPClientError {
             switch clientError {
+            case .alreadyShutdown:
+                return KMSClientError(kind: .cancelled, message: "The client was shut down; the request to \"\(endpoint)\" was not sent",
+                                      endpoint: url)
             case .connectTimeout:
                 return KMSClientError(kind: .cannotReachEndpoint,
                                       message: "Connect timeout on endpoint URL: \"\(endpoint)\"", endpoint: url)

@@ -116,7 +116,7 @@ public enum BackendFactory {
         let inbox = ActivityInbox()
         let connection = try await ClientConnection.open(
             ClientFlags(endpoint: flags.endpoint, profile: flags.profile, region: flags.region), environment: environment,
-            transport: ObservingTransport(wrapping: URLSessionTransport(), recorder: inbox.recorder))
+            transport: ObservingTransport(wrapping: NIOTransport(), recorder: inbox.recorder))
         let region = connection.configuration.region
         let info: EndpointInfo
         if let core = connection.embedded {
@@ -135,7 +135,7 @@ public enum BackendFactory {
                               account: String = "?") -> PreparedBackend {
         let inbox = ActivityInbox()
         let client = KMSClient(endpoint: url, region: region, credentials: credentials,
-                               transport: ObservingTransport(wrapping: URLSessionTransport(), recorder: inbox.recorder))
+                               transport: ObservingTransport(wrapping: NIOTransport(), recorder: inbox.recorder))
         let info = EndpointInfo(endpoint: url.absoluteString, account: account, region: region,
                                 principal: credentials.accessKeyId, mode: mode)
         return PreparedBackend(backend: KMSClientBackend(client: client, info: info), inbox: inbox)
@@ -145,7 +145,7 @@ public enum BackendFactory {
     /// the core (and removes a temporary core's data).
     public static func embedded(_ core: EmbeddedCore, note: String? = nil, retryPolicy: RetryPolicy = RetryPolicy(),
                                 inbox: ActivityInbox = ActivityInbox()) -> PreparedBackend {
-        let client = core.client(transport: ObservingTransport(wrapping: URLSessionTransport(), recorder: inbox.recorder),
+        let client = core.client(transport: ObservingTransport(wrapping: NIOTransport(), recorder: inbox.recorder),
                                  retryPolicy: retryPolicy)
         let info = EndpointInfo(endpoint: core.endpoint.absoluteString, account: core.admin.account, region: core.region,
                                 principal: core.admin.name, mode: .embedded, note: note)

@@ -126,7 +126,7 @@ public final class ClientConnection: Sendable {
     }
 
     /// Resolves flags, environment and `~/.aws` files; starts the embedded core if nothing names an endpoint.
-    /// - Parameter transport: the client's transport (nil → a `URLSessionTransport`); the console passes one that
+    /// - Parameter transport: the client's transport (nil → a `NIOTransport`); the console passes one that
     ///   reports every exchange to its Activity pane.
     /// - Throws: `ClientConfigurationError`; `KMSClientError(.noCredentials)` for a configured endpoint without
     ///   credentials; the core's start error when the embedded core cannot start.

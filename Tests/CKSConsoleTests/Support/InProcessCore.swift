@@ -61,7 +61,7 @@ final class InProcessCore: Sendable {
 
     /// A client-backed console backend (as `cks` uses against a core), recording calls to `inbox`.
     func consoleBackend(_ inbox: ActivityInbox) -> KMSClientBackend {
-        let transport = ObservingTransport(wrapping: URLSessionTransport(), recorder: inbox.recorder)
+        let transport = ObservingTransport(wrapping: NIOTransport(), recorder: inbox.recorder)
         let admin = server.adminPrincipal
         let client = KMSClient(endpoint: server.endpoint, region: "us-east-1",
                                credentials: AWSCredentials(accessKeyId: admin.accessKeyId, secretAccessKey: admin.secretAccessKey),
