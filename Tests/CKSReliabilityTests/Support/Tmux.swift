@@ -1,5 +1,8 @@
 import Foundation
 import Testing
+#if canImport(Glibc)
+import Glibc
+#endif
 
 /// A detached tmux session on a private socket, running one shell command line; read with `capture-pane -p`.
 /// Killed (with its private server) at the end, also on failure: use `withTmux`.
@@ -77,8 +80,13 @@ final class TmuxSession: @unchecked Sendable {
         throw HarnessError("timed out after \(timeout) waiting for \(what); last screen:\n\(screen)")
     }
 
+    /// `kill-server`, then SIGKILL by the server's PID: servers whose pane a scenario wedged were seen ignoring
+    /// both `kill-server` and SIGTERM, and lived on after the suite (18 per CI run).
     func kill() async {
+        let serverPid = (try? await tmux(["display-message", "-p", "#{pid}"]))
+            .flatMap { Int32($0.stdout.trimmingCharacters(in: .whitespacesAndNewlines)) }
         _ = try? await tmux(["kill-server"])
+        if let serverPid, serverPid > 1 { _ = Glibc.kill(serverPid, SIGKILL) }
         scratch.remove()
     }
 
