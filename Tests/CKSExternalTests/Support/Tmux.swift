@@ -59,12 +59,17 @@ final class TmuxSession: @unchecked Sendable {
     }
 
     /// Waits until the program in the pane has exited; returns how (see `paneDead`).
-    func waitForExit(timeout: Duration = .seconds(15)) async throws -> (dead: Bool, status: String, signal: String) {
+    /// tmux marks the pane dead when its pty closes and fills in the status when it reaps the child (SIGCHLD),
+    /// which can come later on a loaded machine; a single slow `display-message` can also use up the whole
+    /// timeout, so a few polls are made whatever the clock says.
+    func waitForExit(timeout: Duration = .seconds(30)) async throws -> (dead: Bool, status: String, signal: String) {
         let deadline = ContinuousClock.now + timeout
         var state = try await paneDead()
-        while !(state.dead && !(state.status.isEmpty && state.signal.isEmpty)) && ContinuousClock.now < deadline {
-            try await Task.sleep(for: .milliseconds(50))
+        var polls = 1
+        while !(state.dead && !(state.status.isEmpty && state.signal.isEmpty)) && (ContinuousClock.now < deadline || polls < 5) {
+            try await Task.sleep(for: .milliseconds(polls < 5 ? 50 : 200))
             state = try await paneDead()
+            polls += 1
         }
         return state
     }
