@@ -28,6 +28,15 @@ extension KMSClient {
     /// that error. Cancelling the consumer (or dropping the stream) cancels the outstanding calls.
     public func keys(inStore customKeyStoreId: String, concurrency: Int = 8, pageSize: Int = 1000)
         -> AsyncThrowingStream<KeyMetadata, any Error> {
+        describedKeys(concurrency: concurrency, pageSize: pageSize) { $0.customKeyStoreId == customKeyStoreId }
+    }
+
+    /// Every key of the account described (ListKeys, then DescribeKey per key, as `keys(inStore:)`), yielding those
+    /// `including` accepts. KMS has no per-store listing, so one pass over the account serves every store at once:
+    /// the console counts keys and fills every store's list from a single pass.
+    public func describedKeys(concurrency: Int = 8, pageSize: Int = 1000,
+                              including: @escaping @Sendable (KeyMetadata) -> Bool = { _ in true })
+        -> AsyncThrowingStream<KeyMetadata, any Error> {
         let (stream, continuation) = AsyncThrowingStream<KeyMetadata, any Error>.makeStream(bufferingPolicy: .unbounded)
         let width = max(1, concurrency)
         let producer = Task {
@@ -39,14 +48,14 @@ extension KMSClient {
                             guard let keyId = entry.keyId else { continue }
                             if inFlight >= width, let done = try await group.next() {
                                 inFlight -= 1
-                                if let key = done, key.customKeyStoreId == customKeyStoreId { continuation.yield(key) }
+                                if let key = done, including(key) { continuation.yield(key) }
                             }
                             group.addTask { try await self.describeIfPresent(keyId) }
                             inFlight += 1
                         }
                     }
                     for try await done in group {
-                        if let key = done, key.customKeyStoreId == customKeyStoreId { continuation.yield(key) }
+                        if let key = done, including(key) { continuation.yield(key) }
                     }
                 }
                 continuation.finish()

@@ -26,6 +26,40 @@ struct AppTests {
         }
     }
 
+    @Test("one pass over the keys counts every store and fills every list; opening a store just counted lists nothing again")
+    func onePassCountsAndLists() async throws {
+        try await CoreHarness.with { (h: CoreHarness) async throws in
+            @MainActor func passes() -> [ActivityLog.Group] {
+                h.app.activity.groups.filter { g in ["count keys", "list keys", "refresh keys"].contains { g.label.hasPrefix($0) } }
+            }
+            func describes(_ g: ActivityLog.Group) -> Int { g.calls.filter { $0.operation == "DescribeKey" }.count }
+            let accountKeys = try await h.admin.allKeys().count
+            #expect(passes().count == 1)
+            #expect(passes().first.map(describes) == accountKeys, "the first pass describes every key of the account once")
+            let ledger = try #require(h.app.stores.first { $0.name == "ledger-hsm" })
+            #expect(h.app.keysViews[ledger.id]?.table.rows.count == 14, "every store's list is filled by the pass")
+
+            await h.selectStore("payments-hsm")
+            await h.press(.enter)
+            #expect(h.screen.contains("Stores › payments-hsm › Keys (30)"))
+            #expect(passes().count == 1, "a store opened right after the pass shows its keys without a new pass")
+
+            // A key changed behind the console's back shows after the next pass (r), which replaces the list whole.
+            let key = try #require(try await h.keys(ofStore: "payments-hsm").first { $0.keyState == .enabled })
+            try await h.admin.disableKey(keyId: key.keyId)
+            await h.advance(1)
+            await h.press(.char("r"))
+            #expect(passes().count == 2)
+            #expect(passes().last.map(describes) == accountKeys)
+            #expect(h.app.keysViews[h.app.storesTable.current!.id]?.table.rows.first { $0.id == key.keyId }?.state == .disabled)
+            #expect(h.screen.contains("Keys (30)"))
+
+            // The Key detail screen describes its key again (the rows keep only the list's fields).
+            await h.press(.enter)
+            #expect(h.screen.contains("Arn") && h.screen.contains("EncryptionAlgorithms"), "\(h.screen)")
+        }
+    }
+
     @Test("Enter opens the keys, / filters (shown in the title), Esc clears then goes back, Enter opens a key")
     func navigation() async throws {
         try await CoreHarness.with { (h: CoreHarness) async throws in
@@ -82,7 +116,7 @@ struct AppTests {
             #expect(h.screen.contains("ScheduleKeyDeletion: 3 keys done."))
             let storeId = try #require(h.seeded.storeIds["payments-hsm"])
             #expect(h.app.keysView(storeId).table.marks.isEmpty)
-            #expect(h.app.keysView(storeId).table.rows.filter { $0.record.state == .pendingDeletion }.count == 7,
+            #expect(h.app.keysView(storeId).table.rows.filter { $0.state == .pendingDeletion }.count == 7,
                     "the rows were described again after the action")
             // The same keys again: only cancel makes sense now.
             await h.press(.char("g"), .char(" "), .char(" "), .char(" "), .char("D"))

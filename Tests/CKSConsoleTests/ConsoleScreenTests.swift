@@ -43,7 +43,7 @@ struct ConsoleScreenTests {
             let h = await Harness(width: width, height: height)
             await h.selectStore("payments-hsm")
             await h.press(.enter)
-            let key = h.app.keysView(h.app.storesTable.current!.id).table.visible[0].record
+            let key = h.app.keysView(h.app.storesTable.current!.id).table.visible[0]
             #expect(key.id.count == 36)
             #expect(h.screen.contains(key.id), "\(width) columns show the whole key id:\n\(h.screen)")
             #expect(h.screen.contains("LAST USED") && h.screen.contains("DELETION DATE"), "\(width) columns")

@@ -39,7 +39,7 @@ extension ConsoleApp {
         }
     }
 
-    func keyActionReason(_ action: Action, _ keys: [KeyRecord]) -> String {
+    func keyActionReason(_ action: Action, _ keys: [KeyRow]) -> String {
         let states = Set(keys.map(\.state.rawValue)).sorted().joined(separator: "/")
         let subject = keys.count == 1 ? "the key is" : "the keys are"
         switch action {
@@ -57,9 +57,9 @@ extension ConsoleApp {
     }
 
     struct KeyTargets {
-        var all: [KeyRecord]
+        var all: [KeyRow]
         var hiddenByFilter: Int
-        func eligible(_ action: Action) -> [KeyRecord] {
+        func eligible(_ action: Action) -> [KeyRow] {
             all.filter { k in
                 switch action {
                 case .scheduleDeletion: return k.state != .pendingDeletion
@@ -82,10 +82,10 @@ extension ConsoleApp {
                 // In the order the table shows them, then those the filter hides.
                 let shown = table.visible.filter { table.marks.contains($0.id) }
                 let shownIds = Set(shown.map(\.id))
-                let all = (shown + table.rows.filter { table.marks.contains($0.id) && !shownIds.contains($0.id) }).map(\.record)
+                let all = shown + table.rows.filter { table.marks.contains($0.id) && !shownIds.contains($0.id) }
                 return KeyTargets(all: all, hiddenByFilter: marked.hidden)
             }
-            return KeyTargets(all: table.current.map { [$0.record] } ?? [], hiddenByFilter: 0)
+            return KeyTargets(all: table.current.map { [$0] } ?? [], hiddenByFilter: 0)
         case .keyDetail:
             return KeyTargets(all: currentKey().map { [$0] } ?? [], hiddenByFilter: 0)
         case .stores:
@@ -93,7 +93,7 @@ extension ConsoleApp {
         }
     }
 
-    func keyName(_ k: KeyRecord) -> String {
+    func keyName(_ k: KeyRow) -> String {
         k.aliases.first.map { "\($0) (\(k.id))" } ?? k.id
     }
 
@@ -157,7 +157,7 @@ extension ConsoleApp {
         }
     }
 
-    func keyDialog(_ action: Action, _ keys: [KeyRecord], skipped: Int, hidden: Int) -> Dialog {
+    func keyDialog(_ action: Action, _ keys: [KeyRow], skipped: Int, hidden: Int) -> Dialog {
         let n = keys.count
         let noun = n == 1 ? "key" : "\(n) keys"
         var targetLines: [(String, Style)] = keys.prefix(5).map { ("  " + keyName($0) + "  " + $0.state.rawValue, .normal) }
@@ -266,7 +266,6 @@ extension ConsoleApp {
                         + (failures.count > 12 ? [("  and \(failures.count - 12) more (see the Activity pane)", Style(.muted))] : [])
                 })
             }
-            app.refreshCensus(label: "count keys")
         }
     }
 

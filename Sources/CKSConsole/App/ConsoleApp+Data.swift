@@ -35,7 +35,7 @@ extension ConsoleApp {
         storesTable.setRows(list.map { StoreRow(record: $0, census: censusFor($0.id)) })
         // A store that changed state changes its keys' states too: reload the keys on screen.
         for s in list where before[s.id] != nil && before[s.id] != s.connectionState {
-            if case .keys(let id) = screen, id == s.id { loadKeys(storeId: id, label: "refresh keys (\(s.name) is \(s.connectionState.rawValue))") }
+            if case .keys(let id) = screen, id == s.id { scanKeys(label: "refresh keys (\(s.name) is \(s.connectionState.rawValue))") }
         }
         // Leave screens of stores that no longer exist.
         let ids = Set(list.map(\.id))
@@ -50,74 +50,116 @@ extension ConsoleApp {
         }
     }
 
-    /// A store's counts: nil until the first census, zero for stores the census found no key in.
+    /// A store's counts: nil until the first pass over the keys, zero for stores it found no key in.
     func censusFor(_ id: String) -> KeyCensus? {
-        census[id] ?? (censusPoll.lastSuccess == nil ? nil : KeyCensus(total: 0, pendingDeletion: 0))
+        census[id] ?? (keysPoll.lastSuccess == nil ? nil : KeyCensus(total: 0, pendingDeletion: 0))
     }
 
-    /// Counts the keys of every store (ListKeys, then DescribeKey per key).
-    func refreshCensus(label: String) {
-        guard !censusInFlight else { return }
-        censusInFlight = true
-        censusPoll.started(at: wallClock())
+    /// One pass over the account's keys (ListKeys, then DescribeKey per key: KMS cannot list a store's keys) that
+    /// counts every store's keys and fills every store's key list, so opening a store after it is instant and
+    /// counting and listing never describe every key twice. A list never filled before fills as keys arrive (the
+    /// one on screen is drawn a few times a second); a list already shown is replaced when the pass ends, so a
+    /// refresh never empties it. A failed pass keeps the last lists and counts.
+    func scanKeys(label: String) {
+        guard scan == nil else { return }
+        scan = KeyScan()
+        keysPoll.started(at: wallClock())
+        for view in keysViews.values { view.loading = true; view.received = 0; view.scanned = 0; view.error = nil }
         launch(label) { app in
-            do {
-                let c = try await app.backend.keyCensus()
-                app.censusInFlight = false
-                app.censusPoll.succeeded(at: app.wallClock())
-                app.census = c
-                app.storesTable.setRows(app.stores.map { StoreRow(record: $0, census: c[$0.id] ?? KeyCensus(total: 0, pendingDeletion: 0)) })
-                // The account is learnt from the first key ARN (KMS has no "who am I").
-                if app.endpoint?.account == "?" { app.endpoint = await app.backend.endpointInfo() }
-            } catch {
-                app.censusInFlight = false
-                app.censusPoll.failed()
-                app.noteFailure(error, during: "counting keys")
-            }
-        }
-    }
-
-    /// Lists a store's keys. The first listing fills the table as keys arrive; later ones replace it at the end.
-    func loadKeys(storeId: String, label: String) {
-        let view = keysView(storeId)
-        guard !view.loading else { return }
-        view.loading = true
-        view.received = 0
-        view.error = nil
-        view.poll.started(at: wallClock())
-        let progressive = !view.loadedOnce
-        launch(label) { app in
-            var buffer: [KeyRow] = []
-            var all: [KeyRow] = []
             let clock = ContinuousClock()
             var lastFlush = clock.now
             do {
-                for try await record in app.backend.keys(inStore: storeId) {
-                    let row = KeyRow(record: record)
-                    view.received += 1
-                    if progressive { buffer.append(row) } else { all.append(row) }
-                    // Draw what has arrived a few times a second, not per key.
-                    if progressive && (buffer.count >= 500 || clock.now - lastFlush > .milliseconds(150)) {
-                        view.table.append(buffer)
-                        buffer.removeAll(keepingCapacity: true)
+                for try await record in app.backend.storeKeys() {
+                    guard let storeId = record.customKeyStoreId else { continue }
+                    app.scan?.rows[storeId, default: []].append(KeyRow(record: record))
+                    if clock.now - lastFlush > .milliseconds(150) {
+                        app.flushScan(final: false)
                         lastFlush = clock.now
                         app.changed()
                     }
                 }
-                if progressive { view.table.append(buffer) } else { view.table.setRows(all) }
-                view.loadedOnce = true
-                view.poll.succeeded(at: app.wallClock())
-                let keys = view.table.rows
-                app.census[storeId] = KeyCensus(total: keys.count, pendingDeletion: keys.filter { $0.record.state == .pendingDeletion }.count)
-                app.storesTable.setRows(app.stores.map { StoreRow(record: $0, census: app.censusFor($0.id)) })
+                app.finishScan()
             } catch {
-                if progressive { view.table.append(buffer) }
-                view.poll.failed()
-                view.error = BackendError.describe(error).1
+                app.flushScan(final: true)
+                app.scan = nil
+                app.keysPoll.failed()
+                let message = BackendError.describe(error).1
+                for view in app.keysViews.values {
+                    view.loading = false
+                    view.error = message
+                    // What it shows now is replaced by the next pass, not added to.
+                    if !view.table.rows.isEmpty { view.loadedOnce = true }
+                }
                 app.noteFailure(error, during: "listing keys")
             }
-            view.loading = false
         }
+    }
+
+    /// Shows what the pass has found so far in lists never filled before: the one on screen as keys arrive, the
+    /// others when they are opened (or at the end). A list already shown keeps its rows until the pass ends.
+    func flushScan(final: Bool) {
+        guard let scan else { return }
+        for (storeId, view) in keysViews {
+            let found = scan.rows[storeId] ?? []
+            view.received = found.count
+            guard !view.loadedOnce, final || screenStoreId == storeId, view.scanned < found.count else { continue }
+            view.table.append(Array(found[view.scanned...]))
+            view.scanned = found.count
+        }
+    }
+
+    /// The pass ended: every store's list and count replaced (stores with no keys now get empty lists), keeping
+    /// rows an action re-described while the pass ran (the pass may have described them before the change).
+    func finishScan() {
+        flushScan(final: true)
+        guard let scan else { return }
+        self.scan = nil
+        let now = wallClock()
+        keysPoll.succeeded(at: now)
+        for storeId in scan.rows.keys where keysViews[storeId] == nil { _ = keysView(storeId) }
+        var counts: [String: KeyCensus] = [:]
+        for (storeId, view) in keysViews {
+            var found = scan.rows[storeId] ?? []
+            if !scan.changed.isEmpty || !scan.gone.isEmpty {
+                let fresher = Dictionary(view.table.rows.filter { scan.changed.contains($0.id) }.map { ($0.id, $0) },
+                                         uniquingKeysWith: { $1 })
+                found = found.compactMap { scan.gone.contains($0.id) ? nil : (fresher[$0.id] ?? $0) }
+            }
+            if view.loadedOnce || view.table.rows.count != found.count || !scan.changed.isEmpty || !scan.gone.isEmpty {
+                view.table.setRows(found)
+            }
+            view.loadedOnce = true
+            view.loading = false
+            view.received = found.count
+            if !found.isEmpty {
+                counts[storeId] = KeyCensus(total: found.count, pendingDeletion: found.reduce(0) { $0 + ($1.state == .pendingDeletion ? 1 : 0) })
+            }
+        }
+        census = counts
+        storesTable.setRows(stores.map { StoreRow(record: $0, census: censusFor($0.id)) })
+        // The account is learnt from the first key ARN (KMS has no "who am I").
+        if endpoint?.account == "?" {
+            launch(nil) { app in app.endpoint = await app.backend.endpointInfo() }
+        }
+    }
+
+    /// Opening a store shows the last pass's keys; a new pass starts when that one is older than the Keys
+    /// screen's refresh interval (and none is running).
+    func keysOpened(_ storeId: String) {
+        if scan != nil { flushScan(final: false); return }
+        var schedule = keysPoll
+        schedule.idleInterval = keysRefreshInterval(onStores: false)
+        if !keysView(storeId).loadedOnce || schedule.isDue(at: wallClock(), inMotion: false) {
+            scanKeys(label: "list keys of \(store(storeId)?.name ?? storeId)")
+        }
+    }
+
+    /// Every pass describes every key of the account, so passes are gentle: less often the more keys there are,
+    /// every 30 s to 10 min on the Stores screen, every 5 s to 5 min on a Keys screen, never at motion's 1 s pace
+    /// (a store's keys change when its state does, which starts a pass at once, or by an action, which describes them).
+    func keysRefreshInterval(onStores: Bool) -> TimeInterval {
+        let accountKeys = Double(census.values.reduce(0) { $0 + $1.total })
+        return onStores ? min(600, max(30, accountKeys / 10)) : min(300, max(5, accountKeys / 20))
     }
 
     /// Re-describes keys after an action changed them, and updates their rows.
@@ -126,30 +168,40 @@ extension ConsoleApp {
         var gone: Set<String> = []
         let backend = self.backend
         // Eight at a time, as the listing does: a bulk action over hundreds of keys is followed by as many describes.
-        await withTaskGroup(of: (String, KeyRecord?, Bool).self) { group in
+        await withTaskGroup(of: (String, KeyRecord?, Bool, String?).self) { group in
             var next = 0
             func add() {
                 guard next < keyIds.count else { return }
                 let id = keyIds[next]
                 next += 1
                 group.addTask {
-                    do { return (id, try await backend.describeKey(id), false) } catch {
-                        return (id, nil, BackendError.kmsCode(error) == .notFound)
+                    do { return (id, try await backend.describeKey(id), false, nil) } catch {
+                        return (id, nil, BackendError.kmsCode(error) == .notFound, BackendError.describe(error).1)
                     }
                 }
             }
             for _ in 0..<8 { add() }
-            for await (id, record, isGone) in group {
-                if let record { changed.append(KeyRow(record: record)) }
+            for await (id, record, isGone, failure) in group {
+                if let record {
+                    changed.append(KeyRow(record: record))
+                    // The Key detail screen shows every DescribeKey field; the rows keep only the list's.
+                    if record.id == detailKeyId { detailRecord = record; detailFailure = nil }
+                } else if id == detailKeyId, !isGone {
+                    detailFailure = failure
+                }
                 if isGone { gone.insert(id) }
                 add()
             }
         }
+        // A pass over the keys running now may have described these keys before the change.
+        scan?.changed.formUnion(changed.map(\.id))
+        scan?.gone.formUnion(gone)
+        if let detail = detailKeyId, gone.contains(detail) { detailRecord = nil }
         let view = keysView(storeId)
         view.table.update(changed)
         if !gone.isEmpty { view.table.setRows(view.table.rows.filter { !gone.contains($0.id) }) }
         let keys = view.table.rows
-        census[storeId] = KeyCensus(total: keys.count, pendingDeletion: keys.filter { $0.record.state == .pendingDeletion }.count)
+        census[storeId] = KeyCensus(total: keys.count, pendingDeletion: keys.reduce(0) { $0 + ($1.state == .pendingDeletion ? 1 : 0) })
         storesTable.setRows(stores.map { StoreRow(record: $0, census: censusFor($0.id)) })
     }
 

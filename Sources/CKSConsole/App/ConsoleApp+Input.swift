@@ -184,9 +184,11 @@ extension ConsoleApp {
         case .stores:
             if let s = storesTable.current?.record { openKeys(s) }
         case .keys(let id):
-            guard let k = keysView(id).table.current?.record else { return }
+            guard let k = keysView(id).table.current else { return }
             stack.append(.keyDetail(storeId: id, keyId: k.id))
             detailScroll = 0
+            detailRecord = nil
+            detailFailure = nil
             usage[k.id] = nil
             launch("describe key \(k.aliases.first ?? k.id)") { app in
                 await app.redescribe([k.id], storeId: id)
@@ -197,8 +199,7 @@ extension ConsoleApp {
 
     func openKeys(_ s: StoreRecord) {
         stack.append(.keys(storeId: s.id))
-        let view = keysView(s.id)
-        if !view.loading { loadKeys(storeId: s.id, label: "open keys of \(s.name)") }
+        keysOpened(s.id)
     }
 
     func back() {
@@ -209,8 +210,8 @@ extension ConsoleApp {
     func refreshNow() {
         refreshStores(label: "refresh")
         switch screen {
-        case .stores: refreshCensus(label: "count keys")
-        case .keys(let id): loadKeys(storeId: id, label: "refresh keys")
+        case .stores: scanKeys(label: "count keys")
+        case .keys: scanKeys(label: "refresh keys")
         case .keyDetail(let s, let k):
             usage[k] = nil
             launch("refresh key") { app in await app.redescribe([k], storeId: s) }

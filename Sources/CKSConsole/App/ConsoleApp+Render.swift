@@ -58,7 +58,7 @@ extension ConsoleApp {
         }
         surface.flush()
         if case .keys(let id) = screen, dialog == nil, !showHelp { fetchUsage(for: keysView(id).table.lastDrawnRows) }
-        if case .keyDetail(_, let k) = screen, let row = currentKey().map({ KeyRow(record: $0) }), usage[k] == nil { fetchUsage(for: [row]) }
+        if case .keyDetail(_, let k) = screen, let row = currentKey(), usage[k] == nil { fetchUsage(for: [row]) }
     }
 
     func statusLine() -> (String, Role)? {
@@ -135,7 +135,7 @@ extension ConsoleApp {
             parts = ["Stores", name, "Keys (\(count))" + (marked > 0 ? "  \(marked) marked" : "")]
             filterText = v.table.filter
         case .keyDetail(let s, let k):
-            let alias = keysViews[s]?.table.rows.first { $0.id == k }?.record.aliases.first
+            let alias = keysViews[s]?.table.rows.first { $0.id == k }?.aliases.first
             parts = ["Stores", store(s)?.name ?? s, "Keys", alias ?? k]
         }
         }
@@ -197,8 +197,13 @@ extension ConsoleApp {
     }
 
     func drawKeyDetail(storeId: String, keyId: String, in rect: Rect, on surface: any Surface) {
-        guard let k = keysViews[storeId]?.table.rows.first(where: { $0.id == keyId })?.record else {
+        guard keysViews[storeId]?.table.rows.contains(where: { $0.id == keyId }) == true else {
             surface.put(rect.row + 1, 2, "This key no longer exists (deleted at the end of its waiting period).", Style(.muted))
+            return
+        }
+        guard let k = detailRecord, k.id == keyId else {
+            let text = detailFailure.map { "Could not describe the key: \($0). Press r to try again." } ?? "Describing the key…"
+            surface.put(rect.row + 1, 2, TextWidth.truncate(text, to: max(0, rect.width - 4)), Style(detailFailure == nil ? .muted : .danger))
             return
         }
         var usageLine = usageText(keyId)

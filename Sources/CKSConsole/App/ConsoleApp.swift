@@ -35,13 +35,22 @@ public final class ConsoleApp {
     final class KeysView {
         let storeId: String
         let table: Table<KeyRow>
+        /// A pass over the keys is running and this list has not been filled by one yet.
         var loading = false
         var loadedOnce = false
+        /// Keys of this store the running pass has found, and how many of them the list shows already.
         var received = 0
-        var poll = PollSchedule()
+        var scanned = 0
         var error: String?
-        var task: Task<Void, Never>?
         init(storeId: String, table: Table<KeyRow>) { self.storeId = storeId; self.table = table }
+    }
+
+    /// A pass over the account's keys in progress: the rows found per store, and keys an action re-described
+    /// (or found gone) meanwhile, whose rows the pass must not overwrite with what it saw before the change.
+    struct KeyScan {
+        var rows: [String: [KeyRow]] = [:]
+        var changed: Set<String> = []
+        var gone: Set<String> = []
     }
 
     /// Progress of a bulk action (for the status line and the 1 s polling).
@@ -89,13 +98,18 @@ public final class ConsoleApp {
     public internal(set) var stores: [StoreRecord] = []
     var census: [String: KeyCensus] = [:]
     var storesPoll = PollSchedule()
-    var censusPoll = PollSchedule(idle: 30, motion: 30)
+    /// Passes over the keys (counting every store's keys and listing them); intervals from `keysRefreshInterval`.
+    var keysPoll = PollSchedule(idle: 30, motion: 30)
+    var scan: KeyScan?
     var storesInFlight = false
-    var censusInFlight = false
     /// Set while the core fails or cannot be reached: the banner's text.
     public internal(set) var coreFailure: String?
     var clock = ClockEstimate()
     var keysViews: [String: KeysView] = [:]
+    /// The key the Key detail screen shows, every DescribeKey field (described when the screen opens).
+    var detailRecord: KeyRecord?
+    /// Why describing it failed (the screen says so instead of waiting).
+    var detailFailure: String?
     var usage: [String: UsageInfo] = [:]
     var usageInFlight = 0
     var bulk: BulkProgress?
@@ -134,7 +148,7 @@ public final class ConsoleApp {
             app.endpoint = await app.backend.endpointInfo()
         }
         refreshStores(label: "start")
-        refreshCensus(label: "count keys")
+        scanKeys(label: "count keys")
     }
 
     // MARK: task tracking
@@ -194,19 +208,13 @@ public final class ConsoleApp {
         teardown?.tick()
         let motion = inMotion
         if !storesInFlight && storesPoll.isDue(at: now, inMotion: motion) { refreshStores(label: "refresh (auto)") }
-        // Counting keys and listing a store's keys both describe every key of the account (KMS has no other way),
-        // so they are polled gently, less often the more keys there are, and never at the 1 s pace of motion: a
-        // store's keys change when its state does (that reloads them at once) or by an action (which describes them).
-        let accountKeys = Double(census.values.reduce(0) { $0 + $1.total })
-        if case .stores = screen, !censusInFlight, coreFailure == nil {
-            var schedule = censusPoll
-            schedule.idleInterval = min(600, max(30, accountKeys / 10))
-            if schedule.isDue(at: now, inMotion: false) { refreshCensus(label: "count keys (auto)") }
-        }
-        if case .keys(let id) = screen, let view = keysViews[id], !view.loading, coreFailure == nil {
-            var schedule = view.poll
-            schedule.idleInterval = min(300, max(5, accountKeys / 20))
-            if schedule.isDue(at: now, inMotion: false) { loadKeys(storeId: id, label: "refresh keys (auto)") }
+        // A pass over the keys counts them for the Stores screen and lists them for a Keys screen.
+        if scan == nil, coreFailure == nil, detailKeyId == nil {
+            var schedule = keysPoll
+            schedule.idleInterval = keysRefreshInterval(onStores: screen == .stores)
+            if schedule.isDue(at: now, inMotion: false) {
+                scanKeys(label: screen == .stores ? "count keys (auto)" : "refresh keys (auto)")
+            }
         }
     }
 
@@ -241,6 +249,8 @@ public final class ConsoleApp {
         let v = KeysView(storeId: storeId, table: KeysScreen.makeTable(
             formatting: formatting, now: { [weak self] in self?.coreNow ?? Date() },
             usage: { [weak self] id in self?.usageText(id) ?? "" }))
+        // A pass running now fills it too.
+        v.loading = scan != nil
         keysViews[storeId] = v
         return v
     }
@@ -255,11 +265,18 @@ public final class ConsoleApp {
         }
     }
 
-    func currentKey() -> KeyRecord? {
+    /// The key under the cursor, or the one the Key detail screen shows.
+    func currentKey() -> KeyRow? {
         switch screen {
-        case .keys(let s): return keysViews[s]?.table.current?.record
-        case .keyDetail(let s, let k): return keysViews[s]?.table.rows.first { $0.id == k }?.record
+        case .keys(let s): return keysViews[s]?.table.current
+        case .keyDetail(let s, let k): return keysViews[s]?.table.rows.first { $0.id == k }
         case .stores: return nil
         }
+    }
+
+    /// The key of the Key detail screen on screen.
+    var detailKeyId: String? {
+        if case .keyDetail(_, let k) = screen { return k }
+        return nil
     }
 }

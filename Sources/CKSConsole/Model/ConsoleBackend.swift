@@ -11,6 +11,9 @@ public protocol ConsoleBackend: Sendable {
     func listStores() async throws -> [StoreRecord]
     /// The keys of one store, streamed as they are described (ListKeys, then DescribeKey per key).
     func keys(inStore storeId: String) -> AsyncThrowingStream<KeyRecord, any Error>
+    /// Every key that is in a custom key store, streamed as it is described: one pass over the account (KMS
+    /// cannot list one store's keys) from which the console counts and lists every store's keys at once.
+    func storeKeys() -> AsyncThrowingStream<KeyRecord, any Error>
     /// Key counts per store id (stores without keys may be absent).
     func keyCensus() async throws -> [String: KeyCensus]
     /// DescribeKey (plus aliases).

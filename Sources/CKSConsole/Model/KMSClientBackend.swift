@@ -156,24 +156,34 @@ public final class KMSClientBackend: ConsoleBackend {
         return stream
     }
 
-    /// Every key described (ListKeys, then DescribeKey per key): counts per store.
-    public func keyCensus() async throws -> [String: KeyCensus] {
-        let ids = try await client.allKeys().compactMap(\.keyId)
-        var counts: [String: KeyCensus] = [:]
-        for item in await client.describeKeys(keyIds: ids, concurrency: concurrency) {
-            switch item.result {
-            case .success(let meta):
-                if let account = meta.awsAccountId { learnAccount(account) }
-                guard let store = meta.customKeyStoreId else { continue }
-                var c = counts[store] ?? KeyCensus(total: 0, pendingDeletion: 0)
-                c.total += 1
-                if meta.keyState == .pendingDeletion { c.pendingDeletion += 1 }
-                counts[store] = c
-            case .failure(let error) where error.code == .notFound:
-                continue // deleted between ListKeys and DescribeKey
-            case .failure(let error):
-                throw error
+    /// The aliases, then the client's `describedKeys`: one pass over the account, keys outside custom key stores
+    /// left out.
+    public func storeKeys() -> AsyncThrowingStream<KeyRecord, any Error> {
+        let (stream, continuation) = AsyncThrowingStream<KeyRecord, any Error>.makeStream()
+        let task = Task {
+            do {
+                let aliases = try await self.aliasesByKey()
+                for try await meta in self.client.describedKeys(concurrency: self.concurrency, including: { $0.customKeyStoreId != nil }) {
+                    continuation.yield(self.record(meta, aliases: aliases[meta.keyId] ?? []))
+                }
+                continuation.finish()
+            } catch {
+                continuation.finish(throwing: error)
             }
+        }
+        continuation.onTermination = { _ in task.cancel() }
+        return stream
+    }
+
+    /// Every key described (ListKeys, then DescribeKey per key): counts per store. Streamed, so counting 100,000
+    /// keys never holds their descriptions.
+    public func keyCensus() async throws -> [String: KeyCensus] {
+        var counts: [String: KeyCensus] = [:]
+        for try await meta in client.describedKeys(concurrency: concurrency, including: { $0.customKeyStoreId != nil }) {
+            if let account = meta.awsAccountId { learnAccount(account) }
+            guard let store = meta.customKeyStoreId else { continue }
+            counts[store, default: KeyCensus(total: 0, pendingDeletion: 0)].total += 1
+            if meta.keyState == .pendingDeletion { counts[store]?.pendingDeletion += 1 }
         }
         return counts
     }

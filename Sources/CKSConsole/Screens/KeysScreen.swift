@@ -8,10 +8,25 @@ enum UsageInfo: Hashable {
     case failed(String, at: Date)
 }
 
-/// A row of the Keys screen: the key plus its lazily fetched last use.
+/// A row of the Keys screen: only what the list shows, sorts and filters on. A store can hold 100,000 keys and
+/// the console keeps every store's rows, so the rest of DescribeKey (ARN, key spec, algorithms, ...) is not kept
+/// here: the Key detail screen describes its key again when it opens.
 public struct KeyRow: Identifiable, Sendable, Hashable {
-    public var record: KeyRecord
-    public var id: String { record.id }
+    public let id: String
+    public var aliases: [String]
+    public var state: KeyState
+    public var description: String
+    public var creationDate: Date
+    public var deletionDate: Date?
+
+    public init(record: KeyRecord) {
+        id = record.id
+        aliases = record.aliases
+        state = record.state
+        description = record.description
+        creationDate = record.creationDate
+        deletionDate = record.deletionDate
+    }
 }
 
 /// The Keys-of-a-store screen: its columns (the countdown and last use read live values through closures).
@@ -22,26 +37,26 @@ enum KeysScreen {
     /// columns a whole key id (36 characters) shows beside a whole alias.
     static func makeTable(formatting: Formatting, now: @escaping () -> Date, usage: @escaping (String) -> String) -> Table<KeyRow> {
         let columns: [Column<KeyRow>] = [
-            Column("KEY ID", .flex(min: 13, preferred: 36, max: 36, weight: 1, priority: 8), text: { $0.record.id }),
-            Column("ALIASES", .flex(min: 12, preferred: 24, max: 40, weight: 3, priority: 9), text: { $0.record.aliases.joined(separator: ", ") }),
-            Column("STATE", .fixed(15, priority: 10), text: { $0.record.state.rawValue }, style: { Style(Role.of($0.record.state)) },
-                   ascending: { stateRank($0.record.state) < stateRank($1.record.state) }),
-            Column("DELETES", .fixed(10, priority: 7), text: { row in row.record.deletionDate.map { Formatting.countdown(to: $0, now: now()) } ?? "" },
-                   style: { $0.record.deletionDate == nil ? nil : Style(.keyPendingDeletion) },
-                   ascending: { ($0.record.deletionDate ?? .distantFuture) < ($1.record.deletionDate ?? .distantFuture) }),
-            Column("DELETION DATE", .fixed(16, hideBelow: 120, priority: 3), text: { $0.record.deletionDate.map(formatting.dateTime) ?? "" },
-                   style: { $0.record.deletionDate == nil ? nil : Style(.keyPendingDeletion) },
-                   ascending: { ($0.record.deletionDate ?? .distantFuture) < ($1.record.deletionDate ?? .distantFuture) }),
-            Column("CREATED", .fixed(10, hideBelow: 140, priority: 2), text: { formatting.date($0.record.creationDate) },
-                   ascending: { $0.record.creationDate < $1.record.creationDate }),
-            Column("LAST USED", .fixed(12, hideBelow: 100, priority: 5), text: { usage($0.record.id) }),
+            Column("KEY ID", .flex(min: 13, preferred: 36, max: 36, weight: 1, priority: 8), text: { $0.id }),
+            Column("ALIASES", .flex(min: 12, preferred: 24, max: 40, weight: 3, priority: 9), text: { $0.aliases.joined(separator: ", ") }),
+            Column("STATE", .fixed(15, priority: 10), text: { $0.state.rawValue }, style: { Style(Role.of($0.state)) },
+                   ascending: { stateRank($0.state) < stateRank($1.state) }),
+            Column("DELETES", .fixed(10, priority: 7), text: { row in row.deletionDate.map { Formatting.countdown(to: $0, now: now()) } ?? "" },
+                   style: { $0.deletionDate == nil ? nil : Style(.keyPendingDeletion) },
+                   ascending: { ($0.deletionDate ?? .distantFuture) < ($1.deletionDate ?? .distantFuture) }),
+            Column("DELETION DATE", .fixed(16, hideBelow: 120, priority: 3), text: { $0.deletionDate.map(formatting.dateTime) ?? "" },
+                   style: { $0.deletionDate == nil ? nil : Style(.keyPendingDeletion) },
+                   ascending: { ($0.deletionDate ?? .distantFuture) < ($1.deletionDate ?? .distantFuture) }),
+            Column("CREATED", .fixed(10, hideBelow: 140, priority: 2), text: { formatting.date($0.creationDate) },
+                   ascending: { $0.creationDate < $1.creationDate }),
+            Column("LAST USED", .fixed(12, hideBelow: 100, priority: 5), text: { usage($0.id) }),
         ]
         let tiebreak: (KeyRow, KeyRow) -> Bool = { a, b in
-            let (x, y) = (a.record.aliases.first ?? "\u{10FFFF}", b.record.aliases.first ?? "\u{10FFFF}")
+            let (x, y) = (a.aliases.first ?? "\u{10FFFF}", b.aliases.first ?? "\u{10FFFF}")
             return x != y ? x.localizedStandardCompare(y) == .orderedAscending : a.id < b.id
         }
         return Table(columns: columns, sortColumn: 1, tiebreak: tiebreak) { row in
-            ([row.record.id, row.record.state.rawValue, row.record.description] + row.record.aliases).joined(separator: " ")
+            ([row.id, row.state.rawValue, row.description] + row.aliases).joined(separator: " ")
         }
     }
 

@@ -49,7 +49,8 @@ public final class Table<Row: Identifiable> where Row.ID: Hashable {
     public var columns: [Column<Row>]
     public private(set) var rows: [Row] = []
     public private(set) var visible: [Row] = []
-    public private(set) var filter = ""
+    public private(set) var filter = "" { didSet { loweredFilter = filter.lowercased() } }
+    private var loweredFilter = ""
     public private(set) var sortColumn: Int
     public private(set) var ascending = true
     public private(set) var cursor = 0
@@ -126,6 +127,8 @@ public final class Table<Row: Identifiable> where Row.ID: Hashable {
         guard text != filter else { return }
         let keep = current?.id
         filter = text
+        // The lowercased search text of 100,000 rows is worth keeping only while a filter is typed.
+        if text.isEmpty { searchCache = [:] }
         rebuild(keeping: keep)
     }
 
@@ -283,7 +286,7 @@ public final class Table<Row: Identifiable> where Row.ID: Hashable {
             text = searchText(row).lowercased()
             searchCache[row.id] = text
         }
-        return text.contains(filter.lowercased())
+        return text.contains(loweredFilter)
     }
 
     private func rebuild(keeping id: Row.ID?) {

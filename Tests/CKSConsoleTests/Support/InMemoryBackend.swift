@@ -117,6 +117,21 @@ public actor InMemoryBackend: ConsoleBackend {
         }
     }
 
+    /// One pass over the account, as KMSClientBackend makes it: ListKeys, then DescribeKey per key.
+    public nonisolated func storeKeys() -> AsyncThrowingStream<KeyRecord, any Error> {
+        AsyncThrowingStream { continuation in
+            let task = Task {
+                do {
+                    for record in try await self.describeStoreKeys() { continuation.yield(record) }
+                    continuation.finish()
+                } catch {
+                    continuation.finish(throwing: error)
+                }
+            }
+            continuation.onTermination = { _ in task.cancel() }
+        }
+    }
+
     public func keyCensus() async throws -> [String: KeyCensus] {
         let ids = try await listKeyIds(storeFilter: nil)
         var census: [String: KeyCensus] = [:]
@@ -241,6 +256,20 @@ public actor InMemoryBackend: ConsoleBackend {
             start += 1000
         } while start < ids.count
         return out
+    }
+
+    /// In one turn of the actor, so the calls' request ids do not depend on how tasks interleave (goldens).
+    func describeStoreKeys() async throws -> [KeyRecord] {
+        var out: [KeyRecord] = []
+        for id in try await listKeyIds(storeFilter: nil) {
+            if let record = try await describeKeyIfPresent(id), record.customKeyStoreId != nil { out.append(record) }
+        }
+        return out
+    }
+
+    func describeKeyIfPresent(_ id: String) async throws -> KeyRecord? {
+        guard let e = keys[id] else { return nil }
+        return try await call("DescribeKey", target: id) { e.record }
     }
 
     func describeKeyIfInStore(_ id: String, storeId: String) async throws -> KeyRecord? {
