@@ -1,5 +1,6 @@
 import ArgumentParser
 import CKSConsole
+import CKSServer
 import Foundation
 
 /// `cks` / `cks console`: the console. Argument parsing only; CKSConsole does the rest.
@@ -35,6 +36,7 @@ struct ConsoleCommand: AsyncParsableCommand {
     var region: String?
 
     func run() async throws {
+        MallocArenas.limitForConsole()
         var flags = ConsoleFlags()
         flags.demo = demo
         flags.theme = theme

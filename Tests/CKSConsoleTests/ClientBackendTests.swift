@@ -26,6 +26,20 @@ final class CannedTransport: KMSTransport {
 
 @Suite("KMS client backend")
 struct ClientBackendTests {
+    @Test("the Activity pane names what each call is about, read from the request body")
+    func activitySubjects() {
+        func subject(_ json: String) -> String { ObservingTransport.subject(of: Data(json.utf8)) }
+        #expect(subject(#"{"KeyId":"1234abcd-12ab-34cd-56ef-1234567890ab","PendingWindowInDays":7}"#) == "1234abcd-12ab-34cd-56ef-1234567890ab")
+        #expect(subject(#"{"Limit":100,"CustomKeyStoreId":"cks-1234567890abcdef0"}"#) == "cks-1234567890abcdef0")
+        #expect(subject(#"{"CustomKeyStoreName":"pay\"ments\\hsm"}"#) == #"pay"ments\hsm"#)
+        #expect(subject(#"{"AliasName":"alias/café"}"#) == "alias/café")
+        #expect(subject(#"{"Limit":1000,"Marker":"eyJrIjoiMTIzNDU2Nzg5MCJ9"}"#) == "next page (eyJrIjoi)")
+        #expect(subject("{}") == "*")
+        #expect(subject(#"{"KeyId":"unterminated"#) == "*")
+        #expect(subject("not json") == "-")
+        #expect(subject("") == "-")
+    }
+
     static let store = #"{"CustomKeyStores":[{"CustomKeyStoreId":"cks-1234567890abcdef0","CustomKeyStoreName":"pay","CustomKeyStoreType":"AWS_CLOUDHSM","CloudHsmClusterId":"cluster-234567abcdefg","ConnectionState":"FAILED","ConnectionErrorCode":"NETWORK_ERRORS","CreationDate":1700000000}],"Truncated":false}"#
     static let keys = #"{"Keys":[{"KeyId":"k1"},{"KeyId":"k2"}],"Truncated":false}"#
     static let k1 = #"{"KeyMetadata":{"KeyId":"k1","Arn":"arn:aws:kms:us-east-1:111122223333:key/k1","KeyState":"PendingDeletion","Enabled":false,"CreationDate":1700000000,"DeletionDate":1800000000,"Origin":"AWS_CLOUDHSM","CustomKeyStoreId":"cks-1234567890abcdef0"}}"#

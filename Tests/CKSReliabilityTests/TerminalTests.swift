@@ -36,6 +36,8 @@ struct TerminalScenario: Sendable, CustomTestStringConvertible {
         TerminalScenario(name: "journal is a directory", files: ["state/cks/teardowns.jsonl/x": []]),
         TerminalScenario(name: "Ctrl-C"),
         TerminalScenario(name: "SIGTERM"),
+        // What a closed terminal window sends.
+        TerminalScenario(name: "SIGHUP"),
     ]
 }
 
@@ -122,9 +124,11 @@ extension Reliability {
                 // Quit the way the scenario says, and check the terminal is back.
                 switch scenario.name {
                 case "Ctrl-C": try await tmux.send(["C-c"])
-                case "SIGTERM":
+                case "SIGTERM", "SIGHUP":
                     let pids = try await runProgram(URL(fileURLWithPath: "/usr/bin/pgrep"), ["-P", "\(try await tmux.paneInfo().pid ?? 0)"])
-                    for pid in pids.stdout.split(separator: "\n").compactMap({ Int32($0) }) { sendSignal(pid, SIGTERM) }
+                    for pid in pids.stdout.split(separator: "\n").compactMap({ Int32($0) }) {
+                        sendSignal(pid, scenario.name == "SIGHUP" ? SIGHUP : SIGTERM)
+                    }
                 default:
                     // Escape then q, apart by more than ESCDELAY (else ncurses reads Alt-q); a few times, in case the
                     // random input left a dialog or the command line open.
@@ -148,6 +152,41 @@ extension Reliability {
                     #expect(!stderr.contains(crash) && !screen.contains(crash), "\(scenario.name): \(crash)\n\(stderr)")
                 }
             }
+        }
+
+        /// A closed terminal window: tmux closes the pty (a hangup). The console must end, not keep polling the
+        /// endpoint for nobody (it once did: its SIGHUP handling never heard the signal outside the test runner).
+        @Test(.enabled(if: TmuxSession.available || Scale.requireExternal, "tmux is not installed"))
+        func consoleEndsWithItsTerminal() async throws {
+            guard requireTmux(), let binary = Locations.cksBinary else { return }
+            let scratch = try TemporaryDirectory(prefix: "cks-rel-hup")
+            defer { scratch.remove() }
+            let environment = ["XDG_CONFIG_HOME": scratch.url.appendingPathComponent("config").path,
+                               "XDG_STATE_HOME": scratch.url.appendingPathComponent("state").path,
+                               "XDG_DATA_HOME": scratch.url.appendingPathComponent("data").path]
+            let session = try await TmuxSession.start(shell: "exec \(TmuxSession.quote(binary.path)) --demo", environment: environment)
+            var consolePid: Int32?
+            do {
+                _ = try await session.waitFor("the demo's stores") { $0.contains("payments-hsm") }
+                consolePid = try await session.paneInfo().pid
+            } catch {
+                await session.kill()
+                throw error
+            }
+            let pid = try #require(consolePid)
+            // Running, not a zombie left for a parent that is gone.
+            func running() -> Bool {
+                guard let stat = try? String(contentsOfFile: "/proc/\(pid)/stat", encoding: .utf8),
+                      let close = stat.lastIndex(of: ")") else { return false }
+                return stat[stat.index(after: close)...].trimmingCharacters(in: .whitespaces).first != "Z"
+            }
+            #expect(running(), "the console runs in the pane")
+            await session.kill()
+            let deadline = ContinuousClock.now + .seconds(10)
+            while running() && ContinuousClock.now < deadline { try await Task.sleep(for: .milliseconds(100)) }
+            let alive = running()
+            if alive { _ = Glibc.kill(pid, SIGKILL) }
+            #expect(!alive, "the console was still running 10 s after its terminal closed")
         }
     }
 }

@@ -44,10 +44,15 @@ public protocol KMSTransport: Sendable {
     func send(_ request: TransportRequest, timeout: TimeInterval) async throws -> TransportResponse
     /// Releases pooled connections; later sends fail.
     func shutdown()
+    /// Whether `send` itself fails with `timedOut` once `timeout` has passed, whatever the server does, and
+    /// ends promptly when its task is cancelled. The client then adds no timer of its own; otherwise it races
+    /// each call against one.
+    var enforcesTimeout: Bool { get }
 }
 
 extension KMSTransport {
     public func shutdown() {}
+    public var enforcesTimeout: Bool { false }
 }
 
 /// URLSession (FoundationNetworking's libcurl backend) with one session, so one pooled set of keep-alive

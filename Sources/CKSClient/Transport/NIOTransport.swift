@@ -55,6 +55,9 @@ public final class NIOTransport: KMSTransport {
         }
     }
 
+    /// AsyncHTTPClient's request deadline covers the connection, the request and the whole response body.
+    public var enforcesTimeout: Bool { true }
+
     public func shutdown() {
         // Not awaited: callers shut down from synchronous contexts (defer, quit paths). In-flight calls fail;
         // later sends fail as cancelled and unsent (below).

@@ -1,4 +1,5 @@
 import CKSDomain
+import CKSServer
 import Foundation
 
 /// Live data: polling the stores, counting keys, listing a store's keys progressively, last use.
@@ -69,9 +70,11 @@ extension ConsoleApp {
             let clock = ContinuousClock()
             var lastFlush = clock.now
             do {
-                for try await record in app.backend.storeKeys() {
-                    guard let storeId = record.customKeyStoreId else { continue }
-                    app.scan?.rows[storeId, default: []].append(KeyRow(record: record))
+                for try await batch in app.backend.storeKeys() {
+                    for record in batch {
+                        guard let storeId = record.customKeyStoreId else { continue }
+                        app.scan?.rows[storeId, default: []].append(KeyRow(record: record))
+                    }
                     if clock.now - lastFlush > .milliseconds(150) {
                         app.flushScan(final: false)
                         lastFlush = clock.now
@@ -137,6 +140,8 @@ extension ConsoleApp {
         }
         census = counts
         storesTable.setRows(stores.map { StoreRow(record: $0, census: censusFor($0.id)) })
+        // The pass decoded (and dropped) a description per key: hand the freed heap back.
+        if scan.rows.values.reduce(0, { $0 + $1.count }) >= 10_000 { MallocArenas.releaseFreeMemory() }
         // The account is learnt from the first key ARN (KMS has no "who am I").
         if endpoint?.account == "?" {
             launch(nil) { app in app.endpoint = await app.backend.endpointInfo() }

@@ -1,6 +1,7 @@
 import CNcursesw
 import Dispatch
 import Foundation
+import Synchronization
 #if canImport(Glibc)
 import Glibc
 #endif
@@ -37,11 +38,14 @@ public enum TerminalRunner {
         }
         var dirty = true
         app.onChange = { dirty = true }
-        let signals = installTerminationSignals { app.running = false }
+        installTerminationSignals()
         app.start()
         let clock = ContinuousClock()
         var lastTick = clock.now - .seconds(10)
         while app.running {
+            // SIGTERM/SIGINT/SIGHUP, or the terminal went away without a SIGHUP reaching us (a closed window's
+            // pty answers EIO): quit as `q` does rather than poll the endpoint forever for nobody.
+            if TerminationRequest.received.load(ordering: .relaxed) != 0 { break }
             var handled = false
             while let key = surface.readKey() {
                 app.handle(key)
@@ -50,6 +54,7 @@ public enum TerminalRunner {
             }
             if !app.running { break }
             if clock.now - lastTick >= .milliseconds(250) {
+                if isatty(0) != 1 { break }
                 app.tick()
                 lastTick = clock.now
                 dirty = true
@@ -60,7 +65,7 @@ public enum TerminalRunner {
             }
             try? await Task.sleep(for: .milliseconds(20))
         }
-        _ = signals
+        app.running = false
         restoreTerminal()
         restoreStderr(savedStderr)
         return 0
@@ -89,13 +94,13 @@ public enum TerminalRunner {
     // MARK: signals
 
     /// SIGTERM, SIGINT and SIGHUP end the loop cleanly (the terminal is restored by the normal exit path).
-    static func installTerminationSignals(_ stop: @escaping @MainActor () -> Void) -> [any DispatchSourceSignal] {
-        [SIGTERM, SIGINT, SIGHUP].map { sig in
-            signal(sig, SIG_IGN)
-            let source = DispatchSource.makeSignalSource(signal: sig, queue: .main)
-            source.setEventHandler { MainActor.assumeIsolated { stop() } }
-            source.resume()
-            return source
+    /// A plain handler that sets a flag the loop reads: a dispatch signal source on Linux (signalfd) only hears a
+    /// signal that every thread blocks, and with SIG_IGN set for it the others discarded it, so a console started
+    /// from an ordinary shell ignored SIGTERM and outlived its closed terminal.
+    static func installTerminationSignals() {
+        TerminationRequest.received.store(0, ordering: .relaxed)
+        for sig in [SIGTERM, SIGINT, SIGHUP] {
+            signal(sig) { _ in TerminationRequest.received.store(1, ordering: .relaxed) }
         }
     }
 
@@ -117,6 +122,11 @@ public enum TerminalRunner {
         curs_set(1)
         endwin()
     }
+}
+
+/// A termination signal arrived (set from the signal handler, read by the loop).
+enum TerminationRequest {
+    static let received = Atomic<Int32>(0)
 }
 
 /// Whether curses is up; read from signal handlers, hence a plain C-layout flag.

@@ -11,9 +11,10 @@ public protocol ConsoleBackend: Sendable {
     func listStores() async throws -> [StoreRecord]
     /// The keys of one store, streamed as they are described (ListKeys, then DescribeKey per key).
     func keys(inStore storeId: String) -> AsyncThrowingStream<KeyRecord, any Error>
-    /// Every key that is in a custom key store, streamed as it is described: one pass over the account (KMS
-    /// cannot list one store's keys) from which the console counts and lists every store's keys at once.
-    func storeKeys() -> AsyncThrowingStream<KeyRecord, any Error>
+    /// Every key that is in a custom key store, streamed in batches as they are described: one pass over the
+    /// account (KMS cannot list one store's keys) from which the console counts and lists every store's keys at
+    /// once. Batches, because handing 100,000 keys to the UI thread one by one cost a thread wake-up each.
+    func storeKeys() -> AsyncThrowingStream<[KeyRecord], any Error>
     /// Key counts per store id (stores without keys may be absent).
     func keyCensus() async throws -> [String: KeyCensus]
     /// DescribeKey (plus aliases).

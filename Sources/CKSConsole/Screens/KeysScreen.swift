@@ -38,7 +38,8 @@ enum KeysScreen {
     static func makeTable(formatting: Formatting, now: @escaping () -> Date, usage: @escaping (String) -> String) -> Table<KeyRow> {
         let columns: [Column<KeyRow>] = [
             Column("KEY ID", .flex(min: 13, preferred: 36, max: 36, weight: 1, priority: 8), text: { $0.id }),
-            Column("ALIASES", .flex(min: 12, preferred: 24, max: 40, weight: 3, priority: 9), text: { $0.aliases.joined(separator: ", ") }),
+            Column("ALIASES", .flex(min: 12, preferred: 24, max: 40, weight: 3, priority: 9), text: { $0.aliases.joined(separator: ", ") },
+                   ascending: { aliasesLess($0.aliases, $1.aliases) }),
             Column("STATE", .fixed(15, priority: 10), text: { $0.state.rawValue }, style: { Style(Role.of($0.state)) },
                    ascending: { stateRank($0.state) < stateRank($1.state) }),
             Column("DELETES", .fixed(10, priority: 7), text: { row in row.deletionDate.map { Formatting.countdown(to: $0, now: now()) } ?? "" },
@@ -51,13 +52,24 @@ enum KeysScreen {
                    ascending: { $0.creationDate < $1.creationDate }),
             Column("LAST USED", .fixed(12, hideBelow: 100, priority: 5), text: { usage($0.id) }),
         ]
+        // Keys with an alias first, by alias; then by id.
         let tiebreak: (KeyRow, KeyRow) -> Bool = { a, b in
-            let (x, y) = (a.aliases.first ?? "\u{10FFFF}", b.aliases.first ?? "\u{10FFFF}")
-            return x != y ? x.localizedStandardCompare(y) == .orderedAscending : a.id < b.id
+            switch (a.aliases.first, b.aliases.first) {
+            case let (x?, y?) where x != y: return NaturalOrder.less(x, y)
+            case (_?, nil): return true
+            case (nil, _?): return false
+            default: return a.id < b.id
+            }
         }
         return Table(columns: columns, sortColumn: 1, tiebreak: tiebreak) { row in
             ([row.id, row.state.rawValue, row.description] + row.aliases).joined(separator: " ")
         }
+    }
+
+    /// As the column reads ("a, b" before "a, c"), without joining the aliases for every comparison.
+    static func aliasesLess(_ a: [String], _ b: [String]) -> Bool {
+        for (x, y) in zip(a, b) where x != y { return NaturalOrder.less(x, y) }
+        return a.count < b.count
     }
 
     static func stateRank(_ s: KeyState) -> Int {

@@ -38,7 +38,7 @@ public struct Column<Row> {
         self.alignRight = alignRight
         self.text = text
         self.style = style
-        self.ascending = ascending ?? { text($0).localizedStandardCompare(text($1)) == .orderedAscending }
+        self.ascending = ascending ?? { NaturalOrder.less(text($0), text($1)) }
     }
 }
 

@@ -118,11 +118,11 @@ public actor InMemoryBackend: ConsoleBackend {
     }
 
     /// One pass over the account, as KMSClientBackend makes it: ListKeys, then DescribeKey per key.
-    public nonisolated func storeKeys() -> AsyncThrowingStream<KeyRecord, any Error> {
+    public nonisolated func storeKeys() -> AsyncThrowingStream<[KeyRecord], any Error> {
         AsyncThrowingStream { continuation in
             let task = Task {
                 do {
-                    for record in try await self.describeStoreKeys() { continuation.yield(record) }
+                    continuation.yield(try await self.describeStoreKeys())
                     continuation.finish()
                 } catch {
                     continuation.finish(throwing: error)
