@@ -121,7 +121,7 @@ extension Bench {
                    note: String(format: "high-water %.0f MiB%@", memory.hwm, loaded == nil ? "; the full count was not seen drawn" : ""))
         }
         figure("4 console", "console: open the \(Render.grouped(big.keys))-key store (Enter → all keys listed)", "s", [openSeconds],
-               note: "ListKeys + one DescribeKey per key of the estate, 8 in flight (the console's KMSClientBackend)")
+               note: "the console's pass over the account (ListKeys, one DescribeKey per key, 8 in flight) that counts and lists every store; Enter pressed as the stores appear")
         var strokes: [Double] = []
         for i in 0..<60 {
             if let latency = session.keystrokeLatency(i % 20 == 19 ? "\u{06}" : "j") { strokes.append(latency * 1000) }
@@ -164,7 +164,7 @@ extension Bench {
             figure("4 console", "console first frame, embedded core (spawn → stores listed)", "ms", embeddedFrames,
                    note: "`cks` with no endpoint: the core starts in-process over the \(Render.grouped(big.keys))-key estate")
         }
-        Host.log(String(format: "  driver: stores and census in %.1f s, store opened in %.1f s", driver.ready, driver.opened))
+        Host.log(String(format: "  driver: stores listed and every key counted (one pass) in %.1f s, then the store opened in %.1f s", driver.ready, driver.opened))
         let sorted = driver.frames.sorted()
         figure("4 console", "console keystroke → redrawn frame, \(Render.grouped(big.keys))-key store (driver)", "ms",
                [Spread(driver.frames).median],
