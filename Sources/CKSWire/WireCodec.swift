@@ -43,7 +43,7 @@ public enum WireCodec {
     public static func decodeRequest<R: WireRequest>(_ type: R.Type, from parsed: JSONValue) throws(KMSError) -> R {
         let normalized = try WireValidator.validate(parsed, against: R.wireSchema)
         do {
-            return try makeDecoder().decode(R.self, from: Data(normalized.serialized.utf8))
+            return try JSONValueDecoder.decode(R.self, from: normalized)
         } catch {
             // Validation guarantees types and required members; reaching here means a schema/struct mismatch.
             throw KMSError(.serialization, "Could not read the request: \(describe(error))")

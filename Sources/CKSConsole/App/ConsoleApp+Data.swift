@@ -102,7 +102,7 @@ extension ConsoleApp {
     /// others when they are opened (or at the end). A list already shown keeps its rows until the pass ends.
     func flushScan(final: Bool) {
         guard let scan else { return }
-        for (storeId, view) in keysViews {
+        for (storeId, view) in keysViews where !scan.invalidated.contains(storeId) {
             let found = scan.rows[storeId] ?? []
             view.received = found.count
             guard !view.loadedOnce, final || screenStoreId == storeId, view.scanned < found.count else { continue }
@@ -122,6 +122,10 @@ extension ConsoleApp {
         for storeId in scan.rows.keys where keysViews[storeId] == nil { _ = keysView(storeId) }
         var counts: [String: KeyCensus] = [:]
         for (storeId, view) in keysViews {
+            if scan.invalidated.contains(storeId) {
+                if let known = census[storeId] { counts[storeId] = known }
+                continue
+            }
             var found = scan.rows[storeId] ?? []
             if !scan.changed.isEmpty || !scan.gone.isEmpty {
                 let fresher = Dictionary(view.table.rows.filter { scan.changed.contains($0.id) }.map { ($0.id, $0) },
@@ -140,11 +144,28 @@ extension ConsoleApp {
         }
         census = counts
         storesTable.setRows(stores.map { StoreRow(record: $0, census: censusFor($0.id)) })
+        // Keys changed elsewhere while it ran: list again (this pass's view of them may predate the change).
+        if !scan.invalidated.isEmpty { scanKeys(label: "list keys again (changed during the last pass)") }
         // The pass decoded (and dropped) a description per key: hand the freed heap back.
         if scan.rows.values.reduce(0, { $0 + $1.count }) >= 10_000 { MallocArenas.releaseFreeMemory() }
         // The account is learnt from the first key ARN (KMS has no "who am I").
         if endpoint?.account == "?" {
             launch(nil) { app in app.endpoint = await app.backend.endpointInfo() }
+        }
+    }
+
+    /// Something other than the Keys screen's own actions changed a store's keys (a step of the guided teardown):
+    /// its list is emptied and filled again by a pass, rather than showing states that are no longer true.
+    func keysChangedElsewhere(inStore storeId: String) {
+        let view = keysView(storeId)
+        view.table.setRows([])
+        view.loadedOnce = false
+        view.scanned = 0
+        if scan != nil {
+            scan?.invalidated.insert(storeId)
+            view.loading = true
+        } else {
+            scanKeys(label: "list keys after the teardown's changes")
         }
     }
 

@@ -51,6 +51,9 @@ public final class ConsoleApp {
         var rows: [String: [KeyRow]] = [:]
         var changed: Set<String> = []
         var gone: Set<String> = []
+        /// Stores whose keys something else changed while this pass ran (the guided teardown): what the pass saw
+        /// of them may predate the change, so it is not shown and another pass follows.
+        var invalidated: Set<String> = []
     }
 
     /// Progress of a bulk action (for the status line and the 1 s polling).

@@ -335,6 +335,7 @@ public final class TeardownController {
             }
             self.bulk = nil
             self.end()
+            app.keysChangedElsewhere(inStore: self.storeId)
             app.refreshStores(label: "refresh after teardown step")
         }
     }
@@ -399,6 +400,7 @@ public final class TeardownController {
             }
             self.bulk = nil
             self.end()
+            app.keysChangedElsewhere(inStore: self.storeId)
             app.refreshStores(label: "refresh after abort")
         }
     }
@@ -415,6 +417,7 @@ public final class TeardownController {
             self.abortedKeyIds = results.filter { !$0.succeeded }.map(\.target)
             self.bulk = nil
             self.end()
+            app.keysChangedElsewhere(inStore: self.storeId)
             app.say("EnableKey: \(results.filter(\.succeeded).count) of \(results.count) enabled.", .ok)
             self.refresh("teardown \(self.storeName): observe")
         }

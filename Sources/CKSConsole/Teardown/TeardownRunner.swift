@@ -156,11 +156,11 @@ public actor TeardownRunner {
             lastUse.merge(found) { _, new in new }
         case .scheduleDeletion(let ids, let window, _):
             startIfNeeded(step: step)
-            results = await bulk(ids, total: ids.count, progress: progress) { [service] ids, report in
+            let lines = bulkJournal(.scheduleKeyDeletion, step: step, windowDays: window.days)
+            results = await bulk(ids, total: ids.count, journal: lines, progress: progress) { [service] ids, report in
                 await service.scheduleKeyDeletion(ids, window: window, progress: report)
             }
             scheduled.formUnion(results.filter(\.succeeded).map(\.target))
-            journalBulk(.scheduleKeyDeletion, step: step, results: results, windowDays: window.days)
         case .reconnect(let calls):
             startIfNeeded(step: step)
             results = try await reconnect(store: store, calls: calls, step: step, progress: progress)
@@ -186,10 +186,10 @@ public actor TeardownRunner {
         let ids = current.abortableKeyIds
         startIfNeeded(step: current.currentStep)
         write(.abort, step: current.currentStep, targets: ids, result: .ok, note: "abort teardown: cancel deletion of the keys it scheduled")
-        let results = await bulk(ids, total: ids.count, progress: progress) { [service] ids, report in
+        let lines = bulkJournal(.cancelKeyDeletion, step: current.currentStep)
+        let results = await bulk(ids, total: ids.count, journal: lines, progress: progress) { [service] ids, report in
             await service.cancelKeyDeletion(ids, progress: report)
         }
-        journalBulk(.cancelKeyDeletion, step: current.currentStep, results: results)
         // The teardown is over: a later one starts afresh (its own id, scheduled set and acknowledgements).
         abortedTeardownId = teardownId
         teardownId = nil
@@ -202,10 +202,10 @@ public actor TeardownRunner {
 
     /// EnableKey on keys an abort gave back (they are Disabled after CancelKeyDeletion).
     public func enableAgain(_ keyIds: [String], progress: @escaping @Sendable (TeardownProgress) -> Void = { _ in }) async -> [TeardownCallResult] {
-        let results = await bulk(keyIds.sorted(), total: keyIds.count, progress: progress) { [service] ids, report in
+        let lines = bulkJournal(.enableKey, step: nil, teardown: abortedTeardownId)
+        let results = await bulk(keyIds.sorted(), total: keyIds.count, journal: lines, progress: progress) { [service] ids, report in
             await service.enableKey(ids, progress: report)
         }
-        journalBulk(.enableKey, step: nil, results: results, teardown: abortedTeardownId)
         return results
     }
 
@@ -311,29 +311,38 @@ extension TeardownRunner {
             result: result, requestIds: requestIds, failures: failures, windowDays: windowDays, note: note))
     }
 
-    /// One journal line per 100 targets keeps lines readable with thousands of keys.
-    private func journalBulk(_ operation: TeardownJournalEntry.Operation, step: TeardownStep.Kind?,
-                             results: [TeardownCallResult], windowDays: Int? = nil, teardown: String? = nil) {
-        var start = 0
-        while start < results.count {
-            let chunk = Array(results[start..<min(start + 100, results.count)])
-            start += 100
-            let failures = Dictionary(uniqueKeysWithValues: chunk.compactMap { r in r.error.map { (r.target, $0.description) } })
+    /// The journal lines of a bulk call, written as its results arrive (one line per 100 keys keeps lines
+    /// readable with thousands of keys): a console killed in the middle of scheduling 10,000 keys leaves a
+    /// record of every key the core had already changed, not nothing.
+    private func bulkJournal(_ operation: TeardownJournalEntry.Operation, step: TeardownStep.Kind?,
+                             windowDays: Int? = nil, teardown: String? = nil) -> BulkJournalLines {
+        let store = lastKnownStore ?? TeardownJournalEntry.Store(id: storeRef, name: storeRef, type: .awsCloudHsm)
+        let id = teardown ?? teardownId ?? UUID().uuidString.lowercased()
+        if teardown == nil { teardownId = id }
+        let (journal, endpoint, identity) = (self.journal, service.endpoint, self.identity)
+        return BulkJournalLines { chunk in
+            let failures = Dictionary(chunk.compactMap { r in r.error.map { (r.target, $0.description) } }, uniquingKeysWith: { $1 })
             let result: TeardownJournalEntry.Result = failures.isEmpty ? .ok : failures.count == chunk.count ? .failed : .partial
-            write(operation, step: step, targets: chunk.map(\.target), result: result,
-                  requestIds: chunk.compactMap(\.requestId), failures: failures, windowDays: windowDays, teardown: teardown)
+            journal.append(TeardownJournalEntry(
+                time: Date(), teardown: id, endpoint: endpoint, account: identity?.account, principal: identity?.principal,
+                store: store, step: step, operation: operation, targets: chunk.map(\.target), result: result,
+                requestIds: chunk.compactMap(\.requestId), failures: failures, windowDays: windowDays, note: nil))
         }
     }
 
-    /// Runs a bulk call, reporting each result with a running count.
-    private func bulk(_ ids: [String], total: Int, progress: @escaping @Sendable (TeardownProgress) -> Void,
+    /// Runs a bulk call, reporting each result with a running count and journalling it.
+    private func bulk(_ ids: [String], total: Int, journal lines: BulkJournalLines,
+                      progress: @escaping @Sendable (TeardownProgress) -> Void,
                       _ call: (_ ids: [String], _ report: @escaping @Sendable (TeardownCallResult) -> Void) async -> [TeardownCallResult])
         async -> [TeardownCallResult] {
         guard !ids.isEmpty else { return [] }
         let counter = Counter()
-        return await call(ids) { result in
+        let results = await call(ids) { result in
+            lines.add(result)
             progress(.call(result, done: counter.increment(), total: total))
         }
+        lines.flush()
+        return results
     }
 
     private func storeCall(_ operation: TeardownJournalEntry.Operation, store: TeardownObservation.Store,
@@ -372,6 +381,30 @@ extension TeardownRunner {
             await $0.connect(storeId: $1)
         })
         return results
+    }
+}
+
+/// Results of a bulk call gathered from concurrent calls into journal lines of 100.
+final class BulkJournalLines: Sendable {
+    private let pending = Mutex<[TeardownCallResult]>([])
+    private let emit: @Sendable ([TeardownCallResult]) -> Void
+
+    init(_ emit: @escaping @Sendable ([TeardownCallResult]) -> Void) { self.emit = emit }
+
+    func add(_ result: TeardownCallResult) {
+        let full: [TeardownCallResult]? = pending.withLock { p in
+            p.append(result)
+            guard p.count >= 100 else { return nil }
+            defer { p.removeAll(keepingCapacity: true) }
+            return p
+        }
+        if let full { emit(full) }
+    }
+
+    /// Writes what is left (fewer than 100), at the end of the call.
+    func flush() {
+        let rest = pending.withLock { p in defer { p.removeAll() }; return p }
+        if !rest.isEmpty { emit(rest) }
     }
 }
 
