@@ -188,36 +188,55 @@ extension ConsoleApp {
         return onStores ? min(600, max(30, accountKeys / 10)) : min(300, max(5, accountKeys / 20))
     }
 
+    /// What DescribeKey said of one key after an action.
+    struct Redescribed: Sendable {
+        var id: String
+        var record: KeyRecord?
+        var gone = false
+        var failure: String?
+    }
+
+    static func redescribeOne(_ backend: any ConsoleBackend, _ id: String) async -> Redescribed {
+        do { return Redescribed(id: id, record: try await backend.describeKey(id)) } catch {
+            return Redescribed(id: id, gone: BackendError.kmsCode(error) == .notFound, failure: BackendError.describe(error).1)
+        }
+    }
+
     /// Re-describes keys after an action changed them, and updates their rows.
     func redescribe(_ keyIds: [String], storeId: String) async {
-        var changed: [KeyRow] = []
-        var gone: Set<String> = []
         let backend = self.backend
         // Eight at a time, as the listing does: a bulk action over hundreds of keys is followed by as many describes.
-        await withTaskGroup(of: (String, KeyRecord?, Bool, String?).self) { group in
+        // Results stay inside the group's body and no nested function captures the group: a release build crashed
+        // handing a child's result to the group when this loop was written that way (see ConsoleBackend.perform).
+        let outcomes = await withTaskGroup(of: Redescribed.self, returning: [Redescribed].self) { group in
+            var out: [Redescribed] = []
             var next = 0
-            func add() {
-                guard next < keyIds.count else { return }
+            while next < min(8, keyIds.count) {
                 let id = keyIds[next]
+                group.addTask { await Self.redescribeOne(backend, id) }
                 next += 1
-                group.addTask {
-                    do { return (id, try await backend.describeKey(id), false, nil) } catch {
-                        return (id, nil, BackendError.kmsCode(error) == .notFound, BackendError.describe(error).1)
-                    }
+            }
+            while let outcome = await group.next() {
+                out.append(outcome)
+                if next < keyIds.count {
+                    let id = keyIds[next]
+                    group.addTask { await Self.redescribeOne(backend, id) }
+                    next += 1
                 }
             }
-            for _ in 0..<8 { add() }
-            for await (id, record, isGone, failure) in group {
-                if let record {
-                    changed.append(KeyRow(record: record))
-                    // The Key detail screen shows every DescribeKey field; the rows keep only the list's.
-                    if record.id == detailKeyId { detailRecord = record; detailFailure = nil }
-                } else if id == detailKeyId, !isGone {
-                    detailFailure = failure
-                }
-                if isGone { gone.insert(id) }
-                add()
+            return out
+        }
+        var changed: [KeyRow] = []
+        var gone: Set<String> = []
+        for outcome in outcomes {
+            if let record = outcome.record {
+                changed.append(KeyRow(record: record))
+                // The Key detail screen shows every DescribeKey field; the rows keep only the list's.
+                if record.id == detailKeyId { detailRecord = record; detailFailure = nil }
+            } else if outcome.id == detailKeyId, !outcome.gone {
+                detailFailure = outcome.failure
             }
+            if outcome.gone { gone.insert(outcome.id) }
         }
         // A pass over the keys running now may have described these keys before the change.
         scan?.changed.formUnion(changed.map(\.id))

@@ -74,37 +74,43 @@ extension ConsoleBackend {
     /// One call per key through the single-key methods, four at a time.
     public func perform(_ action: KeyAction, on keyIds: [String], pendingWindowInDays: Int,
                         progress: @escaping @Sendable (KeyActionResult) -> Void) async -> [KeyActionResult] {
-        var results = [KeyActionResult?](repeating: nil, count: keyIds.count)
-        await withTaskGroup(of: (Int, KeyActionResult).self) { group in
+        // Results live inside the group's body and no nested function captures the group: both patterns were
+        // seen to corrupt a release build (a crash in the task group's result hand-off; see KMSClient.bulk).
+        await withTaskGroup(of: (Int, KeyActionResult).self, returning: [KeyActionResult].self) { group in
+            var results = [KeyActionResult?](repeating: nil, count: keyIds.count)
             var next = 0
-            func add() {
-                guard next < keyIds.count else { return }
+            while next < min(4, keyIds.count) {
                 let (index, id) = (next, keyIds[next])
+                group.addTask { (index, await Self.performOne(self, action, id, pendingWindowInDays)) }
                 next += 1
-                group.addTask {
-                    do {
-                        var date: Date?
-                        switch action {
-                        case .scheduleDeletion: date = try await self.scheduleKeyDeletion(id, pendingWindowInDays: pendingWindowInDays)
-                        case .cancelDeletion: try await self.cancelKeyDeletion(id)
-                        case .enable: try await self.enableKey(id)
-                        case .disable: try await self.disableKey(id)
-                        }
-                        return (index, KeyActionResult(keyId: id, deletionDate: date))
-                    } catch {
-                        let (code, message, _) = BackendError.describe(error)
-                        return (index, KeyActionResult(keyId: id, failure: .init(code: code, message: message)))
-                    }
-                }
             }
-            for _ in 0..<4 { add() }
-            for await (index, result) in group {
+            while let (index, result) = await group.next() {
                 results[index] = result
                 progress(result)
-                add()
+                if next < keyIds.count {
+                    let (index, id) = (next, keyIds[next])
+                    group.addTask { (index, await Self.performOne(self, action, id, pendingWindowInDays)) }
+                    next += 1
+                }
             }
+            return results.compactMap { $0 }
         }
-        return results.compactMap { $0 }
+    }
+
+    private static func performOne(_ backend: Self, _ action: KeyAction, _ id: String, _ window: Int) async -> KeyActionResult {
+        do {
+            var date: Date?
+            switch action {
+            case .scheduleDeletion: date = try await backend.scheduleKeyDeletion(id, pendingWindowInDays: window)
+            case .cancelDeletion: try await backend.cancelKeyDeletion(id)
+            case .enable: try await backend.enableKey(id)
+            case .disable: try await backend.disableKey(id)
+            }
+            return KeyActionResult(keyId: id, deletionDate: date)
+        } catch {
+            let (code, message, _) = BackendError.describe(error)
+            return KeyActionResult(keyId: id, failure: .init(code: code, message: message))
+        }
     }
 }
 

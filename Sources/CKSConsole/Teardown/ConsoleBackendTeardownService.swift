@@ -162,23 +162,26 @@ public final class ConsoleBackendTeardownService: TeardownService {
         return results
     }
 
-    /// Runs `body` for every id with at most `width` in flight; results in the order of `ids`.
+    /// Runs `body` for every id with at most `width` in flight; results in the order of `ids`. (Results inside the
+    /// group's body, no nested function capturing the group: see `ConsoleBackend.perform`.)
     static func each<T: Sendable>(_ ids: [String], width: Int, _ body: @escaping @Sendable (String) async -> T) async -> [T] {
-        var results = [T?](repeating: nil, count: ids.count)
-        await withTaskGroup(of: (Int, T).self) { group in
+        await withTaskGroup(of: (Int, T).self, returning: [T].self) { group in
+            var results = [T?](repeating: nil, count: ids.count)
             var next = 0
-            func add() {
-                guard next < ids.count else { return }
-                let index = next, id = ids[next]
-                next += 1
+            while next < min(max(1, width), ids.count) {
+                let (index, id) = (next, ids[next])
                 group.addTask { (index, await body(id)) }
+                next += 1
             }
-            for _ in 0..<max(1, width) { add() }
-            for await (index, value) in group {
+            while let (index, value) = await group.next() {
                 results[index] = value
-                add()
+                if next < ids.count {
+                    let (index, id) = (next, ids[next])
+                    group.addTask { (index, await body(id)) }
+                    next += 1
+                }
             }
+            return results.compactMap { $0 }
         }
-        return results.compactMap { $0 }
     }
 }
