@@ -73,6 +73,28 @@ struct TableTests {
         #expect(t.visible.first.map { $0.size } == 98)
     }
 
+    @Test("marked rows: the view's order first, then those the filter hides; kept only until something changes")
+    func markedRowsFollowChanges() {
+        let t = table()
+        t.setRows((0..<30).map { Item(id: $0, name: "item-\($0)", size: $0) })
+        t.sort(by: 1, ascending: false)
+        t.marks = [3, 13, 23, 25]
+        t.setFilter("item-2")
+        var m = t.marked()
+        #expect(m.visible.map(\.id) == [25, 23] && m.hidden.map(\.id).sorted() == [3, 13])
+        t.select(25)
+        t.toggleMark()                       // unmarked: the kept answer must not survive
+        m = t.marked()
+        #expect(m.visible.map(\.id) == [23] && m.hidden.count == 2)
+        t.update([Item(id: 23, name: "renamed", size: 23)])   // no longer matches the filter: now hidden
+        m = t.marked()
+        #expect(m.visible.isEmpty && m.hidden.map(\.id).sorted() == [3, 13, 23])
+        t.setRows(t.rows.filter { $0.id != 13 })               // a marked row gone
+        #expect(t.markedRows().hidden == 2 && t.marks == [3, 23])
+        t.marks.removeAll()
+        #expect(t.marked().visible.isEmpty && t.marked().hidden.isEmpty)
+    }
+
     @Test("appended pages merge into the sorted view")
     func progressive() {
         let t = table()

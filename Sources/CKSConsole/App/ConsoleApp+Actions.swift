@@ -77,13 +77,10 @@ extension ConsoleApp {
         switch screen {
         case .keys(let id):
             let table = keysView(id).table
-            let marked = table.markedRows()
-            if !marked.visible.isEmpty || marked.hidden > 0 {
+            let marked = table.marked()
+            if !marked.visible.isEmpty || !marked.hidden.isEmpty {
                 // In the order the table shows them, then those the filter hides.
-                let shown = table.visible.filter { table.marks.contains($0.id) }
-                let shownIds = Set(shown.map(\.id))
-                let all = shown + table.rows.filter { table.marks.contains($0.id) && !shownIds.contains($0.id) }
-                return KeyTargets(all: all, hiddenByFilter: marked.hidden)
+                return KeyTargets(all: marked.visible + marked.hidden, hiddenByFilter: marked.hidden.count)
             }
             return KeyTargets(all: table.current.map { [$0] } ?? [], hiddenByFilter: 0)
         case .keyDetail:
