@@ -52,6 +52,14 @@ public actor InMemoryBackend: ConsoleBackend {
     var keys: [String: KeyEntry] = [:]
     var keyOrder: [String] = []
     var requestCounter = 0
+    var callCounts: [String: Int] = [:]
+
+    /// `req-` and 6 hex digits of the FNV-1a hash of `text`.
+    static func stableRequestId(_ text: String) -> String {
+        var hash: UInt64 = 0xcbf29ce484222325
+        for byte in text.utf8 { hash = (hash ^ UInt64(byte)) &* 0x100000001b3 }
+        return "req-" + String(String(hash, radix: 16).suffix(6))
+    }
     /// When set, every call fails as if the core had vanished.
     var unreachable = false
     /// Seconds CONNECTING and DISCONNECTING last.
@@ -281,7 +289,12 @@ public actor InMemoryBackend: ConsoleBackend {
 
     func call<T: Sendable>(_ operation: String, target: String, _ body: () throws -> T) async throws -> T {
         requestCounter += 1
-        let rid = String(format: "req-%06d", requestCounter)
+        // Named by the call (operation, target, how many such calls so far), not by arrival order: the console's
+        // start runs the stores refresh and the pass over the keys concurrently, and the goldens must not depend
+        // on which reaches the backend first.
+        let occurrence = callCounts["\(operation)|\(target)", default: 0] + 1
+        callCounts["\(operation)|\(target)"] = occurrence
+        let rid = Self.stableRequestId("\(operation)|\(target)|\(occurrence)")
         let start = time.now()
         do {
             try settleOrFail()
