@@ -139,7 +139,7 @@ extension ConsoleApp {
             view.loading = false
             view.received = found.count
             if !found.isEmpty {
-                counts[storeId] = KeyCensus(total: found.count, pendingDeletion: found.reduce(0) { $0 + ($1.state == .pendingDeletion ? 1 : 0) })
+                counts[storeId] = KeyCensus(of: found)
             }
         }
         census = counts
@@ -206,26 +206,7 @@ extension ConsoleApp {
     func redescribe(_ keyIds: [String], storeId: String) async {
         let backend = self.backend
         // Eight at a time, as the listing does: a bulk action over hundreds of keys is followed by as many describes.
-        // Results stay inside the group's body and no nested function captures the group: a release build crashed
-        // handing a child's result to the group when this loop was written that way (see ConsoleBackend.perform).
-        let outcomes = await withTaskGroup(of: Redescribed.self, returning: [Redescribed].self) { group in
-            var out: [Redescribed] = []
-            var next = 0
-            while next < min(8, keyIds.count) {
-                let id = keyIds[next]
-                group.addTask { await Self.redescribeOne(backend, id) }
-                next += 1
-            }
-            while let outcome = await group.next() {
-                out.append(outcome)
-                if next < keyIds.count {
-                    let id = keyIds[next]
-                    group.addTask { await Self.redescribeOne(backend, id) }
-                    next += 1
-                }
-            }
-            return out
-        }
+        let outcomes = await BoundedConcurrency.map(keyIds, width: 8) { id in await Self.redescribeOne(backend, id) }
         var changed: [KeyRow] = []
         var gone: Set<String> = []
         for outcome in outcomes {
@@ -246,7 +227,7 @@ extension ConsoleApp {
         view.table.update(changed)
         if !gone.isEmpty { view.table.setRows(view.table.rows.filter { !gone.contains($0.id) }) }
         let keys = view.table.rows
-        census[storeId] = KeyCensus(total: keys.count, pendingDeletion: keys.reduce(0) { $0 + ($1.state == .pendingDeletion ? 1 : 0) })
+        census[storeId] = KeyCensus(of: keys)
         storesTable.setRows(stores.map { StoreRow(record: $0, census: censusFor($0.id)) })
     }
 

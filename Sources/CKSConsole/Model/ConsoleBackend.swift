@@ -74,26 +74,8 @@ extension ConsoleBackend {
     /// One call per key through the single-key methods, four at a time.
     public func perform(_ action: KeyAction, on keyIds: [String], pendingWindowInDays: Int,
                         progress: @escaping @Sendable (KeyActionResult) -> Void) async -> [KeyActionResult] {
-        // Results live inside the group's body and no nested function captures the group: both patterns were
-        // seen to corrupt a release build (a crash in the task group's result hand-off; see KMSClient.bulk).
-        await withTaskGroup(of: (Int, KeyActionResult).self, returning: [KeyActionResult].self) { group in
-            var results = [KeyActionResult?](repeating: nil, count: keyIds.count)
-            var next = 0
-            while next < min(4, keyIds.count) {
-                let (index, id) = (next, keyIds[next])
-                group.addTask { (index, await Self.performOne(self, action, id, pendingWindowInDays)) }
-                next += 1
-            }
-            while let (index, result) = await group.next() {
-                results[index] = result
-                progress(result)
-                if next < keyIds.count {
-                    let (index, id) = (next, keyIds[next])
-                    group.addTask { (index, await Self.performOne(self, action, id, pendingWindowInDays)) }
-                    next += 1
-                }
-            }
-            return results.compactMap { $0 }
+        await BoundedConcurrency.map(keyIds, width: 4, onResult: progress) { id in
+            await Self.performOne(self, action, id, pendingWindowInDays)
         }
     }
 

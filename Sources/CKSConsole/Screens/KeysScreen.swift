@@ -29,6 +29,13 @@ public struct KeyRow: Identifiable, Sendable, Hashable {
     }
 }
 
+extension KeyCensus {
+    /// The counts of a store's listed keys.
+    init(of rows: [KeyRow]) {
+        self.init(total: rows.count, pendingDeletion: rows.reduce(0) { $0 + ($1.state == .pendingDeletion ? 1 : 0) })
+    }
+}
+
 /// The Keys-of-a-store screen: its columns (the countdown and last use read live values through closures).
 @MainActor
 enum KeysScreen {

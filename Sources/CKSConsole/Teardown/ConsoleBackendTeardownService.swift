@@ -70,7 +70,7 @@ public final class ConsoleBackendTeardownService: TeardownService {
         let backend = self.backend
         let dates = created.withLock { $0 }
         let counter = Counter()
-        let pairs = await Self.each(keyIds, width: concurrency) { id -> (String, KeyLastUse) in
+        let pairs = await BoundedConcurrency.map(keyIds, width: concurrency) { id -> (String, KeyLastUse) in
             defer { progress(counter.increment()) }
             do {
                 let u = try await backend.lastUsage(id)
@@ -150,7 +150,7 @@ public final class ConsoleBackendTeardownService: TeardownService {
 
     private func perKey(_ ids: [String], progress: @escaping @Sendable (TeardownCallResult) -> Void,
                         _ body: @escaping @Sendable (String) async throws -> TeardownCallResult) async -> [TeardownCallResult] {
-        let results = await Self.each(ids, width: concurrency) { id -> TeardownCallResult in
+        let results = await BoundedConcurrency.map(ids, width: concurrency) { id -> TeardownCallResult in
             let result: TeardownCallResult
             do { result = try await body(id) } catch {
                 let e = Self.callError(error)
@@ -162,26 +162,4 @@ public final class ConsoleBackendTeardownService: TeardownService {
         return results
     }
 
-    /// Runs `body` for every id with at most `width` in flight; results in the order of `ids`. (Results inside the
-    /// group's body, no nested function capturing the group: see `ConsoleBackend.perform`.)
-    static func each<T: Sendable>(_ ids: [String], width: Int, _ body: @escaping @Sendable (String) async -> T) async -> [T] {
-        await withTaskGroup(of: (Int, T).self, returning: [T].self) { group in
-            var results = [T?](repeating: nil, count: ids.count)
-            var next = 0
-            while next < min(max(1, width), ids.count) {
-                let (index, id) = (next, ids[next])
-                group.addTask { (index, await body(id)) }
-                next += 1
-            }
-            while let (index, value) = await group.next() {
-                results[index] = value
-                if next < ids.count {
-                    let (index, id) = (next, ids[next])
-                    group.addTask { (index, await body(id)) }
-                    next += 1
-                }
-            }
-            return results.compactMap { $0 }
-        }
-    }
 }
