@@ -62,6 +62,29 @@ struct ConsoleTmuxTests {
         }
     }
 
+    /// Every store listed with its counts: as many counted rows as the title says (`Stores (6)`), none still
+    /// "counting…". The counts of all stores change in one frame when the pass over the keys ends, and tmux can be
+    /// captured while ncurses is half-way through writing that frame, so the rows must also read the same twice.
+    static func waitForCountedStores(_ what: String, in tmux: TmuxSession, timeout: Duration = .seconds(60),
+                                     _ extra: @escaping (String) -> Bool = { _ in true }) async throws -> String {
+        func counted(_ screen: String) -> Bool {
+            guard let title = screen.firstMatch(of: #/Stores \((\d+)\)/#), let total = Int(title.1), total > 0
+            else { return false }
+            return storeRows(screen).count == total && !screen.contains("counting…") && extra(screen)
+        }
+        let deadline = ContinuousClock.now + timeout
+        while true {
+            let first = try await tmux.waitFor(what, timeout: max(.seconds(1), deadline - ContinuousClock.now), counted)
+            try await Task.sleep(for: .milliseconds(200))
+            let second = try await tmux.capture()
+            if counted(second) && storeRows(second) == storeRows(first) { return second }
+            guard ContinuousClock.now < deadline else {
+                Issue.record("the stores never settled for \(what); last screen:\n\(second)")
+                throw HarnessError("the stores never settled for \(what)")
+            }
+        }
+    }
+
     /// The rows of the keys table: (is the cursor here, alias column text, state).
     static func keyRows(_ screen: String) -> [(cursor: Bool, text: String, state: String)] {
         let states = ["PendingDeletion", "Unavailable", "Enabled", "Disabled", "Creating", "PendingImport"]
@@ -143,8 +166,8 @@ struct ConsoleTmuxTests {
         environment["CKS_QA_STATUS"] = statusFile.path
         try await withTmux(command, environment: environment) { tmux in
             // Stores: header with EMBEDDED; states in words, FAILED with its code (issue 4 "Screens").
-            let stores = try await tmux.waitFor("the stores screen of the demo estate", timeout: .seconds(60)) {
-                $0.contains("EMBEDDED") && $0.contains("FAILED (") && Self.storeRows($0).count >= 3
+            let stores = try await Self.waitForCountedStores("the stores screen of the demo estate", in: tmux) {
+                $0.contains("EMBEDDED") && $0.contains("FAILED (")
             }
             let rows = Self.storeRows(stores)
             for state in ["CONNECTED", "DISCONNECTED"] {
@@ -278,9 +301,7 @@ struct ConsoleTmuxTests {
         var environment = Self.isolatedEnvironment(scratch)
         environment["CKS_QA_STATUS"] = statusFile.path
         try await withTmux(command, environment: environment) { tmux in
-            let stores = try await tmux.waitFor("the stores screen", timeout: .seconds(60)) {
-                $0.contains("EMBEDDED") && Self.storeRows($0).count >= 3
-            }
+            let stores = try await Self.waitForCountedStores("the stores screen", in: tmux) { $0.contains("EMBEDDED") }
             let rows = Self.storeRows(stores)
             let target = try #require(rows.filter { $0.state == "CONNECTED" && stores.contains("CloudHSM") }
                 .max { $0.keys < $1.keys }, "a CONNECTED store with keys:\n\(stores)")

@@ -48,9 +48,7 @@ struct TeardownTmuxTests {
         let scratch = try TemporaryDirectory(prefix: "cks-qa-abort")
         defer { scratch.remove() }
         try await withTmux([binary.path, "--demo"], environment: UI.isolatedEnvironment(scratch)) { tmux in
-            let stores = try await tmux.waitFor("the stores screen", timeout: .seconds(60)) {
-                $0.contains("EMBEDDED") && UI.storeRows($0).count >= 3
-            }
+            let stores = try await UI.waitForCountedStores("the stores screen", in: tmux) { $0.contains("EMBEDDED") }
             // The external key store with keys: some Enabled, some Disabled, two pending deletion by someone else.
             let target = try #require(UI.storeRows(stores).first { $0.name == "partner-xks" }, "partner-xks:\n\(stores)")
             let waiting = try await Self.scheduleEverything(target.name, in: tmux)
