@@ -1,4 +1,5 @@
 import CKSDomain
+import CKSWire
 import Foundation
 
 /// Who is calling, as the HTTP front resolved it from the SigV4 credential and the principals file.
@@ -28,4 +29,12 @@ public struct Caller: Sendable, Hashable {
 /// The front has already authenticated and authorized the caller and capped the body size.
 public protocol KMSRequestHandling: Sendable {
     func handle(target: String, body: Data, caller: Caller) async throws -> Data
+    /// The same request with the body the front already parsed (a JSON object), so it is not parsed twice.
+    func handle(target: String, parsed: JSONValue, body: Data, caller: Caller) async throws -> Data
+}
+
+extension KMSRequestHandling {
+    public func handle(target: String, parsed: JSONValue, body: Data, caller: Caller) async throws -> Data {
+        try await handle(target: target, body: body, caller: caller)
+    }
 }

@@ -173,6 +173,38 @@ private func expectKMSError(_ code: KMSErrorCode, _ message: String? = nil, _ bo
                                              signedHeaders: ["content-type", "host"], signature: "abc"))
     }
 
+    /// The parser keeps slices of the header and the canonical request skips sorting names already in order;
+    /// what those fast paths see must give what the general path gives.
+    @Test func parameterAndSignedHeaderCorners() throws {
+        // A repeated parameter's last value wins; unknown ones are ignored; an empty one counts as missing.
+        let repeated = try SigV4Authorization.parse(
+            "AWS4-HMAC-SHA256 Signature=old, Credential=AKID/20240820/eu-west-1/kms/aws4_request, Extra=1, "
+                + "SignedHeaders=host, Signature=new, Junk")
+        #expect(repeated.signature == "new" && repeated.region == "eu-west-1" && repeated.signedHeaders == ["host"])
+        let empty = "AWS4-HMAC-SHA256 Credential=AKID/20240820/us-east-1/kms/aws4_request, SignedHeaders=host, Signature="
+        expectKMSError(.incompleteSignature, "Authorization header requires 'Signature' parameter. Authorization=\(empty)") {
+            _ = try SigV4Authorization.parse(empty)
+        }
+        let sixParts = "AWS4-HMAC-SHA256 Credential=AKID/20240820/us-east-1/kms/aws4_request/x, SignedHeaders=host, Signature=a"
+        expectKMSError(.incompleteSignature) { _ = try SigV4Authorization.parse(sixParts) }
+        // Names signed out of order, in upper case or twice canonicalize as the sorted lower-case set.
+        #expect(SigV4.canonicalSignedHeaderNames(["x-amz-target", "Host", "content-type", "host"])
+                == ["content-type", "host", "x-amz-target"])
+        #expect(SigV4.canonicalSignedHeaderNames(["content-type", "host"]) == ["content-type", "host"])
+        // A request whose client listed its signed headers unsorted and in mixed case still verifies.
+        let s = Signed()
+        let shuffled = s.authorization.replacingOccurrences(of: "SignedHeaders=content-type;host;x-amz-date;x-amz-target",
+                                                             with: "SignedHeaders=X-Amz-Target;host;Content-Type;x-amz-date")
+        #expect(shuffled != s.authorization)
+        try s.verify(authorization: shuffled)
+        // Header names in any case are recognised as ones that must be signed.
+        var t = Signed()
+        t.headers.append(("X-AMZ-META-NOTE", "unsigned"))
+        expectKMSError(.invalidSignature, "'x-amz-meta-note' must be a 'SignedHeader' in the AWS Authorization.") {
+            try t.verify()
+        }
+    }
+
     @Test func hostMustBeSigned() {
         let s = Signed()
         let noHost = s.authorization.replacingOccurrences(of: "content-type;host;", with: "content-type;")

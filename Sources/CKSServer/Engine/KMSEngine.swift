@@ -69,11 +69,20 @@ public final class KMSEngine: KMSRequestHandling, Sendable {
     // MARK: Dispatch
 
     public func handle(target: String, body: Data, caller: Caller) async throws -> Data {
+        guard Self.routes[target] != nil else { throw KMSError(.unknownOperation, "") }
+        return try await dispatch(target: target, parsed: try WireCodec.parseBody(body), caller: caller)
+    }
+
+    public func handle(target: String, parsed: JSONValue, body: Data, caller: Caller) async throws -> Data {
+        try await dispatch(target: target, parsed: parsed, caller: caller)
+    }
+
+    func dispatch(target: String, parsed: JSONValue, caller: Caller) async throws -> Data {
         guard let handler = Self.routes[target] else {
             throw KMSError(.unknownOperation, "")
         }
         do {
-            return try await handler(self, body, caller)
+            return try await handler(self, parsed, caller)
         } catch let error as KMSError {
             throw error
         } catch is CancellationError {
@@ -84,12 +93,12 @@ public final class KMSEngine: KMSRequestHandling, Sendable {
         }
     }
 
-    typealias Handler = @Sendable (KMSEngine, Data, Caller) async throws -> Data
+    typealias Handler = @Sendable (KMSEngine, JSONValue, Caller) async throws -> Data
 
     static func route<R: WireRequest>(_ type: R.Type,
                                       _ f: @escaping @Sendable (KMSEngine, R, Caller) async throws -> R.Response) -> (String, Handler) {
-        (R.target, { engine, body, caller in
-            let request = try WireCodec.decodeRequest(R.self, from: body)
+        (R.target, { engine, parsed, caller in
+            let request = try WireCodec.decodeRequest(R.self, from: parsed)
             return WireCodec.encodeResponse(try await f(engine, request, caller))
         })
     }

@@ -52,10 +52,12 @@ struct HTTPAdaptor: HTTPResponder {
         return Self.response(answer, requestId: requestId)
     }
 
+    static let requestIdField = HTTPField.Name("x-amzn-RequestId")!
+
     static func response(_ answer: FrontResponse, requestId: String) -> Response {
         var fields = HTTPFields()
         fields[.contentType] = WireCodec.contentType
-        fields[HTTPField.Name("x-amzn-RequestId")!] = requestId
+        fields[Self.requestIdField] = requestId
         for (name, value) in answer.headers {
             if let fieldName = HTTPField.Name(name) { fields[fieldName] = value }
         }

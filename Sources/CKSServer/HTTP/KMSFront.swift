@@ -91,7 +91,7 @@ public struct KMSFront: Sendable {
         let caller = Caller(account: principal.account, region: region, principalName: principal.name,
                             requestId: requestId)
         do {
-            let output = try await handler.handle(target: target, body: body, caller: caller)
+            let output = try await handler.handle(target: target, parsed: parsed, body: body, caller: caller)
             return FrontResponse(status: 200, body: output)
         } catch let error as KMSError {
             return .error(error)
@@ -140,20 +140,7 @@ public struct KMSFront: Sendable {
     /// The first value of header `name` (given in lower case), compared without allocating a lowered copy of
     /// every header name on every lookup (perf, issue 6).
     func header(_ name: String, in headers: [(String, String)]) -> String? {
-        headers.first { Self.equalsIgnoringASCIICase($0.0, lowercased: name) }?.1
-    }
-
-    static func equalsIgnoringASCIICase(_ text: String, lowercased name: String) -> Bool {
-        var a = text.utf8.makeIterator(), b = name.utf8.makeIterator()
-        while true {
-            switch (a.next(), b.next()) {
-            case (nil, nil): return true
-            case let (x?, y?):
-                let folded = x >= 0x41 && x <= 0x5A ? x | 0x20 : x
-                if folded != y { return false }
-            default: return false
-            }
-        }
+        headers.first { SigV4.equalsIgnoringASCIICase($0.0, lowercased: name) }?.1
     }
 }
 

@@ -68,31 +68,59 @@ public enum SigV4 {
     /// is percent-encoded (botocore's `quote(path, safe='/~')`); query pairs are sorted but not re-encoded.
     public static func canonicalRequest(method: String, path: String, query: String, headers: [(String, String)],
                                         signedHeaders: [String], payloadHash: String) -> String {
+        // Built in one string: this runs on every request the core verifies (perf, issue 6).
         let names = canonicalSignedHeaderNames(signedHeaders)
-        var lines = [method.uppercased(), canonicalPath(path), canonicalQuery(query)]
-        let lowered = headers.map { (name: $0.0.lowercased(), value: $0.1) }
+        var text = ""
+        text.reserveCapacity(256 + payloadHash.utf8.count)
+        text += method.uppercased()
+        text += "\n"
+        text += canonicalPath(path)
+        text += "\n"
+        text += canonicalQuery(query)
+        text += "\n"
         for name in names {
-            let values = lowered.filter { $0.name == name }.map { trimAll($0.value) }
-            lines.append("\(name):\(values.joined(separator: ","))")
+            text += name
+            text += ":"
+            var first = true
+            for (headerName, value) in headers where equalsIgnoringASCIICase(headerName, lowercased: name) {
+                if !first { text += "," }
+                text += trimAll(value)
+                first = false
+            }
+            text += "\n"
         }
-        lines.append("")
-        lines.append(names.joined(separator: ";"))
-        lines.append(payloadHash)
-        return lines.joined(separator: "\n")
+        text += "\n"
+        for (i, name) in names.enumerated() {
+            if i > 0 { text += ";" }
+            text += name
+        }
+        text += "\n"
+        text += payloadHash
+        return text
     }
 
     /// Task 2: the string to sign.
     public static func stringToSign(amzDate: String, scope: String, canonicalRequest: String) -> String {
-        [algorithm, amzDate, scope, hexSHA256(Data(canonicalRequest.utf8))].joined(separator: "\n")
+        var text = algorithm
+        text.reserveCapacity(algorithm.utf8.count + amzDate.utf8.count + scope.utf8.count + 67)
+        text += "\n"
+        text += amzDate
+        text += "\n"
+        text += scope
+        text += "\n"
+        text += hexSHA256(canonicalRequest)
+        return text
     }
 
     /// Task 3: the hex signature, from the derived key kSigning = HMAC chain over date, region, service, "aws4_request".
     public static func signature(secretAccessKey: String, scopeDate: String, region: String, service: String,
                                  stringToSign: String) -> String {
         // kSigning comes from a cache: it changes once a day per credential and region (perf, issue 6).
-        let kSigning = SigningKeyCache.shared.key(secretAccessKey: secretAccessKey, scopeDate: scopeDate,
-                                                  region: region, service: service)
-        return hex(HMAC<SHA256>.authenticationCode(for: Data(stringToSign.utf8), using: kSigning))
+        var mac = SigningKeyCache.shared.keyedHMAC(secretAccessKey: secretAccessKey, scopeDate: scopeDate,
+                                                   region: region, service: service)
+        var message = stringToSign
+        message.withUTF8 { mac.update(data: UnsafeRawBufferPointer($0)) }
+        return hex(mac.finalize())
     }
 
     public static func credentialScope(scopeDate: String, region: String, service: String) -> String {
@@ -132,12 +160,45 @@ public enum SigV4 {
 
     public static func hexSHA256(_ data: Data) -> String { hex(SHA256.hash(data: data)) }
 
+    /// The hex SHA-256 of a string's UTF-8, without copying it into `Data` first.
+    public static func hexSHA256(_ text: String) -> String {
+        var text = text
+        return text.withUTF8 { hex(SHA256.hash(data: UnsafeRawBufferPointer($0))) }
+    }
+
+    /// Whether `text` equals `name` (given in lower case) ignoring ASCII case, without lowering a copy of it:
+    /// header names are compared several times per request.
+    public static func equalsIgnoringASCIICase<S: StringProtocol>(_ text: S, lowercased name: String) -> Bool {
+        equalsIgnoringASCIICase(bytes: text.utf8, lowercased: name)
+    }
+
+    public static func equalsIgnoringASCIICase<Bytes: Sequence<UInt8>>(bytes: Bytes, lowercased name: String) -> Bool {
+        var a = bytes.makeIterator(), b = name.utf8.makeIterator()
+        while true {
+            switch (a.next(), b.next()) {
+            case (nil, nil): return true
+            case let (x?, y?):
+                let folded = x >= 0x41 && x <= 0x5A ? x | 0x20 : x
+                if folded != y { return false }
+            default: return false
+            }
+        }
+    }
+
     // MARK: - Canonicalisation details (botocore's behaviour)
 
     static func canonicalSignedHeaderNames(_ names: [String]) -> [String] {
-        // Sorted by code point (UTF-8 byte order), as Python sorts str.
-        Set(names.map { String(trimWhitespace($0.lowercased())) })
-            .sorted { Array($0.utf8).lexicographicallyPrecedes(Array($1.utf8)) }
+        // Sorted by code point (UTF-8 byte order), as Python sorts str. What clients send (and what `parse`
+        // returns) is nearly always already canonical: then the list itself is the answer.
+        func canonical(_ name: String) -> Bool {
+            !name.utf8.contains { ($0 >= 0x41 && $0 <= 0x5A) || $0 == 0x20 || $0 == 0x09 || $0 >= 0x80 }
+        }
+        if names.allSatisfy(canonical),
+           zip(names, names.dropFirst()).allSatisfy({ $0.utf8.lexicographicallyPrecedes($1.utf8) }) {
+            return names
+        }
+        return Set(names.map { String(trimWhitespace($0.lowercased())) })
+            .sorted { $0.utf8.lexicographicallyPrecedes($1.utf8) }
     }
 
     static func canonicalPath(_ path: String) -> String {
@@ -184,6 +245,30 @@ public enum SigV4 {
         while start < end, isSpace(scalars[start]) { start = scalars.index(after: start) }
         while end > start, isSpace(scalars[scalars.index(before: end)]) { end = scalars.index(before: end) }
         return Substring(scalars[start..<end])
+    }
+
+    /// `text` split at every `separator` byte (an ASCII character, so never inside a multi-byte scalar), as
+    /// slices of it; empty pieces are dropped unless `omittingEmpty` is false.
+    static func split(_ text: Substring, on separator: UInt8, omittingEmpty: Bool = true) -> [Substring] {
+        var pieces: [Substring] = []
+        let utf8 = text.utf8
+        var start = utf8.startIndex
+        var i = start
+        while i < utf8.endIndex {
+            if utf8[i] == separator {
+                if !omittingEmpty || i > start { pieces.append(text[start..<i]) }
+                start = utf8.index(after: i)
+            }
+            i = utf8.index(after: i)
+        }
+        if !omittingEmpty || start < utf8.endIndex { pieces.append(text[start...]) }
+        return pieces
+    }
+
+    /// ASCII lower case, without a new string when there is nothing to lower (header names usually are).
+    static func lowercasedASCII<S: StringProtocol>(_ text: S) -> String {
+        if !text.utf8.contains(where: { $0 >= 0x41 && $0 <= 0x5A }) { return String(text) }
+        return text.lowercased()
     }
 
     static func trimAll(_ value: String) -> String {

@@ -19,15 +19,17 @@ final class SigningKeyCache: Sendable {
     static let shared = SigningKeyCache(capacity: 256)
 
     private let capacity: Int
-    private let entries = Mutex<[Scope: SymmetricKey]>([:])
+    /// HMAC states already keyed with kSigning: keying one hashes two padded blocks, about as much as signing
+    /// a short string again; a copy of the keyed state is cheap (copy-on-write of the digest context).
+    private let entries = Mutex<[Scope: HMAC<SHA256>]>([:])
 
     init(capacity: Int) { self.capacity = capacity }
 
-    /// The signing key for this scope, derived once and then reused.
-    func key(secretAccessKey: String, scopeDate: String, region: String, service: String) -> SymmetricKey {
+    /// An HMAC keyed with this scope's signing key, derived once and then reused (update and finalize a copy).
+    func keyedHMAC(secretAccessKey: String, scopeDate: String, region: String, service: String) -> HMAC<SHA256> {
         let scope = Scope(secretAccessKey: secretAccessKey, scopeDate: scopeDate, region: region, service: service)
         if let known = entries.withLock({ $0[scope] }) { return known }
-        let derived = Self.derive(scope)
+        let derived = HMAC<SHA256>(key: Self.derive(scope))
         entries.withLock { entries in
             if entries.count >= capacity { entries.removeAll(keepingCapacity: true) }
             entries[scope] = derived
