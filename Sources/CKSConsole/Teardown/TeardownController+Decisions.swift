@@ -1,0 +1,122 @@
+import CKSDomain
+import Foundation
+
+/// The operator's decisions beside the next step: acknowledging flagged keys, aborting a teardown (and enabling
+/// the keys again), disconnecting only, accepting orphaned key material, and the core's fast-forward.
+extension TeardownController {
+    func acknowledgeMarked(all: Bool) {
+        guard let app else { return }
+        let flags = pendingFlags
+        guard !flags.isEmpty else { return }
+        if all || !marks.isEmpty {
+            let chosen = all ? flags : flags.filter { marks.contains($0.keyId) }
+            app.dialog = TeardownDialogs.acknowledge(self, chosen)
+        } else {
+            acknowledge([flags[min(cursor, flags.count - 1)]])
+        }
+    }
+
+    func acknowledge(_ flags: [FlaggedKey]) {
+        let acks = flags.map(\.acknowledgement)
+        marks.subtract(flags.map(\.keyId))
+        app?.launch("teardown \(storeName): acknowledge \(TeardownText.count(Set(flags.map(\.keyId)).count, "key"))") { [runner] app in
+            // Read-only: the decision counts for this session's plan but is not journalled (no teardown is started).
+            if let plan = await runner.acknowledge(acks, journaled: !app.options.readOnly) { await self.accept(plan) }
+            app.say("Acknowledged \(TeardownText.count(Set(flags.map(\.keyId)).count, "key")).", .ok)
+        }
+    }
+
+    func openAbortDialog() {
+        guard let app, let plan, availability(.abortTeardown) == nil else { return }
+        if refuseIfReadOnly("aborting the teardown") { return }
+        app.dialog = TeardownDialogs.abort(self, count: plan.abortableKeyIds.count)
+    }
+
+    func abort() {
+        guard let app else { return }
+        begin("the abort (CancelKeyDeletion)", changes: true)
+        progress.reset()
+        bulk = Bulk(label: "CancelKeyDeletion", total: plan?.abortableKeyIds.count ?? 0)
+        app.launch("teardown \(storeName): abort") { [progress, runner] app in
+            do {
+                let outcome = try await runner.abort { progress.set($0) }
+                self.lastResults = ("CancelKeyDeletion", outcome.results)
+                await self.accept(outcome.plan)
+                self.abortedKeyIds = outcome.results.filter(\.succeeded).map(\.target)
+                if !self.abortedKeyIds.isEmpty { app.dialog = TeardownDialogs.enableAgain(self, count: self.abortedKeyIds.count) }
+            } catch {
+                self.error = "\(error)"
+            }
+            self.bulk = nil
+            self.end()
+            app.keysChangedElsewhere(inStore: self.storeId)
+            app.refreshStores(label: "refresh after abort")
+        }
+    }
+
+    func enableAgain() {
+        guard let app else { return }
+        let ids = abortedKeyIds
+        begin("EnableKey", changes: true)
+        progress.reset()
+        bulk = Bulk(label: "EnableKey", total: ids.count)
+        app.launch("teardown \(storeName): enable \(ids.count) keys again") { [progress, runner] app in
+            let results = await runner.enableAgain(ids) { progress.set($0) }
+            self.lastResults = ("EnableKey", results)
+            self.abortedKeyIds = results.filter { !$0.succeeded }.map(\.target)
+            self.bulk = nil
+            self.end()
+            app.keysChangedElsewhere(inStore: self.storeId)
+            app.say("EnableKey: \(results.filter(\.succeeded).count) of \(results.count) enabled.", .ok)
+            self.refresh("teardown \(self.storeName): observe")
+        }
+    }
+
+    func openDisconnectOnlyDialog() {
+        guard let app, let option = plan?.disconnectOnly else { return }
+        if let reason = availability(.disconnectOnly) { app.say("Disconnect only: \(reason).", .warning); return }
+        if refuseIfReadOnly("disconnecting") { return }
+        app.dialog = TeardownDialogs.disconnectOnly(self, option)
+    }
+
+    func disconnectOnly(acknowledging ack: TeardownAcknowledgement?) {
+        guard let app else { return }
+        begin("DisconnectCustomKeyStore (disconnect only)", changes: true)
+        app.launch("teardown \(storeName): disconnect only") { [runner] app in
+            if let ack { _ = await runner.acknowledge([ack]) }
+            do {
+                let outcome = try await runner.disconnectOnly(confirmedName: self.storeName)
+                await self.accept(outcome.plan)
+                app.say(outcome.failed.isEmpty ? "Disconnected \(self.storeName); connect it again at any time." : "Disconnect failed.",
+                        outcome.failed.isEmpty ? .ok : .warning)
+            } catch {
+                self.error = "\(error)"
+            }
+            self.end()
+            app.refreshStores(label: "refresh after disconnect")
+        }
+    }
+
+    func openAcceptOrphaningDialog() {
+        guard let app, let warning = plan?.warnings.first(where: { $0.kind == .keyMaterialWillBeOrphaned && !$0.isAcknowledged }),
+              let ack = warning.acknowledgement else { return }
+        app.dialog = TeardownDialogs.acceptOrphaning(self, warning: warning, ack: ack)
+    }
+
+    func fastForward() {
+        guard let app else { return }
+        if let reason = availability(.fastForward) { app.say("Fast-forward: \(reason).", .warning); return }
+        begin("the fast-forward (CksAdmin.AdvanceClock)", changes: true)
+        app.launch("teardown \(storeName): fast-forward (CksAdmin.AdvanceClock)") { [runner] app in
+            do {
+                let plan = try await runner.fastForward()
+                await self.accept(plan)
+                app.say("Fast-forwarded the core's clock past the last deletion date.", .ok)
+            } catch {
+                self.error = "\(error)"
+            }
+            self.end()
+            app.refreshStores(label: "refresh after fast-forward")
+        }
+    }
+}
