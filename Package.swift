@@ -74,21 +74,23 @@ let package = Package(
             "CKSDomain", "CKSWire", "CKSClient", "CKSServer", "CKSConsole",
             .product(name: "ArgumentParser", package: "swift-argument-parser"),
         ]),
+        // Helpers shared by the suites that start programs: temporary directories, the built `cks`, external tools.
+        .target(name: "CKSTestSupport", path: "Tests/CKSTestSupport"),
         .testTarget(name: "CKSDomainTests", dependencies: ["CKSDomain"]),
         .testTarget(name: "CKSPersistenceTests", dependencies: ["CKSPersistence"]),
         .testTarget(name: "CKSWireTests", dependencies: ["CKSWire"], resources: [.copy("Vectors")]),
         .testTarget(name: "CKSServerTests", dependencies: ["CKSServer", "CKSWire", "CKSClient"]),
         .testTarget(name: "CKSClientTests", dependencies: [
-            "CKSClient", "CKSServer", .product(name: "Logging", package: "swift-log"),
+            "CKSClient", "CKSServer", "CKSTestSupport", .product(name: "Logging", package: "swift-log"),
         ]),
-        .testTarget(name: "CKSConsoleTests", dependencies: ["CKSConsole"]),
+        .testTarget(name: "CKSConsoleTests", dependencies: ["CKSConsole", "CKSTestSupport"]),
         // Suites that drive real third-party programs (aws CLI, boto3, moto, tmux) against the built `cks`.
-        .testTarget(name: "CKSExternalTests", dependencies: ["cks", "CKSClient", "CKSWire"],
+        .testTarget(name: "CKSExternalTests", dependencies: ["cks", "CKSClient", "CKSWire", "CKSTestSupport"],
                     exclude: ["python"]),
         // Tests that attack cks: kill -9 mid-teardown, races, a fuzzer, auth, exposure, console outages, soak.
         // CI size by default; CKS_LONG=1 for the long versions (issue 7).
         .testTarget(name: "CKSReliabilityTests", dependencies: [
-            "cks", "CKSClient", "CKSServer", "CKSWire", "CKSDomain",
+            "cks", "CKSClient", "CKSServer", "CKSWire", "CKSDomain", "CKSTestSupport",
             .product(name: "GRDB", package: "GRDB.swift"),
         ]),
     ]

@@ -79,57 +79,6 @@ func onThread<T: Sendable>(_ body: @escaping @Sendable () throws -> T) async thr
     }
 }
 
-/// A fresh directory under `$TMPDIR`, removed on request.
-struct TemporaryDirectory: Sendable {
-    let url: URL
-
-    init(prefix: String) throws {
-        url = FileManager.default.temporaryDirectory
-            .appendingPathComponent("\(prefix)-\(UUID().uuidString.prefix(8).lowercased())", isDirectory: true)
-        try FileManager.default.createDirectory(at: url, withIntermediateDirectories: true)
-    }
-
-    func remove() { try? FileManager.default.removeItem(at: url) }
-}
-
-/// Where the repository and the built products are, found without absolute paths in the source.
-enum Locations {
-    /// The repository root: three levels above this file (Tests/CKSReliabilityTests/Support/).
-    static let repositoryRoot: URL = URL(fileURLWithPath: #filePath)
-        .deletingLastPathComponent().deletingLastPathComponent()
-        .deletingLastPathComponent().deletingLastPathComponent()
-
-    /// The `cks` executable built next to the test bundle (`CKS_BINARY` overrides).
-    static let cksBinary: URL? = {
-        let fm = FileManager.default
-        if let override = ProcessInfo.processInfo.environment["CKS_BINARY"], fm.isExecutableFile(atPath: override) {
-            return URL(fileURLWithPath: override)
-        }
-        var candidates: [URL] = []
-        if let exe = try? fm.destinationOfSymbolicLink(atPath: "/proc/self/exe") {
-            candidates.append(URL(fileURLWithPath: exe).deletingLastPathComponent().appendingPathComponent("cks"))
-        }
-        if let exe = Bundle.main.executableURL {
-            candidates.append(exe.deletingLastPathComponent().appendingPathComponent("cks"))
-        }
-        for bundle in Bundle.allBundles where bundle.bundlePath.hasSuffix(".xctest") {
-            candidates.append(bundle.bundleURL.deletingLastPathComponent().appendingPathComponent("cks"))
-        }
-        candidates.append(repositoryRoot.appendingPathComponent(".build/debug/cks"))
-        return candidates.first { fm.isExecutableFile(atPath: $0.path) }
-    }()
-
-    /// An executable on PATH, or nil.
-    static func tool(_ name: String) -> URL? {
-        let path = ProcessInfo.processInfo.environment["PATH"] ?? "/usr/bin:/bin"
-        for dir in path.split(separator: ":") {
-            let candidate = URL(fileURLWithPath: String(dir)).appendingPathComponent(name)
-            if FileManager.default.isExecutableFile(atPath: candidate.path) { return candidate }
-        }
-        return nil
-    }
-}
-
 /// `kill(2)` under a name no method shadows.
 @discardableResult
 func sendSignal(_ pid: Int32, _ signal: Int32) -> Int32 { kill(pid, signal) }

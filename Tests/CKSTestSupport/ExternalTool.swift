@@ -2,8 +2,7 @@ import Foundation
 import Synchronization
 import Testing
 
-// Shared rule for suites that drive third-party programs (moto_server, aws, tmux, ...). Copy this file into
-// another test target to use it there:
+// Shared rule for suites that drive third-party programs (moto_server, aws, tmux, ...):
 //
 //   @Test(.enabled(if: ExternalTool.shouldRun("moto_server"), ExternalTool.skipNote("moto_server")))
 //   func againstMoto() async throws {
@@ -14,17 +13,17 @@ import Testing
 // A missing program skips the test with a visible reason, unless CKS_REQUIRE_EXTERNAL=1: then the test runs
 // and fails, so CI cannot pass by silently skipping.
 
-enum ExternalTool {
-    struct Missing: Error, CustomStringConvertible {
-        var name: String
-        var description: String { "\(name) was not found on PATH and CKS_REQUIRE_EXTERNAL=1 requires it" }
+public enum ExternalTool {
+    public struct Missing: Error, CustomStringConvertible {
+        public var name: String
+        public var description: String { "\(name) was not found on PATH and CKS_REQUIRE_EXTERNAL=1 requires it" }
     }
 
     /// CKS_REQUIRE_EXTERNAL=1: a missing program is a failure, not a skip.
-    static var isRequired: Bool { ProcessInfo.processInfo.environment["CKS_REQUIRE_EXTERNAL"] == "1" }
+    public static var isRequired: Bool { ProcessInfo.processInfo.environment["CKS_REQUIRE_EXTERNAL"] == "1" }
 
     /// The program's path on PATH, if any.
-    static func locate(_ name: String) -> URL? {
+    public static func locate(_ name: String) -> URL? {
         if name.contains("/") { return FileManager.default.isExecutableFile(atPath: name) ? URL(fileURLWithPath: name) : nil }
         let path = ProcessInfo.processInfo.environment["PATH"] ?? "/usr/local/bin:/usr/bin:/bin"
         for dir in path.split(separator: ":") where !dir.isEmpty {
@@ -35,14 +34,14 @@ enum ExternalTool {
     }
 
     /// For `.enabled(if:)`: run when the program exists, or when it is required (so its absence fails).
-    static func shouldRun(_ name: String) -> Bool { isRequired || locate(name) != nil }
+    public static func shouldRun(_ name: String) -> Bool { isRequired || locate(name) != nil }
 
-    static func skipNote(_ name: String) -> Comment {
+    public static func skipNote(_ name: String) -> Comment {
         Comment(rawValue: "skipped: \(name) not found on PATH (set CKS_REQUIRE_EXTERNAL=1 to make this a failure)")
     }
 
     /// The program's path; throws (failing the test that calls it) when it is missing.
-    static func require(_ name: String) throws -> URL {
+    public static func require(_ name: String) throws -> URL {
         guard let url = locate(name) else { throw Missing(name: name) }
         return url
     }
@@ -50,11 +49,11 @@ enum ExternalTool {
 
 /// A child process started for a test: output captured, a line awaited with a deadline, stopped by its PID.
 // @unchecked: Process is not Sendable, but only its thread-safe accessors (isRunning, processIdentifier) are used after launch.
-final class ManagedProcess: @unchecked Sendable {
-    let process: Process
+public final class ManagedProcess: @unchecked Sendable {
+    public let process: Process
     private let output = OutputBuffer()
 
-    init(_ executable: URL, _ arguments: [String], environment: [String: String]? = nil) throws {
+    public init(_ executable: URL, _ arguments: [String], environment: [String: String]? = nil) throws {
         let process = Process()
         process.executableURL = executable
         process.arguments = arguments
@@ -75,11 +74,11 @@ final class ManagedProcess: @unchecked Sendable {
         try process.run()
     }
 
-    var pid: Int32 { process.processIdentifier }
-    var capturedOutput: String { output.text }
+    public var pid: Int32 { process.processIdentifier }
+    public var capturedOutput: String { output.text }
 
     /// Polls the output until `match` returns a value, the process exits, or the deadline passes.
-    func waitFor<T>(timeout: Duration = .seconds(30), _ match: (String) -> T?) async throws -> T {
+    public func waitFor<T>(timeout: Duration = .seconds(30), _ match: (String) -> T?) async throws -> T {
         let deadline = ContinuousClock.now + timeout
         while ContinuousClock.now < deadline {
             if let found = match(capturedOutput) { return found }
@@ -92,7 +91,7 @@ final class ManagedProcess: @unchecked Sendable {
     }
 
     /// SIGTERM by PID, then SIGKILL if it lingers; waits (with a deadline) until it is gone.
-    func stop() async {
+    public func stop() async {
         guard process.isRunning else { return }
         kill(pid, SIGTERM)
         let deadline = ContinuousClock.now + .seconds(5)
@@ -104,12 +103,13 @@ final class ManagedProcess: @unchecked Sendable {
         }
     }
 
-    struct ProcessFailure: Error, CustomStringConvertible { var description: String }
+    public struct ProcessFailure: Error, CustomStringConvertible { public var description: String }
 }
 
 /// Text collected from a pipe on another thread.
-final class OutputBuffer: Sendable {
+public final class OutputBuffer: Sendable {
     private let storage = Mutex("")
-    func append(_ text: String) { storage.withLock { $0 += text } }
-    var text: String { storage.withLock { $0 } }
+    public init() {}
+    public func append(_ text: String) { storage.withLock { $0 += text } }
+    public var text: String { storage.withLock { $0 } }
 }
