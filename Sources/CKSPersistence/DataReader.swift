@@ -28,6 +28,15 @@ public class DataReader {
         try Row.fetchAll(db.cachedStatement(sql: sql), arguments: arguments)
     }
 
+    /// Keys selected with `Columns.key`, decoded without copying each row first.
+    func oneKey(_ sql: String, _ arguments: StatementArguments) throws -> KMSKey? {
+        try DecodedKey.fetchOne(db.cachedStatement(sql: sql), arguments: arguments)?.key
+    }
+
+    func allKeys(_ sql: String, _ arguments: StatementArguments) throws -> [KMSKey] {
+        try DecodedKey.fetchAll(db.cachedStatement(sql: sql), arguments: arguments).map(\.key)
+    }
+
     // MARK: meta
 
     /// A value of the key/value table (clock offset, time scale, tracking start...).
@@ -81,8 +90,8 @@ public class DataReader {
 
     /// The key with this id in `scope`, deleted or not (callers check `isDeleted(at:)`).
     public func key(id: String, in scope: ResourceScope) throws -> KMSKey? {
-        try DecodedKey.fetchOne(db.cachedStatement(sql: "SELECT \(Columns.key) FROM kms_key WHERE id = ? AND account = ? AND region = ?"),
-                                arguments: [id, scope.account, scope.region])?.key
+        try oneKey("SELECT \(Columns.key) FROM kms_key WHERE id = ? AND account = ? AND region = ?",
+                   [id, scope.account, scope.region])
     }
 
     /// Keys of `scope` that exist at `now`, in creation order after `after`: (id) only, for ListKeys.
@@ -101,8 +110,7 @@ public class DataReader {
 
     /// Keys of a store (for tests and the admin view).
     public func keys(storeId: String) throws -> [KMSKey] {
-        try DecodedKey.fetchAll(db.cachedStatement(sql: "SELECT \(Columns.key) FROM kms_key WHERE store_id = ? ORDER BY seq"),
-                                arguments: [storeId]).map(\.key)
+        try allKeys("SELECT \(Columns.key) FROM kms_key WHERE store_id = ? ORDER BY seq", [storeId])
     }
 
     /// The key of a store that uses this external key, if any.
@@ -118,8 +126,8 @@ public class DataReader {
         guard let earliest = try Double.fetchOne(
             db.cachedStatement(sql: "SELECT MIN(deletion_date) FROM kms_key WHERE deletion_date IS NOT NULL")),
             earliest <= now.timeIntervalSince1970 else { return [] }
-        return try DecodedKey.fetchAll(db.cachedStatement(sql: "SELECT \(Columns.key) FROM kms_key WHERE deletion_date IS NOT NULL AND deletion_date <= ? ORDER BY deletion_date"),
-                                       arguments: [now.timeIntervalSince1970]).map(\.key)
+        return try allKeys("SELECT \(Columns.key) FROM kms_key WHERE deletion_date IS NOT NULL AND deletion_date <= ? ORDER BY deletion_date",
+                           [now.timeIntervalSince1970])
     }
 
     // MARK: aliases

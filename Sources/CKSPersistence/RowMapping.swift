@@ -66,7 +66,6 @@ func storeArguments(_ s: CustomKeyStore) -> StatementArguments {
      s.connection.settlesAt?.timeIntervalSince1970, s.connection.outcome?.rawValue, s.connectionFault?.rawValue]
 }
 
-/// Decodes a row selected with `Columns.key`, by position.
 /// A key decoded straight from the statement's current row: `Row.fetchOne` would first copy all 19 values
 /// (~3% of a key write's CPU, perf, issue 6).
 struct DecodedKey: FetchableRecord {
@@ -74,6 +73,7 @@ struct DecodedKey: FetchableRecord {
     init(row: Row) throws { key = try decodeKey(row) }
 }
 
+/// Decodes a row selected with `Columns.key`, by position.
 func decodeKey(_ row: Row) throws -> KMSKey {
     guard let origin = Origin(rawValue: row[8]), let state = KeyState(rawValue: row[10]) else {
         throw CorruptRow(what: "key")

@@ -69,18 +69,21 @@ public final class KMSEngine: KMSRequestHandling, Sendable {
     // MARK: Dispatch
 
     public func handle(target: String, body: Data, caller: Caller) async throws -> Data {
-        guard Self.routes[target] != nil else { throw KMSError(.unknownOperation, "") }
-        return try await dispatch(target: target, parsed: try WireCodec.parseBody(body), caller: caller)
+        // An unknown target is refused before the body is looked at, as the front does.
+        let handler = try Self.handler(for: target)
+        return try await run(handler, parsed: try WireCodec.parseBody(body), caller: caller)
     }
 
     public func handle(target: String, parsed: JSONValue, body: Data, caller: Caller) async throws -> Data {
-        try await dispatch(target: target, parsed: parsed, caller: caller)
+        try await run(try Self.handler(for: target), parsed: parsed, caller: caller)
     }
 
-    func dispatch(target: String, parsed: JSONValue, caller: Caller) async throws -> Data {
-        guard let handler = Self.routes[target] else {
-            throw KMSError(.unknownOperation, "")
-        }
+    static func handler(for target: String) throws(KMSError) -> Handler {
+        guard let handler = routes[target] else { throw KMSError(.unknownOperation, "") }
+        return handler
+    }
+
+    func run(_ handler: Handler, parsed: JSONValue, caller: Caller) async throws -> Data {
         do {
             return try await handler(self, parsed, caller)
         } catch let error as KMSError {
