@@ -111,7 +111,8 @@ extension TeardownController {
             do {
                 let plan = try await runner.fastForward()
                 await self.accept(plan)
-                app.say("Fast-forwarded the core's clock past the last deletion date.", .ok)
+                // The clock is the whole core's: keys other stores scheduled for deletion before then go as well.
+                app.say("Fast-forwarded the clock; other stores' keys due by then are deleted too.", .ok)
             } catch {
                 self.error = "\(error)"
             }
