@@ -68,6 +68,7 @@ let package = Package(
         .executableTarget(name: "cks", dependencies: [
             "CKSConsole", "CKSServer", "CKSClient",
             .product(name: "ArgumentParser", package: "swift-argument-parser"),
+            .product(name: "Logging", package: "swift-log"),   // `cks serve` logs warnings only
         ]),
         // The performance benchmark of issue 6 (`swift run -c release cks-bench`): wrk against the core, moto and nginx.
         .executableTarget(name: "cks-bench", dependencies: [

@@ -43,7 +43,7 @@ public final class KMSClient: Sendable {
         "TrentService.ListAliases", "TrentService.GetKeyLastUsage", "TrentService.EnableKey", "TrentService.DisableKey",
         "TrentService.Encrypt", "TrentService.Decrypt", "TrentService.GenerateDataKey", "TrentService.GenerateRandom",
         "CksAdmin.DescribeCloudHsmClusters", "CksAdmin.UpdateCloudHsmCluster", "CksAdmin.SetConnectionFault",
-        "CksAdmin.GetClock",
+        "CksAdmin.GetClock", "CksAdmin.GetCallerIdentity",
     ]
 
     /// - Parameters:

@@ -101,11 +101,11 @@ public struct KMSClientError: Error, Sendable, Hashable, CustomStringConvertible
         let requestId = headers["x-amzn-requestid"] ?? headers["x-amz-request-id"]
         let parsed = WireCodec.decodeErrorBody(status: status, errorTypeHeader: headers["x-amzn-errortype"], body: body)
         guard !parsed.type.isEmpty else {
-            let snippet = String(decoding: body.prefix(200), as: UTF8.self)
+            // What such an answer holds (an HTML error page, a proxy's text) is not shown: it is not a message for
+            // an operator and would bring its markup and line breaks to the terminal.
+            let kind = headers["content-type"].map { " (\($0.split(separator: ";").first.map(String.init) ?? $0))" } ?? ""
             return KMSClientError(kind: .invalidResponse,
-                                  message: parsed.message.isEmpty
-                                      ? "HTTP \(status) without an AWS error body\(snippet.isEmpty ? "" : ": \(snippet)")"
-                                      : parsed.message,
+                                  message: parsed.message.isEmpty ? "HTTP \(status), not an AWS error body\(kind)" : parsed.message,
                                   requestId: requestId, httpStatus: status, endpoint: endpoint)
         }
         let kind: Kind = parsed.code.map { .service($0) } ?? .unknownService(parsed.type)

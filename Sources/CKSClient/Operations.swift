@@ -180,6 +180,11 @@ extension KMSClient {
         try await send(GetClockRequest(), timeout: timeout).now
     }
 
+    /// Who the credentials belong to (CksAdmin.GetCallerIdentity: account, ARN, name); a cks core only.
+    public func callerIdentity(timeout: TimeInterval? = nil) async throws(KMSClientError) -> CallerIdentityResponse {
+        try await send(GetCallerIdentityRequest(), timeout: timeout)
+    }
+
     /// Moves the core's simulated clock forward; returns the new simulated now.
     @discardableResult
     public func advanceClock(seconds: Int, timeout: TimeInterval? = nil) async throws(KMSClientError) -> Date {

@@ -16,7 +16,11 @@ public enum CksAdmin {
         WireOperation(SetConnectionFaultRequest.self),
         WireOperation(GetClockRequest.self),
         WireOperation(AdvanceClockRequest.self),
+        WireOperation(GetCallerIdentityRequest.self),
     ])
+
+    /// Operations every authenticated principal may call, whatever its `allow` list (as STS's GetCallerIdentity).
+    public static let unrestrictedTargets: Set<String> = [GetCallerIdentityRequest.target]
 
     /// CloudHSM cluster states (the subset a simulated cluster uses). Only `ACTIVE` clusters back a key store.
     public static let clusterStates = ["ACTIVE", "DEGRADED", "UNINITIALIZED", "INITIALIZED", "UPDATE_IN_PROGRESS",
@@ -376,6 +380,35 @@ public struct ClockResponse: Codable, Sendable, Hashable {
     public init(now: Date) { self.now = now }
 
     enum CodingKeys: String, CodingKey { case now = "Now" }
+}
+
+// MARK: - Caller identity
+
+/// Who the signed request comes from, as STS's GetCallerIdentity says it: the journal records a teardown's principal
+/// by name and ARN rather than by access key id. Every authenticated principal may call it.
+public struct GetCallerIdentityRequest: WireRequest, Hashable {
+    public typealias Response = CallerIdentityResponse
+    public static let target = "CksAdmin.GetCallerIdentity"
+    public static let wireSchema = WireStructure(name: "GetCallerIdentityRequest", members: [])
+
+    public init() {}
+    public init(from decoder: any Decoder) throws {}
+    public func encode(to encoder: any Encoder) throws { _ = encoder.container(keyedBy: WireNoKeys.self) }
+}
+
+/// `{"Account", "Arn", "UserId"}` (the principal's name), as STS answers.
+public struct CallerIdentityResponse: Codable, Sendable, Hashable {
+    public var account: String
+    public var arn: String
+    public var userId: String
+
+    public init(account: String, arn: String, userId: String) {
+        self.account = account
+        self.arn = arn
+        self.userId = userId
+    }
+
+    enum CodingKeys: String, CodingKey { case account = "Account", arn = "Arn", userId = "UserId" }
 }
 
 extension WireStructure {

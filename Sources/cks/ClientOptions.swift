@@ -24,9 +24,8 @@ enum OutputChoice: String, ExpressibleByArgument, CaseIterable {
     var format: ScriptedOutputFormat { self == .table ? .table : .json }
 }
 
-/// The exit statuses, for the verbs' help text.
-let scriptedExitHelp = """
-Exit status: 0 ok, 1 other error, 2 not found, 3 access denied, 4 invalid state, \
-5 cannot reach the endpoint, 6 configuration error, 64 usage error. \
-Errors print the AWS error type and message on stderr.
-"""
+/// A verb's help: what it says on errors, and the exit statuses it can return (from the one list, `ScriptedExit`).
+func scriptedHelp(_ statuses: [ScriptedExit]) -> String {
+    "Errors print the AWS error type and message on stderr, in one line. With no endpoint configured, the verb says "
+        + "so on stderr and uses a core started inside the process. " + ScriptedExit.help(statuses)
+}

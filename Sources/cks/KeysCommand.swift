@@ -7,7 +7,7 @@ struct KeysCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "keys",
         abstract: "List the keys of one custom key store: id, aliases, state, deletion date, created.",
-        discussion: scriptedExitHelp)
+        discussion: scriptedHelp(ScriptedExit.keys))
 
     @Argument(help: "The custom key store, by id (cks-…) or by name.")
     var store: String

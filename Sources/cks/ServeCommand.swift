@@ -2,6 +2,7 @@ import ArgumentParser
 import CKSPersistence
 import CKSServer
 import Foundation
+import Logging
 #if canImport(Glibc)
 import Glibc
 #endif
@@ -76,9 +77,12 @@ struct ServeCommand: AsyncParsableCommand {
         configuration.engine.storeQuota = storeQuota
         configuration.engine.durability = Durability(rawValue: durability.uppercased()) ?? .normal
 
+        // Warnings and errors only: the one line below says the core is ready (no library start-up chatter).
+        var logger = Logger(label: "cks")
+        logger.logLevel = .warning
         let server: CoreServer
         do {
-            server = try await CoreServer.start(configuration, handleSignals: true)
+            server = try await CoreServer.start(configuration, handleSignals: true, logger: logger)
         } catch let error as CoreStartError {
             Self.writeLine("cks serve: \(error.message)", to: 2)
             throw ExitCode(1)

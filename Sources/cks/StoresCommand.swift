@@ -5,8 +5,8 @@ import CKSConsole
 struct StoresCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "stores",
-        abstract: "List the custom key stores: name, id, type, connection state, key count, created.",
-        discussion: scriptedExitHelp)
+        abstract: "List the custom key stores: name, id, type, connection state, key and pending counts, created.",
+        discussion: scriptedHelp(ScriptedExit.stores))
 
     @OptionGroup var client: ClientOptions
 

@@ -13,10 +13,11 @@ struct TeardownCommand: AsyncParsableCommand {
         confirmation (type the store's name on a terminal; --yes otherwise), until it has to wait, is blocked, or \
         the store is deleted. Run it again at any point: it continues where things stand. Keys used in the last \
         30 days, or whose use is unknown, must be acknowledged (--acknowledge KEY_ID or --acknowledge-flagged). \
-        Actions are journalled in $XDG_STATE_HOME/cks/teardowns.jsonl (else ~/.local/state/cks).
-        Exit status: 0 done (the store is deleted), 10 waiting (run again later, or use --wait), 11 blocked (a \
-        decision is needed: see the output), 12 --dry-run with a change to make, 1 a call failed, 2 not found, \
-        3 access denied, 4 invalid state, 5 cannot reach the endpoint, 6 configuration error, 64 usage error.
+        Actions are journalled in $XDG_STATE_HOME/cks/teardowns.jsonl (else ~/.local/state/cks); a run obeys no \
+        decision from it (its window is --window-days or 30, its acknowledgements are its own), and a refused or dry \
+        run writes nothing. --abort cancels the deletion of every key the teardown scheduled (they come back \
+        Disabled); --enable-again then enables those that were Enabled before it scheduled them.
+        \(TeardownExit.help)
         """)
 
     @Argument(help: "The custom key store, by id (cks-…) or by name.")
@@ -49,6 +50,12 @@ struct TeardownCommand: AsyncParsableCommand {
     @Option(name: .customLong("poll-seconds"), help: "Seconds between observations while waiting with --wait (default 5).")
     var pollSeconds: Double = 5
 
+    @Flag(help: "Abort the teardown: cancel the deletion of every key it scheduled (they come back Disabled, as KMS does).")
+    var abort = false
+
+    @Flag(name: .customLong("enable-again"), help: "With --abort: enable the keys that were Enabled before the teardown scheduled them (the others stay Disabled).")
+    var enableAgain = false
+
     @OptionGroup var client: ClientOptions
 
     func validate() throws {
@@ -57,6 +64,12 @@ struct TeardownCommand: AsyncParsableCommand {
             throw ValidationError("--window-days must be between 7 and 30 (got \(days))")
         }
         if !(pollSeconds > 0) { throw ValidationError("--poll-seconds must be positive") }
+        if enableAgain && !abort { throw ValidationError("--enable-again goes with --abort") }
+        if abort {
+            let others = [("--window-days", windowDays != nil), ("--wait", wait), ("--acknowledge", !acknowledge.isEmpty),
+                          ("--acknowledge-flagged", acknowledgeFlagged), ("--accept-orphaned-key-material", acceptOrphanedKeyMaterial)]
+            if let clash = others.first(where: { $0.1 }) { throw ValidationError("\(clash.0) does not go with --abort") }
+        }
     }
 
     func run() async throws {
@@ -70,6 +83,8 @@ struct TeardownCommand: AsyncParsableCommand {
         options.acknowledgeFlagged = acknowledgeFlagged
         options.acceptOrphanedKeyMaterial = acceptOrphanedKeyMaterial
         options.pollInterval = pollSeconds
+        options.abort = abort
+        options.enableAgain = enableAgain
         let status = await TeardownScript.main(store: store, options: options, flags: client.flags)
         if status != 0 { throw ExitCode(status) }
     }

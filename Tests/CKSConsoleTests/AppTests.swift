@@ -151,11 +151,13 @@ struct AppTests {
         }
     }
 
-    @Test("actions the state does not allow stay visible, dimmed, with the reason")
+    @Test("actions the state does not allow are left out of the footer; a press and the help say why")
     func disabledReasons() async throws {
         try await CoreHarness.with(width: 160, height: 48) { (h: CoreHarness) async throws in
             await h.selectStore("analytics-hsm")
             #expect(h.app.availability(.connect) == "Connect needs DISCONNECTED; the store is FAILED: disconnect it first")
+            let footer = h.surface.lines.last ?? ""
+            #expect(!footer.contains("c connect") && footer.contains("x disconnect"), "the footer offers what applies now: \(footer)")
             await h.press(.char("c"))
             #expect(h.app.dialog == nil)
             #expect(h.screen.contains("Connect needs DISCONNECTED; the store is FAILED"))
@@ -209,14 +211,14 @@ struct AppTests {
         try await CoreHarness.with { (h: CoreHarness) async throws in
             await h.stopCore()
             await h.press(.char("r"))
-            #expect(h.screen.contains("The core is not answering"))
+            #expect(h.screen.contains("The endpoint is not answering"))
             #expect(h.screen.contains("payments-hsm"))
             #expect(h.app.storesPoll.failures >= 1)
             await h.advance(1)
             try await h.restartCore()
             await h.advance(60)
-            #expect(h.app.coreFailure == nil)
-            #expect(h.screen.contains("The core answers again."))
+            #expect(h.app.banner == nil)
+            #expect(h.screen.contains("The endpoint answers again."))
         }
     }
 

@@ -31,7 +31,7 @@ final class Harness {
         options.startupMessages = startupMessages
         let t = time
         app = ConsoleApp(backend: backend, inbox: inbox, options: options, keymap: keymap, now: { t.now() })
-        surface = MemorySurface(width: width, height: height)
+        surface = MemorySurface(width: width, height: height, asciiOnly: ascii)
         app.start()
         await app.settle(on: surface)
     }

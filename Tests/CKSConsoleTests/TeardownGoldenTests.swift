@@ -36,9 +36,11 @@ struct TeardownGoldenTests {
 
     /// Tab to the confirm button, then Enter (twice for irreversible dialogs).
     static func confirm(_ h: Harness) async {
-        let irreversible = h.app.dialog?.irreversible == true
+        // Enter again while the same dialog stays open: an irreversible one arms first, and one taller than the screen
+        // first shows the rest of its consequences.
+        let dialog = h.app.dialog
         await h.press(.tab, .enter)
-        if irreversible { await h.press(.enter) }
+        for _ in 0..<3 where dialog != nil && h.app.dialog === dialog { await h.press(.enter) }
     }
 
     func reach(_ scene: Scene, _ h: Harness) async {

@@ -110,7 +110,8 @@ import Testing
         let plan = try await second.refresh()
         #expect(await second.resumed)
         #expect(plan == waiting)
-        #expect(await second.window.days == 9)
+        #expect(await second.window.days == 30, "a run's window is its own (or the default), never the journal's")
+        #expect(await second.recordedWindow?.days == 9, "the journal's is known, for a note")
         #expect(plan.abortableKeyIds == ["k100", "k101"])
         #expect(await second.currentTeardownId == (await first.currentTeardownId))
     }

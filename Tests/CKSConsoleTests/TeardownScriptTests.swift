@@ -142,6 +142,67 @@ import Testing
         #expect(await Self.script(service, options, byId, journal: journal).run() == TeardownExit.wouldAct.rawValue)
     }
 
+    /// A refused run writes nothing a later run obeys: `--window-days 7 --acknowledge-flagged` without `--yes` on a
+    /// non-terminal refuses, and the next run, given no window and no acknowledgement, neither schedules with 7 days
+    /// nor treats the flagged key as acknowledged; given `--acknowledge-flagged` it schedules with the default 30.
+    @Test func aRefusedRunLeavesNothingTheNextRunObeys() async throws {
+        let home = try EmbeddedCore.makeTemporaryDirectory(prefix: "cks-refused-run")
+        defer { try? FileManager.default.removeItem(at: home) }
+        let url = home.appendingPathComponent("teardowns.jsonl")
+        let now = Date(timeIntervalSince1970: 1_800_000_000)
+        let service = Self.service(uses: ["k101": .used(at: now.addingTimeInterval(-600), operation: "Decrypt")])
+
+        var refusedOptions = TeardownScriptOptions()
+        refusedOptions.window = PendingWindow(days: 7)
+        refusedOptions.acknowledgeFlagged = true
+        let refused = Captured()
+        let refusedStatus = await Self.script(service, refusedOptions, refused, journal: TeardownJournal(url: url), tty: false).run()
+        #expect(refusedStatus == TeardownExit.blocked.rawValue, "\(refused.stdout)\n\(refused.stderr)")
+        #expect(refused.stderr.contains("nothing was changed"))
+        #expect(TeardownJournal(url: url).read().entries.isEmpty, "a refused run writes nothing to the journal")
+
+        // No acknowledgement given to this run: the flagged key blocks it, whatever the refused run was told.
+        var yes = TeardownScriptOptions()
+        yes.yes = true
+        let blocked = Captured()
+        #expect(await Self.script(service, yes, blocked, journal: TeardownJournal(url: url)).run() == TeardownExit.blocked.rawValue,
+                "\(blocked.stdout)")
+        #expect(blocked.stdout.contains("NOT ACKNOWLEDGED k101"))
+        #expect(!service.calls.contains("ScheduleKeyDeletion"))
+
+        // Acknowledged in this run, no window given: the default 30 days, not the refused run's 7.
+        yes.acknowledgeFlagged = true
+        let run = Captured()
+        #expect(await Self.script(service, yes, run, journal: TeardownJournal(url: url)).run() == TeardownExit.waiting.rawValue,
+                "\(run.stdout)")
+        #expect(run.stdout.contains("window 30 days"), "\(run.stdout)")
+        let dates = Set(service.mutate { $0.keys.values.compactMap(\.deletionDate) })
+        #expect(dates == [PendingWindow.default.deletionDate(from: now)], "every key scheduled with 30 days: \(dates)")
+    }
+
+    /// A run's waiting period is its own: a teardown started with 7 days, resumed by a run given no window, schedules
+    /// a key that appeared meanwhile with the default 30 days (and says so), not with the journal's 7.
+    @Test func aResumedRunUsesItsOwnWindow() async throws {
+        let home = try EmbeddedCore.makeTemporaryDirectory(prefix: "cks-resumed-window")
+        defer { try? FileManager.default.removeItem(at: home) }
+        let url = home.appendingPathComponent("teardowns.jsonl")
+        let now = Date(timeIntervalSince1970: 1_800_000_000)
+        let service = Self.service(keys: 2)
+        var first = TeardownScriptOptions()
+        first.yes = true
+        first.window = PendingWindow(days: 7)
+        #expect(await Self.script(service, first, Captured(), journal: TeardownJournal(url: url)).run() == TeardownExit.waiting.rawValue)
+        service.mutate { $0.keys["k900"] = TeardownObservation.Key(id: "k900", state: .enabled) }
+
+        var second = TeardownScriptOptions()
+        second.yes = true
+        let out = Captured()
+        #expect(await Self.script(service, second, out, journal: TeardownJournal(url: url)).run() == TeardownExit.waiting.rawValue,
+                "\(out.stdout)")
+        #expect(service.mutate { $0.keys["k900"]?.deletionDate } == PendingWindow.default.deletionDate(from: now))
+        #expect(service.mutate { $0.keys["k100"]?.deletionDate } == PendingWindow(days: 7)!.deletionDate(from: now))
+    }
+
     /// 1–6 mean the same for `cks teardown` as for every scripted verb: one mapping of AWS error types.
     @Test func teardownStatusesOneToSixAreTheScriptedVerbs() {
         for scripted in ScriptedExit.allCases {
@@ -151,7 +212,8 @@ import Testing
             let viaClient = ScriptedExit.status(for: KMSClientError(kind: .service(code), message: ""))
             #expect(TeardownExit.status(for: TeardownCallError(KMSError(code, ""))).rawValue == viaClient.rawValue, "\(code)")
         }
-        #expect(TeardownExit.status(for: TeardownCallError(typeName: "NoCredentialsError", message: "", isTransport: true)) == .accessDenied)
+        #expect(TeardownExit.status(for: TeardownCallError(typeName: "NoCredentialsError", message: "", isTransport: true)) == .configuration,
+                "missing credentials are a configuration error")
         #expect(TeardownExit.status(for: TeardownCallError(typeName: "ConnectionRefused", message: "", isTransport: true)) == .cannotReachEndpoint)
     }
 

@@ -97,7 +97,9 @@ struct ThemeTests {
         let t = ThemeCatalog.builtInDefault
         // header's 16-colour value is bright-white on blue: on 8 colours, white made bold.
         #expect(t.resolve(.header, depth: .eight) == ResolvedStyle(foreground: 7, background: 4, attributes: .bold))
-        #expect(t.resolve(.stateFailed, depth: .mono).attributes == [.bold, .reverse])
+        // Not the cursor row's reverse video: a FAILED store under the cursor must still read as FAILED.
+        #expect(t.resolve(.stateFailed, depth: .mono).attributes == [.bold, .underline])
+        #expect(t.resolve(.stateFailed, depth: .mono).attributes != t.resolve(.cursor, depth: .mono).attributes)
     }
 
     @Test("settings: --theme beats CKS_THEME beats the config file; a broken config is reported")

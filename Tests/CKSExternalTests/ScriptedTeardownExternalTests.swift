@@ -39,6 +39,9 @@ struct ScriptedTeardownExternalTests {
                     "without --yes on a non-TTY the teardown refuses:\n\(refused)")
             let afterRefusal = try await Python.run("suite_scripted_teardown.py", ["unchanged", state.path], core: core)
             if afterRefusal.status != 0 { Issue.record(suiteFailureReport(afterRefusal, core: core)) }
+            // Neither wrote anything a later run would obey (no window, no acknowledgement, no teardown to resume).
+            let journalAfterRefusal = (try? String(contentsOf: stateHome.appendingPathComponent("cks/teardowns.jsonl"), encoding: .utf8)) ?? ""
+            #expect(journalAfterRefusal.isEmpty, "a dry run and a refused run leave the journal empty:\n\(journalAfterRefusal)")
 
             let run = try await teardown(["--yes", "--wait", "--window-days", "7", "--acknowledge-flagged",
                                           "--poll-seconds", "0.5", "--output", "json"], timeout: .seconds(300))
@@ -56,6 +59,55 @@ struct ScriptedTeardownExternalTests {
             for line in lines {
                 #expect((try? JSONSerialization.jsonObject(with: Data(line.utf8))) is [String: Any], "journal line is JSON: \(line)")
             }
+        }
+    }
+
+    @Test("--abort --enable-again: a store with 5 keys, 2 disabled beforehand, comes back with the 2 Disabled and the 3 Enabled",
+          .enabled(if: ExternalTools.usable(.python3, .boto3),
+                   "needs python3 with boto3 (CKS_REQUIRE_EXTERNAL=1 turns this skip into a failure)"),
+          .enabled(if: CksFeatures.serveBuilt && CksFeatures.teardownBuilt, "`cks serve`/`cks teardown` not built"))
+    func scriptedAbortRestoresTheStateBefore() async throws {
+        try ExternalTools.require(.python3, .boto3)
+        let binary = try #require(Locations.cksBinary)
+        try await withCore { core in
+            let state = core.logDirectory.appendingPathComponent("abort-state.json")
+            let setup = try await Python.run("suite_scripted_teardown.py", ["setup-abort", state.path], core: core)
+            guard setup.status == 0 else { Issue.record(suiteFailureReport(setup, core: core)); return }
+            let info = try #require(try JSONSerialization.jsonObject(with: Data(contentsOf: state)) as? [String: Any])
+            let target = try #require(info["target"] as? String)
+            let disabled = Set(try #require(info["disabled"] as? [String]))
+            let enabled = Set(try #require(info["enabled"] as? [String]))
+            var environment = core.awsEnvironment()
+            environment["XDG_STATE_HOME"] = core.logDirectory.appendingPathComponent("state").path
+            environment["HOME"] = core.logDirectory.path
+            func teardown(_ extra: [String]) async throws -> ProcessResult {
+                try await ProcessRunner.run([binary.path, "teardown", target, "--endpoint", core.endpoint] + extra,
+                                            environment: environment, timeout: .seconds(120))
+            }
+
+            let scheduled = try await teardown(["--yes", "--output", "json"])
+            #expect(scheduled.status == 10, "every key scheduled, the teardown waits:\n\(scheduled)")
+            let pending = try await Python.run("suite_scripted_teardown.py", ["pending", state.path], core: core)
+            if pending.status != 0 { Issue.record(suiteFailureReport(pending, core: core)) }
+
+            // Without --yes on a non-terminal the abort refuses too, and changes nothing.
+            let refused = try await teardown(["--abort", "--enable-again"])
+            #expect(refused.status == 11, "refused without --yes:\n\(refused)")
+
+            let aborted = try await teardown(["--abort", "--enable-again", "--yes", "--output", "json"])
+            #expect(aborted.status == 0, "the abort exits 0 when done:\n\(aborted)")
+            let report = try #require(try JSONSerialization.jsonObject(with: Data(aborted.stdout.utf8)) as? [String: Any],
+                                      "one JSON document:\n\(aborted.stdout)")
+            let keys = try #require(report["keys"] as? [[String: Any]], "the keys, each with its state before and after:\n\(aborted.stdout)")
+            #expect(Set(keys.compactMap { $0["keyId"] as? String }) == disabled.union(enabled))
+            for key in keys {
+                let id = key["keyId"] as? String ?? "?"
+                let expected = disabled.contains(id) ? "Disabled" : "Enabled"
+                #expect(key["stateBefore"] as? String == expected, "\(id) before: \(key)")
+                #expect(key["stateAfter"] as? String == expected, "\(id) after: \(key)")
+            }
+            let restored = try await Python.run("suite_scripted_teardown.py", ["restored", state.path], core: core)
+            if restored.status != 0 { Issue.record(suiteFailureReport(restored, core: core)) }
         }
     }
 }

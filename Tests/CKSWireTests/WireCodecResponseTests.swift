@@ -112,7 +112,7 @@ import Testing
         #expect(DeleteCustomKeyStoreRequest.iamAction == "kms:DeleteCustomKeyStore")
         #expect(AdvanceClockRequest.iamAction == "cks:AdvanceClock")
         #expect(TrentService.operations.count == 21)
-        #expect(CksAdmin.operations.count == 7)
+        #expect(CksAdmin.operations.count == 8)
         #expect(WireOperation.lookup(target: "TrentService.EnableKey")?.iamAction == "kms:EnableKey")
         #expect(WireOperation.lookup(target: "TrentService.RotateKeyOnDemand") == nil)
         #expect(WireOperation.lookup(target: "CksAdmin.GetClock")?.name == "GetClock")

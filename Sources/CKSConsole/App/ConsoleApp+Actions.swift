@@ -10,7 +10,8 @@ extension ConsoleApp {
         }
         switch action {
         case .teardownStep, .teardownMark, .acknowledge, .acknowledgeAll, .abortTeardown, .disconnectOnly, .acceptOrphaning, .fastForward:
-            return teardown?.availability(action) ?? "only in the teardown view"
+            guard let teardown else { return "only in the teardown view" }
+            return teardown.availability(action)
         case .connect, .disconnect, .teardown:
             guard case .stores = screen else { return "only on the Stores screen" }
             guard let s = storesTable.current?.record else { return "no store selected" }
@@ -171,14 +172,19 @@ extension ConsoleApp {
                 if case .known(let u, _)? = usage[k.id], let d = u.lastUsed { return coreNow.timeIntervalSince(d) < 30 * 86_400 }
                 return false
             }.count
+            let store = screenStoreId.flatMap(store)
             return Dialog(title: "Schedule deletion of \(noun)?", confirmLabel: "Schedule deletion", irreversible: true, window: 30, body: { [weak self] in
                 guard let self else { return [] }
                 let w = self.dialog?.window ?? 30
                 let date = self.coreNow.addingTimeInterval(Double(w) * 86_400)
                 var lines = targetLines + notes
-                lines.append(("Call: ScheduleKeyDeletion {\"KeyId\": \"\(first)\", \"PendingWindowInDays\": \(w)}\(times)", Style(.muted)))
                 lines.append(("Deletion date: \(self.formatting.dateTime(date)) (in \(w) days)", Style(.keyPendingDeletion)))
                 lines.append(("Consequence: after that date the key material is destroyed for good and data encrypted under these keys can never be decrypted. Until then, cancel deletion (\(self.keymap.keyName(.cancelDeletion))) brings them back Disabled.", Style(.danger)))
+                // A CloudHSM store that is not connected when the waiting period ends cannot delete the material.
+                if let store, store.type == .awsCloudHsm, store.connectionState != .connected {
+                    lines.append(("Warning: the store is \(store.stateText). If it is still not connected when the waiting period ends, KMS deletes the keys but not their key material in cluster \(store.cloudHsmClusterId ?? "?"): the material is orphaned there (and in every backup) and must be deleted by hand with key_mgmt_util deleteKey. Connect the store and keep it connected until the keys are deleted.", Style(.danger)))
+                }
+                lines.append(("Call: ScheduleKeyDeletion {\"KeyId\": \"\(first)\", \"PendingWindowInDays\": \(w)}\(times)", Style(.muted)))
                 if recent > 0 {
                     let text = n == 1 ? "This key was used in the last 30 days."
                         : "\(recent) of these keys \(recent == 1 ? "was" : "were") used in the last 30 days."

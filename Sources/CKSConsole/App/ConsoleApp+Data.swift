@@ -18,10 +18,11 @@ extension ConsoleApp {
                 if let core { app.clock.sample(wall: now, core: core) }
                 app.storesPoll.succeeded(at: now)
                 app.applyStores(list)
-                if app.coreFailure != nil {
-                    app.coreFailure = nil
-                    app.say("The core answers again.", .ok)
+                if app.banner != nil {
+                    app.banner = nil
+                    app.say("The endpoint answers again.", .ok)
                 }
+                await app.lookForNewKeys()
             } catch {
                 app.storesInFlight = false
                 app.storesPoll.failed()
@@ -33,7 +34,7 @@ extension ConsoleApp {
     func applyStores(_ list: [StoreRecord]) {
         let before = Dictionary(stores.map { ($0.id, $0.connectionState) }, uniquingKeysWith: { $1 })
         stores = list
-        storesTable.setRows(list.map { StoreRow(record: $0, census: censusFor($0.id)) })
+        storesTable.setRows(storeRows())
         // A store that changed state changes its keys' states too: reload the keys on screen.
         for s in list where before[s.id] != nil && before[s.id] != s.connectionState {
             if case .keys(let id) = screen, id == s.id { scanKeys(label: "refresh keys (\(s.name) is \(s.connectionState.rawValue))") }
@@ -51,9 +52,16 @@ extension ConsoleApp {
         }
     }
 
-    /// A store's counts: nil until the first pass over the keys, zero for stores it found no key in.
+    /// The Stores screen's rows: each store with its counts (or why there are none).
+    func storeRows() -> [StoreRow] {
+        stores.map { StoreRow(record: $0, census: censusFor($0.id), uncounted: keyCountsUnavailable != nil) }
+    }
+
+    /// A store's counts: nil until the first pass over the keys (or while they may not be counted), zero for stores
+    /// it found no key in.
     func censusFor(_ id: String) -> KeyCensus? {
-        census[id] ?? (keysPoll.lastSuccess == nil ? nil : KeyCensus(total: 0, pendingDeletion: 0))
+        if keyCountsUnavailable != nil && census[id] == nil { return nil }
+        return census[id] ?? (keysPoll.lastSuccess == nil ? nil : KeyCensus(total: 0, pendingDeletion: 0))
     }
 
     /// One pass over the account's keys (ListKeys, then DescribeKey per key: KMS cannot list a store's keys) that
@@ -75,6 +83,8 @@ extension ConsoleApp {
                         guard let storeId = record.customKeyStoreId else { continue }
                         app.scan?.rows[storeId, default: []].append(KeyRow(record: record))
                     }
+                    // The account shows in the first key described: the header gets it now, not at the end of the pass.
+                    if app.endpoint?.account == "?", !batch.isEmpty { await app.refreshEndpointInfo() }
                     if clock.now - lastFlush > .milliseconds(150) {
                         app.flushScan(final: false)
                         lastFlush = clock.now
@@ -86,7 +96,7 @@ extension ConsoleApp {
                 app.flushScan(final: true)
                 app.scan = nil
                 app.keysPoll.failed()
-                let message = BackendError.describe(error).1
+                let message = EndpointProblem.classify(error, context: app.endpoint?.context).line
                 for view in app.keysViews.values {
                     view.loading = false
                     view.error = message
@@ -143,15 +153,62 @@ extension ConsoleApp {
             }
         }
         census = counts
-        storesTable.setRows(stores.map { StoreRow(record: $0, census: censusFor($0.id)) })
+        keyCountsUnavailable = nil
+        listedKeyIds = backend.keyIdsSeenByLastPass()
+        storesTable.setRows(storeRows())
         // Keys changed elsewhere while it ran: list again (this pass's view of them may predate the change).
         if !scan.invalidated.isEmpty { scanKeys(label: "list keys again (changed during the last pass)") }
         // The pass decoded (and dropped) a description per key: hand the freed heap back.
         if scan.rows.values.reduce(0, { $0 + $1.count }) >= 10_000 { MallocArenas.releaseFreeMemory() }
         // The account is learnt from the first key ARN (KMS has no "who am I").
         if endpoint?.account == "?" {
-            launch(nil) { app in app.endpoint = await app.backend.endpointInfo() }
+            launch(nil) { app in await app.refreshEndpointInfo() }
         }
+    }
+
+    /// The header's endpoint, account and principal as the backend knows them now.
+    func refreshEndpointInfo() async {
+        let info = await backend.endpointInfo()
+        if info != endpoint { endpoint = info; changed() }
+    }
+
+    /// Between two passes over every key (which are slow on purpose), keys created or deleted outside the console
+    /// show within one refresh of the stores: one ListKeys (cheap: a page per 1,000 keys) and a DescribeKey for each
+    /// key it has not seen. Only while the account holds few enough keys for that to stay cheap.
+    func lookForNewKeys() async {
+        guard scan == nil, let known = listedKeyIds, known.count <= Self.newKeyCheckLimit else { return }
+        let listed: Set<String>
+        do { listed = try await backend.listKeyIds() } catch { return }
+        guard scan == nil, listedKeyIds == known else { return }
+        let added = listed.subtracting(known), removed = known.subtracting(listed)
+        guard !added.isEmpty || !removed.isEmpty else { return }
+        listedKeyIds = listed
+        let backend = self.backend
+        let described = await BoundedConcurrency.map(Array(added), width: 8) { id in await Self.redescribeOne(backend, id) }
+        var touched = Set<String>()
+        for outcome in described {
+            guard let record = outcome.record, let storeId = record.customKeyStoreId else { continue }
+            keysView(storeId).table.append([KeyRow(record: record)])
+            touched.insert(storeId)
+        }
+        for view in keysViews.values where view.table.rows.contains(where: { removed.contains($0.id) }) {
+            view.table.setRows(view.table.rows.filter { !removed.contains($0.id) })
+            touched.insert(view.storeId)
+        }
+        for storeId in touched { census[storeId] = KeyCensus(of: keysView(storeId).table.rows) }
+        if !touched.isEmpty {
+            storesTable.setRows(storeRows())
+            changed()
+        }
+    }
+
+    /// Above this many keys in the account, new keys wait for the next pass over every key.
+    static let newKeyCheckLimit = 5_000
+
+    /// Something changed keys in every store at once (the demo's fast-forward deleted keys wherever they were due):
+    /// every list is emptied and filled again by a pass.
+    func keysChangedEverywhere() {
+        for storeId in keysViews.keys { keysChangedElsewhere(inStore: storeId) }
     }
 
     /// Something other than the Keys screen's own actions changed a store's keys (a step of the guided teardown):
@@ -228,7 +285,7 @@ extension ConsoleApp {
         if !gone.isEmpty { view.table.setRows(view.table.rows.filter { !gone.contains($0.id) }) }
         let keys = view.table.rows
         census[storeId] = KeyCensus(of: keys)
-        storesTable.setRows(stores.map { StoreRow(record: $0, census: censusFor($0.id)) })
+        storesTable.setRows(storeRows())
     }
 
     /// GetKeyLastUsage for the keys on screen that have none (or an old one): at most 8 at a time.
@@ -258,14 +315,28 @@ extension ConsoleApp {
         }
     }
 
-    /// A failure of the core itself shows the banner (last data stays); other errors go to the status line.
+    /// A failure that makes the endpoint unusable as configured shows the banner, with what to check (the last data
+    /// stays); keys that may not be listed leave the stores without counts, with a note why; other refusals go to the
+    /// status line. Every text is one line (`EndpointProblem`).
     func noteFailure(_ error: any Error, during what: String) {
-        let (code, message, _) = BackendError.describe(error)
-        if BackendError.isCoreFailure(error) {
-            let stamp = storesPoll.lastSuccess.map { "data from \(formatting.clock($0))" } ?? "no data yet"
-            coreFailure = "The core is not answering (\(code): \(message)). Showing \(stamp); retrying."
-        } else {
-            say("\(code) while \(what): \(message)", .danger, seconds: 10)
+        let problem = EndpointProblem.classify(error, context: endpoint?.context)
+        let listingStores = what == "listing the stores"
+        if case .accessDenied = problem.kind, what == "listing keys" {
+            keyCountsUnavailable = "Key counts not shown: \(problem.line) This principal may describe the stores but not "
+                + "list or describe their keys (kms:ListKeys, kms:DescribeKey)."
+            storesTable.setRows(storeRows())
+            return
+        }
+        guard problem.isEndpointWide || listingStores else {
+            say("\(problem.code) while \(what): \(problem.summary)", .danger, seconds: 10)
+            return
+        }
+        let stamp = storesPoll.lastSuccess.map { "Showing data from \(formatting.clock($0))" } ?? "No data yet"
+        switch problem.kind {
+        case .unreachable, .serverFailing:
+            banner = "The endpoint is not answering (\(problem.line)). \(problem.advice.map { $0 + " " } ?? "")\(stamp); retrying."
+        default:
+            banner = "\(problem.line). \(problem.advice.map { $0 + " " } ?? "")\(stamp); retrying."
         }
     }
 }

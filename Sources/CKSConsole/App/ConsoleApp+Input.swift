@@ -7,7 +7,7 @@ extension ConsoleApp {
     public func handle(_ key: Key) {
         defer { changed() }
         drainInbox()
-        if key == .ctrl("c") { running = false; return }
+        if key == .ctrl("c") { running = false; exitStatus = ScriptedExit.interrupted.rawValue; return }
         if key == .resize { return }
         if let d = dialog {
             switch d.handle(key) {
@@ -24,8 +24,10 @@ extension ConsoleApp {
             case .escape, .char("q"), .char("?"), .enter, .function(1): showHelp = false; helpScroll = 0
             case .down, .char("j"): helpScroll += 1
             case .up, .char("k"): helpScroll = max(0, helpScroll - 1)
-            case .pageDown, .char(" "): helpScroll += 10
-            case .pageUp: helpScroll = max(0, helpScroll - 10)
+            case .pageDown, .char(" "), .ctrl("f"): helpScroll += 10
+            case .pageUp, .ctrl("b"): helpScroll = max(0, helpScroll - 10)
+            case .end, .char("G"): helpScroll = Int.max / 2
+            case .home, .char("g"): helpScroll = 0
             default: break
             }
             return
@@ -46,6 +48,7 @@ extension ConsoleApp {
         case .escape: commandLine = nil; return
         case .enter:
             commandLine = nil
+            flash = nil
             run(line.text)
             return
         case .tab:
@@ -59,8 +62,9 @@ extension ConsoleApp {
         commandLine = line
     }
 
-    /// Runs a `:` command line.
+    /// Runs a `:` command line (a new command clears the previous message).
     public func run(_ text: String) {
+        flash = nil
         switch CommandLineState.parse(text) {
         case .failure(let e): say(e.message, .warning)
         case .success(let cmd):
@@ -68,7 +72,9 @@ extension ConsoleApp {
             case .quit: running = false
             case .stores: stack = [.stores]; showHelp = false; teardown = nil
             case .help: showHelp = true
-            case .activity: showActivity.toggle()
+            case .activity:
+                showActivity.toggle()
+                if !showActivity { activityFocused = false; activityScroll = 0 }
             case .keys(let name):
                 guard let s = findStore(name) else { say("No store named \(name).", .warning); return }
                 stack = [.stores]
@@ -109,10 +115,27 @@ extension ConsoleApp {
 
     // MARK: actions
 
+    /// Keys that only move or scroll: they keep the message on the status line (every other action clears it).
+    static let movementActions: Set<Action> = [.moveUp, .moveDown, .pageUp, .pageDown, .top, .bottom]
+
     func perform(_ action: Action) {
+        if !Self.movementActions.contains(action) { flash = nil }
         if let binding = keymap.binding(action), binding.changesState, options.readOnly {
             say("Read-only mode (--read-only): \(binding.label) is refused; nothing was changed.", .warning)
             return
+        }
+        if activityFocused {
+            // The Activity pane has the keys: movement scrolls it (back in time is up), Esc gives the keys back.
+            switch action {
+            case .moveUp: activityScroll += 1; return
+            case .moveDown: activityScroll = max(0, activityScroll - 1); return
+            case .pageUp: activityScroll += 10; return
+            case .pageDown: activityScroll = max(0, activityScroll - 10); return
+            case .top: activityScroll = Int.max / 2; return
+            case .bottom: activityScroll = 0; return
+            case .back, .focusActivity: activityFocused = false; return
+            default: break
+            }
         }
         if let t = teardown, Self.teardownRoutedActions.contains(action) { t.perform(action); return }
         switch action {
@@ -128,7 +151,11 @@ extension ConsoleApp {
         case .command: commandLine = CommandLineState()
         case .help: showHelp = true; helpScroll = 0
         case .quit: running = false
-        case .toggleActivity: showActivity.toggle()
+        case .toggleActivity:
+            showActivity.toggle()
+            if !showActivity { activityFocused = false; activityScroll = 0 }
+        case .focusActivity:
+            if showActivity { activityFocused.toggle() } else { showActivity = true; activityFocused = true }
         case .refresh: refreshNow()
         case .mark: if case .keys(let id) = screen { let t = keysView(id).table; t.toggleMark(); t.move(by: 1) }
         case .markAll: if case .keys(let id) = screen { keysView(id).table.toggleMarkAll() }

@@ -19,17 +19,22 @@ extension ConsoleApp {
         row += 1
         drawTitle(on: surface, row: row, width: size.width)
         row += 1
-        if let failure = coreFailure {
-            let text = " \(symbols.warning) " + failure
-            surface.put(row, 0, TextWidth.pad(text, to: size.width, ellipsis: symbols.ellipsis), Style(.banner))
-            row += 1
+        if let text = banner {
+            // The whole message, wrapped (three rows at most, so the data behind stays in view).
+            let pieces = TextWidth.wrap("\(symbols.warning) " + text, to: size.width - 2)
+            for (i, piece) in pieces.prefix(3).enumerated() {
+                let last = i == 2 && pieces.count > 3
+                surface.put(row, 0, TextWidth.pad(" " + (last ? TextWidth.truncate(piece + " " + symbols.ellipsis, to: size.width - 2, ellipsis: symbols.ellipsis) : piece),
+                                                  to: size.width, ellipsis: symbols.ellipsis), Style(.banner))
+                row += 1
+            }
         }
         var bottom = size.height - 1 // footer row
         let status = statusLine()
         if status != nil || commandLine?.candidates.isEmpty == false { bottom -= 1 }
         var activityRect: Rect?
         if showActivity {
-            let h = max(6, (bottom - row) / 3)
+            let h = max(6, (bottom - row) / (activityFocused ? 2 : 3))
             activityRect = Rect(row: bottom - h, column: 0, width: size.width, height: h)
             bottom -= h
         }
@@ -61,6 +66,7 @@ extension ConsoleApp {
         if case .keyDetail(_, let k) = screen, let row = currentKey(), usage[k] == nil { fetchUsage(for: [row]) }
     }
 
+    /// The status line: a bulk action's progress, else the last message until it expires or the next action.
     func statusLine() -> (String, Role)? {
         if let b = bulk { return ("\(b.label): \(b.done)/\(b.total) done\(b.failed > 0 ? ", \(b.failed) failed" : "")…", .warning) }
         if let f = flash, f.until > wallClock() { return (f.text, f.role) }
@@ -82,7 +88,8 @@ extension ConsoleApp {
         } else {
             updated = "not updated yet "
         }
-        // "updated Ns ago" always shows: the endpoint gives way first (cut with an ellipsis), the note goes entirely.
+        // "updated Ns ago" always shows; then mode, account, region and (in a demo) the core's clock; the endpoint
+        // gives way first (cut, then left out), the separators shrink.
         let ux = width - TextWidth.of(updated)
         var x = 0
         func put(_ text: String, _ role: Role) {
@@ -97,22 +104,34 @@ extension ConsoleApp {
             put(" ", .header)
             if options.readOnly { put(" READ-ONLY ", .badgeReadOnly); put(" ", .header) }
             let endpointText = e.endpoint.replacingOccurrences(of: "http://", with: "").replacingOccurrences(of: "https://", with: "")
-            // When room is short the separators shrink first, then the endpoint (account and region stay whole).
+            let clock = e.note.map { _ in coreNow }
+            let longNote = e.note.map { note in "\(note), clock \(formatting.dateTime(clock ?? coreNow))" }
+            let shortNote = e.note.map { _ in "clock \(formatting.dateTime(clock ?? coreNow).dropFirst(5))" }
+            let room = ux - 1 - x
+            func width(_ gap: String, _ note: String?) -> Int {
+                TextWidth.of("\(gap)acct \(e.account)\(gap)\(e.region)") + (note.map { TextWidth.of(gap + $0) } ?? 0)
+            }
             var gap = "  "
-            if TextWidth.of(endpointText) > ux - 1 - x - TextWidth.of("  acct \(e.account)  \(e.region)") { gap = " " }
-            let rest = "\(gap)acct \(e.account)\(gap)\(e.region)"
-            let room = ux - 1 - x - TextWidth.of(rest)
-            put(TextWidth.truncate(endpointText, to: max(8, room), ellipsis: symbols.ellipsis), .headerAccent)
-            put("\(gap)acct ", .header)
+            var note = longNote
+            if TextWidth.of(endpointText) + width(gap, note) > room { gap = " " }
+            if TextWidth.of(endpointText) + width(gap, note) > room { note = shortNote }
+            if width(gap, note) > room { note = nil }
+            let endpointRoom = room - width(gap, note)
+            if endpointRoom >= 8 {
+                put(TextWidth.truncate(endpointText, to: endpointRoom, ellipsis: symbols.ellipsis), .headerAccent)
+                put("\(gap)acct ", .header)
+            } else {
+                put("acct ", .header)
+            }
             put(e.account, .headerAccent)
             put(gap, .header)
             put(e.region, .headerAccent)
-            if let note = e.note, x + 2 + TextWidth.of(note) < ux - 1 { put("  " + note, .header) }
+            if let note { put(gap + note, .header) }
         } else {
             if options.readOnly { put(" READ-ONLY ", .badgeReadOnly) }
-            put(" connecting…", .header)
+            put(" connecting\(symbols.ellipsis)", .header)
         }
-        if ux > 1 { surface.put(0, ux, updated, Style(coreFailure == nil ? .header : .banner)) }
+        if ux > 1 { surface.put(0, ux, updated, Style(banner == nil ? .header : .banner)) }
     }
 
     func drawTitle(on surface: any Surface, row: Int, width: Int) {
@@ -165,9 +184,16 @@ extension ConsoleApp {
         }
         let detailHeight = details.isEmpty ? 0 : min(details.count + 1, max(6, rect.height - 8))
         let tableRect = Rect(row: rect.row, column: 0, width: rect.width, height: rect.height - detailHeight)
-        storesTable.draw(in: tableRect, on: surface, symbols: symbols, focused: dialog == nil,
+        var table = tableRect
+        if let note = keyCountsUnavailable, table.height > 4 {
+            let pieces = TextWidth.wrap(note, to: rect.width - 2).prefix(2)
+            for (i, piece) in pieces.enumerated() { surface.put(table.row + i, 1, piece, Style(.warning)) }
+            table = Rect(row: table.row + pieces.count, column: 0, width: table.width, height: table.height - pieces.count)
+        }
+        storesTable.draw(in: table, on: surface, symbols: symbols, focused: dialog == nil && !activityFocused,
                          empty: storesPoll.lastSuccess != nil ? "No custom key stores."
-                            : coreFailure != nil ? "No data yet: the core has not answered." : "Loading stores…")
+                            : banner != nil ? "No data: the endpoint cannot be used as configured (see the message above)."
+                            : "Loading stores\(symbols.ellipsis)")
         guard detailHeight > 0, let row = storesTable.current else { return }
         let top = rect.bottom - detailHeight
         drawRule(on: surface, row: top, width: rect.width, title: row.record.name)
@@ -192,8 +218,9 @@ extension ConsoleApp {
             surface.put(r.row, 0, TextWidth.pad(note, to: r.width, ellipsis: symbols.ellipsis), Style(Role.of(s.connectionState)))
             r = Rect(row: r.row + 1, column: 0, width: r.width, height: r.height - 1)
         }
-        let empty = v.loading ? "Loading keys…" : (v.error.map { "Could not list keys: \($0)" } ?? "This store has no keys.")
-        v.table.draw(in: r, on: surface, symbols: symbols, focused: dialog == nil, empty: empty)
+        let empty = v.error.map { "Could not list keys: \($0)" }
+            ?? (v.loading ? "Loading keys\(symbols.ellipsis)" : "This store has no keys.")
+        v.table.draw(in: r, on: surface, symbols: symbols, focused: dialog == nil && !activityFocused, empty: empty)
     }
 
     func drawKeyDetail(storeId: String, keyId: String, in rect: Rect, on surface: any Surface) {
@@ -202,7 +229,7 @@ extension ConsoleApp {
             return
         }
         guard let k = detailRecord, k.id == keyId else {
-            let text = detailFailure.map { "Could not describe the key: \($0). Press r to try again." } ?? "Describing the key…"
+            let text = detailFailure.map { "Could not describe the key: \($0). Press r to try again." } ?? "Describing the key\(symbols.ellipsis)"
             surface.put(rect.row + 1, 2, TextWidth.truncate(text, to: max(0, rect.width - 4)), Style(detailFailure == nil ? .muted : .danger))
             return
         }
@@ -232,11 +259,44 @@ extension ConsoleApp {
 
     func drawActivity(in rect: Rect, on surface: any Surface) {
         let calls = activity.groups.reduce(0) { $0 + $1.total }
-        drawRule(on: surface, row: rect.row, width: rect.width, title: "Activity: \(calls) calls")
+        let focusNote = activityFocused ? " (focused: \(keymap.keyName(.moveUp))/\(keymap.keyName(.moveDown)) scroll, "
+            + "\(keymap.keyName(.focusActivity)) back)" : ""
+        let scrolled = activityScroll > 0 ? ", scrolled back \(activityScroll) lines" : ""
+        drawRule(on: surface, row: rect.row, width: rect.width, title: "Activity: \(calls) calls\(scrolled)\(focusNote)")
+        let lines = activityLines(width: rect.width)
+        let body = rect.height - 1
+        // Scrolled back, the view stays on the same lines while new ones arrive below.
+        if activityScroll > 0 { activityScroll += max(0, lines.count - activityLineCount) }
+        activityLineCount = lines.count
+        activityScroll = min(activityScroll, max(0, lines.count - body))
+        let end = lines.count - activityScroll
+        for (i, line) in lines[max(0, end - body)..<end].enumerated() {
+            surface.put(rect.row + 1 + i, 1, TextWidth.truncate(line.0, to: rect.width - 2, ellipsis: symbols.ellipsis), line.1)
+        }
+    }
+
+    /// The Activity pane's lines: each action with its calls (the last five of a long one). Runs of automatic refreshes
+    /// fold into one line, so an action's calls are not pushed out of view every five seconds.
+    func activityLines(width: Int) -> [(String, Style)] {
         var lines: [(String, Style)] = []
         // The target column gives way on narrow terminals so status and latency stay visible (request ids last).
-        let targetWidth = max(8, min(36, rect.width - 2 - 39 - 21 - 37))
-        for g in activity.groups {
+        let targetWidth = max(8, min(36, width - 2 - 39 - 21 - 37))
+        let groups = activity.groups
+        var i = 0
+        while i < groups.count {
+            let g = groups[i]
+            var run = i
+            while run + 1 < groups.count, Self.isAutomatic(groups[run + 1]), Self.isAutomatic(g), groups[run].failures == 0,
+                  groups[run + 1].failures == 0 { run += 1 }
+            if run > i {
+                let folded = groups[i...run]
+                let total = folded.reduce(0) { $0 + $1.total }
+                let labels = Array(Set(folded.map(\.label))).sorted().joined(separator: ", ")
+                lines.append(("\(formatting.clock(g.started))\(symbols.isASCII ? "-" : "–")\(formatting.clock(groups[run].started))  "
+                              + "\(labels) \(symbols.isASCII ? "x" : "×")\(folded.count)  (\(total) calls, all OK)", Style(.activityTime)))
+                i = run + 1
+                continue
+            }
             let failures = g.failures > 0 ? ", \(g.failures) failed" : ""
             lines.append(("\(formatting.clock(g.started))  \(g.label)  (\(g.total) call\(g.total == 1 ? "" : "s")\(failures))", Style(.activity, [.bold])))
             let shown = g.calls.count > 6 ? Array(g.calls.suffix(5)) : g.calls
@@ -252,12 +312,13 @@ extension ConsoleApp {
                 if case .failed = c.outcome { failed = true } else { failed = false }
                 lines.append((text, Style(failed ? .activityError : .activity)))
             }
+            i += 1
         }
-        let body = rect.height - 1
-        for (i, line) in lines.suffix(body).enumerated() {
-            surface.put(rect.row + 1 + i, 1, TextWidth.truncate(line.0, to: rect.width - 2, ellipsis: symbols.ellipsis), line.1)
-        }
+        return lines
     }
+
+    /// The console's own polling (its labels end in "(auto)").
+    static func isAutomatic(_ group: ActivityLog.Group) -> Bool { group.label.hasSuffix("(auto)") }
 
     func drawFooter(on surface: any Surface, row: Int, width: Int) {
         surface.put(row, 0, String(repeating: " ", count: width), Style(.footer))
@@ -273,11 +334,20 @@ extension ConsoleApp {
             surface.put(row, 1, "Type to filter · Enter keeps it · Esc clears", Style(.footer))
             return
         }
+        if let d = dialog {
+            // The keys of the dialog, not of the screen behind it.
+            let keys = d.kind == .message ? "Enter or Esc closes"
+                : "Tab moves · Enter activates · Esc cancels" + (d.window != nil ? " · +/- window" : "")
+                    + (d.choiceCount > 1 ? " · Up/Down picks" : "") + " · PgDn/PgUp scroll"
+            surface.put(row, 1, TextWidth.truncate(keys, to: width - 2, ellipsis: symbols.ellipsis), Style(.footer))
+            return
+        }
         var x = 1
         let kind = showHelp ? nil : Optional(teardown != nil ? ScreenKind.teardown : screen.kind)
+        // Only what applies now: an action that cannot run (and why) is in the help, not in the footer.
         let bindings = keymap.bindings.filter { b in
             guard let kind else { return b.action == .help || b.action == .quit }
-            return b.inFooter && b.applies(to: kind)
+            return b.inFooter && b.applies(to: kind) && availability(b.action) == nil
         }
         let filtered = teardown == nil && !showHelp && activeTableFilter.map { !$0.get().isEmpty } == true
         // "? help" always shows (the way to every other key): the others fill what is left before it.
@@ -298,9 +368,8 @@ extension ConsoleApp {
             } else {
                 if full || x + entry > width - helpWidth { full = true; continue }
             }
-            let disabled = availability(b.action) != nil
-            surface.put(row, x, keyText, Style(disabled ? .footerDisabled : .footerKey))
-            surface.put(row, x + TextWidth.of(keyText) + 1, label, Style(disabled ? .footerDisabled : .footer))
+            surface.put(row, x, keyText, Style(.footerKey))
+            surface.put(row, x + TextWidth.of(keyText) + 1, label, Style(.footer))
             x += entry
         }
     }
@@ -337,8 +406,9 @@ extension ConsoleApp {
             lines.append(("", "", .normal))
         }
         lines.append(("Dialogs", "Cancel is selected first: Tab moves, Enter activates, Esc cancels. Deletion needs a second Enter.", Style(.muted)))
-        lines.append(("Commands", ":stores  :keys STORE  :teardown STORE  :theme NAME  :activity  :help  :q   (Tab completes)", Style(.muted)))
-        lines.append(("Keymap", "remap in $XDG_CONFIG_HOME/cks/keymap: one `action = key [key...]` per line (actions above: \(Action.allCases.prefix(4).map(\.rawValue).joined(separator: ", ")), …)", Style(.muted)))
+        lines.append(("Commands", "\(CommandLineState.usage)   (unique prefixes work: :act; Tab completes)", Style(.muted)))
+        lines.append(("Keymap", "remap in $XDG_CONFIG_HOME/cks/keymap: one `action = key [key...]` per line (e.g. schedule-deletion = X); "
+                      + "the actions: " + keymap.bindings.map(\.action.rawValue).joined(separator: ", "), Style(.muted)))
         // Long descriptions continue on the next lines rather than being cut.
         lines = lines.flatMap { line -> [(String, String, Style)] in
             guard !line.1.isEmpty else { return [line] }

@@ -94,7 +94,15 @@ public final class ConsoleApp {
     public internal(set) var filterEditing = false
     var flash: (text: String, role: Role, until: Date)?
     public internal(set) var running = true
+    /// The process's exit status when the console ends: 0 after q, 130 after Ctrl-C (as other terminal programs).
+    public internal(set) var exitStatus: Int32 = 0
     var detailScroll = 0
+    /// The Activity pane has the keys (Tab moves the focus): movement keys scroll it.
+    public internal(set) var activityFocused = false
+    /// Lines the Activity pane is scrolled back from its newest line (0: it follows the newest).
+    var activityScroll = 0
+    /// How many lines the Activity pane had at the last draw (so scrolling back stays on the same lines as new ones come).
+    var activityLineCount = 0
 
     // Data.
     let storesTable: Table<StoreRow>
@@ -105,10 +113,15 @@ public final class ConsoleApp {
     var keysPoll = PollSchedule(idle: 30, motion: 30)
     var scan: KeyScan?
     var storesInFlight = false
-    /// Set while the core fails or cannot be reached: the banner's text.
-    public internal(set) var coreFailure: String?
+    /// Set while the endpoint as configured cannot be used (unreachable, refusing the credentials, not a KMS endpoint
+    /// with custom key stores): the banner's text, wrapped over up to three rows.
+    public internal(set) var banner: String?
+    /// Why the stores are listed without key counts (a principal allowed to describe stores but not to list keys).
+    public internal(set) var keyCountsUnavailable: String?
     var clock = ClockEstimate()
     var keysViews: [String: KeysView] = [:]
+    /// Every key id the last pass (or the last look for new keys) listed: keys outside it are new.
+    var listedKeyIds: Set<String>?
     /// The key the Key detail screen shows, every DescribeKey field (described when the screen opens).
     var detailRecord: KeyRecord?
     /// Why describing it failed (the screen says so instead of waiting).
@@ -212,7 +225,7 @@ public final class ConsoleApp {
         let motion = inMotion
         if !storesInFlight && storesPoll.isDue(at: now, inMotion: motion) { refreshStores(label: "refresh (auto)") }
         // A pass over the keys counts them for the Stores screen and lists them for a Keys screen.
-        if scan == nil, coreFailure == nil, detailKeyId == nil {
+        if scan == nil, banner == nil, detailKeyId == nil {
             var schedule = keysPoll
             schedule.idleInterval = keysRefreshInterval(onStores: screen == .stores)
             if schedule.isDue(at: now, inMotion: false) {

@@ -55,14 +55,15 @@ public enum ConsoleSession {
             StartupProgress.clear()
             if interrupted {
                 await prepared.stop()
-                return 130
+                return ScriptedExit.interrupted.rawValue
             }
         } catch {
             Interrupts.remove(interrupts)
             StartupProgress.clear()
-            if preparing.isCancelled { return 130 }
-            FileHandle.standardError.write(Data("cks: \(BackendError.describe(error).1)\n".utf8))
-            return 1
+            if preparing.isCancelled { return ScriptedExit.interrupted.rawValue }
+            // Missing credentials, an unknown profile, a malformed endpoint: a configuration error (6), said in one line.
+            for line in ScriptedExit.message(for: error) { FileHandle.standardError.write(Data("cks: \(line)\n".utf8)) }
+            return error is BackendError ? ScriptedExit.failure.rawValue : ScriptedExit.status(for: error).rawValue
         }
         let term = environment["TERM"] ?? ""
         if !TerminalRunner.stdoutIsTerminal || term == "dumb" || term.isEmpty {
@@ -75,26 +76,34 @@ public enum ConsoleSession {
         options.ascii = settings.ascii
         options.startupMessages = settings.problems
         let app = ConsoleApp(backend: prepared.backend, inbox: prepared.inbox, options: options, keymap: settings.keymap)
-        // The guided teardown; a demo's journal lives in memory, like its core.
-        let journal = flags.demo ? TeardownJournal.memory() : TeardownJournal(url: TeardownJournal.defaultURL(environment: environment))
-        TeardownFeature(journal: journal, demo: flags.demo).install(on: app)
+        // The guided teardown; a demo's journal lives in its throw-away data directory, removed with its core.
+        let journal = flags.demo
+            ? TeardownJournal(url: prepared.core?.dataDirectory.appendingPathComponent("teardowns.jsonl"))
+            : TeardownJournal(url: TeardownJournal.defaultURL(environment: environment))
+        TeardownFeature(journal: journal, demo: flags.demo, embeddedDataDirectory: flags.demo ? prepared.core?.dataDirectory : nil)
+            .install(on: app)
         let log = ConsolePaths.stateDirectory(environment: environment).appendingPathComponent("console.log")
         let status = await TerminalRunner.run(app: app, settings: settings, environment: environment, logFile: log)
         await prepared.stop()
         return status
     }
 
-    /// The non-terminal output: the stores table, as `cks stores` prints it.
+    /// The non-terminal output: the stores table, as `cks stores` prints it (same columns, same dates).
     static func printStores(_ backend: any ConsoleBackend) async -> Int32 {
+        let context = await backend.endpointInfo().context
         do {
             let stores = try await backend.listStores()
-            let census = (try? await backend.keyCensus()) ?? [:]
-            FileHandle.standardOutput.write(Data(StoresTablePrinter.render(stores, census: census).utf8))
+            var census: [String: KeyCensus]?
+            do { census = try await backend.keyCensus() } catch {
+                FileHandle.standardError.write(Data("cks: warning: key counts not shown: \(EndpointProblem.classify(error, context: context).line)\n".utf8))
+            }
+            let table = stores.sorted { ($0.name, $0.id) < ($1.name, $1.id) }
+                .map { store in ScriptedStoreRow(store, census: census.map { $0[store.id] ?? KeyCensus(total: 0, pendingDeletion: 0) }) }
+            FileHandle.standardOutput.write(Data(ScriptedReports.render(table, as: .table).utf8))
             return 0
         } catch {
-            let (code, message, _) = BackendError.describe(error)
-            FileHandle.standardError.write(Data("cks: \(code): \(message)\n".utf8))
-            return 1
+            for line in ScriptedExit.message(for: error, context: context) { FileHandle.standardError.write(Data("cks: \(line)\n".utf8)) }
+            return ScriptedExit.status(for: error).rawValue
         }
     }
 }
@@ -121,10 +130,10 @@ public enum BackendFactory {
         let info: EndpointInfo
         if let core = connection.embedded {
             info = EndpointInfo(endpoint: core.endpoint.absoluteString, account: core.admin.account, region: region,
-                                principal: core.admin.name, mode: .embedded)
+                                principal: core.admin.name, mode: .embedded, context: connection.context)
         } else {
             info = EndpointInfo(endpoint: connection.client.endpoint.absoluteString, account: "?", region: region,
-                                principal: connection.client.credentials.accessKeyId, mode: .remote)
+                                principal: connection.client.credentials.accessKeyId, mode: .remote, context: connection.context)
         }
         return PreparedBackend(backend: KMSClientBackend(client: connection.client, info: info), inbox: inbox,
                                core: connection.embedded, stop: { await connection.close() })

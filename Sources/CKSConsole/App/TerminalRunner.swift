@@ -19,11 +19,12 @@ public enum TerminalRunner {
         return cks_locale_is_utf8() != 0
     }
 
-    /// Runs until the user quits. Returns the process exit status.
+    /// Runs until the user quits. Returns the process exit status: 0 after q, 130 after Ctrl-C, 128+N after signal N.
     public static func run(app: ConsoleApp, settings: ConsoleSettings, environment: [String: String], logFile: URL) async -> Int32 {
         let savedStderr = redirectStderr(to: logFile)
         installCrashHandlers()
         let surface = NcursesSurface(theme: settings.theme, environment: environment)
+        surface.asciiOnly = app.symbols.isASCII
         TerminalState.active = true
         let catalog = ThemeCatalog(environment: environment)
         app.themeHandler = { [weak surface] name in
@@ -45,7 +46,8 @@ public enum TerminalRunner {
         while app.running {
             // SIGTERM/SIGINT/SIGHUP, or the terminal went away without a SIGHUP reaching us (a closed window's
             // pty answers EIO): quit as `q` does rather than poll the endpoint forever for nobody.
-            if TerminationRequest.received.load(ordering: .relaxed) != 0 { break }
+            let signal = TerminationRequest.received.load(ordering: .relaxed)
+            if signal != 0 { app.exitStatus = 128 + signal; break }
             var handled = false
             while let key = surface.readKey() {
                 app.handle(key)
@@ -68,7 +70,7 @@ public enum TerminalRunner {
         app.running = false
         restoreTerminal()
         restoreStderr(savedStderr)
-        return 0
+        return app.exitStatus
     }
 
     // MARK: stderr
@@ -100,7 +102,7 @@ public enum TerminalRunner {
     static func installTerminationSignals() {
         TerminationRequest.received.store(0, ordering: .relaxed)
         for sig in [SIGTERM, SIGINT, SIGHUP] {
-            signal(sig) { _ in TerminationRequest.received.store(1, ordering: .relaxed) }
+            signal(sig) { received in TerminationRequest.received.store(received, ordering: .relaxed) }
         }
     }
 
@@ -124,7 +126,7 @@ public enum TerminalRunner {
     }
 }
 
-/// A termination signal arrived (set from the signal handler, read by the loop).
+/// The termination signal that arrived, 0 before one does (set from the signal handler, read by the loop).
 enum TerminationRequest {
     static let received = Atomic<Int32>(0)
 }

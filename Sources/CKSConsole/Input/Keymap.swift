@@ -4,7 +4,7 @@ import Foundation
 public enum Action: String, CaseIterable, Sendable, Hashable {
     case moveUp = "move-up", moveDown = "move-down", pageUp = "page-up", pageDown = "page-down"
     case top, bottom, open, back, filter, command, help, refresh, quit
-    case toggleActivity = "toggle-activity"
+    case toggleActivity = "toggle-activity", focusActivity = "focus-activity"
     case mark, markAll = "mark-all"
     case sortNext = "sort-next", sortReverse = "sort-reverse"
     case connect, disconnect
@@ -59,12 +59,12 @@ public struct Keymap: Sendable {
         Binding(action: .teardown, keys: [.char("t")], label: "teardown", help: "Open the guided teardown of the store", screens: [.stores], changesState: false, inFooter: true),
         Binding(action: .teardownStep, keys: [.enter], label: "next step", help: "Do the plan's next step (each change behind a dialog naming the call)", screens: [.teardown], changesState: false, inFooter: true),
         Binding(action: .teardownMark, keys: [.char(" ")], label: "mark", help: "Mark or unmark the flagged key under the cursor", screens: [.teardown], changesState: false, inFooter: false),
-        Binding(action: .acknowledge, keys: [.char("y")], label: "ack", help: "Acknowledge the marked flagged keys, or the one under the cursor (recent or unknown use)", screens: [.teardown], changesState: false, inFooter: true),
+        Binding(action: .acknowledge, keys: [.char("y")], label: "ack", help: "Acknowledge the marked flagged keys, or the one under the cursor (recent or unknown use), through a dialog", screens: [.teardown], changesState: false, inFooter: true),
         Binding(action: .acknowledgeAll, keys: [.char("Y")], label: "ack all", help: "Acknowledge every flagged key as a set (a dialog lists them)", screens: [.teardown], changesState: false, inFooter: false),
         Binding(action: .abortTeardown, keys: [.char("X")], label: "abort", help: "Abort the teardown: cancel deletion of every key it scheduled (they come back Disabled)", screens: [.teardown], changesState: true, inFooter: true),
         Binding(action: .disconnectOnly, keys: [.char("o")], label: "disconnect only", help: "The reversible alternative: disconnect the store and keep it and its keys", screens: [.teardown], changesState: true, inFooter: true),
         Binding(action: .acceptOrphaning, keys: [.char("P")], label: "accept orphaning", help: "Go on without reconnecting a CloudHSM store whose keys are pending deletion (orphans key material)", screens: [.teardown], changesState: false, inFooter: false),
-        Binding(action: .fastForward, keys: [.char("F")], label: "fast-forward", help: "Demo only: advance the core's clock past the last deletion date (CksAdmin.AdvanceClock); other stores' keys due by then are deleted too", screens: [.teardown], changesState: true, inFooter: true),
+        Binding(action: .fastForward, keys: [.char("F")], label: "fast-forward", help: "Demo only: move the core's clock past the last deletion date (CksAdmin.AdvanceClock), after a dialog listing what that deletes", screens: [.teardown], changesState: true, inFooter: true),
         Binding(action: .mark, keys: [.char(" ")], label: "mark", help: "Mark or unmark the key under the cursor", screens: [.keys], changesState: false, inFooter: true),
         Binding(action: .markAll, keys: [.char("V")], label: "mark all", help: "Mark every visible key (again: clear the marks)", screens: [.keys], changesState: false, inFooter: false),
         Binding(action: .scheduleDeletion, keys: [.char("D")], label: "delete", help: "Schedule deletion of the marked keys, or the key under the cursor (ScheduleKeyDeletion)", screens: [.keys, .keyDetail], changesState: true, inFooter: true),
@@ -77,6 +77,7 @@ public struct Keymap: Sendable {
         Binding(action: .command, keys: [.char(":")], label: "command", help: "Run a command: :stores, :keys STORE, :teardown STORE, :q (Tab completes)", screens: [], changesState: false, inFooter: false),
         Binding(action: .refresh, keys: [.char("r"), .ctrl("r")], label: "refresh", help: "Refresh now", screens: [], changesState: false, inFooter: false),
         Binding(action: .toggleActivity, keys: [.char("a")], label: "activity", help: "Show or hide the Activity pane (every call made)", screens: [], changesState: false, inFooter: true),
+        Binding(action: .focusActivity, keys: [.tab], label: "focus activity", help: "Give the keys to the Activity pane (the movement keys scroll it back) and take them back", screens: [], changesState: false, inFooter: false),
         Binding(action: .help, keys: [.char("?"), .function(1)], label: "help", help: "Show this help", screens: [], changesState: false, inFooter: true),
         Binding(action: .quit, keys: [.char("q")], label: "quit", help: "Quit (Ctrl-C also quits)", screens: [], changesState: false, inFooter: true),
     ])

@@ -34,6 +34,11 @@ public protocol ConsoleBackend: Sendable {
     /// key by key); `progress` hears each result as it arrives, from any task.
     func perform(_ action: KeyAction, on keyIds: [String], pendingWindowInDays: Int,
                  progress: @escaping @Sendable (KeyActionResult) -> Void) async -> [KeyActionResult]
+    /// Every key id of the account (ListKeys, every page): how keys created or deleted outside the console are found
+    /// between two passes.
+    func listKeyIds() async throws -> Set<String>
+    /// Every key id the last complete `storeKeys()` pass listed (custom key stores or not); nil when not known.
+    func keyIdsSeenByLastPass() -> Set<String>?
 }
 
 /// The key actions the console applies to one key or all marked keys.
@@ -71,6 +76,10 @@ public struct KeyActionResult: Sendable, Hashable {
 }
 
 extension ConsoleBackend {
+    /// Backends that cannot list key ids cheaply find new keys with the next pass.
+    public func listKeyIds() async throws -> Set<String> { throw BackendError.other("listing key ids is not supported") }
+    public func keyIdsSeenByLastPass() -> Set<String>? { nil }
+
     /// One call per key through the single-key methods, four at a time.
     public func perform(_ action: KeyAction, on keyIds: [String], pendingWindowInDays: Int,
                         progress: @escaping @Sendable (KeyActionResult) -> Void) async -> [KeyActionResult] {

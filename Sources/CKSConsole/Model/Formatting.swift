@@ -1,3 +1,4 @@
+import CKSDomain
 import Foundation
 
 /// Dates, countdowns and durations in the console's words. Pure, so renderers stay testable.
@@ -33,27 +34,18 @@ public struct Formatting: Sendable {
     /// The zone's short name for column headings (`UTC`, `CET`).
     public var zoneName: String { timeZone.abbreviation() ?? timeZone.identifier }
 
-    /// `6d 23h`, `4h 12m`, `12m 30s`, `45s`: the two largest units of a positive interval.
-    public static func span(_ seconds: TimeInterval) -> String {
-        let s = Int(max(0, seconds.rounded(.down)))
-        let d = s / 86_400, h = (s % 86_400) / 3_600, m = (s % 3_600) / 60, sec = s % 60
-        if d > 0 { return "\(d)d \(h)h" }
-        if h > 0 { return "\(h)h \(m)m" }
-        if m > 0 { return "\(m)m \(sec)s" }
-        return "\(sec)s"
-    }
-
-    /// Countdown to a deletion date: `in 6d 23h`, or `due` once it has passed.
+    /// Countdown to a deletion date: `in 6d 23h` (`TeardownText.duration`, the one duration format), or `due` once
+    /// it has passed.
     public static func countdown(to date: Date, now: Date) -> String {
         let left = date.timeIntervalSince(now)
-        return left <= 0 ? "due" : "in " + span(left)
+        return left <= 0 ? "due" : "in " + TeardownText.duration(left)
     }
 
-    /// `3d ago`, `just now`.
+    /// `3d 4h ago`, `just now`.
     public static func ago(_ date: Date, now: Date) -> String {
         let passed = now.timeIntervalSince(date)
         if passed < 1 { return "just now" }
-        return span(passed) + " ago"
+        return TeardownText.duration(passed.rounded(.down)) + " ago"
     }
 
     /// Latency: `12 ms`, `1.4 s`.

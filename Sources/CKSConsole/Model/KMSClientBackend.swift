@@ -109,6 +109,8 @@ public final class KMSClientBackend: ConsoleBackend {
     /// Whether the endpoint has the core's admin API (CksAdmin.*: the clock, HSM counts): nil until asked, false
     /// against AWS (asked once, then never again).
     private let hasAdminAPI = Mutex<Bool?>(nil)
+    /// Key ids of the last complete pass over the account (every key it described, in a custom key store or not).
+    private let lastPassKeyIds = Mutex<Set<String>?>(nil)
 
     /// - Parameter info: endpoint, region, mode and principal for the header; an account of "?" is learnt from
     ///   the first key ARN the endpoint shows.
@@ -121,7 +123,12 @@ public final class KMSClientBackend: ConsoleBackend {
     public func endpointInfo() async -> EndpointInfo {
         let current = info.withLock { $0 }
         guard current.account == "?" else { return current }
-        // KMS has no "who am I"; a key's ARN names the account (one ListKeys call, when there is a key).
+        // A cks core says who the credentials belong to (CksAdmin.GetCallerIdentity, allowed to every principal).
+        if let identity = try? await adminCall({ () throws(KMSClientError) in try await client.callerIdentity() }) {
+            info.withLock { if $0.account == "?" { $0.account = identity.account }; $0.principal = identity.arn }
+            return info.withLock { $0 }
+        }
+        // KMS itself has no "who am I"; a key's ARN names the account (one ListKeys call, when there is a key).
         if let arn = try? await client.listKeys(limit: 1).keys?.first?.keyArn { learnAccount(fromArn: arn) }
         return info.withLock { $0 }
     }
@@ -195,7 +202,12 @@ public final class KMSClientBackend: ConsoleBackend {
                 var batch: [KeyRecord] = []
                 let clock = ContinuousClock()
                 var last = clock.now
-                for try await meta in self.client.describedKeys(concurrency: self.concurrency, including: { $0.customKeyStoreId != nil }) {
+                let seen = SeenKeyIds()
+                let stream = self.client.describedKeys(concurrency: self.concurrency, including: { meta in
+                    seen.insert(meta.keyId)
+                    return meta.customKeyStoreId != nil
+                })
+                for try await meta in stream {
                     batch.append(self.record(meta, aliases: aliases[meta.keyId] ?? []))
                     // A few hundred keys, or what came in the last 100 ms: the list still fills as keys arrive.
                     if batch.count >= 256 || clock.now - last > .milliseconds(100) {
@@ -205,6 +217,7 @@ public final class KMSClientBackend: ConsoleBackend {
                     }
                 }
                 if !batch.isEmpty { continuation.yield(batch) }
+                self.lastPassKeyIds.withLock { $0 = seen.ids }
                 continuation.finish()
             } catch {
                 continuation.finish(throwing: error)
@@ -226,6 +239,12 @@ public final class KMSClientBackend: ConsoleBackend {
         }
         return counts
     }
+
+    public func listKeyIds() async throws -> Set<String> {
+        Set(try await client.allKeys().compactMap(\.keyId))
+    }
+
+    public func keyIdsSeenByLastPass() -> Set<String>? { lastPassKeyIds.withLock { $0 } }
 
     public func describeKey(_ keyId: String) async throws -> KeyRecord {
         let meta = try await client.describeKey(keyId: keyId)
@@ -312,4 +331,11 @@ public final class KMSClientBackend: ConsoleBackend {
                   cloudHsmClusterId: m.cloudHsmClusterId, xksKeyId: m.xksKeyConfiguration?.id,
                   encryptionAlgorithms: m.encryptionAlgorithms ?? [], multiRegion: m.multiRegion ?? false)
     }
+}
+
+/// Key ids collected from the concurrent DescribeKey calls of a pass.
+final class SeenKeyIds: Sendable {
+    private let storage = Mutex<Set<String>>([])
+    func insert(_ id: String) { storage.withLock { _ = $0.insert(id) } }
+    var ids: Set<String> { storage.withLock { $0 } }
 }

@@ -109,8 +109,12 @@ public struct EndpointInfo: Sendable, Hashable {
     public var mode: Mode
     /// Shown after the region when there is room (`demo, time x60`).
     public var note: String?
-    public init(endpoint: String, account: String, region: String, principal: String, mode: Mode, note: String? = nil) {
+    /// Where the credentials came from and where calls go: what an error banner tells the operator to check.
+    public var context: EndpointContext?
+    public init(endpoint: String, account: String, region: String, principal: String, mode: Mode, note: String? = nil,
+                context: EndpointContext? = nil) {
         self.endpoint = endpoint; self.account = account; self.region = region; self.principal = principal; self.mode = mode
         self.note = note
+        self.context = context ?? EndpointContext(endpoint: endpoint, region: region)
     }
 }

@@ -39,20 +39,20 @@ extension KeyCensus {
 /// The Keys-of-a-store screen: its columns (the countdown and last use read live values through closures).
 @MainActor
 enum KeysScreen {
-    /// Column priorities: state, aliases and id identify a key and say what it is (kept longest); the countdown
-    /// next; then last use (what the teardown's check is about), the deletion date and the creation date. From 120
-    /// columns a whole key id (36 characters) shows beside a whole alias.
+    /// Column priorities: state and aliases say what a key is (kept longest); then the deletion date (at 80 columns it
+    /// stays, the id and aliases narrowing first), the id, the countdown, last use (what the teardown's check is
+    /// about) and the creation date. From 120 columns a whole key id (36 characters) shows beside a whole alias.
     static func makeTable(formatting: Formatting, now: @escaping () -> Date, usage: @escaping (String) -> String) -> Table<KeyRow> {
         let columns: [Column<KeyRow>] = [
-            Column("KEY ID", .flex(min: 13, preferred: 36, max: 36, weight: 1, priority: 8), text: { $0.id }),
+            Column("KEY ID", .flex(min: 9, preferred: 36, max: 36, weight: 1, priority: 7), text: { $0.id }),
             Column("ALIASES", .flex(min: 12, preferred: 24, max: 40, weight: 3, priority: 9), text: { $0.aliases.joined(separator: ", ") },
                    ascending: { aliasesLess($0.aliases, $1.aliases) }),
             Column("STATE", .fixed(15, priority: 10), text: { $0.state.rawValue }, style: { Style(Role.of($0.state)) },
                    ascending: { stateRank($0.state) < stateRank($1.state) }),
-            Column("DELETES", .fixed(10, priority: 7), text: { row in row.deletionDate.map { Formatting.countdown(to: $0, now: now()) } ?? "" },
+            Column("DELETES", .fixed(10, priority: 6), text: { row in row.deletionDate.map { Formatting.countdown(to: $0, now: now()) } ?? "" },
                    style: { $0.deletionDate == nil ? nil : Style(.keyPendingDeletion) },
                    ascending: { ($0.deletionDate ?? .distantFuture) < ($1.deletionDate ?? .distantFuture) }),
-            Column("DELETION DATE", .fixed(16, hideBelow: 120, priority: 3), text: { $0.deletionDate.map(formatting.dateTime) ?? "" },
+            Column("DELETION DATE", .fixed(16, priority: 8), text: { $0.deletionDate.map(formatting.dateTime) ?? "" },
                    style: { $0.deletionDate == nil ? nil : Style(.keyPendingDeletion) },
                    ascending: { ($0.deletionDate ?? .distantFuture) < ($1.deletionDate ?? .distantFuture) }),
             Column("CREATED", .fixed(10, hideBelow: 140, priority: 2), text: { formatting.date($0.creationDate) },

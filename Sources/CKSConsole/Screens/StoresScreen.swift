@@ -5,7 +5,18 @@ import Foundation
 public struct StoreRow: Identifiable, Sendable, Hashable {
     public var record: StoreRecord
     public var census: KeyCensus?
+    /// The keys may not be counted (the principal cannot list them): "-", not "counting…".
+    public var uncounted = false
     public var id: String { record.id }
+
+    public init(record: StoreRecord, census: KeyCensus?, uncounted: Bool = false) {
+        self.record = record
+        self.census = census
+        self.uncounted = uncounted
+    }
+
+    /// A count column's text: the number, "-" when it may not be counted, "…" while counting.
+    func count(_ value: (KeyCensus) -> Int) -> String { census.map { String(value($0)) } ?? (uncounted ? "-" : "…") }
 }
 
 /// The Stores screen: columns, the details of the selected store, and what each state means.
@@ -19,9 +30,9 @@ enum StoresScreen {
             Column("STATE", .flex(min: 13, preferred: 23, max: 34, weight: 3, priority: 9), text: { $0.record.stateText },
                    style: { Style(Role.of($0.record.connectionState)) },
                    ascending: { stateRank($0.record) < stateRank($1.record) }),
-            Column("KEYS", .fixed(5, priority: 8), alignRight: true, text: { $0.census.map { String($0.total) } ?? "…" },
+            Column("KEYS", .fixed(5, priority: 8), alignRight: true, text: { $0.count(\.total) },
                    ascending: { ($0.census?.total ?? -1) < ($1.census?.total ?? -1) }),
-            Column("PENDING", .fixed(7, priority: 7), alignRight: true, text: { $0.census.map { String($0.pendingDeletion) } ?? "…" },
+            Column("PENDING", .fixed(7, priority: 7), alignRight: true, text: { $0.count(\.pendingDeletion) },
                    style: { ($0.census?.pendingDeletion ?? 0) > 0 ? Style(.keyPendingDeletion) : nil },
                    ascending: { ($0.census?.pendingDeletion ?? -1) < ($1.census?.pendingDeletion ?? -1) }),
             Column("CREATED", .fixed(10, hideBelow: 90, priority: 2), text: { formatting.date($0.record.creationDate) },
@@ -86,7 +97,8 @@ enum StoresScreen {
         if let p = r.xksProxy {
             lines.append(("Proxy", p.uriEndpoint + p.uriPath + "  (" + p.connectivity.rawValue + ")", .normal))
         }
-        let keys = row.census.map { "\($0.total) keys, \($0.pendingDeletion) pending deletion" } ?? "counting…"
+        let keys = row.census.map { "\($0.total) keys, \($0.pendingDeletion) pending deletion" }
+            ?? (row.uncounted ? "not counted: this principal may not list the keys" : "counting…")
         lines.append(("Keys", keys, (row.census?.pendingDeletion ?? 0) > 0 ? Style(.keyPendingDeletion) : .normal))
         lines.append(("Id", r.id + "   created " + formatting.dateTime(r.creationDate), Style(.muted)))
         return lines

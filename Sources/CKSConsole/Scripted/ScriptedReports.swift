@@ -14,14 +14,16 @@ public enum ScriptedOutputFormat: String, Sendable, CaseIterable {
     }
 }
 
-/// One row of `cks stores`.
+/// One row of `cks stores` (and of `cks` when stdout is not a terminal).
 public struct ScriptedStoreRow: Sendable, Hashable, Encodable {
     public var name: String
     public var id: String
     public var type: String
     public var connectionState: String
     public var connectionErrorCode: String?
-    public var keyCount: Int
+    /// nil when the keys could not be counted (a principal without kms:ListKeys or kms:DescribeKey).
+    public var keyCount: Int?
+    public var pendingDeletionCount: Int?
     public var creationDate: Date?
 
     /// `FAILED (NETWORK_ERRORS)` for a failed store, the bare state otherwise.
@@ -33,7 +35,7 @@ public struct ScriptedStoreRow: Sendable, Hashable, Encodable {
     enum CodingKeys: String, CodingKey {
         case name = "CustomKeyStoreName", id = "CustomKeyStoreId", type = "CustomKeyStoreType"
         case connectionState = "ConnectionState", connectionErrorCode = "ConnectionErrorCode", keyCount = "KeyCount"
-        case creationDate = "CreationDate"
+        case pendingDeletionCount = "PendingDeletionCount", creationDate = "CreationDate"
     }
 
     public func encode(to encoder: any Encoder) throws {
@@ -44,8 +46,29 @@ public struct ScriptedStoreRow: Sendable, Hashable, Encodable {
         try c.encode(connectionState, forKey: .connectionState)
         try c.encode(connectionErrorCode, forKey: .connectionErrorCode)   // null when none: a stable shape for jq
         try c.encode(keyCount, forKey: .keyCount)
+        try c.encode(pendingDeletionCount, forKey: .pendingDeletionCount)
         try c.encode(creationDate.map(ScriptedReports.isoDate), forKey: .creationDate)
     }
+
+    public init(name: String, id: String, type: String, connectionState: String, connectionErrorCode: String?,
+                keyCount: Int?, pendingDeletionCount: Int?, creationDate: Date?) {
+        self.name = name; self.id = id; self.type = type; self.connectionState = connectionState
+        self.connectionErrorCode = connectionErrorCode; self.keyCount = keyCount
+        self.pendingDeletionCount = pendingDeletionCount; self.creationDate = creationDate
+    }
+
+    /// A store as the console lists it, with its counts when known.
+    public init(_ store: StoreRecord, census: KeyCensus?) {
+        self.init(name: store.name, id: store.id, type: store.type.rawValue, connectionState: store.connectionState.rawValue,
+                  connectionErrorCode: store.connectionErrorCode?.rawValue, keyCount: census?.total,
+                  pendingDeletionCount: census?.pendingDeletion, creationDate: store.creationDate)
+    }
+}
+
+/// What `cks stores` found: the rows, and why the keys could not be counted, if they could not.
+public struct ScriptedStoreListing: Sendable {
+    public var rows: [ScriptedStoreRow]
+    public var keyCountsUnavailable: String?
 }
 
 /// One row of `cks keys STORE`.
@@ -75,32 +98,44 @@ public struct ScriptedKeyRow: Sendable, Hashable, Encodable {
 public enum ScriptedReports {
     // MARK: Gathering
 
-    /// Every store with its key count. The counts come from one pass over the account's keys (ListKeys, then
-    /// DescribeKey per key, bounded concurrency): there is no per-store key filter in the KMS API.
-    public static func stores(using client: KMSClient, concurrency: Int = 8) async throws -> [ScriptedStoreRow] {
+    /// Every store with its key counts. The counts come from one pass over the account's keys (ListKeys, then
+    /// DescribeKey per key, bounded concurrency): there is no per-store key filter in the KMS API. A principal
+    /// allowed to describe stores but not to list or describe keys still gets the stores, without counts (and why).
+    public static func stores(using client: KMSClient, concurrency: Int = 8) async throws -> ScriptedStoreListing {
         let stores = try await client.allCustomKeyStores()
-        var counts: [String: Int] = [:]
+        var counts: [String: KeyCensus] = [:]
+        var unavailable: String?
         if !stores.isEmpty {
-            let ids = try await client.allKeys().compactMap(\.keyId)
-            for item in await client.describeKeys(keyIds: ids, concurrency: concurrency) {
-                switch item.result {
-                case .success(let key):
-                    if let store = key.customKeyStoreId { counts[store, default: 0] += 1 }
-                case .failure(let error) where error.code == .notFound:
-                    continue   // deleted between ListKeys and DescribeKey
-                case .failure(let error):
-                    throw error
+            do {
+                let ids = try await client.allKeys().compactMap(\.keyId)
+                for item in await client.describeKeys(keyIds: ids, concurrency: concurrency) {
+                    switch item.result {
+                    case .success(let key):
+                        if let store = key.customKeyStoreId {
+                            counts[store, default: KeyCensus(total: 0, pendingDeletion: 0)].total += 1
+                            if key.keyState == .pendingDeletion { counts[store]?.pendingDeletion += 1 }
+                        }
+                    case .failure(let error) where error.code == .notFound:
+                        continue   // deleted between ListKeys and DescribeKey
+                    case .failure(let error):
+                        throw error
+                    }
                 }
+            } catch let error as KMSClientError where error.code == .accessDenied {
+                unavailable = EndpointProblem.classify(error).line
             }
         }
-        return stores.map { entry in
+        let rows = stores.map { entry in
             let id = entry.customKeyStoreId ?? ""
+            let census = unavailable == nil ? counts[id] ?? KeyCensus(total: 0, pendingDeletion: 0) : nil
             return ScriptedStoreRow(name: entry.customKeyStoreName ?? "", id: id,
-                            type: (entry.customKeyStoreType ?? .awsCloudHsm).rawValue,
-                            connectionState: entry.connectionState?.rawValue ?? "UNKNOWN",
-                            connectionErrorCode: entry.connectionErrorCode?.rawValue,
-                            keyCount: counts[id] ?? 0, creationDate: entry.creationDate)
+                                    type: (entry.customKeyStoreType ?? .awsCloudHsm).rawValue,
+                                    connectionState: entry.connectionState?.rawValue ?? "UNKNOWN",
+                                    connectionErrorCode: entry.connectionErrorCode?.rawValue,
+                                    keyCount: census?.total, pendingDeletionCount: census?.pendingDeletion,
+                                    creationDate: entry.creationDate)
         }.sorted { ($0.name, $0.id) < ($1.name, $1.id) }
+        return ScriptedStoreListing(rows: rows, keyCountsUnavailable: unavailable)
     }
 
     /// How `cks keys` found its store.
@@ -159,9 +194,9 @@ public enum ScriptedReports {
         switch format {
         case .json: return json(rows)
         case .table:
-            return table(header: ["NAME", "ID", "TYPE", "STATE", "KEYS", "CREATED"], rightAligned: [4],
-                         rows: rows.map { [$0.name, $0.id, $0.type, $0.stateText, String($0.keyCount),
-                                           $0.creationDate.map(isoDate) ?? "-"] })
+            return table(header: ["NAME", "ID", "TYPE", "STATE", "KEYS", "PENDING", "CREATED"], rightAligned: [4, 5],
+                         rows: rows.map { [$0.name, $0.id, $0.type, $0.stateText, $0.keyCount.map(String.init) ?? "-",
+                                           $0.pendingDeletionCount.map(String.init) ?? "-", $0.creationDate.map(isoDate) ?? "-"] })
         }
     }
 
@@ -183,10 +218,7 @@ public enum ScriptedReports {
     }
 
     static func json<T: Encodable>(_ rows: [T]) -> String {
-        let encoder = JSONEncoder()
-        encoder.outputFormatting = [.prettyPrinted, .withoutEscapingSlashes]
-        guard !rows.isEmpty, let data = try? encoder.encode(rows) else { return "[]\n" }
-        return String(decoding: data, as: UTF8.self) + "\n"
+        rows.isEmpty ? "[]\n" : ScriptedJSON.encode(rows)
     }
 
     /// Columns padded to their widest cell (by display width), two spaces apart, no trailing blanks.
@@ -201,5 +233,16 @@ public enum ScriptedReports {
             return out
         }
         return ([line(header)] + rows.map(line)).joined(separator: "\n") + "\n"
+    }
+}
+
+/// How every JSON output of cks is written: pretty, keys sorted (a stable field order for diffs and jq), slashes
+/// unescaped, a final newline.
+public enum ScriptedJSON {
+    public static func encode<T: Encodable>(_ value: T) -> String {
+        let encoder = JSONEncoder()
+        encoder.outputFormatting = [.prettyPrinted, .sortedKeys, .withoutEscapingSlashes]
+        guard let data = try? encoder.encode(value) else { return "{}\n" }
+        return String(decoding: data, as: UTF8.self) + "\n"
     }
 }

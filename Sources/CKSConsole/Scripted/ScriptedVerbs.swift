@@ -50,7 +50,9 @@ public enum ScriptedVerbs {
     public static func stores(_ options: ScriptedOptions, streams: Streams = .standard,
                               connect: Connect = defaultConnect) async -> Int32 {
         await run(options, streams: streams, connect: connect) { client, format in
-            ScriptedReports.render(try await ScriptedReports.stores(using: client, concurrency: options.concurrency), as: format)
+            let listing = try await ScriptedReports.stores(using: client, concurrency: options.concurrency)
+            if let why = listing.keyCountsUnavailable { streams.err("cks: warning: key counts not shown: \(why)\n") }
+            return ScriptedReports.render(listing.rows, as: format)
         }
     }
 
@@ -72,8 +74,9 @@ public enum ScriptedVerbs {
         do {
             connection = try await connect(options.flags)
         } catch {
-            return fail(error, streams)
+            return fail(error, streams, context: nil)
         }
+        if let note = connection.embeddedNote { streams.err("cks: \(note)\n") }
         do {
             let text = try await body(connection.client, format)
             await connection.close()
@@ -81,12 +84,28 @@ public enum ScriptedVerbs {
             return ScriptedExit.success.rawValue
         } catch {
             await connection.close()
-            return fail(error, streams)
+            return fail(error, streams, context: connection.context)
         }
     }
 
-    private static func fail(_ error: any Error, _ streams: Streams) -> Int32 {
-        streams.err("cks: \(ScriptedExit.message(for: error))\n")
+    static func fail(_ error: any Error, _ streams: Streams, context: EndpointContext?) -> Int32 {
+        for line in ScriptedExit.message(for: error, context: context) { streams.err("cks: \(line)\n") }
         return ScriptedExit.status(for: error).rawValue
+    }
+}
+
+extension ClientConnection {
+    /// Where this connection's calls go and as whom, for messages.
+    public var context: EndpointContext {
+        EndpointContext(endpoint: client.endpoint.absoluteString, region: configuration.region,
+                        credentialSource: configuration.sources["credentials"],
+                        accessKeyId: embedded == nil ? client.credentials.accessKeyId : nil, embedded: embedded != nil)
+    }
+
+    /// Said on stderr by the verbs when nothing named an endpoint and they talk to a core started in the process.
+    public var embeddedNote: String? {
+        guard let embedded else { return nil }
+        return "no endpoint configured (--endpoint, AWS_ENDPOINT_URL_KMS, AWS_ENDPOINT_URL or a profile's endpoint_url): "
+            + "using an embedded core over \(embedded.dataDirectory.path)"
     }
 }

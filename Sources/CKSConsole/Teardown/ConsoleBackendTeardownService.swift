@@ -36,6 +36,25 @@ public final class ConsoleBackendTeardownService: TeardownService {
                                  isTransport: BackendError.isCoreFailure(error) && KMSErrorCode(rawValue: code) == nil)
     }
 
+    public func pendingDeletions() async throws(TeardownCallError) -> (stores: [TeardownObservation.Store], keys: [FastForwardPreview.PendingKey]) {
+        do {
+            let stores = try await backend.listStores().map { s in
+                TeardownObservation.Store(id: s.id, name: s.name, type: s.type, connectionState: s.connectionState,
+                                          connectionErrorCode: s.connectionErrorCode, cloudHsmClusterId: s.cloudHsmClusterId,
+                                          xksProxyUriEndpoint: s.xksProxy?.uriEndpoint)
+            }
+            var keys: [FastForwardPreview.PendingKey] = []
+            for try await batch in backend.storeKeys() {
+                for k in batch where k.state == .pendingDeletion {
+                    if let date = k.deletionDate { keys.append(.init(id: k.id, storeId: k.customKeyStoreId, deletionDate: date)) }
+                }
+            }
+            return (stores, keys)
+        } catch {
+            throw Self.callError(error)
+        }
+    }
+
     public func caller() async -> (account: String?, principal: String?) { identity }
 
     public func now() async -> Date { ((try? await backend.coreTime()) ?? nil) ?? Date() }

@@ -18,6 +18,8 @@ public final class KMSClientTeardownService: TeardownService {
     private let hasCoreClock = Mutex<Bool?>(nil)
     /// Whether the endpoint has the core's admin API for clusters (nil until asked; AWS does not).
     private let hasClusterAdmin = Mutex<Bool?>(nil)
+    /// Whether the endpoint was asked who the caller is (once).
+    private let askedIdentity = Mutex(false)
 
     /// - Parameter endpointIdentity: how the journal names the endpoint, when its URL is not stable (an embedded
     ///   core listens on a new port each run, so it is named by its data directory instead).
@@ -29,8 +31,17 @@ public final class KMSClientTeardownService: TeardownService {
         identity = Mutex((account, principal ?? client.credentials.accessKeyId))
     }
 
+    /// The account, and the principal by ARN (a cks core says it: CksAdmin.GetCallerIdentity); against an endpoint
+    /// that cannot say, the principal given at init, else the access key id, and the account from a key's metadata.
     public func caller() async -> (account: String?, principal: String?) {
         let known = identity.withLock { $0 }
+        if !askedIdentity.withLock({ $0 }) {
+            askedIdentity.withLock { $0 = true }
+            if let who = try? await client.callerIdentity() {
+                identity.withLock { $0 = (who.account, who.arn) }
+                return (who.account, who.arn)
+            }
+        }
         if known.account != nil { return known }
         // KMS has no "who am I": the account shows in any key's metadata.
         if let first = try? await client.listKeys(limit: 1).keys?.first?.keyId,
@@ -169,11 +180,40 @@ public final class KMSClientTeardownService: TeardownService {
         do { return try await client.advanceClock(seconds: seconds) } catch { throw Self.wrap(error) }
     }
 
+    public func pendingDeletions() async throws(TeardownCallError) -> (stores: [TeardownObservation.Store], keys: [FastForwardPreview.PendingKey]) {
+        do {
+            let stores = try await client.allCustomKeyStores().compactMap { e -> TeardownObservation.Store? in
+                guard let id = e.customKeyStoreId else { return nil }
+                return TeardownObservation.Store(
+                    id: id, name: e.customKeyStoreName ?? id, type: e.customKeyStoreType ?? .awsCloudHsm,
+                    connectionState: e.connectionState ?? .disconnected, connectionErrorCode: e.connectionErrorCode,
+                    cloudHsmClusterId: e.cloudHsmClusterId, xksProxyUriEndpoint: e.xksProxyConfiguration?.uriEndpoint)
+            }
+            var keys: [FastForwardPreview.PendingKey] = []
+            for try await m in client.describedKeys(concurrency: concurrency, including: { $0.keyState == .pendingDeletion }) {
+                guard let date = m.deletionDate else { continue }
+                keys.append(FastForwardPreview.PendingKey(id: m.keyId, storeId: m.customKeyStoreId, deletionDate: date))
+            }
+            return (stores, keys)
+        } catch let error as KMSClientError {
+            throw Self.wrap(error)
+        } catch {
+            throw TeardownCallError(typeName: "Error", message: EndpointProblem.oneLine("\(error)"))
+        }
+    }
+
     // MARK: -
 
+    /// The client's error as the teardown reports it: one line, classified the way every verb classifies it (an
+    /// endpoint without custom key stores is a configuration problem, not an unreachable endpoint).
     static func wrap(_ error: KMSClientError) -> TeardownCallError {
-        TeardownCallError(typeName: error.typeName, message: error.message, code: error.code, requestId: error.requestId,
-                          isTransport: !error.isServiceError)
+        let problem = EndpointProblem.classify(error)
+        let message: String
+        if case .notImplemented = problem.kind { message = problem.summary } else { message = EndpointProblem.oneLine(error.message) }
+        var isTransport = false
+        if case .unreachable = problem.kind { isTransport = true }
+        return TeardownCallError(typeName: error.typeName, message: message, code: error.code, requestId: error.requestId,
+                                 isTransport: isTransport, exit: problem.exit)
     }
 
     private func perKey(_ ids: [String], progress: @escaping @Sendable (TeardownCallResult) -> Void,

@@ -4,16 +4,16 @@ import Foundation
 /// The operator's decisions beside the next step: acknowledging flagged keys, aborting a teardown (and enabling
 /// the keys again), disconnecting only, accepting orphaned key material, and the core's fast-forward.
 extension TeardownController {
+    /// Always through the dialog: the marked keys, every flagged key (`all`), or the one under the cursor.
     func acknowledgeMarked(all: Bool) {
         guard let app else { return }
         let flags = pendingFlags
         guard !flags.isEmpty else { return }
-        if all || !marks.isEmpty {
-            let chosen = all ? flags : flags.filter { marks.contains($0.keyId) }
-            app.dialog = TeardownDialogs.acknowledge(self, chosen)
-        } else {
-            acknowledge([flags[min(cursor, flags.count - 1)]])
-        }
+        let chosen: [FlaggedKey]
+        if all { chosen = flags }
+        else if !marks.isEmpty { chosen = flags.filter { marks.contains($0.keyId) } }
+        else { chosen = [flags[min(cursor, flags.count - 1)]] }
+        app.dialog = TeardownDialogs.acknowledge(self, chosen)
     }
 
     func acknowledge(_ flags: [FlaggedKey]) {
@@ -27,9 +27,9 @@ extension TeardownController {
     }
 
     func openAbortDialog() {
-        guard let app, let plan, availability(.abortTeardown) == nil else { return }
+        guard let app, let preview = plan?.abort, availability(.abortTeardown) == nil else { return }
         if refuseIfReadOnly("aborting the teardown") { return }
-        app.dialog = TeardownDialogs.abort(self, count: plan.abortableKeyIds.count)
+        app.dialog = TeardownDialogs.abort(self, preview)
     }
 
     func abort() {
@@ -42,8 +42,13 @@ extension TeardownController {
                 let outcome = try await runner.abort { progress.set($0) }
                 self.lastResults = ("CancelKeyDeletion", outcome.results)
                 await self.accept(outcome.plan)
-                self.abortedKeyIds = outcome.results.filter(\.succeeded).map(\.target)
-                if !self.abortedKeyIds.isEmpty { app.dialog = TeardownDialogs.enableAgain(self, count: self.abortedKeyIds.count) }
+                self.givenBack = outcome.givenBack
+                if !outcome.givenBack.enableAgain.isEmpty {
+                    app.dialog = TeardownDialogs.enableAgain(self, outcome.givenBack)
+                } else if !outcome.givenBack.keyIds.isEmpty {
+                    app.say("Aborted: \(TeardownText.count(outcome.givenBack.keyIds.count, "key")) given back, none of them Enabled "
+                            + "before the teardown: they stay Disabled.", .ok, seconds: 12)
+                }
             } catch {
                 self.error = "\(error)"
             }
@@ -54,16 +59,18 @@ extension TeardownController {
         }
     }
 
+    /// EnableKey on the keys the abort gave back that were Enabled before the teardown (never the others).
     func enableAgain() {
-        guard let app else { return }
-        let ids = abortedKeyIds
+        guard let app, let given = givenBack else { return }
+        let ids = given.enableAgain
         begin("EnableKey", changes: true)
         progress.reset()
         bulk = Bulk(label: "EnableKey", total: ids.count)
         app.launch("teardown \(storeName): enable \(ids.count) keys again") { [progress, runner] app in
             let results = await runner.enableAgain(ids) { progress.set($0) }
             self.lastResults = ("EnableKey", results)
-            self.abortedKeyIds = results.filter { !$0.succeeded }.map(\.target)
+            let failed = Set(results.filter { !$0.succeeded }.map(\.target))
+            self.givenBack?.enableAgain.removeAll { !failed.contains($0) }
             self.bulk = nil
             self.end()
             app.keysChangedElsewhere(inStore: self.storeId)
@@ -103,21 +110,41 @@ extension TeardownController {
         app.dialog = TeardownDialogs.acceptOrphaning(self, warning: warning, ack: ack)
     }
 
+    /// Demo only. The clock is the whole core's: first a look at what it would delete in every store (a read), then a
+    /// dialog listing it, Cancel selected; only a confirmed dialog moves the clock.
     func fastForward() {
         guard let app else { return }
         if let reason = availability(.fastForward) { app.say("Fast-forward: \(reason).", .warning); return }
-        begin("the fast-forward (CksAdmin.AdvanceClock)", changes: true)
-        app.launch("teardown \(storeName): fast-forward (CksAdmin.AdvanceClock)") { [runner] app in
+        begin("looking at what the fast-forward would delete", changes: false)
+        app.launch("teardown \(storeName): fast-forward preview") { [runner] app in
             do {
-                let plan = try await runner.fastForward()
-                await self.accept(plan)
-                // The clock is the whole core's: keys other stores scheduled for deletion before then go as well.
-                app.say("Fast-forwarded the clock; other stores' keys due by then are deleted too.", .ok)
+                let preview = try await runner.fastForwardPreview()
+                self.fastForwardPreview = preview
+                app.dialog = TeardownDialogs.fastForward(self, preview)
+                self.error = nil
             } catch {
                 self.error = "\(error)"
             }
             self.end()
+        }
+    }
+
+    func fastForward(to preview: FastForwardPreview) {
+        guard let app else { return }
+        begin("the fast-forward (CksAdmin.AdvanceClock)", changes: true)
+        app.launch("teardown \(storeName): fast-forward (CksAdmin.AdvanceClock)") { [runner] app in
+            do {
+                let plan = try await runner.fastForward(to: preview)
+                await self.accept(plan)
+                app.say("Fast-forwarded the core's clock by \(TeardownText.duration(Double(preview.seconds))): "
+                        + "\(TeardownText.count(preview.totalKeys, "key")) due by then deleted.", .ok, seconds: 10)
+            } catch {
+                self.error = "\(error)"
+            }
+            self.fastForwardPreview = nil
+            self.end()
             app.refreshStores(label: "refresh after fast-forward")
+            app.keysChangedEverywhere()
         }
     }
 }

@@ -47,8 +47,10 @@ public final class TeardownController {
     let progress = Progress()
     /// Per-key results of the last bulk action (failures are listed and retried by the next step).
     public internal(set) var lastResults: (label: String, results: [TeardownCallResult])?
-    /// Keys given back by an abort, offered to be enabled again.
-    var abortedKeyIds: [String] = []
+    /// What the last abort gave back: the keys Enabled before the teardown are offered to be enabled again.
+    var givenBack: AbortPreview?
+    /// The fast-forward the dialog on screen describes (demo only).
+    var fastForwardPreview: FastForwardPreview?
     /// Flagged keys: cursor and marks, for acknowledging one by one or as a marked set.
     var cursor = 0
     public internal(set) var marks: Set<String> = []
@@ -79,10 +81,17 @@ public final class TeardownController {
     var keyCount: Int { (plan?.waitProgress?.keysLeft ?? 0) + (plan?.schedulePreview?.keyIds.count ?? 0) }
 
     /// Flagged keys not yet acknowledged, by alias (as the Keys screen sorts), else by id: what the cursor moves over.
-    var pendingFlags: [FlaggedKey] {
-        (plan?.flaggedKeys ?? []).filter { !$0.isAcknowledged }.sorted { a, b in
-            let (x, y) = (a.aliases.first ?? "\u{10FFFF}" + a.keyId, b.aliases.first ?? "\u{10FFFF}" + b.keyId)
-            return x != y ? x.localizedStandardCompare(y) == .orderedAscending : a.keyId < b.keyId
+    var pendingFlags: [FlaggedKey] { Self.displayOrder((plan?.flaggedKeys ?? []).filter { !$0.isAcknowledged }) }
+
+    /// Flagged keys by alias in natural order (as the Keys screen sorts), keys without an alias last by id.
+    static func displayOrder(_ flags: [FlaggedKey]) -> [FlaggedKey] {
+        flags.sorted { a, b in
+            switch (a.aliases.first, b.aliases.first) {
+            case let (x?, y?) where x != y: return NaturalOrder.less(x, y)
+            case (_?, nil): return true
+            case (nil, _?): return false
+            default: return a.keyId < b.keyId
+            }
         }
     }
 
@@ -247,20 +256,27 @@ public final class TeardownController {
     /// Nil when `action` is possible now, else why not (dims it in the footer and help).
     func availability(_ action: Action) -> String? {
         guard let plan else { return "the plan is not known yet" }
-        if let busy { return "\(busy.label) is running" }
-        if inFlight || bulk != nil { return "an action is running" }
+        // During an observation acting keys wait for it and then run (they stay on offer); during a change they are refused.
+        if let busy, busy.changes { return "\(busy.label) is running" }
+        if bulk != nil { return "an action is running" }
         switch action {
         case .teardownStep:
             switch plan.status {
             case .done: return "the store is deleted"
-            case .waiting: return "nothing to do but wait" + (demo ? " (F fast-forwards)" : "")
-            case .blocked: if case .acknowledge = plan.action { return nil }; return "blocked"
+            case .waiting: return "nothing to do but wait" + (demo ? " (\(keyName(.fastForward)) fast-forwards)" : "")
+            case .blocked:
+                // The next step never acknowledges: each acknowledgement goes through its dialog.
+                if case .acknowledge = plan.action {
+                    return "flagged keys need an acknowledgement first: \(keyName(.acknowledge)) (the key under the cursor, "
+                        + "or the marked ones) or \(keyName(.acknowledgeAll)) (all) opens the dialog"
+                }
+                return "blocked"
             case .ready: return nil
             }
         case .teardownMark, .acknowledge, .acknowledgeAll:
             return pendingFlags.isEmpty ? "no flagged key waits for an acknowledgement" : nil
         case .abortTeardown:
-            return plan.abortableKeyIds.isEmpty ? "no key scheduled by this teardown is pending deletion" : nil
+            return plan.abort == nil ? "no key scheduled by this teardown is pending deletion" : nil
         case .disconnectOnly:
             guard let option = plan.disconnectOnly else { return "offered only before the teardown schedules anything" }
             return option.isAvailable ? nil : option.unavailableReason
@@ -269,9 +285,14 @@ public final class TeardownController {
                 : "the store's key material is not at risk"
         case .fastForward:
             guard demo else { return "only in --demo" }
-            return plan.waitProgress == nil ? "no key is waiting for deletion" : nil
+            return plan.waitProgress == nil || plan.status == .done ? "no key is waiting for deletion" : nil
         default: return nil
         }
+    }
+
+    /// The first key of an action as the keymap binds it ("y", "F").
+    func keyName(_ action: Action) -> String {
+        app?.keymap.binding(action)?.keys.first?.label(ascii: app?.symbols.isASCII ?? false) ?? action.rawValue
     }
 
     func refuseIfReadOnly(_ what: String) -> Bool {
@@ -286,7 +307,7 @@ public final class TeardownController {
         if let reason = availability(.teardownStep) { app.say(reason.prefix(1).uppercased() + reason.dropFirst() + ".", .warning); return }
         switch plan.action {
         case .takeInventory, .checkUse: refresh("teardown \(storeName): observe")
-        case .acknowledge: acknowledgeMarked(all: false)
+        case .acknowledge: break   // refused by availability: acknowledging needs its own key and dialog
         case .scheduleDeletion(let ids, let window, _):
             if refuseIfReadOnly("scheduling deletion") { return }
             app.dialog = TeardownDialogs.schedule(self, ids: ids, window: window)

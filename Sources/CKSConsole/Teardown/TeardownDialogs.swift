@@ -13,21 +13,48 @@ enum TeardownDialogs {
     static func schedule(_ c: TeardownController, ids: [String], window: PendingWindow) -> Dialog {
         let n = ids.count
         let flagged = Set((c.plan?.flaggedKeys ?? []).map(\.keyId)).count
-        let pendingAlready = (c.plan?.schedulePreview.map { _ in c.plan?.waitProgress?.keysLeft ?? 0 }) ?? 0
         return Dialog(title: "Schedule deletion of \(TeardownText.count(n, "key"))?", confirmLabel: "Schedule deletion",
                       irreversible: true, window: window.days, body: { [weak c] in
             guard let c, let app = c.app else { return [] }
             let days = app.dialog?.window ?? window.days
             let now = c.observedAt ?? app.coreNow
-            let date = now.addingTimeInterval(TimeInterval(days) * 86_400)
+            let chosen = PendingWindow(days: days) ?? window
+            let preview = c.plan?.schedulePreview?.with(window: chosen, now: now)
+            let date = chosen.deletionDate(from: now)
             var lines: [(String, Style)] = [target(c)]
-            lines.append(("Call: ScheduleKeyDeletion {\"KeyId\": \"\(ids.first ?? "")\", \"PendingWindowInDays\": \(days)} × \(n)", Style(.muted)))
             lines.append(("Deletion date: after \(TeardownText.date(date)) (in \(days) days), the same for every key", Style(.keyPendingDeletion)))
-            lines.append(("Consequence: after that date KMS deletes the keys for good; data encrypted under them can never be decrypted. Until then, abort teardown (X) cancels deletion of every key it scheduled.", Style(.danger)))
+            if let preview, !preview.alreadyPending.isEmpty {
+                let later = preview.pendingLater
+                if let last = later.last {
+                    lines.append(("\(TeardownText.count(later.count, "key")) already pending until \(TeardownText.date(last)) keep "
+                                  + "\(later.count == 1 ? "its" : "their") own date\(later.count == 1 ? "" : "s"); the wait ends "
+                                  + "\(TeardownText.date(last)) (in \(TeardownText.duration(last.timeIntervalSince(now)))), not in \(days) days.",
+                                  Style(.warning)))
+                } else {
+                    lines.append(("\(TeardownText.count(preview.alreadyPending.count, "key")) already pending deletion keep "
+                                  + "\(preview.alreadyPending.count == 1 ? "its" : "their") own earlier date\(preview.alreadyPending.count == 1 ? "" : "s").",
+                                  Style(.muted)))
+                }
+            }
+            lines.append(("Consequence: after that date KMS deletes the keys for good; data encrypted under them can never be decrypted. Until then, abort teardown (\(c.keyName(.abortTeardown))) cancels deletion of every key it scheduled.", Style(.danger)))
+            // Every consequence the plan knows, in the dialog itself (the page behind it may be hidden).
+            lines += warningLines(c)
             if flagged > 0 { lines.append(("\(TeardownText.count(flagged, "flagged key")) (recent or unknown use) acknowledged.", Style(.warning))) }
-            if pendingAlready > 0 { lines.append(("Keys already pending deletion keep their own dates.", Style(.muted))) }
+            lines.append(("Call: ScheduleKeyDeletion {\"KeyId\": \"\(ids.first ?? "")\", \"PendingWindowInDays\": \(days)} × \(n)", Style(.muted)))
             return lines
         }, onConfirm: { [weak c] d in c?.setWindowAndSchedule(d.window ?? window.days) })
+    }
+
+    /// The plan's warnings that are consequences of going on: orphaned key material, a FAILED store, external keys.
+    static func warningLines(_ c: TeardownController) -> [(String, Style)] {
+        (c.plan?.warnings ?? []).filter { !$0.isAcknowledged || $0.kind == .keyMaterialWillBeOrphaned }.map { w in
+            switch w.kind {
+            case .keyMaterialWillBeOrphaned, .orphanedKeyMaterial:
+                return ("Warning: \(w.message)" + (w.isAcknowledged ? " (acknowledged)" : ""), Style(.danger))
+            case .storeFailed: return ("Warning: \(w.message)", Style(.warning))
+            case .externalKeysUntouched: return (w.message, .normal)
+            }
+        }
     }
 
     static func reconnect(_ c: TeardownController, calls: [TeardownCall]) -> Dialog {
@@ -75,23 +102,56 @@ enum TeardownDialogs {
         }, onConfirm: { [weak c] _ in c?.acknowledge(flags) })
     }
 
-    static func abort(_ c: TeardownController, count: Int) -> Dialog {
-        Dialog(title: "Abort the teardown of \(c.storeName)?", confirmLabel: "Abort teardown", body: { [weak c] in
+    static func abort(_ c: TeardownController, _ preview: AbortPreview) -> Dialog {
+        let count = preview.keyIds.count
+        return Dialog(title: "Abort the teardown of \(c.storeName)?", confirmLabel: "Abort teardown", body: { [weak c] in
             guard let c else { return [] }
-            return [
+            var lines: [(String, Style)] = [
                 target(c),
-                ("Call: CancelKeyDeletion {\"KeyId\": …} × \(count): every key this teardown scheduled and still pending", Style(.muted)),
-                ("Consequence: those keys are no longer deleted; they come back Disabled (not Enabled), as AWS does. You will be offered to enable them again. Keys scheduled by someone else are left alone.", .normal),
+                ("Consequence: the deletion of every key this teardown scheduled is cancelled. " + preview.consequence, .normal),
             ]
+            if !preview.enableAgain.isEmpty {
+                lines.append(("You will then be offered to enable the \(TeardownText.count(preview.enableAgain.count, "key")) that \(preview.enableAgain.count == 1 ? "was" : "were") Enabled (EnableKey).", .normal))
+            }
+            lines.append(("Keys scheduled for deletion by someone else are left alone.", Style(.muted)))
+            lines.append(("Call: CancelKeyDeletion {\"KeyId\": \(c.app?.symbols.ellipsis ?? "…")} × \(count): every key this teardown scheduled and still pending", Style(.muted)))
+            return lines
         }, onConfirm: { [weak c] _ in c?.abort() })
     }
 
-    static func enableAgain(_ c: TeardownController, count: Int) -> Dialog {
-        Dialog(title: "Enable \(TeardownText.count(count, "key")) again?", confirmLabel: "Enable", body: {
-            [("The teardown is aborted: \(TeardownText.count(count, "key")) \(count == 1 ? "is" : "are") Disabled now.", .normal),
-             ("Call: EnableKey {\"KeyId\": …} × \(count)", Style(.muted)),
-             ("Consequence: applications can use the keys again. Cancel leaves them Disabled.", .normal)]
+    /// Offered after an abort: only the keys that were Enabled before the teardown; the others are named and left alone.
+    static func enableAgain(_ c: TeardownController, _ given: AbortPreview) -> Dialog {
+        let count = given.enableAgain.count
+        return Dialog(title: "Enable \(TeardownText.count(count, "key")) again?", confirmLabel: "Enable", body: { [weak c] in
+            var lines: [(String, Style)] = [
+                ("The teardown is aborted: \(TeardownText.count(given.keyIds.count, "key")) \(given.keyIds.count == 1 ? "is" : "are") Disabled now. "
+                    + "\(TeardownText.count(count, "key")) \(count == 1 ? "was" : "were") Enabled before the teardown scheduled \(count == 1 ? "it" : "them").", .normal),
+            ]
+            lines += given.unchangedNotes.map { ($0, Style(.warning)) }
+            lines.append(("Consequence: applications can use these \(TeardownText.count(count, "key")) again. Cancel leaves them Disabled.", .normal))
+            lines.append(("Call: EnableKey {\"KeyId\": \(c?.app?.symbols.ellipsis ?? "…")} × \(count)", Style(.muted)))
+            return lines
         }, onConfirm: { [weak c] _ in c?.enableAgain() })
+    }
+
+    /// Demo only: what moving the core's clock deletes, store by store, with the material it orphans; Cancel selected.
+    static func fastForward(_ c: TeardownController, _ preview: FastForwardPreview) -> Dialog {
+        Dialog(title: "Fast-forward the core's clock by \(TeardownText.duration(Double(preview.seconds)))?",
+               confirmLabel: "Fast-forward", irreversible: true, body: {
+            var lines: [(String, Style)] = [
+                ("The clock is the whole core's: every key whose waiting period ends by \(TeardownText.date(preview.target)) is deleted, "
+                    + "in every store: \(TeardownText.count(preview.totalKeys, "key")).", Style(.danger)),
+            ]
+            for effect in preview.stores {
+                lines.append(("  " + FastForwardPreview.describe(effect), Style(effect.orphansKeyMaterial ? .danger : .warning)))
+            }
+            if !preview.keysOutsideStores.isEmpty {
+                lines.append(("  keys outside custom key stores: \(TeardownText.count(preview.keysOutsideStores.count, "key"))", Style(.warning)))
+            }
+            lines.append(("Consequence: these keys are deleted for good; data encrypted under them can never be decrypted.", Style(.danger)))
+            lines.append(("Call: CksAdmin.AdvanceClock {\"Seconds\": \(preview.seconds)} (demo only)", Style(.muted)))
+            return lines
+        }, onConfirm: { [weak c] _ in c?.fastForward(to: preview) })
     }
 
     static func disconnectOnly(_ c: TeardownController, _ option: DisconnectOnlyOption) -> Dialog {

@@ -11,21 +11,23 @@ public final class TeardownFeature {
     /// How calls are made: over the console's own KMS client when it has one, else over its backend.
     let makeService: @MainActor (ConsoleApp) async -> any TeardownService
 
-    public init(journal: TeardownJournal, demo: Bool,
+    /// - Parameter embeddedDataDirectory: the data directory of the embedded core the console runs on (a demo's
+    ///   throw-away one); nil for the default one (`cks serve`'s and `cks teardown`'s).
+    public init(journal: TeardownJournal, demo: Bool, embeddedDataDirectory: URL? = nil,
                 makeService: (@MainActor (ConsoleApp) async -> any TeardownService)? = nil) {
         self.journal = journal
         self.demo = demo
-        self.makeService = makeService ?? TeardownFeature.defaultService
+        self.makeService = makeService ?? { app in await TeardownFeature.defaultService(app, embeddedDataDirectory: embeddedDataDirectory) }
     }
 
     /// Over the console's KMS client (request ids, the Activity pane through its observing transport) when the
     /// backend has one; otherwise over the backend itself (a test double).
-    public static func defaultService(_ app: ConsoleApp) async -> any TeardownService {
+    public static func defaultService(_ app: ConsoleApp, embeddedDataDirectory: URL? = nil) async -> any TeardownService {
         let info = await app.backend.endpointInfo()
         if let backend = app.backend as? KMSClientBackend {
-            // An embedded core is named by its data directory (the default one, as `cks serve` and `cks teardown` use).
+            // An embedded core is named by its data directory, as `cks serve` and `cks teardown` name it.
             let identity = info.mode == .embedded
-                ? TeardownJournal.endpointIdentity(embeddedDataDirectory: EmbeddedCore.defaultDataDirectory()) : nil
+                ? TeardownJournal.endpointIdentity(embeddedDataDirectory: embeddedDataDirectory ?? EmbeddedCore.defaultDataDirectory()) : nil
             return KMSClientTeardownService(client: backend.client, account: info.account, principal: info.principal,
                                             endpointIdentity: identity)
         }

@@ -79,11 +79,14 @@ public struct TeardownJournalEntry: Codable, Sendable, Hashable {
     public var failures: [String: String]?
     /// The waiting period, on StartTeardown and ScheduleKeyDeletion lines.
     public var windowDays: Int?
+    /// ScheduleKeyDeletion lines: each target's key state just before it was scheduled (what abort restores).
+    public var statesBefore: [String: String]?
     public var note: String?
 
     public init(time: Date, teardown: String, endpoint: String, account: String?, principal: String?, store: Store,
                 step: TeardownStep.Kind?, operation: Operation, targets: [String], result: Result,
-                requestIds: [String] = [], failures: [String: String]? = nil, windowDays: Int? = nil, note: String? = nil) {
+                requestIds: [String] = [], failures: [String: String]? = nil, windowDays: Int? = nil,
+                statesBefore: [String: String]? = nil, note: String? = nil) {
         self.time = time
         self.teardown = teardown
         self.endpoint = endpoint
@@ -97,6 +100,7 @@ public struct TeardownJournalEntry: Codable, Sendable, Hashable {
         self.requestIds = requestIds
         self.failures = failures?.isEmpty == true ? nil : failures
         self.windowDays = windowDays
+        self.statesBefore = statesBefore?.isEmpty == true ? nil : statesBefore
         self.note = note
     }
 
@@ -139,6 +143,8 @@ public struct TeardownRecord: Sendable, Hashable {
     public var window: PendingWindow?
     /// Keys this teardown scheduled and has not given back by aborting.
     public var scheduledKeyIds: Set<String>
+    /// The state each key it scheduled was in just before (as its ScheduleKeyDeletion lines recorded it).
+    public var statesBefore: [String: KeyState]
     public var acknowledgements: Set<TeardownAcknowledgement>
     /// Keys given back by an abort (CancelKeyDeletion succeeded), so they can be enabled again.
     public var cancelledKeyIds: Set<String>
@@ -164,7 +170,7 @@ extension TeardownRecord {
                 order.append(e.teardown)
                 return TeardownRecord(
                     id: e.teardown, endpoint: e.endpoint, account: e.account, principal: e.principal, store: e.store,
-                    startedAt: e.time, updatedAt: e.time, window: nil, scheduledKeyIds: [], acknowledgements: [],
+                    startedAt: e.time, updatedAt: e.time, window: nil, scheduledKeyIds: [], statesBefore: [:], acknowledgements: [],
                     cancelledKeyIds: [], enabledKeyIds: [], state: .inProgress, lastStep: nil, lastOperation: e.operation)
             }()
             r.updatedAt = max(r.updatedAt, e.time)
@@ -176,7 +182,9 @@ extension TeardownRecord {
             switch e.operation {
             case .start: r.state = .inProgress
             case .acknowledge: r.acknowledgements.formUnion(ok.compactMap(TeardownAcknowledgement.init(journalTarget:)))
-            case .scheduleKeyDeletion: r.scheduledKeyIds.formUnion(ok)
+            case .scheduleKeyDeletion:
+                r.scheduledKeyIds.formUnion(ok)
+                for id in ok { if let state = e.statesBefore?[id].flatMap(KeyState.init(rawValue:)) { r.statesBefore[id] = state } }
             case .cancelKeyDeletion:
                 r.scheduledKeyIds.subtract(ok)
                 r.cancelledKeyIds.formUnion(ok)

@@ -135,13 +135,8 @@ public struct TeardownReport: Encodable, Sendable {
         }
     }
 
-    /// Pretty, key-sorted JSON with a final newline.
-    public func json() -> String {
-        let encoder = JSONEncoder()
-        encoder.outputFormatting = [.prettyPrinted, .sortedKeys, .withoutEscapingSlashes]
-        guard let data = try? encoder.encode(self) else { return "{}\n" }
-        return String(decoding: data, as: UTF8.self) + "\n"
-    }
+    /// Pretty, key-sorted JSON with a final newline (`ScriptedJSON`, as every JSON output).
+    public func json() -> String { ScriptedJSON.encode(self) }
 }
 
 /// ISO 8601 in UTC with seconds, as every scripted output prints dates.

@@ -45,22 +45,44 @@ public struct TeardownActionOutcome: Sendable {
     public var failed: [TeardownCallResult] { results.filter { !$0.succeeded } }
 }
 
+/// What an abort did: the cancellations, and what it gave back (which of those keys were Enabled before the teardown,
+/// and so may be enabled again, and which stay Disabled).
+public struct TeardownAbortOutcome: Sendable {
+    public var results: [TeardownCallResult]
+    /// The keys whose deletion was cancelled, by their state before the teardown.
+    public var givenBack: AbortPreview
+    public var plan: TeardownPlan
+
+    public var failed: [TeardownCallResult] { results.filter { !$0.succeeded } }
+}
+
 /// Executes a teardown's plan one action at a time over a `TeardownService`, journalling each action.
 /// It holds no decision of its own: after every action it observes again and asks the planner.
-/// It resumes the latest teardown of the store found in the journal (its scheduled keys and acknowledgements).
+///
+/// It resumes the latest teardown of the store found in the journal for the facts the journal holds (which keys that
+/// teardown scheduled, and each one's state just before), never for decisions: the waiting period is the one given to
+/// this run (else 30 days), and acknowledgements are the ones made in this run. Nothing is journalled until this run
+/// changes something, so a refused or dry run leaves nothing a later run could take for a decision.
 public actor TeardownRunner {
     public let service: any TeardownService
     public let journal: TeardownJournal
     /// The id or name the operator gave.
     public let storeRef: String
+    /// Where the state each scheduled key was in before is kept (what abort restores).
+    public let priorStates: any TeardownPriorStates
     private let sleep: @Sendable (Duration) async throws -> Void
     private var explicitWindow: PendingWindow?
     private var teardownId: String?
+    /// The teardown has a StartTeardown line (this run's, or the resumed one's).
     private var started = false
+    /// This run has changed something (so its decisions are journalled as they are made).
+    private var changedInThisRun = false
     private var scheduled: Set<String> = []
+    private var stateBefore: [String: KeyState] = [:]
     private var acknowledgements: Set<TeardownAcknowledgement> = []
+    /// Acknowledgements made in this run and not yet journalled (written with its first change).
+    private var unjournalled: [TeardownAcknowledgement] = []
     private var lastUse: [String: KeyLastUse] = [:]
-    private var recordWindow: PendingWindow?
     private var lastKnownStore: TeardownJournalEntry.Store?
     /// The teardown an abort ended, so "enable again" is journalled under it.
     private var abortedTeardownId: String?
@@ -69,18 +91,29 @@ public actor TeardownRunner {
     public private(set) var plan: TeardownPlan?
     /// Whether this runner resumed a teardown found in the journal.
     public private(set) var resumed = false
+    /// The window the resumed teardown scheduled with: a note only, this run schedules with its own.
+    public private(set) var recordedWindow: PendingWindow?
+    /// Acknowledgements the resumed teardown journalled: not carried over (a note says so when they would matter).
+    public private(set) var earlierAcknowledgements: Set<TeardownAcknowledgement> = []
+    /// What the last abort gave back (this run's, or an aborted teardown found in the journal): "enable again" enables
+    /// only its keys that were Enabled before the teardown.
+    public private(set) var lastAbort: AbortPreview?
+    /// The teardown found in the journal (in progress, or the latest one, aborted or done), as recorded.
+    public private(set) var record: TeardownRecord?
 
     public init(service: any TeardownService, journal: TeardownJournal, store: String, window: PendingWindow? = nil,
+                priorStates: any TeardownPriorStates = JournalPriorStates(),
                 sleep: @escaping @Sendable (Duration) async throws -> Void = { try await Task.sleep(for: $0) }) {
         self.service = service
         self.journal = journal
         self.storeRef = store
         self.explicitWindow = window
+        self.priorStates = priorStates
         self.sleep = sleep
     }
 
-    /// The waiting period for keys scheduled from now on: the one asked for, else the resumed teardown's, else 30 days.
-    public var window: PendingWindow { explicitWindow ?? recordWindow ?? .default }
+    /// The waiting period for keys this run schedules: the one given to this run, else 30 days (never the journal's).
+    public var window: PendingWindow { explicitWindow ?? .default }
 
     /// Changes the window for keys not yet scheduled and plans again (no call).
     @discardableResult
@@ -95,7 +128,7 @@ public actor TeardownRunner {
         let who = await callerIdentity()
         let store: TeardownObservation.Store?
         do { store = try await service.describeStore(storeRef) } catch { throw .call(error) }
-        loadRecord(account: who.account, storeId: store?.id)
+        await loadRecord(account: who.account, storeId: store?.id)
         let now = await service.now()
         let o: TeardownObservation
         if let store {
@@ -104,35 +137,38 @@ public actor TeardownRunner {
             do { keys = try await service.keys(inStore: store.id) { progress(.inventory(found: $0)) } } catch { throw .call(error) }
             let orphaned = await orphanedMaterial(store.cloudHsmClusterId)
             o = TeardownObservation(store: .present(store), keys: keys, lastUse: lastUse, scheduledByTeardown: scheduled,
-                                    acknowledgements: acknowledgements, orphanedKeyMaterial: orphaned, window: window, now: now)
+                                    stateBeforeTeardown: stateBefore, acknowledgements: acknowledgements,
+                                    orphanedKeyMaterial: orphaned, window: window, now: now)
         } else {
             guard let known = lastKnownStore else { throw .storeNotFound(storeRef) }
             let orphaned = await orphanedMaterial(known.cloudHsmClusterId)
             o = TeardownObservation(store: .gone(idOrName: storeRef, lastKnown: known.observed), keys: nil,
-                                    scheduledByTeardown: scheduled, acknowledgements: acknowledgements,
+                                    scheduledByTeardown: scheduled, stateBeforeTeardown: stateBefore,
+                                    acknowledgements: acknowledgements,
                                     orphanedKeyMaterial: orphaned, window: window, now: now)
             if started {
                 write(.complete, step: .deleteStore, targets: [known.id], result: .ok, note: "the store no longer exists")
                 started = false
             }
         }
-        let plan = TeardownPlanner.plan(o)
+        let plan = planWithNotes(o)
         observation = o
         self.plan = plan
         return plan
     }
 
     /// Records acknowledgements (one key, a marked set, or a store-level one) and plans again without calling KMS.
-    /// - Parameter journaled: false for a dry run: the plan takes them into account, the journal is not written
-    ///   (a dry run changes nothing, and starts no teardown the console would then offer to resume).
+    /// They count for this run only, and are journalled (as a record) with this run's first change: a run that
+    /// changes nothing (refused, cancelled, dry) leaves no line behind.
+    /// - Parameter journaled: false for a dry run or read-only mode: never journalled, even if a change follows.
     @discardableResult
     public func acknowledge(_ acks: [TeardownAcknowledgement], journaled: Bool = true) -> TeardownPlan? {
         let new = acks.filter { !acknowledgements.contains($0) }.sorted()
         guard !new.isEmpty else { return plan }
         acknowledgements.formUnion(new)
         if journaled {
-            startIfNeeded(step: plan?.currentStep)
-            write(.acknowledge, step: plan?.currentStep, targets: new.map(\.journalTarget), result: .ok)
+            unjournalled.append(contentsOf: new)
+            if changedInThisRun { flushAcknowledgements(step: plan?.currentStep) }
         }
         return replan()
     }
@@ -155,56 +191,81 @@ public actor TeardownRunner {
             let found = await service.lastUse(of: ids) { progress(.usage(done: $0, total: ids.count)) }
             lastUse.merge(found) { _, new in new }
         case .scheduleDeletion(let ids, let window, _):
-            startIfNeeded(step: step)
-            let lines = bulkJournal(.scheduleKeyDeletion, step: step, windowDays: window.days)
+            beginChange(step: step)
+            // Each key's state just before: what abort restores (journalled with the line that schedules it).
+            let observed = Dictionary((observation.keys ?? []).map { ($0.id, $0.state) }, uniquingKeysWith: { a, _ in a })
+            let before = Dictionary(ids.compactMap { id in observed[id].map { (id, $0) } }, uniquingKeysWith: { a, _ in a })
+            let lines = bulkJournal(.scheduleKeyDeletion, step: step, windowDays: window.days, statesBefore: before)
             results = await bulk(ids, total: ids.count, journal: lines, progress: progress) { [service] ids, report in
                 await service.scheduleKeyDeletion(ids, window: window, progress: report)
             }
-            scheduled.formUnion(results.filter(\.succeeded).map(\.target))
+            let done = results.filter(\.succeeded).map(\.target)
+            scheduled.formUnion(done)
+            let recorded = before.filter { done.contains($0.key) }
+            stateBefore.merge(recorded) { old, _ in old }
+            if let teardownId { await priorStates.recordScheduled(recorded, teardownId: teardownId) }
         case .reconnect(let calls):
-            startIfNeeded(step: step)
+            beginChange(step: step)
             results = try await reconnect(store: store, calls: calls, step: step, progress: progress)
         case .disconnect:
-            startIfNeeded(step: step)
+            beginChange(step: step)
             results = [await storeCall(.disconnectCustomKeyStore, store: store, step: step) { await $0.disconnect(storeId: $1) }]
         case .deleteStore(let name):
             guard confirmedName == name else { throw .confirmationMismatch(expected: name) }
             guard observation.keys?.isEmpty == true, store.connectionState == .disconnected else {
                 throw .notAllowed("DeleteCustomKeyStore needs no keys and DISCONNECTED")
             }
-            startIfNeeded(step: step)
+            beginChange(step: step)
             results = [await storeCall(.deleteCustomKeyStore, store: store, step: step) { await $0.delete(storeId: $1) }]
         }
         let next = try await refresh(progress: progress)
         return TeardownActionOutcome(results: results, plan: next)
     }
 
-    /// Abort teardown: CancelKeyDeletion on every key this teardown scheduled that is still pending
-    /// (they become Disabled, as AWS does). Returns per-key results; offer `enableAgain` for the cancelled ones.
-    public func abort(progress: @escaping @Sendable (TeardownProgress) -> Void = { _ in }) async throws(TeardownRunError) -> TeardownActionOutcome {
+    /// Abort teardown: CancelKeyDeletion on every key this teardown scheduled that is still pending (they become
+    /// Disabled, as AWS does). Returns per-key results and what was given back; `enableAgain` then enables only those
+    /// that were Enabled before the teardown scheduled them.
+    public func abort(progress: @escaping @Sendable (TeardownProgress) -> Void = { _ in }) async throws(TeardownRunError) -> TeardownAbortOutcome {
         let current = try await refresh(progress: progress)
-        let ids = current.abortableKeyIds
-        startIfNeeded(step: current.currentStep)
+        guard let preview = current.abort else {
+            throw .notAllowed("nothing to abort: no key this teardown scheduled is pending deletion")
+        }
+        let ids = preview.keyIds
+        beginChange(step: current.currentStep)
         write(.abort, step: current.currentStep, targets: ids, result: .ok, note: "abort teardown: cancel deletion of the keys it scheduled")
         let lines = bulkJournal(.cancelKeyDeletion, step: current.currentStep)
         let results = await bulk(ids, total: ids.count, journal: lines, progress: progress) { [service] ids, report in
             await service.cancelKeyDeletion(ids, progress: report)
         }
+        let givenBack = preview.restricted(to: results.filter(\.succeeded).map(\.target))
         // The teardown is over: a later one starts afresh (its own id, scheduled set and acknowledgements).
         abortedTeardownId = teardownId
+        lastAbort = givenBack
         teardownId = nil
         started = false
         scheduled = []
+        stateBefore = [:]
         acknowledgements = []
+        unjournalled = []
         let next = try await refresh(progress: progress)
-        return TeardownActionOutcome(results: results, plan: next)
+        return TeardownAbortOutcome(results: results, givenBack: givenBack, plan: next)
     }
 
-    /// EnableKey on keys an abort gave back (they are Disabled after CancelKeyDeletion).
-    public func enableAgain(_ keyIds: [String], progress: @escaping @Sendable (TeardownProgress) -> Void = { _ in }) async -> [TeardownCallResult] {
+    /// EnableKey on keys the last abort gave back that were Enabled before the teardown scheduled them (they are
+    /// Disabled after CancelKeyDeletion). `keyIds` narrows the set (a retry of the failed ones); a key that was not
+    /// Enabled before is never enabled, whatever is asked.
+    public func enableAgain(_ keyIds: [String]? = nil,
+                            progress: @escaping @Sendable (TeardownProgress) -> Void = { _ in }) async -> [TeardownCallResult] {
+        let allowed = lastAbort?.enableAgain ?? []
+        let ids = keyIds.map { asked in allowed.filter(Set(asked).contains) } ?? allowed
         let lines = bulkJournal(.enableKey, step: nil, teardown: abortedTeardownId)
-        let results = await bulk(keyIds.sorted(), total: keyIds.count, journal: lines, progress: progress) { [service] ids, report in
+        let results = await bulk(ids, total: ids.count, journal: lines, progress: progress) { [service] ids, report in
             await service.enableKey(ids, progress: report)
+        }
+        let enabled = Set(results.filter(\.succeeded).map(\.target))
+        if var given = lastAbort {
+            given.enableAgain.removeAll { enabled.contains($0) }
+            lastAbort = given
         }
         return results
     }
@@ -221,6 +282,8 @@ public actor TeardownRunner {
             throw .notAllowed("keys of this CloudHSM store are pending deletion: disconnecting orphans their key material; acknowledge that first")
         }
         guard confirmedName == store.name else { throw .confirmationMismatch(expected: store.name) }
+        changedInThisRun = true
+        flushAcknowledgements(step: nil)
         let result = await storeCall(.disconnectCustomKeyStore, store: store, step: nil, note: "disconnect only") {
             await $0.disconnect(storeId: $1)
         }
@@ -231,13 +294,28 @@ public actor TeardownRunner {
         return TeardownActionOutcome(results: [result], plan: next)
     }
 
-    /// Demo fast-forward: advances the core's clock just past the last deletion date of the keys left.
-    public func fastForward() async throws(TeardownRunError) -> TeardownPlan {
+    /// Demo fast-forward, first step: what moving the core's clock just past this store's last deletion date would
+    /// delete, in every store (the clock is the whole core's). Changes nothing.
+    public func fastForwardPreview() async throws(TeardownRunError) -> FastForwardPreview {
         let current = try await refresh()
         guard let last = current.waitProgress?.lastDeletionDate, let now = observation?.now else {
             throw .notAllowed("nothing to fast-forward: no key is waiting for deletion")
         }
-        let seconds = max(1, Int(last.timeIntervalSince(now).rounded(.up)) + 1)
+        let account: (stores: [TeardownObservation.Store], keys: [FastForwardPreview.PendingKey])
+        do { account = try await service.pendingDeletions() } catch { throw .call(error) }
+        return FastForwardPreview(now: now, target: last.addingTimeInterval(1), focus: current.storeId,
+                                  stores: account.stores, pending: account.keys)
+    }
+
+    /// Demo fast-forward without a dialog (tests and scripts that already know): the preview, then the move.
+    public func fastForward() async throws(TeardownRunError) -> TeardownPlan {
+        try await fastForward(to: fastForwardPreview())
+    }
+
+    /// Demo fast-forward, once confirmed: advances the core's clock to the preview's target.
+    public func fastForward(to preview: FastForwardPreview) async throws(TeardownRunError) -> TeardownPlan {
+        let now = await service.now()
+        let seconds = max(1, Int(preview.target.timeIntervalSince(now).rounded(.up)))
         do { _ = try await service.advanceClock(seconds: seconds) } catch { throw .call(error) }
         return try await refresh()
     }
@@ -256,24 +334,37 @@ extension TeardownRunner {
         return who
     }
 
-    /// Picks up the latest in-progress teardown of this store from the journal (once).
-    private func loadRecord(account: String?, storeId: String?) {
+    /// Picks up the latest teardown of this store from the journal (once): of one in progress, the facts (its id, the
+    /// keys it scheduled and their states before), never its decisions (window, acknowledgements); of an aborted one,
+    /// what its abort gave back, so "enable again" can finish; of a completed one, the store it deleted.
+    private func loadRecord(account: String?, storeId: String?) async {
         guard teardownId == nil else { return }
-        let record = journal.latest(endpoint: service.endpoint, account: account, store: storeRef)
+        let found = journal.latest(endpoint: service.endpoint, account: account, store: storeRef)
             ?? storeId.flatMap { journal.latest(endpoint: service.endpoint, account: account, store: $0) }
-        guard let record else { return }
-        lastKnownStore = lastKnownStore ?? record.store
-        guard record.state == .inProgress else {
+        guard let found else { return }
+        record = found
+        lastKnownStore = lastKnownStore ?? found.store
+        switch found.state {
+        case .inProgress:
+            teardownId = found.id
+            started = true
+            resumed = true
+            scheduled = found.scheduledKeyIds
+            stateBefore = await priorStates.states(of: found)
+            recordedWindow = found.window
+            earlierAcknowledgements = found.acknowledgements
+        case .aborted:
+            if lastAbort == nil {
+                abortedTeardownId = found.id
+                let cancelled = found.cancelledKeyIds.subtracting(found.enabledKeyIds)
+                lastAbort = AbortPreview(keyIds: Array(cancelled), stateBefore: await priorStates.states(of: found))
+            }
+        case .completed:
             // A completed teardown explains a store that is gone; nothing else carries over.
-            if record.state == .completed { lastKnownStore = record.store }
-            return
+            lastKnownStore = found.store
+        case .disconnectedOnly:
+            break
         }
-        teardownId = record.id
-        started = true
-        resumed = true
-        scheduled = record.scheduledKeyIds
-        acknowledgements.formUnion(record.acknowledgements)
-        recordWindow = record.window
     }
 
     private func orphanedMaterial(_ clusterId: String?) async -> [TeardownObservation.OrphanedKeyMaterial]? {
@@ -285,10 +376,28 @@ extension TeardownRunner {
         guard var o = observation else { return plan }
         o.acknowledgements = acknowledgements
         o.scheduledByTeardown = scheduled
+        o.stateBeforeTeardown = stateBefore
         o.lastUse = lastUse
         o.window = window
         observation = o
-        plan = TeardownPlanner.plan(o)
+        plan = planWithNotes(o)
+        return plan
+    }
+
+    /// The planner's plan, plus what a resumed teardown's journal said that this run does not obey (so the operator
+    /// knows why an earlier answer is asked again, or why the window differs).
+    private func planWithNotes(_ o: TeardownObservation) -> TeardownPlan {
+        var plan = TeardownPlanner.plan(o)
+        if let recorded = recordedWindow, recorded != window, plan.schedulePreview != nil {
+            plan.notes.append("This teardown scheduled keys with a \(recorded.days)-day window earlier; this run schedules with "
+                + "\(window.days) days (the window given to it, else the default 30).")
+        }
+        let pendingFlags = Set(plan.flaggedKeys.filter { !$0.isAcknowledged }.map(\.acknowledgement))
+        let earlier = earlierAcknowledgements.intersection(pendingFlags)
+        if !earlier.isEmpty {
+            plan.notes.append("An earlier run of this teardown acknowledged \(TeardownText.count(earlier.count, "of these flags", "of these flags")); "
+                + "acknowledgements are not carried over from the journal: acknowledge again in this run.")
+        }
         return plan
     }
 
@@ -297,6 +406,20 @@ extension TeardownRunner {
         started = true
         teardownId = teardownId ?? UUID().uuidString.lowercased()
         write(.start, step: step, targets: [lastKnownStore?.id ?? storeRef], result: .ok, windowDays: window.days)
+    }
+
+    /// Before this run's first change: the teardown starts (if it had not) and this run's decisions are journalled.
+    private func beginChange(step: TeardownStep.Kind?) {
+        startIfNeeded(step: step)
+        changedInThisRun = true
+        flushAcknowledgements(step: step)
+    }
+
+    private func flushAcknowledgements(step: TeardownStep.Kind?) {
+        guard !unjournalled.isEmpty else { return }
+        let acks = unjournalled.sorted()
+        unjournalled = []
+        write(.acknowledge, step: step, targets: acks.map(\.journalTarget), result: .ok)
     }
 
     func write(_ operation: TeardownJournalEntry.Operation, step: TeardownStep.Kind?, targets: [String],
@@ -315,7 +438,8 @@ extension TeardownRunner {
     /// readable with thousands of keys): a console killed in the middle of scheduling 10,000 keys leaves a
     /// record of every key the core had already changed, not nothing.
     private func bulkJournal(_ operation: TeardownJournalEntry.Operation, step: TeardownStep.Kind?,
-                             windowDays: Int? = nil, teardown: String? = nil) -> BulkJournalLines {
+                             windowDays: Int? = nil, statesBefore: [String: KeyState] = [:],
+                             teardown: String? = nil) -> BulkJournalLines {
         let store = lastKnownStore ?? TeardownJournalEntry.Store(id: storeRef, name: storeRef, type: .awsCloudHsm)
         let id = teardown ?? teardownId ?? UUID().uuidString.lowercased()
         if teardown == nil { teardownId = id }
@@ -326,7 +450,10 @@ extension TeardownRunner {
             journal.append(TeardownJournalEntry(
                 time: Date(), teardown: id, endpoint: endpoint, account: identity?.account, principal: identity?.principal,
                 store: store, step: step, operation: operation, targets: chunk.map(\.target), result: result,
-                requestIds: chunk.compactMap(\.requestId), failures: failures, windowDays: windowDays, note: nil))
+                requestIds: chunk.compactMap(\.requestId), failures: failures, windowDays: windowDays,
+                statesBefore: Dictionary(chunk.compactMap { r in statesBefore[r.target].map { (r.target, $0.rawValue) } },
+                                         uniquingKeysWith: { a, _ in a }),
+                note: nil))
         }
     }
 

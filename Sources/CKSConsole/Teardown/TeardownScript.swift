@@ -5,21 +5,16 @@ import Foundation
 import Glibc
 #endif
 
-/// Exit statuses of `cks teardown`. 1–6 are those of every scripted verb; 10–12 say where the teardown stands.
+/// Exit statuses of `cks teardown`: those of every scripted verb (`ScriptedExit`: 1–6, 64, 130 mean the same
+/// everywhere), and 10–12, which say where the teardown stands.
 ///
 /// | status | meaning |
 /// |---|---|
-/// | 0 | done: the store is deleted (now or earlier) |
-/// | 1 | a call failed (another AWS error, per-key failures that retries did not clear) |
-/// | 2 | not found: no such store, and no journalled teardown of it |
-/// | 3 | access denied |
-/// | 4 | invalid state (a call was refused because of the store's or a key's state) |
-/// | 5 | cannot reach the endpoint |
-/// | 6 | configuration error |
+/// | 0 | done: the store is deleted (now or earlier); with `--abort`, everything given back |
 /// | 10 | waiting: keys are pending deletion (or the store is settling); run again later, or use `--wait` |
 /// | 11 | blocked: an operator decision is needed (flagged keys, confirmation refused or impossible) |
 /// | 12 | `--dry-run` only: the next step would change something (nothing was changed) |
-/// | 64 | usage error |
+/// | 1–6, 64, 130 | as `ScriptedExit` |
 public enum TeardownExit: Int32, Sendable, CaseIterable {
     case done = 0
     case failure = 1
@@ -31,14 +26,27 @@ public enum TeardownExit: Int32, Sendable, CaseIterable {
     case waiting = 10
     case blocked = 11
     case wouldAct = 12
+    case usage = 64
+    case interrupted = 130
 
-    /// The same status as every scripted verb (1–6 mean the same everywhere).
+    /// The same status as every scripted verb.
     public init(_ scripted: ScriptedExit) { self = TeardownExit(rawValue: scripted.rawValue) ?? .failure }
 
-    /// The status for a failed call: `ScriptedExit`'s mapping of AWS error types.
+    /// The status for a failed call: `EndpointProblem`'s classification when the call came from the KMS client, else
+    /// `ScriptedExit`'s mapping of AWS error types.
     public static func status(for error: TeardownCallError) -> TeardownExit {
-        if error.isTransport { return error.typeName == "NoCredentialsError" ? .accessDenied : .cannotReachEndpoint }
+        if let exit = error.exit { return TeardownExit(exit) }
+        if error.isTransport { return error.typeName == "NoCredentialsError" ? .configuration : .cannotReachEndpoint }
         return TeardownExit(error.code.map(ScriptedExit.status(for:)) ?? .failure)
+    }
+
+    /// For `cks teardown --help`.
+    public static var help: String {
+        "Exit status: 0 done (the store is deleted; with --abort, everything given back), 10 waiting (run again later, "
+            + "or use --wait), 11 blocked (a decision is needed, or a confirmation was refused: see the output), "
+            + "12 --dry-run with a change to make, "
+            + ([ScriptedExit.failure, .notFound, .accessDenied, .invalidState, .cannotReachEndpoint, .configuration, .usage, .interrupted]
+                .map { "\($0.rawValue) \($0.meaning)" }.joined(separator: ", ")) + "."
     }
 }
 
@@ -56,6 +64,10 @@ public struct TeardownScriptOptions: Sendable {
     public var acknowledgeFlagged = false
     /// Let the wait run on a CloudHSM store that is not connected, orphaning key material.
     public var acceptOrphanedKeyMaterial = false
+    /// `--abort`: cancel the deletion of every key this teardown scheduled (they come back Disabled).
+    public var abort = false
+    /// `--enable-again` (with `--abort`): then enable the keys that were Enabled before the teardown scheduled them.
+    public var enableAgain = false
     /// Seconds between observations while waiting for deletions with `--wait`.
     public var pollInterval: TimeInterval = 5
     /// Extra attempts for keys whose call failed with a retryable error.
@@ -98,6 +110,8 @@ public struct TeardownScript: Sendable {
     public var journal: TeardownJournal
     public var terminal: TeardownTerminal
     public var sleep: @Sendable (Duration) async throws -> Void
+    /// Where calls go and as whom, for what error messages say to check.
+    public var context: EndpointContext?
 
     public init(store: String, options: TeardownScriptOptions, service: any TeardownService, journal: TeardownJournal,
                 terminal: TeardownTerminal = .standard,
@@ -110,13 +124,14 @@ public struct TeardownScript: Sendable {
         self.sleep = sleep
     }
 
-    private var json: Bool { options.json ?? !terminal.stdoutIsTerminal }
-    private func say(_ line: String) { if !json { terminal.out(line + "\n") } }
-    private func warn(_ line: String) { terminal.err("cks: \(line)\n") }
+    var json: Bool { options.json ?? !terminal.stdoutIsTerminal }
+    func say(_ line: String) { if !json { terminal.out(line + "\n") } }
+    func warn(_ line: String) { terminal.err("cks: \(line)\n") }
 
-    /// Runs the teardown; returns the exit status.
+    /// Runs the teardown (or, with `--abort`, its abort); returns the exit status.
     public func run() async -> Int32 {
         if let report = TeardownJournal.report(journal.read().skipped, url: journal.url) { warn(report) }
+        if options.abort { return await runAbort() }
         let runner = TeardownRunner(service: service, journal: journal, store: store, window: options.window, sleep: sleep)
         var performed: [TeardownReport.Performed] = []
         var plan: TeardownPlan
@@ -265,7 +280,7 @@ public struct TeardownScript: Sendable {
         return terminal.readLine()?.trimmingCharacters(in: .whitespaces) == "acknowledge"
     }
 
-    private func askName(_ name: String, action: TeardownAction, now: Date) -> Bool {
+    func askName(_ name: String, action: TeardownAction, now: Date) -> Bool {
         terminal.err("Next: \(TeardownPlanText.action(action, now: now)).\n")
         terminal.err("This run will change the store and its keys step by step as planned above. Type the store's name (\(name)) to go ahead: ")
         return terminal.readLine()?.trimmingCharacters(in: .whitespaces) == name
@@ -289,7 +304,7 @@ public struct TeardownScript: Sendable {
             requestIds: results.compactMap(\.requestId))
     }
 
-    private func fail(_ error: any Error, plan: TeardownPlan?, performed: [TeardownReport.Performed]) -> Int32 {
+    func fail(_ error: any Error, plan: TeardownPlan?, performed: [TeardownReport.Performed]) -> Int32 {
         let status: TeardownExit
         switch error {
         case TeardownRunError.storeNotFound(let s):
@@ -297,6 +312,7 @@ public struct TeardownScript: Sendable {
             status = .notFound
         case TeardownRunError.call(let e):
             warn(e.description)
+            if e.exit == .accessDenied, let context { warn("check \(context.checkList)") }
             status = TeardownExit.status(for: e)
         case TeardownRunError.confirmationMismatch, TeardownRunError.notAllowed:
             warn("\(error)")
@@ -324,7 +340,7 @@ public struct TeardownScript: Sendable {
         return exit.rawValue
     }
 
-    private static func quoted(_ s: String) -> String {
+    static func quoted(_ s: String) -> String {
         (try? String(decoding: JSONEncoder().encode(s), as: UTF8.self)) ?? "\"\""
     }
 }
@@ -340,9 +356,10 @@ extension TeardownScript {
         do {
             connection = try await connect(flags)
         } catch {
-            terminal.err("cks: \(ScriptedExit.message(for: error))\n")
+            for line in ScriptedExit.message(for: error) { terminal.err("cks: \(line)\n") }
             return ScriptedExit.status(for: error).rawValue
         }
+        if let note = connection.embeddedNote { terminal.err("cks: \(note)\n") }
         let service: KMSClientTeardownService
         if let embedded = connection.embedded {
             service = KMSClientTeardownService(client: connection.client, account: embedded.server.adminPrincipal.account,
@@ -352,7 +369,9 @@ extension TeardownScript {
             service = KMSClientTeardownService(client: connection.client)
         }
         let journal = TeardownJournal(url: TeardownJournal.defaultURL(environment: environment))
-        let status = await TeardownScript(store: store, options: options, service: service, journal: journal, terminal: terminal).run()
+        var script = TeardownScript(store: store, options: options, service: service, journal: journal, terminal: terminal)
+        script.context = connection.context
+        let status = await script.run()
         await connection.close()
         return status
     }

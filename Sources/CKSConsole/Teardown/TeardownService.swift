@@ -11,17 +11,22 @@ public struct TeardownCallError: Error, Sendable, Hashable, CustomStringConverti
     public var requestId: String?
     /// True when no answer came back (cannot reach, timed out, connection lost): the call can be retried as is.
     public var isTransport: Bool
+    /// The exit status `EndpointProblem` gives the failure, when it was classified (errors from the KMS client are).
+    public var exit: ScriptedExit?
 
-    public init(typeName: String, message: String, code: KMSErrorCode? = nil, requestId: String? = nil, isTransport: Bool = false) {
+    public init(typeName: String, message: String, code: KMSErrorCode? = nil, requestId: String? = nil, isTransport: Bool = false,
+                exit: ScriptedExit? = nil) {
         self.typeName = typeName
         self.message = message
         self.code = code
         self.requestId = requestId
         self.isTransport = isTransport
+        self.exit = exit
     }
 
     public init(_ error: KMSError, requestId: String? = nil) {
-        self.init(typeName: error.code.rawValue, message: error.message, code: error.code, requestId: requestId)
+        self.init(typeName: error.code.rawValue, message: error.message, code: error.code, requestId: requestId,
+                  exit: EndpointProblem.classify(error).exit)
     }
 
     public var description: String { message.isEmpty ? typeName : "\(typeName): \(message)" }
@@ -72,6 +77,9 @@ public protocol TeardownService: Sendable {
     func orphanedKeyMaterial(clusterId: String) async -> [TeardownObservation.OrphanedKeyMaterial]?
     /// Moves the core's simulated clock forward (demo fast-forward); returns the new now.
     func advanceClock(seconds: Int) async throws(TeardownCallError) -> Date
+    /// Every custom key store of the account and every key pending deletion in it, wherever it is: what moving the
+    /// core's clock would delete (the demo's fast-forward asks before it does).
+    func pendingDeletions() async throws(TeardownCallError) -> (stores: [TeardownObservation.Store], keys: [FastForwardPreview.PendingKey])
 }
 
 extension KeyLastUse {

@@ -95,8 +95,8 @@ enum TeardownView {
                 var text = " Waiting: \(TeardownText.count(w.keysLeft, "key")) left"
                 if let last = w.lastDeletionDate { text += "; last deletion after \(TeardownText.date(last)), in \(TeardownText.duration(remaining))" }
                 out.append(Line(text: text, style: Style(.keyPendingDeletion, [.bold])))
-                var hint = "   Nothing to do but wait; the plan updates by itself. X aborts (keys come back Disabled)"
-                if c.demo { hint += "; F fast-forwards" }
+                var hint = "   Nothing to do but wait; the plan updates by itself. \(c.keyName(.abortTeardown)) aborts (keys come back Disabled)"
+                if c.demo { hint += "; \(c.keyName(.fastForward)) fast-forwards (after a dialog naming what it deletes)" }
                 out.append(Line(text: hint, style: Style(.muted)))
             } else {
                 out.append(Line(text: " Waiting: \(TeardownPlanText.action(plan.action, now: now))", style: Style(.keyPendingDeletion, [.bold])))
@@ -104,7 +104,9 @@ enum TeardownView {
         case .blocked(let reason):
             out.append(Line(text: " Blocked: \(reason)", style: Style(.danger, [.bold])))
             if case .acknowledge = plan.action {
-                out.append(Line(text: "   y acknowledges the key under the cursor, or the marked ones (space marks); Y all", style: Style(.muted)))
+                out.append(Line(text: "   \(c.keyName(.acknowledge)) acknowledges the key under the cursor, or the marked ones (space marks); "
+                                + "\(c.keyName(.acknowledgeAll)) all; each through a dialog. Enter does nothing until they are acknowledged.",
+                                style: Style(.muted)))
             }
         }
         out += busyLines(c, s)
@@ -159,7 +161,8 @@ enum TeardownView {
                 let name = flag.aliases.first.map { "\($0) (\(flag.keyId.prefix(8))…)" } ?? flag.keyId
                 out.append(Line(text: " \(box) \(name): \(TeardownPlanText.reason(flag.reason, now: now, short: true))", style: Style(.warning), flag: i))
             }
-            for flag in plan.flaggedKeys where flag.isAcknowledged {
+            // Acknowledged keys in the same order as the pending ones (by alias, then id), whatever order they were acknowledged in.
+            for flag in TeardownController.displayOrder(plan.flaggedKeys.filter(\.isAcknowledged)) {
                 out.append(Line(text: " \(s.check) \(flag.aliases.first ?? flag.keyId): acknowledged", style: Style(.muted)))
             }
         }
@@ -184,12 +187,16 @@ enum TeardownView {
             let unavailable = option.isAvailable ? "" : " Not available: \(option.unavailableReason ?? "")."
             out.append(Line(text: " \(option.explanation)\(unavailable)", style: Style(.normal)))
         }
-        if !plan.abortableKeyIds.isEmpty {
-            out.append(Line(text: " X aborts the teardown: CancelKeyDeletion on \(TeardownText.count(plan.abortableKeyIds.count, "key")) it scheduled (they come back Disabled).",
+        if let abort = plan.abort {
+            out.append(Line(text: " \(c.keyName(.abortTeardown)) aborts the teardown: CancelKeyDeletion on \(TeardownText.count(abort.keyIds.count, "key")) it scheduled (they come back Disabled"
+                            + (abort.enableAgain.isEmpty ? ")." : "; the \(abort.enableAgain.count) Enabled before can then be enabled again)."),
                             style: Style(.muted)))
         }
-        if !c.abortedKeyIds.isEmpty {
-            out.append(Line(text: " \(TeardownText.count(c.abortedKeyIds.count, "key")) given back by the abort \(c.abortedKeyIds.count == 1 ? "is" : "are") Disabled.", style: Style(.warning)))
+        if let given = c.givenBack, !given.keyIds.isEmpty {
+            out.append(Line(text: " \(TeardownText.count(given.keyIds.count, "key")) given back by the abort \(given.keyIds.count == 1 ? "is" : "are") Disabled"
+                            + (given.enableAgain.isEmpty ? "." : "; \(given.enableAgain.count) of them can be enabled again (Enabled before the teardown)."),
+                            style: Style(.warning)))
+            for note in given.unchangedNotes { out.append(Line(text: "   \(note)", style: Style(.muted))) }
         }
         section(plan.status == .done ? "Not deleted" : "Not deleted by this teardown")
         for item in plan.notDeleted { out.append(Line(text: " - \(item)", style: Style(.muted))) }
@@ -272,14 +279,8 @@ extension ConsoleApp {
         let top = area.row + max(0, (area.height - height) / 2)
         let left = area.column + max(0, (area.width - width) / 2)
         let inner = width - 2
-        let title = " Delete \(c.storeName)? "
-        surface.put(top, left, symbols.topLeft + symbols.horizontal + title
-                    + String(repeating: symbols.horizontal, count: max(0, inner - 1 - TextWidth.of(title))) + symbols.topRight, Style(.dialog))
-        surface.put(top, left + 2, title, Style(.dialogTitle))
-        for y in (top + 1)..<(top + height - 1) {
-            surface.put(y, left, symbols.vertical + String(repeating: " ", count: inner) + symbols.vertical, Style(.dialog))
-        }
-        surface.put(top + height - 1, left, symbols.bottomLeft + String(repeating: symbols.horizontal, count: inner) + symbols.bottomRight, Style(.dialog))
+        Dialog.drawBox(on: surface, in: area, top: top, left: left, width: width, height: height, title: "Delete \(c.storeName)?",
+                       symbols: symbols)
         for (i, line) in wrapped.prefix(max(0, height - 5)).enumerated() {
             surface.put(top + 1 + i, left + 2, line.0, line.1.role == .normal ? Style(.dialog) : line.1)
         }

@@ -14,6 +14,8 @@ public final class NcursesSurface: Surface {
     private var pairs: [Int64: Int32] = [:]
     private var styleCache: [Style: (attr_t, Int32)] = [:]
     private var nextPair: Int32 = 1
+    /// Draw ASCII only (`--ascii`, a non-UTF-8 locale).
+    public var asciiOnly = false
 
     /// Starts curses on the controlling terminal. Call `setlocale` first (the runner does).
     init(theme: Theme, environment: [String: String]) {
@@ -53,7 +55,7 @@ public final class NcursesSurface: Surface {
         // Clip by display width: curses would wrap onto the next line.
         var chars: [wchar_t] = []
         var x = column
-        for ch in text {
+        for ch in TextWidth.drawable(text, ascii: asciiOnly) {
             let w = TextWidth.of(ch)
             if w == 0 { if x > column { for u in ch.unicodeScalars { chars.append(wchar_t(bitPattern: u.value)) } }; continue }
             if x + w > s.width { break }

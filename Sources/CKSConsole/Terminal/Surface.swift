@@ -1,6 +1,8 @@
 /// Where the console draws: a grid of cells, each holding a character and a semantic style.
 /// Screens and widgets draw only through this protocol, so tests render into `MemorySurface`
-/// and the terminal renders through `NcursesSurface` with the same code.
+/// and the terminal renders through `NcursesSurface` with the same code. Both pass every text through
+/// `TextWidth.drawable` first: the one place that keeps control characters (and, in ASCII mode, anything but ASCII)
+/// off the screen.
 @MainActor
 public protocol Surface: AnyObject {
     /// Columns and rows available.
@@ -71,8 +73,11 @@ public final class MemorySurface: Surface {
     public private(set) var size: Size
     public private(set) var cells: [[Cell]]
     public private(set) var flushCount = 0
+    /// Draw ASCII only (`--ascii`, a non-UTF-8 locale), as the terminal surface does.
+    public var asciiOnly = false
 
-    public init(width: Int, height: Int) {
+    public init(width: Int, height: Int, asciiOnly: Bool = false) {
+        self.asciiOnly = asciiOnly
         size = Size(width: width, height: height)
         cells = Array(repeating: Array(repeating: Cell(text: " ", style: .normal), count: width), count: height)
     }
@@ -89,7 +94,7 @@ public final class MemorySurface: Surface {
     public func put(_ row: Int, _ column: Int, _ text: String, _ style: Style) {
         guard row >= 0, row < size.height else { return }
         var x = column
-        for ch in text {
+        for ch in TextWidth.drawable(text, ascii: asciiOnly) {
             let w = TextWidth.of(ch)
             if w == 0 { continue }
             if x >= size.width { break }

@@ -24,6 +24,37 @@ public enum TextWidth {
         0xFFE0...0xFFE6, 0x1F300...0x1F64F, 0x1F900...0x1F9FF, 0x20000...0x2FFFD, 0x30000...0x3FFFD,
     ]
 
+    /// What may be drawn of `s`: control characters (line breaks, tabs, escapes) become spaces, so no text, however it
+    /// came (an error body, a key's description), can move the cursor or garble the next row; with `ascii`, every
+    /// character outside ASCII becomes a one-column ASCII look-alike (`…` → `~`, box drawing → `-|+`, else `?`), so
+    /// layouts computed in columns stay right.
+    public static func drawable(_ s: String, ascii: Bool) -> String {
+        var needsWork = false
+        for u in s.unicodeScalars where u.value < 0x20 || u.value == 0x7F || (ascii && u.value > 0x7E) || (0x80...0x9F).contains(u.value) {
+            needsWork = true
+            break
+        }
+        guard needsWork else { return s }
+        var out = String.UnicodeScalarView()
+        for u in s.unicodeScalars {
+            if u.value < 0x20 || u.value == 0x7F || (0x80...0x9F).contains(u.value) { out.append(" "); continue }
+            guard ascii, u.value > 0x7E else { out.append(u); continue }
+            // Combining marks take no column: drop them; wide characters take two: two look-alikes.
+            let width = of(Character(u))
+            if width == 0 { continue }
+            let look = asciiLookAlike[u.value] ?? "?"
+            for _ in 0..<width { out.append(look) }
+        }
+        return String(out)
+    }
+
+    static let asciiLookAlike: [UInt32: Unicode.Scalar] = [
+        0x2026: "~", 0x2500: "-", 0x2502: "|", 0x250C: "+", 0x2510: "+", 0x2514: "+", 0x2518: "+", 0x251C: "+", 0x2524: "+",
+        0x25B2: "^", 0x25BC: "v", 0x25CF: "*", 0x25B6: ">", 0x203A: ">", 0x2192: ">", 0x26A0: "!", 0x2713: "+",
+        0x2717: "x", 0x00D7: "x", 0x2013: "-", 0x2014: "-", 0x00B7: ".", 0x258F: "_", 0x2588: "#", 0x2591: "-",
+        0x2191: "^", 0x2193: "v", 0x23CE: "<", 0x2018: "'", 0x2019: "'", 0x201C: "\"", 0x201D: "\"", 0x00A0: " ",
+    ]
+
     /// Columns a string takes.
     public static func of(_ s: String) -> Int {
         var total = 0

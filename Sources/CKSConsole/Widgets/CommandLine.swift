@@ -25,32 +25,46 @@ public struct CommandLineState: Sendable {
     public mutating func type(_ ch: Character) { text.append(ch); candidates = [] }
     public mutating func backspace() { if !text.isEmpty { text.removeLast() }; candidates = [] }
 
-    /// Completes the word being typed from the verbs or, after `keys`/`teardown`, from store names and ids.
+    /// Completes the word being typed from the verbs or, after `keys`/`teardown` (or a unique prefix of them), from
+    /// store names and ids; spaces after the verb are kept as typed.
     public mutating func complete(stores: [String], themes: [String]) {
-        let parts = text.split(separator: " ", omittingEmptySubsequences: false).map(String.init)
-        let pool: [String]
-        let prefix: String
-        if parts.count <= 1 {
-            pool = Self.verbs
-            prefix = parts.first ?? ""
-        } else if Self.verbsWithStore.contains(parts[0]) {
-            pool = stores
-            prefix = parts.dropFirst().joined(separator: " ")
-        } else if parts[0] == "theme" {
-            pool = themes
-            prefix = parts.dropFirst().joined(separator: " ")
-        } else {
-            candidates = []
+        let trimmed = text.drop { $0 == " " }
+        guard let space = trimmed.firstIndex(of: " ") else {
+            let prefix = String(trimmed)
+            let matches = Self.verbs.filter { $0.hasPrefix(prefix.lowercased()) && $0 != "quit" }
+            candidates = matches.count > 1 ? matches : []
+            if matches.count == 1 { text = matches[0] + " " }
+            else if let common = Self.commonPrefix(matches), common.count > prefix.count { text = common }
             return
         }
+        let verb = Self.resolve(String(trimmed[..<space])) ?? String(trimmed[..<space])
+        let prefix = String(trimmed[trimmed.index(after: space)...].drop { $0 == " " })
+        let pool: [String]
+        if Self.verbsWithStore.contains(verb) { pool = stores }
+        else if verb == "theme" { pool = themes }
+        else { candidates = []; return }
         let matches = pool.filter { $0.lowercased().hasPrefix(prefix.lowercased()) }
         candidates = matches.count > 1 ? matches : []
-        let head = parts.count <= 1 ? "" : parts[0] + " "
+        let head = verb + " "
         if matches.count == 1 {
-            text = head + matches[0] + (parts.count <= 1 ? " " : "")
+            text = head + matches[0]
         } else if let common = Self.commonPrefix(matches), common.count > prefix.count {
             text = head + common
+        } else {
+            text = head + prefix
         }
+    }
+
+    /// Every command with its argument, for errors and help.
+    public static let usage = ":stores  :keys STORE  :teardown STORE  :theme NAME  :activity  :help  :q"
+
+    /// The verb a word stands for: a verb, a short form (`s`, `k`, `h`, `q`), or a unique prefix (`:act`); nil when
+    /// unknown or ambiguous.
+    static func resolve(_ word: String) -> String? {
+        let w = word.lowercased()
+        if let short = ["s": "stores", "k": "keys", "h": "help", "q": "quit", "q!": "quit", "quit": "quit"][w] { return short }
+        let matches = verbs.filter { $0.hasPrefix(w) && $0 != "q" }
+        return matches.count == 1 ? matches[0] : (verbs.contains(w) ? w : nil)
     }
 
     static func commonPrefix(_ words: [String]) -> String? {
@@ -61,24 +75,28 @@ public struct CommandLineState: Sendable {
         return prefix
     }
 
-    /// Parses the line; an error message says what is wrong.
+    /// Parses the line; an error message says what is wrong and lists every command.
     public static func parse(_ line: String) -> Result<ConsoleCommand, CommandError> {
         let words = line.split(separator: " ").map(String.init)
-        guard let verb = words.first else { return .failure(CommandError(message: "empty command")) }
+        guard let word = words.first else { return .failure(CommandError(message: "empty command; commands: \(usage)")) }
         let arg = words.dropFirst().joined(separator: " ")
+        guard let verb = resolve(word) else {
+            let candidates = verbs.filter { $0.hasPrefix(word.lowercased()) && $0 != "q" }
+            let why = candidates.count > 1 ? ":\(word) could be \(candidates.map { ":" + $0 }.joined(separator: " or "))"
+                : "unknown command :\(word)"
+            return .failure(CommandError(message: "\(why); commands: \(usage) (unique prefixes work, Tab completes)"))
+        }
         switch verb {
-        case "stores", "s": return .success(.stores)
-        case "keys", "k":
+        case "stores": return .success(.stores)
+        case "keys":
             return arg.isEmpty ? .failure(CommandError(message: ":keys needs a store name or id (Tab completes)")) : .success(.keys(arg))
         case "teardown":
-            return arg.isEmpty ? .failure(CommandError(message: ":teardown needs a store name or id")) : .success(.teardown(arg))
-        case "q", "quit", "q!": return .success(.quit)
-        case "help", "h": return .success(.help)
+            return arg.isEmpty ? .failure(CommandError(message: ":teardown needs a store name or id (Tab completes)")) : .success(.teardown(arg))
+        case "quit": return .success(.quit)
+        case "help": return .success(.help)
         case "activity": return .success(.activity)
-        case "theme":
-            return arg.isEmpty ? .failure(CommandError(message: ":theme needs a theme name")) : .success(.theme(arg))
         default:
-            return .failure(CommandError(message: "unknown command :\(verb) (try :stores, :keys STORE, :teardown STORE, :q)"))
+            return arg.isEmpty ? .failure(CommandError(message: ":theme needs a theme name (Tab completes)")) : .success(.theme(arg))
         }
     }
 }

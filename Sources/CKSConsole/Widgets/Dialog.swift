@@ -22,6 +22,10 @@ public final class Dialog {
     public var choiceCount = 0
     /// The entry picked (the body marks it; `onConfirm` reads it).
     public private(set) var choice = 0
+    /// Body lines scrolled past (PgDn/PgUp) when the body is taller than the screen allows.
+    public private(set) var scroll = 0
+    /// Body lines below the view at the last draw: an irreversible dialog shows them before it can be armed.
+    private(set) var hiddenBelow = 0
     var onConfirm: (Dialog) -> Void
 
     init(title: String, kind: Kind = .confirm, confirmLabel: String = "OK", irreversible: Bool = false, window: Int? = nil,
@@ -51,8 +55,14 @@ public final class Dialog {
         case .char("-"), .char("_"), .down, .char("j"):
             if let w = window { window = max(7, w - 1); armed = false }
             else if choiceCount > 1 { choice = min(choiceCount - 1, choice + 1); armed = false }
+        case .pageDown, .ctrl("f"):
+            scroll += 5
+        case .pageUp, .ctrl("b"):
+            scroll = max(0, scroll - 5)
         case .enter, .char(" "):
             if focus == 0 { return .close }
+            // Every consequence is read before an irreversible action is armed: the first Enter shows the rest.
+            if irreversible && !armed && hiddenBelow > 0 { scroll += hiddenBelow; return .stay }
             if irreversible && !armed { armed = true; return .stay }
             onConfirm(self)
             return .confirmed
@@ -71,6 +81,7 @@ public final class Dialog {
         let hint: String
         if kind == .message { hint = "Enter or Esc closes" }
         else if armed { hint = "Press Enter again to \(confirmLabel.lowercased()); Esc cancels" }
+        else if focus == 1 && irreversible && hiddenBelow > 0 { hint = "Enter shows the rest first (or PgDn); Esc cancels" }
         else if focus == 0 { hint = "\(keyHint): Tab moves to \(confirmLabel), Enter on Cancel closes" }
         else { hint = irreversible ? "Enter arms, a second Enter confirms; Esc cancels" : "Enter confirms; Esc cancels" }
         let contentWidth = min(area.width - 4, max(TextWidth.of(title) + 4, TextWidth.of(buttonsRow), TextWidth.of(hint),
@@ -82,24 +93,22 @@ public final class Dialog {
         let top = area.row + max(0, (area.height - height) / 2)
         let left = area.column + max(0, (area.width - width) / 2)
         let frame = Style(.dialog)
-        // Frame.
         let inner = width - 2
-        let titleText = " " + TextWidth.truncate(title, to: inner - 4, ellipsis: symbols.ellipsis) + " "
-        let topLine = symbols.topLeft + symbols.horizontal + titleText
-            + String(repeating: symbols.horizontal, count: max(0, inner - 1 - TextWidth.of(titleText))) + symbols.topRight
-        surface.put(top, left, topLine, frame)
-        surface.put(top, left + 2, titleText, Style(.dialogTitle))
-        for y in (top + 1)..<(top + height - 1) {
-            surface.put(y, left, symbols.vertical + String(repeating: " ", count: inner) + symbols.vertical, frame)
-        }
-        surface.put(top + height - 1, left, symbols.bottomLeft + String(repeating: symbols.horizontal, count: inner) + symbols.bottomRight, frame)
-        // Body.
+        Dialog.drawBox(on: surface, in: area, top: top, left: left, width: width, height: height, title: title, symbols: symbols)
+        // Body: scrolled with PgDn/PgUp when taller than the room; the first and last rows say what is hidden.
         let bodyRows = max(0, height - 6)
-        for (i, line) in wrapped.prefix(bodyRows).enumerated() {
+        let fits = wrapped.count <= bodyRows
+        let shownRows = fits ? bodyRows : max(0, bodyRows - 1)
+        scroll = fits ? 0 : min(scroll, max(0, wrapped.count - shownRows))
+        let shown = Array(wrapped.dropFirst(scroll).prefix(shownRows))
+        hiddenBelow = max(0, wrapped.count - scroll - shown.count)
+        for (i, line) in shown.enumerated() {
             surface.put(top + 1 + i, left + 2, line.0, line.1.role == .normal ? frame : Style(line.1.role, line.1.extra))
         }
-        if wrapped.count > bodyRows, bodyRows > 0 {
-            surface.put(top + bodyRows, left + 2, TextWidth.pad("\(symbols.ellipsis) \(wrapped.count - bodyRows + 1) more lines", to: inner - 2), Style(.muted))
+        if !fits, bodyRows > 0 {
+            let note = hiddenBelow > 0 ? "\(symbols.ellipsis) \(hiddenBelow) more line\(hiddenBelow == 1 ? "" : "s") (PgDn)"
+                : "\(symbols.ellipsis) \(scroll) line\(scroll == 1 ? "" : "s") above (PgUp)"
+            surface.put(top + bodyRows, left + 2, TextWidth.pad(note, to: inner - 2), Style(.muted))
         }
         // Buttons.
         let by = top + height - 3
@@ -116,6 +125,26 @@ public final class Dialog {
             surface.put(by, bx + TextWidth.of(cancel) + 3, confirm, Style(confirmRole))
         }
         surface.put(top + height - 2, left + 2, TextWidth.truncate(hint, to: inner - 2, ellipsis: symbols.ellipsis), Style(.muted))
+    }
+
+    /// An opaque box: a blank margin (a column each side, a row above and below, where there is room) so nothing of
+    /// the screen behind runs up against the border, then the frame, its title and a blank inside.
+    static func drawBox(on surface: any Surface, in area: Rect, top: Int, left: Int, width: Int, height: Int, title: String,
+                        symbols: Symbols) {
+        let marginLeft = max(area.column, left - 1), marginRight = min(area.right, left + width + 1)
+        let blank = String(repeating: " ", count: max(0, marginRight - marginLeft))
+        for y in max(area.row, top - 1)..<min(area.bottom, top + height + 1) { surface.put(y, marginLeft, blank, .normal) }
+        let frame = Style(.dialog)
+        let inner = width - 2
+        let titleText = " " + TextWidth.truncate(title, to: inner - 4, ellipsis: symbols.ellipsis) + " "
+        let topLine = symbols.topLeft + symbols.horizontal + titleText
+            + String(repeating: symbols.horizontal, count: max(0, inner - 1 - TextWidth.of(titleText))) + symbols.topRight
+        surface.put(top, left, topLine, frame)
+        surface.put(top, left + 2, titleText, Style(.dialogTitle))
+        for y in (top + 1)..<(top + height - 1) {
+            surface.put(y, left, symbols.vertical + String(repeating: " ", count: inner) + symbols.vertical, frame)
+        }
+        surface.put(top + height - 1, left, symbols.bottomLeft + String(repeating: symbols.horizontal, count: inner) + symbols.bottomRight, frame)
     }
 
     /// Splits `text` into lines of at most `width` columns at spaces.

@@ -151,6 +151,9 @@ public struct TeardownObservation: Sendable, Hashable {
     public var lastUse: [String: KeyLastUse]
     /// Keys this teardown scheduled for deletion (from its journal): the keys "abort" gives back.
     public var scheduledByTeardown: Set<String>
+    /// The state each key was in just before this teardown scheduled its deletion (`TeardownPriorStates`): what
+    /// abort restores. A key without an entry is given back Disabled and not offered to be enabled again.
+    public var stateBeforeTeardown: [String: KeyState]
     public var acknowledgements: Set<TeardownAcknowledgement>
     /// Orphaned HSM key material on the store's cluster, when the core reports it; nil when unknown.
     public var orphanedKeyMaterial: [OrphanedKeyMaterial]?
@@ -159,12 +162,14 @@ public struct TeardownObservation: Sendable, Hashable {
     public var now: Date
 
     public init(store: StoreObservation, keys: [Key]?, lastUse: [String: KeyLastUse] = [:],
-                scheduledByTeardown: Set<String> = [], acknowledgements: Set<TeardownAcknowledgement> = [],
+                scheduledByTeardown: Set<String> = [], stateBeforeTeardown: [String: KeyState] = [:],
+                acknowledgements: Set<TeardownAcknowledgement> = [],
                 orphanedKeyMaterial: [OrphanedKeyMaterial]? = nil, window: PendingWindow = .default, now: Date) {
         self.store = store
         self.keys = keys
         self.lastUse = lastUse
         self.scheduledByTeardown = scheduledByTeardown
+        self.stateBeforeTeardown = stateBeforeTeardown
         self.acknowledgements = acknowledgements
         self.orphanedKeyMaterial = orphanedKeyMaterial
         self.window = window

@@ -27,6 +27,8 @@ public struct TeardownPlan: Sendable, Hashable {
     public var disconnectOnly: DisconnectOnlyOption?
     /// Keys "abort teardown" would give back (scheduled by this teardown and still pending), sorted.
     public var abortableKeyIds: [String]
+    /// What "abort teardown" would do to them: nil when there is nothing to abort.
+    public var abort: AbortPreview?
     /// What the teardown leaves in place, stated up front and again at the end.
     public var notDeleted: [String]
 
@@ -233,6 +235,18 @@ public struct SchedulePreview: Sendable, Hashable {
     public var deletionDate: Date
     /// The latest deletion date across every key once scheduled (keys already pending may end later).
     public var lastDeletionDate: Date
+    /// Deletion dates of the store's keys already pending deletion, sorted: they keep them, so the wait can end later.
+    public var alreadyPending: [Date] = []
+
+    /// With another window (the schedule dialog's +/-): the dates of the newly scheduled keys and of the whole wait.
+    public func with(window: PendingWindow, now: Date) -> SchedulePreview {
+        let date = window.deletionDate(from: now)
+        return SchedulePreview(keyIds: keyIds, window: window, deletionDate: date,
+                               lastDeletionDate: ([date] + alreadyPending).max() ?? date, alreadyPending: alreadyPending)
+    }
+
+    /// Keys already pending whose dates fall after the newly scheduled keys' date.
+    public var pendingLater: [Date] { alreadyPending.filter { $0 > deletionDate } }
 }
 
 /// The waiting period while keys are pending deletion.

@@ -32,7 +32,7 @@ public enum TeardownPlanner {
         return TeardownPlan(
             storeId: lastKnown?.id, storeName: lastKnown?.name ?? idOrName, storeType: lastKnown?.type,
             steps: steps, currentStep: nil, status: .done, action: .none, flaggedKeys: [], warnings: warnings,
-            notes: [], schedulePreview: nil, waitProgress: nil, disconnectOnly: nil, abortableKeyIds: [],
+            notes: [], schedulePreview: nil, waitProgress: nil, disconnectOnly: nil, abortableKeyIds: [], abort: nil,
             notDeleted: notDeleted(store: lastKnown, keys: [], orphaned: o.orphanedKeyMaterial))
     }
 
@@ -163,9 +163,11 @@ private struct StorePlanner {
         let schedulePreview: SchedulePreview? = toSchedule.isEmpty ? nil : {
             let date = o.window.deletionDate(from: o.now)
             let last = ([date] + pending.compactMap(\.deletionDate)).max() ?? date
-            return SchedulePreview(keyIds: toSchedule.map(\.id), window: o.window, deletionDate: date, lastDeletionDate: last)
+            return SchedulePreview(keyIds: toSchedule.map(\.id), window: o.window, deletionDate: date, lastDeletionDate: last,
+                                   alreadyPending: pending.compactMap(\.deletionDate).sorted())
         }()
 
+        let abortable = pending.map(\.id).filter { o.scheduledByTeardown.contains($0) }
         return TeardownPlan(
             storeId: store.id, storeName: store.name, storeType: store.type, steps: steps, currentStep: current,
             status: planStatus, action: action, flaggedKeys: flagged,
@@ -174,7 +176,8 @@ private struct StorePlanner {
             notes: notes(keys: keys, pending: pending, toSchedule: toSchedule),
             schedulePreview: schedulePreview, waitProgress: waitProgress,
             disconnectOnly: disconnectOnly(current: current, pending: pending),
-            abortableKeyIds: pending.map(\.id).filter { o.scheduledByTeardown.contains($0) },
+            abortableKeyIds: abortable,
+            abort: abortable.isEmpty ? nil : AbortPreview(keyIds: abortable, stateBefore: o.stateBeforeTeardown),
             notDeleted: TeardownPlanner.notDeleted(store: store, keys: keys ?? [], orphaned: o.orphanedKeyMaterial))
     }
 

@@ -12,14 +12,14 @@ public enum TeardownText {
         return "\(c.year ?? 0)-\(two(c.month))-\(two(c.day)) \(two(c.hour)):\(two(c.minute)) UTC"
     }
 
-    /// A countdown in the two largest units: `29d 23h`, `4h 05m`, `12m 30s`, `45s`. Negative counts as 0.
+    /// A duration in its two largest units, the one format of every front end: `14d 4h`, `4h 5m`, `12m 30s`, `45s`.
+    /// Rounded up (a countdown never says less than is left); negative counts as 0.
     public static func duration(_ interval: TimeInterval) -> String {
         let total = interval.isFinite ? max(0, Int(interval.rounded(.up))) : 0
         let d = total / 86_400, h = (total % 86_400) / 3_600, m = (total % 3_600) / 60, s = total % 60
-        func two(_ v: Int) -> String { v < 10 ? "0\(v)" : "\(v)" }
-        if d > 0 { return "\(d)d \(two(h))h" }
-        if h > 0 { return "\(h)h \(two(m))m" }
-        if m > 0 { return "\(m)m \(two(s))s" }
+        if d > 0 { return "\(d)d \(h)h" }
+        if h > 0 { return "\(h)h \(m)m" }
+        if m > 0 { return "\(m)m \(s)s" }
         return "\(s)s"
     }
 

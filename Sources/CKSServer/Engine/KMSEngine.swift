@@ -136,6 +136,9 @@ public final class KMSEngine: KMSRequestHandling, Sendable {
         route(SetConnectionFaultRequest.self) { try await $0.setConnectionFault($1, $2.scope) },
         route(GetClockRequest.self) { engine, _, _ in ClockResponse(now: engine.now().kmsRounded) },
         route(AdvanceClockRequest.self) { try await $0.advanceClock($1, $2.scope) },
+        route(GetCallerIdentityRequest.self) { _, _, caller in
+            CallerIdentityResponse(account: caller.account, arn: caller.arn, userId: caller.principalName)
+        },
     ])
 
     /// The targets the engine answers (for the front's consistency checks).

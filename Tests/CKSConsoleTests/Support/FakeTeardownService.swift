@@ -191,6 +191,16 @@ final class FakeTeardownService: TeardownService, Sendable {
         world.withLock { w in w.orphaned.filter { $0.clusterId == clusterId } }
     }
 
+    func pendingDeletions() async throws(TeardownCallError) -> (stores: [TeardownObservation.Store], keys: [FastForwardPreview.PendingKey]) {
+        world.withLock { w in
+            let storeId = w.store?.id
+            let keys = w.keys.values.compactMap { k in
+                k.deletionDate.map { FastForwardPreview.PendingKey(id: k.id, storeId: storeId, deletionDate: $0) }
+            }
+            return (w.store.map { [$0] } ?? [], keys)
+        }
+    }
+
     func advanceClock(seconds: Int) async throws(TeardownCallError) -> Date {
         world.withLock { w in
             _ = record("AdvanceClock", &w)

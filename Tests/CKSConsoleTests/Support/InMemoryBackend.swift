@@ -62,6 +62,10 @@ public actor InMemoryBackend: ConsoleBackend {
     }
     /// When set, every call fails as if the core had vanished.
     var unreachable = false
+    /// When set, every call fails with this error (refused credentials, an endpoint without custom key stores).
+    var failure: (any Error)?
+    /// When set, listing keys fails with this error (a principal allowed to describe stores, not to list keys).
+    var listKeysFailure: (any Error)?
     /// Seconds CONNECTING and DISCONNECTING last.
     public var connectDuration: TimeInterval = 120
     public var disconnectDuration: TimeInterval = 30
@@ -95,6 +99,8 @@ public actor InMemoryBackend: ConsoleBackend {
     }
 
     public func setUnreachable(_ value: Bool) { unreachable = value }
+    public func setFailure(_ error: (any Error)?) { failure = error }
+    public func setListKeysFailure(_ error: (any Error)?) { listKeysFailure = error }
     public func setFault(_ storeId: String, _ code: ConnectionErrorCode?) { stores[storeId]?.fault = code }
     public func store(_ id: String) -> StoreRecord? { settle(); return stores[id]?.record }
     public func key(_ id: String) -> KeyRecord? { settle(); return keys[id]?.record }
@@ -259,7 +265,10 @@ public actor InMemoryBackend: ConsoleBackend {
         var start = 0
         repeat {
             let page = Array(ids[start..<min(ids.count, start + 1000)])
-            _ = try await call("ListKeys", target: start == 0 ? "*" : "page \(start / 1000 + 1)") { page }
+            _ = try await call("ListKeys", target: start == 0 ? "*" : "page \(start / 1000 + 1)") { () throws -> [String] in
+                if let listKeysFailure { throw listKeysFailure }
+                return page
+            }
             out += page
             start += 1000
         } while start < ids.count
@@ -313,6 +322,7 @@ public actor InMemoryBackend: ConsoleBackend {
 
     func settleOrFail() throws {
         if unreachable { throw BackendError.unreachable("connection refused") }
+        if let failure { throw failure }
         settle()
     }
 
