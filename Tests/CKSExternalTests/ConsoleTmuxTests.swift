@@ -140,15 +140,20 @@ struct ConsoleTmuxTests {
     /// Confirms the open dialog: Tab off the focused Cancel, Enter, and Enter again when the action
     /// asks for a second press (irreversible ones do).
     static func confirmDialog(_ marker: String, in tmux: TmuxSession) async throws {
+        // The dialog is open while its title and its Cancel button show.
+        func open(_ screen: String) -> Bool { screen.contains(marker) && screen.contains("[ Cancel ]") }
         try await tmux.send("Tab")
         try await tmux.send("Enter")
-        let screen = try await tmux.waitFor("the dialog confirmed or asking again") { screen in
-            !screen.contains(marker) || screen.contains("Enter again")
-        }
-        if screen.contains(marker) && screen.contains("Enter again") {
+        // A dialog taller than the screen shows the rest of its lines first; an irreversible one then arms.
+        for _ in 0..<3 {
+            let screen = try await tmux.waitFor("the dialog confirmed, or asking again") { screen in
+                !open(screen) || screen.contains("Enter again") || screen.contains("more line") || screen.contains("above (PgUp)")
+            }
+            guard open(screen) else { return }
             try await tmux.send("Enter")
-            try await tmux.waitFor("the dialog closed") { !$0.contains(marker) }
+            try await Task.sleep(for: .milliseconds(200))
         }
+        try await tmux.waitFor("the dialog closed") { !open($0) }
     }
 
     @Test("browse stores → keys → detail, filter, mark, schedule and cancel deletion, resize, quit",
@@ -340,7 +345,10 @@ struct ConsoleTmuxTests {
             // Fast-forward (demo only) moves the core's clock past the last deletion date.
             let footer = plan.split(separator: "\n").last.map(String.init) ?? ""
             let fastForward = footer.firstMatch(of: #/(\S+) fast-forward/#).map { String($0.1) } ?? "F"
-            try await Self.press(fastForward, until: "the fast-forward", in: tmux) {
+            // It asks first: a dialog naming what the clock move deletes in every store, Cancel selected.
+            try await Self.press(fastForward, until: "the fast-forward dialog", in: tmux) { $0.contains("Fast-forward the core's clock") }
+            try await Self.confirmDialog("Fast-forward the core's clock", in: tmux)
+            try await tmux.waitFor("the fast-forward", timeout: .seconds(30)) {
                 $0.contains("✓  4. Wait for deletion") || $0.contains("Fast-forwarded")
             }
             try await tmux.waitFor("every key deleted; disconnect next", timeout: .seconds(30)) {

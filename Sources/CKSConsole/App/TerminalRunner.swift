@@ -99,15 +99,17 @@ public enum TerminalRunner {
     /// A plain handler that sets a flag the loop reads: a dispatch signal source on Linux (signalfd) only hears a
     /// signal that every thread blocks, and with SIG_IGN set for it the others discarded it, so a console started
     /// from an ordinary shell ignored SIGTERM and outlived its closed terminal.
-    static func installTerminationSignals() {
+    nonisolated static func installTerminationSignals() {
         TerminationRequest.received.store(0, ordering: .relaxed)
         for sig in [SIGTERM, SIGINT, SIGHUP] {
             signal(sig) { received in TerminationRequest.received.store(received, ordering: .relaxed) }
         }
     }
 
-    /// On a crash, put the terminal back before the process dies, so the shell is usable.
-    static func installCrashHandlers() {
+    /// On a crash, put the terminal back before the process dies, so the shell is usable. Nonisolated: the handlers
+    /// run on whatever thread crashes or exits (a non-zero exit status leaves through `exit()` on a concurrency
+    /// thread), and a main-actor closure there traps on its isolation check.
+    nonisolated static func installCrashHandlers() {
         for sig in [SIGSEGV, SIGBUS, SIGILL, SIGTRAP, SIGABRT, SIGFPE] {
             signal(sig) { s in
                 if TerminalState.activeUnsafe { endwin() }

@@ -120,7 +120,7 @@ extension TeardownController {
             do {
                 let preview = try await runner.fastForwardPreview()
                 self.fastForwardPreview = preview
-                app.dialog = TeardownDialogs.fastForward(self, preview)
+                if app.dialog == nil { app.dialog = TeardownDialogs.fastForward(self, preview) }
                 self.error = nil
             } catch {
                 self.error = "\(error)"

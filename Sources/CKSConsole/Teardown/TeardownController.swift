@@ -152,7 +152,8 @@ public final class TeardownController {
         app?.changed()
         if let q = queued {
             queued = nil
-            perform(q)
+            // A dialog the observation opened (the fast-forward's) has the keys now: the waiting key is dropped.
+            if app?.dialog == nil { perform(q) }
         }
     }
 

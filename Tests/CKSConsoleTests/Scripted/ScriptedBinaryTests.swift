@@ -177,6 +177,58 @@ enum CKSBinary {
     }
 }
 
+extension ScriptedBinaryTests {
+    /// An endpoint without custom key stores (moto answers DescribeCustomKeyStores with an HTML 500): every verb says so
+    /// in one line, with one exit status (6, configuration), and no markup reaches the terminal; so does the console
+    /// when its output is not a terminal.
+    @Test(.enabled(if: ExternalTool.shouldRun("moto_server"), ExternalTool.skipNote("moto_server")))
+    func everyVerbAgainstAnEndpointWithoutCustomKeyStores() async throws {
+        let moto = try await ExternalTool.startMoto()
+        do {
+            let env = ["HOME": FileManager.default.temporaryDirectory.path, "AWS_ACCESS_KEY_ID": "testing",
+                       "AWS_SECRET_ACCESS_KEY": "testing", "AWS_ENDPOINT_URL": moto.endpoint, "TERM": "dumb"]
+            for args in [["stores"], ["teardown", "payments-hsm", "--dry-run"], ["teardown", "payments-hsm", "--yes"], [] as [String]] {
+                let r = try await CKSBinary.run(args, environment: env)
+                #expect(r.status == 6, "cks \(args.joined(separator: " ")): \(r.status)\n\(r.err)")
+                let lines = r.err.split(separator: "\n")
+                #expect(lines.count == 1, "one line: \(r.err)")
+                #expect(r.err.contains("this endpoint does not implement DescribeCustomKeyStores: HTTP 500, not an AWS error body"),
+                        "\(r.err)")
+                #expect(!r.err.contains("<") && !r.out.contains("<"), "no markup: \(r.err)\(r.out)")
+            }
+        } catch {
+            await moto.process.stop()
+            throw error
+        }
+        await moto.process.stop()
+    }
+
+    /// Missing credentials for a configured endpoint are a configuration error (6), for the verbs and the console.
+    @Test func missingCredentialsAreAConfigurationError() async throws {
+        let env = ["HOME": FileManager.default.temporaryDirectory.appendingPathComponent("cks-nocreds-\(UUID().uuidString)").path,
+                   "AWS_CONFIG_FILE": "/dev/null", "AWS_SHARED_CREDENTIALS_FILE": "/dev/null", "TERM": "dumb"]
+        for args in [["stores", "--endpoint", "http://127.0.0.1:9"], ["keys", "x", "--endpoint", "http://127.0.0.1:9"],
+                     ["teardown", "x", "--endpoint", "http://127.0.0.1:9"], ["--endpoint", "http://127.0.0.1:9"]] {
+            let r = try await CKSBinary.run(args, environment: env)
+            #expect(r.status == 6, "cks \(args.joined(separator: " ")): \(r.status) \(r.err)")
+            #expect(r.err.contains("NoCredentialsError: Unable to locate credentials"), "\(r.err)")
+        }
+    }
+
+    @Test func versionAndCompletionAreInTheHelp() async throws {
+        let version = try await CKSBinary.run(["--version"], environment: [:])
+        #expect(version.status == 0)
+        #expect(version.out == "cks \(CKSVersion.current)\n")
+        let help = try await CKSBinary.run(["--help"], environment: [:])
+        #expect(help.out.contains("--generate-completion-script") && help.out.contains("--version"), "\(help.out)")
+        let teardown = try await CKSBinary.run(["teardown", "--help"], environment: [:])
+        #expect(teardown.out.contains("--abort") && teardown.out.contains("--enable-again"))
+        #expect(teardown.out.contains("11 blocked"))
+        let stores = try await CKSBinary.run(["stores", "--help"], environment: [:])
+        #expect(!stores.out.contains("4 invalid state"), "cks stores cannot return 4: \(stores.out)")
+    }
+}
+
 /// The verbs against the real `cks serve` (started as a child process on a free port, stopped by its PID).
 @Suite(.serialized) struct ScriptedAgainstServeTests {
     static let admin = AWSCredentials(accessKeyId: "AKIAADMINADMINADMIN2", secretAccessKey: "admin-secret-admin-secret")
@@ -235,12 +287,20 @@ enum CKSBinary {
         #expect(keys.status == 0, "\(keys.err)")
         #expect(keys.out.contains(key.keyId))
 
-        // The reader may describe stores but not list keys: AccessDeniedException, exit status 3.
+        // The reader may describe stores but not list keys: the stores without counts and why (exit 0); the keys of a
+        // store: AccessDeniedException, exit status 3, with what to check.
         let readerEnv = ["HOME": home.path, "AWS_ACCESS_KEY_ID": Self.reader.accessKeyId,
                          "AWS_SECRET_ACCESS_KEY": Self.reader.secretAccessKey]
+        let readerStores = try await CKSBinary.run(["stores", "--endpoint", endpoint, "--output", "table"], environment: readerEnv)
+        #expect(readerStores.status == 0, "\(readerStores.err)")
+        #expect(readerStores.out.contains("served") && readerStores.out.contains(" - "), "\(readerStores.out)")
+        #expect(readerStores.err.contains("key counts not shown") && readerStores.err.contains("kms:ListKeys"), "\(readerStores.err)")
+        let readerJSON = try await CKSBinary.run(["stores", "--endpoint", endpoint, "--output", "json"], environment: readerEnv)
+        #expect(readerJSON.out.contains("\"KeyCount\" : null"), "\(readerJSON.out)")
         let denied = try await CKSBinary.run(["keys", "served", "--endpoint", endpoint], environment: readerEnv)
         #expect(denied.status == 3)
         #expect(denied.err.contains("AccessDeniedException"))
         #expect(denied.err.contains("ListKeys"))
+        #expect(denied.err.contains("credentials from AWS_ACCESS_KEY_ID"), "\(denied.err)")
     }
 }
