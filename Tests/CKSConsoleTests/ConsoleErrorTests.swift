@@ -44,7 +44,7 @@ struct ConsoleErrorTests {
         let h = await Harness()
         await h.backend.setFailure(Self.html)
         await h.press(.char("r"))
-        #expect(h.app.banner?.contains("this endpoint does not implement DescribeCustomKeyStores: HTTP 500, not an AWS error body") == true,
+        #expect(h.app.banner?.contains("This endpoint does not implement DescribeCustomKeyStores: HTTP 500, not an AWS error body") == true,
                 "\(h.app.banner ?? "")")
         #expect(!h.screen.contains("The core is not answering"))
         #expect(EndpointProblem.classify(Self.html).exit == .configuration)

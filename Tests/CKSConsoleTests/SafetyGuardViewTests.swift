@@ -27,7 +27,7 @@ struct SafetyGuardViewTests {
             for _ in 0..<5 { await h.press(.enter) }
             #expect(t.pendingFlags.count == before, "Enter (next step) acknowledged a flagged key")
             #expect(h.app.dialog == nil)
-            #expect(h.app.statusText?.contains("need an acknowledgement first") == true, "\(h.app.statusText ?? "")")
+            #expect(h.app.statusText?.contains("Acknowledge the flagged keys first") == true, "\(h.app.statusText ?? "")")
             #expect(!h.screen.contains("⏎ next step"), "the footer does not offer the next step while it is blocked:\n\(h.screen)")
             // y: a dialog for the key under the cursor, Cancel selected; Enter on Cancel acknowledges nothing.
             await h.press(.char("y"))

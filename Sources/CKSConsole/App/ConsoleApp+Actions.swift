@@ -17,6 +17,12 @@ extension ConsoleApp {
             guard let s = storesTable.current?.record else { return "no store selected" }
             if action == .teardown { return teardownUnavailableReason() }
             return storeActionReason(action, s)
+        case .open:
+            switch screen {
+            case .stores: return storesTable.current == nil ? "no store to open" : nil
+            case .keys(let id): return keysView(id).table.current == nil ? "no key to open" : nil
+            case .keyDetail: return nil
+            }
         case .scheduleDeletion, .cancelDeletion, .enableKey, .disableKey:
             let targets = keyTargets()
             guard !targets.all.isEmpty else { return "no key selected" }

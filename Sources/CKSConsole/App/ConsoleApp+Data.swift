@@ -322,8 +322,10 @@ extension ConsoleApp {
         let problem = EndpointProblem.classify(error, context: endpoint?.context)
         let listingStores = what == "listing the stores"
         if case .accessDenied = problem.kind, what == "listing keys" {
-            keyCountsUnavailable = "Key counts not shown: \(problem.line) This principal may describe the stores but not "
-                + "list or describe their keys (kms:ListKeys, kms:DescribeKey)."
+            // The action refused, from AWS's message ("… is not authorized to perform: kms:ListKeys on …").
+            let action = problem.summary.firstMatch(of: /perform: ([a-zA-Z]+:[a-zA-Z]+)/).map { String($0.1) } ?? "kms:ListKeys"
+            keyCountsUnavailable = "Key counts not shown: this principal may describe the stores but not list their keys "
+                + "(\(problem.code) on \(action); the Activity pane has the whole message)."
             storesTable.setRows(storeRows())
             return
         }
@@ -331,12 +333,20 @@ extension ConsoleApp {
             say("\(problem.code) while \(what): \(problem.summary)", .danger, seconds: 10)
             return
         }
-        let stamp = storesPoll.lastSuccess.map { "Showing data from \(formatting.clock($0))" } ?? "No data yet"
+        let stamp = storesPoll.lastSuccess.map { "Showing data from \(formatting.clock($0)); retrying." } ?? "Retrying."
+        let advice = problem.advice.map { $0 + " " } ?? ""
         switch problem.kind {
         case .unreachable, .serverFailing:
-            banner = "The endpoint is not answering (\(problem.line)). \(problem.advice.map { $0 + " " } ?? "")\(stamp); retrying."
+            banner = "The endpoint is not answering (\(problem.line)). \(advice)\(stamp)"
         default:
-            banner = "\(problem.line). \(problem.advice.map { $0 + " " } ?? "")\(stamp); retrying."
+            banner = Self.sentence(problem.line) + " " + advice + stamp
         }
+    }
+
+    /// `text` as a sentence: a capital first letter, one full stop.
+    static func sentence(_ text: String) -> String {
+        var s = text
+        while s.hasSuffix(".") { s.removeLast() }
+        return s.prefix(1).uppercased() + s.dropFirst() + "."
     }
 }

@@ -20,10 +20,10 @@ extension ConsoleApp {
         drawTitle(on: surface, row: row, width: size.width)
         row += 1
         if let text = banner {
-            // The whole message, wrapped (three rows at most, so the data behind stays in view).
+            // The whole message, wrapped (four rows at most, so the data behind stays in view).
             let pieces = TextWidth.wrap("\(symbols.warning) " + text, to: size.width - 2)
-            for (i, piece) in pieces.prefix(3).enumerated() {
-                let last = i == 2 && pieces.count > 3
+            for (i, piece) in pieces.prefix(4).enumerated() {
+                let last = i == 3 && pieces.count > 4
                 surface.put(row, 0, TextWidth.pad(" " + (last ? TextWidth.truncate(piece + " " + symbols.ellipsis, to: size.width - 2, ellipsis: symbols.ellipsis) : piece),
                                                   to: size.width, ellipsis: symbols.ellipsis), Style(.banner))
                 row += 1
@@ -31,7 +31,9 @@ extension ConsoleApp {
         }
         var bottom = size.height - 1 // footer row
         let status = statusLine()
-        if status != nil || commandLine?.candidates.isEmpty == false { bottom -= 1 }
+        // A message takes two rows when it needs them, so what it says to do is not cut off.
+        let statusRows = status.map { Array(TextWidth.wrap($0.0, to: size.width - 2).prefix(2)) } ?? []
+        if commandLine?.candidates.isEmpty == false { bottom -= 1 } else { bottom -= statusRows.count }
         var activityRect: Rect?
         if showActivity {
             let h = max(6, (bottom - row) / (activityFocused ? 2 : 3))
@@ -54,7 +56,12 @@ extension ConsoleApp {
         if let cands = commandLine?.candidates, !cands.isEmpty {
             surface.put(size.height - 2, 0, TextWidth.pad(" " + cands.joined(separator: "  "), to: size.width, ellipsis: symbols.ellipsis), Style(.muted))
         } else if let (text, role) = status {
-            surface.put(size.height - 2, 0, TextWidth.pad(" " + text, to: size.width, ellipsis: symbols.ellipsis), Style(role))
+            let cut = TextWidth.wrap(text, to: size.width - 2).count > statusRows.count
+            for (i, piece) in statusRows.enumerated() {
+                let last = i == statusRows.count - 1
+                let shown = last && cut ? TextWidth.truncate(piece + " " + symbols.ellipsis, to: size.width - 2, ellipsis: symbols.ellipsis) : piece
+                surface.put(size.height - 1 - statusRows.count + i, 0, TextWidth.pad(" " + shown, to: size.width, ellipsis: symbols.ellipsis), Style(role))
+            }
         }
         drawFooter(on: surface, row: size.height - 1, width: size.width)
         if let d = dialog {

@@ -43,7 +43,9 @@ public enum ConsoleSession {
                                                environment: environment, utf8Locale: utf8)
         // Starting (and, for the demo, seeding) takes a moment: Ctrl-C or SIGTERM meanwhile stops it cleanly, so a
         // demo's temporary data directory does not stay behind.
-        let preparing = Task { try await BackendFactory.make(flags, environment: environment, progress: StartupProgress.make()) }
+        let preparing = Task {
+            try await BackendFactory.make(flags, environment: environment, progress: StartupProgress.make(ascii: settings.ascii))
+        }
         let interrupts = Interrupts.install { preparing.cancel() }
         let prepared: PreparedBackend
         do {
@@ -204,7 +206,8 @@ public enum BackendFactory {
 enum StartupProgress {
     static let shown = Mutex(false)
 
-    static func make() -> (@Sendable (DemoSeeder.Progress) -> Void)? {
+    /// - Parameter ascii: `--ascii` or a non-UTF-8 locale: plain dots.
+    static func make(ascii: Bool) -> (@Sendable (DemoSeeder.Progress) -> Void)? {
         guard isatty(2) == 1 else { return nil }
         let last = Mutex(Date.distantPast)
         return { p in
@@ -216,7 +219,8 @@ enum StartupProgress {
             }
             guard due else { return }
             shown.withLock { $0 = true }
-            FileHandle.standardError.write(Data("\rcks --demo: seeding the demo estate through the client… \(p.done)/\(p.total) (\(p.step))\u{1B}[K".utf8))
+            let dots = ascii ? "..." : "…"
+            FileHandle.standardError.write(Data("\rcks --demo: seeding the demo estate through the client\(dots) \(p.done)/\(p.total) (\(p.step))\u{1B}[K".utf8))
         }
     }
 

@@ -212,8 +212,10 @@ public final class KMSClientTeardownService: TeardownService {
         if case .notImplemented = problem.kind { message = problem.summary } else { message = EndpointProblem.oneLine(error.message) }
         var isTransport = false
         if case .unreachable = problem.kind { isTransport = true }
-        return TeardownCallError(typeName: error.typeName, message: message, code: error.code, requestId: error.requestId,
-                                 isTransport: isTransport, exit: problem.exit)
+        var wrapped = TeardownCallError(typeName: error.typeName, message: message, code: error.code, requestId: error.requestId,
+                                        isTransport: isTransport, exit: problem.exit)
+        wrapped.line = problem.line
+        return wrapped
     }
 
     private func perKey(_ ids: [String], progress: @escaping @Sendable (TeardownCallResult) -> Void,

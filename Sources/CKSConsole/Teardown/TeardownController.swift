@@ -268,8 +268,8 @@ public final class TeardownController {
             case .blocked:
                 // The next step never acknowledges: each acknowledgement goes through its dialog.
                 if case .acknowledge = plan.action {
-                    return "flagged keys need an acknowledgement first: \(keyName(.acknowledge)) (the key under the cursor, "
-                        + "or the marked ones) or \(keyName(.acknowledgeAll)) (all) opens the dialog"
+                    return "acknowledge the flagged keys first: \(keyName(.acknowledge)) (the key under the cursor, or the "
+                        + "marked ones) or \(keyName(.acknowledgeAll)) (all), each through a dialog"
                 }
                 return "blocked"
             case .ready: return nil

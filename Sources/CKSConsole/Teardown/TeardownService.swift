@@ -13,6 +13,8 @@ public struct TeardownCallError: Error, Sendable, Hashable, CustomStringConverti
     public var isTransport: Bool
     /// The exit status `EndpointProblem` gives the failure, when it was classified (errors from the KMS client are).
     public var exit: ScriptedExit?
+    /// The one line `EndpointProblem` says for it, when classified.
+    public var line: String?
 
     public init(typeName: String, message: String, code: KMSErrorCode? = nil, requestId: String? = nil, isTransport: Bool = false,
                 exit: ScriptedExit? = nil) {
@@ -29,7 +31,7 @@ public struct TeardownCallError: Error, Sendable, Hashable, CustomStringConverti
                   exit: EndpointProblem.classify(error).exit)
     }
 
-    public var description: String { message.isEmpty ? typeName : "\(typeName): \(message)" }
+    public var description: String { line ?? (message.isEmpty ? typeName : "\(typeName): \(message)") }
 }
 
 /// The outcome of one call on one target (a key id or the store id).
