@@ -47,7 +47,7 @@ import Testing
             .init(id: "m1", storeId: mine.id, deletionDate: TF.now.addingTimeInterval(30 * TF.day)),
             .init(id: "l1", storeId: ledger.id, deletionDate: TF.now.addingTimeInterval(3 * TF.day)),
             .init(id: "l2", storeId: ledger.id, deletionDate: TF.now.addingTimeInterval(9 * TF.day)),
-            .init(id: "p1", storeId: partner.id, deletionDate: TF.now.addingTimeInterval(20 * TF.day)),
+            .init(id: "p1", storeId: partner.id, deletionDate: TF.now.addingTimeInterval(20 * TF.day), aliases: ["alias/p1"]),
             .init(id: "q1", storeId: quiet.id, deletionDate: TF.now.addingTimeInterval(31 * TF.day)),
             .init(id: "x1", storeId: nil, deletionDate: TF.now.addingTimeInterval(7 * TF.day)),
         ]
@@ -61,8 +61,8 @@ import Testing
         #expect(preview.totalKeys == 5)
         #expect(preview.seconds == 30 * 86_400 + 1)
         let lines = preview.lines
-        #expect(lines[1].hasPrefix("ledger-hsm (CloudHSM, DISCONNECTED): 2 keys; the store is not connected, so their key material is orphaned in cluster cluster-1a23b4cdefg"))
-        #expect(lines[2] == "partner-xks (external, CONNECTED): 1 key")
+        #expect(lines[1].hasPrefix("ledger-hsm (CloudHSM, DISCONNECTED): 2 keys (l1, l2); the store is not connected, so their key material is orphaned in cluster cluster-1a23b4cdefg"))
+        #expect(lines[2] == "partner-xks (external, CONNECTED): 1 key (alias/p1)")
         #expect(lines.last == "keys outside custom key stores: 1 key")
     }
 

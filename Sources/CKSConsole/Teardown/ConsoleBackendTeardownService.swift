@@ -46,7 +46,9 @@ public final class ConsoleBackendTeardownService: TeardownService {
             var keys: [FastForwardPreview.PendingKey] = []
             for try await batch in backend.storeKeys() {
                 for k in batch where k.state == .pendingDeletion {
-                    if let date = k.deletionDate { keys.append(.init(id: k.id, storeId: k.customKeyStoreId, deletionDate: date)) }
+                    if let date = k.deletionDate {
+                        keys.append(.init(id: k.id, storeId: k.customKeyStoreId, deletionDate: date, aliases: k.aliases))
+                    }
                 }
             }
             return (stores, keys)

@@ -189,10 +189,15 @@ public final class KMSClientTeardownService: TeardownService {
                     connectionState: e.connectionState ?? .disconnected, connectionErrorCode: e.connectionErrorCode,
                     cloudHsmClusterId: e.cloudHsmClusterId, xksProxyUriEndpoint: e.xksProxyConfiguration?.uriEndpoint)
             }
+            var aliases: [String: [String]] = [:]
+            for alias in (try? await client.allAliases()) ?? [] {
+                if let key = alias.targetKeyId, let name = alias.aliasName { aliases[key, default: []].append(name) }
+            }
             var keys: [FastForwardPreview.PendingKey] = []
             for try await m in client.describedKeys(concurrency: concurrency, including: { $0.keyState == .pendingDeletion }) {
                 guard let date = m.deletionDate else { continue }
-                keys.append(FastForwardPreview.PendingKey(id: m.keyId, storeId: m.customKeyStoreId, deletionDate: date))
+                keys.append(FastForwardPreview.PendingKey(id: m.keyId, storeId: m.customKeyStoreId, deletionDate: date,
+                                                          aliases: aliases[m.keyId] ?? []))
             }
             return (stores, keys)
         } catch let error as KMSClientError {

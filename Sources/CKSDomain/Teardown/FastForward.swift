@@ -25,6 +25,8 @@ public struct FastForwardPreview: Sendable, Hashable {
         public var store: TeardownObservation.Store
         /// Sorted by id.
         public var keyIds: [String]
+        /// The keys as people know them: the first alias, else the id; in natural order.
+        public var names: [String]
         /// A CloudHSM store that is not CONNECTED: KMS deletes the keys but not their material in the cluster.
         public var orphansKeyMaterial: Bool
     }
@@ -54,14 +56,15 @@ public struct FastForwardPreview: Sendable, Hashable {
         var effects: [StoreEffect] = []
         for store in stores {
             guard let keys = byStore[store.id], !keys.isEmpty else { continue }
-            effects.append(StoreEffect(store: store, keyIds: keys.map(\.id).sorted(),
+            effects.append(StoreEffect(store: store, keyIds: keys.map(\.id).sorted(), names: Self.names(keys),
                                        orphansKeyMaterial: store.isCloudHsm && store.connectionState != .connected))
         }
         // Keys of a store the listing did not show (created meanwhile) still go: name them by store id.
         let known = Set(stores.map(\.id))
         for (id, keys) in byStore where !known.contains(id) {
             let unknown = TeardownObservation.Store(id: id, name: id, type: .awsCloudHsm, connectionState: .disconnected)
-            effects.append(StoreEffect(store: unknown, keyIds: keys.map(\.id).sorted(), orphansKeyMaterial: false))
+            effects.append(StoreEffect(store: unknown, keyIds: keys.map(\.id).sorted(), names: Self.names(keys),
+                                       orphansKeyMaterial: false))
         }
         self.stores = effects.sorted { a, b in
             if (a.store.id == focus) != (b.store.id == focus) { return a.store.id == focus }
@@ -70,11 +73,18 @@ public struct FastForwardPreview: Sendable, Hashable {
         keysOutsideStores = due.filter { $0.storeId == nil }.map(\.id).sorted()
     }
 
-    /// What one store loses: `ledger-hsm (CloudHSM, DISCONNECTED): 9 keys; …their key material is orphaned in cluster-…`.
+    /// Aliases first (by name), then ids.
+    static func names(_ keys: [PendingKey]) -> [String] {
+        let aliased = keys.compactMap { $0.aliases.sorted().first }.sorted()
+        return aliased + keys.filter { $0.aliases.isEmpty }.map(\.id).sorted()
+    }
+
+    /// What one store loses: `ledger-hsm (CloudHSM, DISCONNECTED): 9 keys (alias/ledger/0006, … and 6 more); …their key
+    /// material is orphaned in cluster-…`.
     public static func describe(_ effect: StoreEffect) -> String {
         let s = effect.store
         var line = "\(s.name) (\(s.isCloudHsm ? "CloudHSM" : "external"), \(s.connectionState.rawValue)): "
-            + TeardownText.count(effect.keyIds.count, "key")
+            + TeardownText.count(effect.keyIds.count, "key") + " (\(TeardownText.list(effect.names, limit: 3)))"
         if effect.orphansKeyMaterial {
             line += "; the store is not connected, so their key material is orphaned in "
                 + (s.cloudHsmClusterId.map { "cluster \($0)" } ?? "its cluster") + " and must be deleted by hand"
