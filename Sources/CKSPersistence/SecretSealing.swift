@@ -1,6 +1,7 @@
 import Crypto
 import Foundation
 import GRDB
+import Synchronization
 #if canImport(Glibc)
 import Glibc
 #endif
@@ -16,6 +17,9 @@ import Glibc
 /// before its migration ran.
 public struct SecretSealer: Sendable {
     let key: SymmetricKey
+    /// Values already opened, by column, row and sealed bytes: a key used again (Schedule/Cancel, Encrypt on a hot
+    /// key) costs a lookup instead of an AES-GCM open.
+    private let opened = OpenedValues()
 
     static let version: UInt8 = 1
     /// Key material is 32 bytes; a 32-byte BLOB in the material column is therefore an unsealed one.
@@ -40,12 +44,16 @@ public struct SecretSealer: Sendable {
     }
 
     func open(_ sealed: Data, _ context: String) throws -> Data {
+        let cacheKey = OpenedValues.Key(context: context, sealed: sealed)
+        if let plain = opened.value(for: cacheKey) { return plain }
         guard sealed.count >= 1 + 12 + 16, sealed.first == Self.version else { throw Unreadable(what: context) }
         do {
             let bytes = sealed.dropFirst()
             let box = try AES.GCM.SealedBox(nonce: AES.GCM.Nonce(data: bytes.prefix(12)),
                                             ciphertext: bytes.dropFirst(12).dropLast(16), tag: bytes.suffix(16))
-            return try AES.GCM.open(box, using: key, authenticating: Data(context.utf8))
+            let plain = try AES.GCM.open(box, using: key, authenticating: Data(context.utf8))
+            opened.store(plain, for: cacheKey)
+            return plain
         } catch {
             throw Unreadable(what: context)
         }
@@ -96,6 +104,29 @@ public struct SecretSealer: Sendable {
     func verifies(_ check: String) -> Bool {
         guard let data = Data(base64Encoded: check), let plain = try? open(data, Self.checkMetaKey) else { return false }
         return plain == Data(Self.checkPlaintext.utf8)
+    }
+}
+
+/// Opened values, keyed by their column and row (the associated data) and their sealed bytes (a fresh nonce each
+/// time a value is written), so a hit is exactly what opening would return. Bounded: emptied when full.
+final class OpenedValues: Sendable {
+    struct Key: Hashable, Sendable {
+        var context: String
+        var sealed: Data
+    }
+
+    private let values = Mutex<[Key: Data]>([:])
+    let capacity: Int
+
+    init(capacity: Int = 20_000) { self.capacity = capacity }
+
+    func value(for key: Key) -> Data? { values.withLock { $0[key] } }
+
+    func store(_ value: Data, for key: Key) {
+        values.withLock { values in
+            if values.count >= capacity { values.removeAll(keepingCapacity: true) }
+            values[key] = value
+        }
     }
 }
 

@@ -105,10 +105,11 @@ public struct KMSFront: Sendable {
     }
 
     /// Every 5xx leaves a line with its cause: the operation, the request id the client saw, the error and why
-    /// (never the request's body, nor a secret: causes are SQLite's messages and the core's own descriptions).
+    /// (never the request's body, nor a secret: causes are SQLite's messages and the core's own descriptions; a
+    /// 5xx the rules decide, such as KeyUnavailableException, gives the message the client got).
     func logServiceFault(_ error: KMSError, target: String, requestId: String?) {
         logger.error("request failed with \(error.code.httpStatus) \(error.code.rawValue)", metadata: [
-            "target": "\(target)", "requestId": "\(requestId ?? "-")", "cause": "\(error.cause ?? "unknown")",
+            "target": "\(target)", "requestId": "\(requestId ?? "-")", "cause": "\(error.cause ?? error.message)",
         ])
     }
 

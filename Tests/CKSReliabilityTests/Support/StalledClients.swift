@@ -4,7 +4,7 @@ import Glibc
 #endif
 
 /// Many connections to 127.0.0.1:`port`, each of which sends the start of a request head and then nothing:
-/// the hostile neighbour of issue 13's item 5. Non-blocking sockets driven by `poll` from one thread.
+/// a neighbour tying up the core's connection slots. Non-blocking sockets driven by `poll` from one thread.
 final class StalledClients: @unchecked Sendable {
     let port: Int
     let partialHead: Data
@@ -39,13 +39,7 @@ final class StalledClients: @unchecked Sendable {
         while openCount < count {
             let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue) | Int32(SOCK_NONBLOCK.rawValue), 0)
             guard fd >= 0 else { break }
-            var address = sockaddr_in()
-            address.sin_family = sa_family_t(AF_INET)
-            address.sin_port = in_port_t(UInt16(port).bigEndian)
-            address.sin_addr.s_addr = inet_addr("127.0.0.1")
-            let result = withUnsafePointer(to: &address) {
-                $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { connect(fd, $0, socklen_t(MemoryLayout<sockaddr_in>.size)) }
-            }
+            let result = connectLoopback(fd, port: port)
             if result == 0 || errno == EINPROGRESS { connecting.insert(fd) } else { close(fd) }
         }
         let deadline = Date().addingTimeInterval(timeout)
