@@ -87,8 +87,9 @@ extension Reliability {
         }
 
         /// Idle connections, clients dribbling a head or a body a byte at a time, and more connections than the cap:
-        /// the core closes the idle and slow ones (the slow body with a 408 AWS error), never holds more than the cap
-        /// (so its descriptors stay bounded), and normal clients alongside are all served.
+        /// the core closes the idle and slow ones (the slow body with a 408 AWS error, also when closed to make room),
+        /// never holds more than the cap and a few (so its descriptors stay bounded), and normal clients alongside
+        /// are all served.
         @Test func idleAndSlowClientsStarveNoOne() async throws {
             // Idle + slow + normal stay under cap + the listen backlog (256), so every connect completes.
             let cap = Scale.pick(ci: 48, long: 128)
@@ -206,8 +207,9 @@ extension Reliability {
                 #expect(outcome.idleClosed == outcome.idleTotal, "idle connections closed by the core: \(outcome.idleClosed)/\(outcome.idleTotal)")
                 #expect(outcome.slowHeadsCut == slow, "slow heads cut off: \(outcome.slowHeadsCut)/\(slow)")
                 #expect(outcome.slowBodiesCut == slow, "slow bodies answered 408: \(outcome.slowBodiesCut)/\(slow)")
-                // Never more connections than the cap: descriptors stay within the cap plus what the core holds anyway.
-                #expect(peak.value <= baseline + cap + 6, "fds peaked at \(peak.value) (baseline \(baseline), cap \(cap))")
+                // Never more connections than the cap, plus the few (at most 32) accepted while the ones closed to
+                // make room finish closing: descriptors stay bounded.
+                #expect(peak.value <= baseline + cap + 32 + 6, "fds peaked at \(peak.value) (baseline \(baseline), cap \(cap))")
                 #expect(core.isRunning)
                 let recovered = await poll(timeout: .seconds(20)) { (ProcStats.openFiles(core.pid) ?? .max) <= baseline + 6 }
                 #expect(recovered, "fds \(ProcStats.openFiles(core.pid) ?? -1) afterwards, baseline \(baseline)")
