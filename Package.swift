@@ -25,10 +25,12 @@ let package = Package(
     targets: [
         // Pure rules: stores, keys, states, errors, clock, the teardown planner. No I/O.
         .target(name: "CKSDomain"),
-        // SQLite through GRDB: schema, migrations, durable mutations.
+        // SQLite through GRDB: schema, migrations, durable mutations; the data directory's rules (lock, modes,
+        // secrets sealed with AES-GCM under its key).
         .target(name: "CKSPersistence", dependencies: [
             "CKSDomain",
             .product(name: "GRDB", package: "GRDB.swift"),
+            .product(name: "Crypto", package: "swift-crypto"),
         ]),
         // The KMS JSON 1.1 wire protocol: shapes, validation, error bodies, SigV4. Shared by server and client.
         .target(name: "CKSWire", dependencies: [
@@ -68,7 +70,7 @@ let package = Package(
         .executableTarget(name: "cks", dependencies: [
             "CKSConsole", "CKSServer", "CKSClient",
             .product(name: "ArgumentParser", package: "swift-argument-parser"),
-            .product(name: "Logging", package: "swift-log"),   // `cks serve` logs warnings only
+            .product(name: "Logging", package: "swift-log"),   // `cks serve` logs notices and above
         ]),
         // The performance benchmark of issue 6 (`swift run -c release cks-bench`): wrk against the core, moto and nginx.
         .executableTarget(name: "cks-bench", dependencies: [
