@@ -6,7 +6,8 @@ struct CKS: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "cks",
         abstract: "The custom key store console: list AWS KMS custom key stores and tear them down safely.",
-        subcommands: [ConsoleCommand.self, ServeCommand.self, StoresCommand.self, KeysCommand.self, TeardownCommand.self],
+        subcommands: [ConsoleCommand.self, ServeCommand.self, StoresCommand.self, KeysCommand.self, TeardownCommand.self,
+                      XksProxyCommand.self],
         defaultSubcommand: ConsoleCommand.self
     )
 }
