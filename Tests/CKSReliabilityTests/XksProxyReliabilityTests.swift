@@ -67,15 +67,18 @@ extension Reliability {
                 sealed.append((key, plaintext, response))
             }
             let port = proxy.port
+            // Traffic until the proxy is gone (at most a minute's worth), killed while it flows.
             let traffic = Task.detached {
-                for i in 0..<400 {
+                var answered = 0
+                for i in 0..<100_000 {
                     let body = Data(XKSEncryptRequest(requestMetadata: metadata("Encrypt"), plaintext: Data("x".utf8)).json.serialized.utf8)
-                    guard (try? exchange(port: port, xksRequest(port: port, path: "\(prefixPath)/keys/key-\(i % 8)/encrypt", body: body),
-                                         timeout: 2)) != nil else { return i }
+                    guard let answer = try? exchange(port: port, xksRequest(port: port, path: "\(prefixPath)/keys/key-\(i % 8)/encrypt", body: body),
+                                                     timeout: 2), answer.status == 200 else { return answered }
+                    answered += 1
                 }
-                return 400
+                return answered
             }
-            try await Task.sleep(for: .milliseconds(150))
+            try await Task.sleep(for: .milliseconds(400))
             sendSignal(proxy.process.pid, SIGKILL)
             let answered = await traffic.value
             #expect(try await poll(timeout: .seconds(10)) { !running.process.process.isRunning })
@@ -105,22 +108,25 @@ extension Reliability {
             let proxy = try await XksProxyProcess.start(config: config, dataDirectory: directory.url.appendingPathComponent("data").path)
             defer { Task { await proxy.stop() } }
             let port = proxy.port
-            let count = ProcessInfo.processInfo.environment["CKS_LONG"] == "1" ? 6000 : 700
+            let count = ProcessInfo.processInfo.environment["CKS_LONG"] == "1" ? 30_000 : 3_000
             let seed = UInt64(ProcessInfo.processInfo.environment["CKS_FUZZ_SEED"] ?? "") ?? UInt64.random(in: 0...UInt64.max)
-            let (violations, statuses) = try await onThread { () -> ([String], [Int: Int]) in
+            let (violations, statuses, slowest) = try await onThread { () -> ([String], [Int: Int], (Double, String)) in
                 var rng = SplitMix(seed: seed)
                 var violations: [String] = []
                 var statuses: [Int: Int] = [:]
+                var slowest = (0.0, "")
                 for i in 0..<count {
                     let (request, label) = XksFuzz.next(&rng, port: port, index: i)
-                    guard let response = try? exchange(port: port, request, timeout: 10) else {
-                        // A request malformed at the HTTP level may be dropped by the HTTP parser; the proxy must live on.
-                        continue
-                    }
+                    let started = Date()
+                    let response = try? exchange(port: port, request, timeout: 10)
+                    let seconds = Date().timeIntervalSince(started)
+                    if seconds > slowest.0 { slowest = (seconds, label) }
+                    // A request malformed at the HTTP level may be dropped by the HTTP parser; the proxy must live on.
+                    guard let response else { continue }
                     statuses[response.status, default: 0] += 1
                     if let problem = XksFuzz.judge(response) { violations.append("\(label): \(problem)") }
                 }
-                return (violations, statuses)
+                return (violations, statuses, slowest)
             }
             #expect(violations.isEmpty, "seed \(seed): \(violations.prefix(20).joined(separator: "\n"))")
             #expect(proxy.process.process.isRunning, "the proxy died: \(proxy.process.capturedError.suffix(2000))")
@@ -128,7 +134,8 @@ extension Reliability {
                 try exchange(port: port, xksRequest(port: port, path: "\(prefixPath)/health", body: Data(XksCurl.healthBody.utf8)))
             }
             #expect(health.status == 200)
-            Swift.print("xks fuzz: \(count) requests, seed \(seed), statuses \(statuses.sorted { $0.key < $1.key })")
+            Swift.print("xks fuzz: \(count) requests, seed \(seed), statuses \(statuses.sorted { $0.key < $1.key }); "
+                + String(format: "slowest %.3f s: ", slowest.0) + slowest.1.prefix(200))
             await proxy.stop()
         }
 
@@ -236,11 +243,15 @@ enum XksFuzz {
         return (request, "#\(index) \(method) \(path) \(String(decoding: body.prefix(120), as: UTF8.self))")
     }
 
+    /// A Base64 value over the proxy's plaintext limit.
+    static let hugeValue = "\"" + Data(count: 70_000).base64EncodedString() + "\""
+
     static func fuzzBody(_ rng: inout SplitMix) -> Data {
         func pick<T>(_ items: [T]) -> T { items[Int.random(in: 0..<items.count, using: &rng)] }
-        let b64 = { (n: Int) in Data((0..<n).map { _ in UInt8.random(in: 0...255) }).base64EncodedString() }
+        // Content does not matter to the proxy's checks, only sizes: a repeated byte pattern is enough (and cheap).
+        let b64 = { (n: Int) in Data((0..<n).map { UInt8(truncatingIfNeeded: $0 &* 131 &+ n) }).base64EncodedString() }
         let wild: [String] = ["null", "true", "1e999", "-0", "\"\"", "[]", "{}", "\"%%%\"", "\"\(b64(12))\"", "\"\(b64(16))\"",
-                              "\"\(b64(21))\"", "\"\(b64(70_000))\"", "\"AES_GCM\"", "\"SHA_256\"", "[\"x\"]", "{\"a\":{\"b\":[]}}"]
+                              "\"\(b64(21))\"", Self.hugeValue, "\"AES_GCM\"", "\"SHA_256\"", "[\"x\"]", "{\"a\":{\"b\":[]}}"]
         var members: [String] = []
         if Int.random(in: 0..<8, using: &rng) != 0 {
             var md: [String] = []
