@@ -4,7 +4,8 @@ import Foundation
 @preconcurrency import Glibc
 #endif
 
-/// `cks xks-proxy` on a free port, over a data directory and config the benchmark owns.
+/// `cks xks-proxy` on a free port, over a data directory and config the benchmark owns, with its default settings
+/// (one log line per request, written to the log file).
 final class XksProxyBenchProcess: MeasuredServer {
     static let credentials = AWSCredentials(accessKeyId: "MUBSXM6K3KMXHN6RRCXI7TWQH4",
                                             secretAccessKey: "FYtE5EFA5FT0mCc3DrGUe2sti527BitkQ0Zr9MO9fvE")
@@ -35,7 +36,7 @@ final class XksProxyBenchProcess: MeasuredServer {
         self.tls = tls
         child = try ChildProcess(name: "cks xks-proxy", executable: executable,
                                  arguments: ["xks-proxy", "--config", config.path, "--data-dir", directory.appendingPathComponent("data").path,
-                                             "--listen", "127.0.0.1:\(port)", "--log-level", "warning"] + extraArguments,
+                                             "--listen", "127.0.0.1:\(port)"] + extraArguments,
                                  environment: environment,
                                  logFile: logDirectory.appendingPathComponent("xks-proxy-\(port).log"))
         let listening = Host.waitFor(60, every: 0.005) { [child] in
