@@ -31,10 +31,12 @@ let package = Package(
     targets: [
         // Pure rules: stores, keys, states, errors, clock, the teardown planner. No I/O.
         .target(name: "CKSDomain"),
-        // SQLite through GRDB: schema, migrations, durable mutations.
+        // SQLite through GRDB: schema, migrations, durable mutations; the data directory's rules (lock, modes,
+        // secrets sealed with AES-GCM under its key).
         .target(name: "CKSPersistence", dependencies: [
             "CKSDomain",
             .product(name: "GRDB", package: "GRDB.swift"),
+            .product(name: "Crypto", package: "swift-crypto"),
         ]),
         // The KMS JSON 1.1 wire protocol: shapes, validation, error bodies, SigV4. Shared by server and client.
         .target(name: "CKSWire", dependencies: [

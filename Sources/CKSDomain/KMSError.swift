@@ -80,11 +80,22 @@ public enum KMSErrorCode: String, Sendable, Codable, CaseIterable, Hashable {
 public struct KMSError: Error, Sendable, Hashable, CustomStringConvertible {
     public var code: KMSErrorCode
     public var message: String
+    /// For a service fault: what went wrong, for the operator's log; never sent, and never a secret or request
+    /// data. Not part of equality.
+    public var cause: String?
 
-    public init(_ code: KMSErrorCode, _ message: String) {
+    public init(_ code: KMSErrorCode, _ message: String, cause: String? = nil) {
         self.code = code
         self.message = message
+        self.cause = cause
     }
 
     public var description: String { "\(code.rawValue): \(message)" }
+
+    public static func == (a: KMSError, b: KMSError) -> Bool { a.code == b.code && a.message == b.message }
+
+    public func hash(into hasher: inout Hasher) {
+        hasher.combine(code)
+        hasher.combine(message)
+    }
 }

@@ -17,8 +17,12 @@ public struct Page<Item: Sendable>: Sendable {
 /// Queries, valid inside one read (or write) transaction. Every query is indexed; none scans a whole table.
 public class DataReader {
     let db: Database
+    let secrets: SecretSealer
 
-    init(_ db: Database) { self.db = db }
+    init(_ db: Database, _ secrets: SecretSealer) {
+        self.db = db
+        self.secrets = secrets
+    }
 
     func one(_ sql: String, _ arguments: StatementArguments) throws -> Row? {
         try Row.fetchOne(db.cachedStatement(sql: sql), arguments: arguments)
@@ -30,11 +34,11 @@ public class DataReader {
 
     /// Keys selected with `Columns.key`, decoded without copying each row first.
     func oneKey(_ sql: String, _ arguments: StatementArguments) throws -> KMSKey? {
-        try DecodedKey.fetchOne(db.cachedStatement(sql: sql), arguments: arguments)?.key
+        try DecodedKey.fetchOne(db.cachedStatement(sql: sql), arguments: arguments).map { try unsealed($0.key) }
     }
 
     func allKeys(_ sql: String, _ arguments: StatementArguments) throws -> [KMSKey] {
-        try DecodedKey.fetchAll(db.cachedStatement(sql: sql), arguments: arguments).map(\.key)
+        try DecodedKey.fetchAll(db.cachedStatement(sql: sql), arguments: arguments).map { try unsealed($0.key) }
     }
 
     // MARK: meta
@@ -160,12 +164,12 @@ public class DataReader {
     public func cluster(id: String, in scope: ResourceScope) throws -> HsmCluster? {
         guard let row = try one("SELECT \(Columns.cluster) FROM cluster WHERE id = ? AND account = ? AND region = ?",
                                 [id, scope.account, scope.region]) else { return nil }
-        return decodeCluster(row, orphans: try orphans(clusterId: id))
+        return try decodeCluster(row, orphans: try orphans(clusterId: id))
     }
 
     public func clusters(in scope: ResourceScope) throws -> [HsmCluster] {
         try all("SELECT \(Columns.cluster) FROM cluster WHERE account = ? AND region = ? ORDER BY creation_date, id",
-                [scope.account, scope.region]).map { row in decodeCluster(row, orphans: try orphans(clusterId: row["id"])) }
+                [scope.account, scope.region]).map { row in try decodeCluster(row, orphans: try orphans(clusterId: row["id"])) }
     }
 
     func orphans(clusterId: String) throws -> [OrphanedKeyMaterialRecord] {
@@ -179,8 +183,9 @@ public class DataReader {
     public func proxy(uriEndpoint: String, uriPath: String) throws -> XksProxy? {
         guard let row = try one("SELECT * FROM xks_proxy WHERE uri_endpoint = ? AND uri_path = ?", [uriEndpoint, uriPath]) else { return nil }
         let ids = (try? JSONDecoder().decode([String].self, from: Data((row["external_key_ids"] as String).utf8))) ?? []
+        let secret = try secrets.openText(row["secret"], SecretSealer.proxySecretContext(uriEndpoint, uriPath))
         return XksProxy(uriEndpoint: row["uri_endpoint"], uriPath: row["uri_path"], accessKeyId: row["access_key_id"],
-                        rawSecretAccessKey: row["secret"], externalKeyIds: ids, vpcEndpointServiceName: row["vpc_service_name"])
+                        rawSecretAccessKey: secret ?? "", externalKeyIds: ids, vpcEndpointServiceName: row["vpc_service_name"])
     }
 
     /// The proxy reachable through this VPC endpoint service, if any.

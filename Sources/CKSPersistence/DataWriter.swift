@@ -12,6 +12,30 @@ public final class DataWriter: DataReader {
         try run("INSERT INTO meta (key, value) VALUES (?, ?) ON CONFLICT(key) DO UPDATE SET value = excluded.value", [key, value])
     }
 
+    /// After the clock was reset (`cks serve --reset-clock`): every date outside `range` (left by a clock that ran
+    /// past what the core serves) is brought to `now`, except a pending deletion, which restarts its waiting period
+    /// from `now`. Returns how many values changed.
+    public func bringDates(into range: ClosedRange<Double>, now: Date) throws -> Int {
+        let outside = "(%@ < \(range.lowerBound) OR %@ > \(range.upperBound))"
+        func clause(_ column: String) -> String { outside.replacingOccurrences(of: "%@", with: column) }
+        let at = now.timeIntervalSince1970
+        var changed = 0
+        try run("UPDATE kms_key SET deletion_date = ? + 86400 * COALESCE(pending_window, 30) WHERE \(clause("deletion_date"))", [at])
+        changed += db.changesCount
+        let columns = [("kms_key", ["creation_date", "last_used_at"]),
+                       ("store", ["creation_date", "changed_at", "settles_at"]),
+                       ("alias", ["creation_date", "last_updated"]),
+                       ("cluster", ["creation_date"]),
+                       ("orphaned_material", ["deletion_date"])]
+        for (table, names) in columns {
+            for name in names {
+                try run("UPDATE \(table) SET \(name) = ? WHERE \(clause(name))", [at])
+                changed += db.changesCount
+            }
+        }
+        return changed
+    }
+
     // MARK: stores
 
     public func insert(_ store: CustomKeyStore) throws {
@@ -49,7 +73,8 @@ public final class DataWriter: DataReader {
             VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
             """, [key.id, key.scope.account, key.scope.region, key.creationDate.timeIntervalSince1970, key.description,
                   key.keyUsage, key.keySpec, key.origin.rawValue, key.customKeyStoreId, key.storedState.rawValue,
-                  key.deletionDate?.timeIntervalSince1970, key.pendingWindowInDays, key.xksKeyId, key.material])
+                  key.deletionDate?.timeIntervalSince1970, key.pendingWindowInDays, key.xksKeyId,
+                  secrets.sealMaterial(key.material, keyId: key.id)])
     }
 
     /// Stores a key's state, deletion date and window.
@@ -87,14 +112,16 @@ public final class DataWriter: DataReader {
         try run("""
             INSERT INTO cluster (id, account, region, hsm_count, kmsuser_password, trust_anchor, state, creation_date)
             VALUES (?, ?, ?, ?, ?, ?, ?, ?)
-            """, [cluster.id, cluster.scope.account, cluster.scope.region, cluster.hsmCount, cluster.kmsUserPassword,
+            """, [cluster.id, cluster.scope.account, cluster.scope.region, cluster.hsmCount,
+                  secrets.sealText(cluster.kmsUserPassword, SecretSealer.clusterPasswordContext(cluster.id)),
                   cluster.trustAnchorCertificate, cluster.state, cluster.creationDate.timeIntervalSince1970])
     }
 
     /// Stores a cluster's HSM count, password and activity (its orphans are added separately).
     public func update(_ cluster: HsmCluster) throws {
         try run("UPDATE cluster SET hsm_count = ?, kmsuser_password = ?, state = ? WHERE id = ?",
-                [cluster.hsmCount, cluster.kmsUserPassword, cluster.state, cluster.id])
+                [cluster.hsmCount, secrets.sealText(cluster.kmsUserPassword, SecretSealer.clusterPasswordContext(cluster.id)),
+                 cluster.state, cluster.id])
     }
 
     public func addOrphan(_ orphan: OrphanedKeyMaterialRecord, clusterId: String) throws {
@@ -110,6 +137,8 @@ public final class DataWriter: DataReader {
             VALUES (?, ?, ?, ?, ?, ?)
             ON CONFLICT(uri_endpoint, uri_path) DO UPDATE SET access_key_id = excluded.access_key_id,
               secret = excluded.secret, external_key_ids = excluded.external_key_ids, vpc_service_name = excluded.vpc_service_name
-            """, [proxy.uriEndpoint, proxy.uriPath, proxy.accessKeyId, proxy.rawSecretAccessKey, ids, proxy.vpcEndpointServiceName])
+            """, [proxy.uriEndpoint, proxy.uriPath, proxy.accessKeyId,
+                  secrets.sealText(proxy.rawSecretAccessKey, SecretSealer.proxySecretContext(proxy.uriEndpoint, proxy.uriPath)),
+                  ids, proxy.vpcEndpointServiceName])
     }
 }

@@ -9,30 +9,231 @@ public enum Durability: String, Sendable {
     case normal = "NORMAL"
 }
 
+/// How to open a data directory's database, and what the operator allowed when something is wrong with it.
+public struct DatabaseOpenOptions: Sendable {
+    public var durability: Durability
+    /// Create a new, empty database where one was expected: an empty `cks.sqlite`, or a missing one beside the
+    /// `cks.key` of an earlier one (`cks serve --init`).
+    public var initialize: Bool
+    /// Open read-only without the integrity check, to read out what a damaged database still holds
+    /// (`cks serve --skip-integrity-check`).
+    public var readOnlyRecovery: Bool
+    /// Go on from what the database file holds when the write-ahead log of a core that did not stop cleanly is
+    /// missing (`cks serve --accept-lost-wal`).
+    public var acceptLostWriteAheadLog: Bool
+
+    public init(durability: Durability = .full, initialize: Bool = false, readOnlyRecovery: Bool = false,
+                acceptLostWriteAheadLog: Bool = false) {
+        self.durability = durability
+        self.initialize = initialize
+        self.readOnlyRecovery = readOnlyRecovery
+        self.acceptLostWriteAheadLog = acceptLostWriteAheadLog
+    }
+}
+
 /// The core's SQLite database (GRDB `DatabasePool`, WAL): stores, keys, aliases, simulated clusters and
 /// proxies, the clock. Reads run concurrently; each `write` is one serialized transaction, so racing
 /// requests (delete a store vs create a key in it) see each other's effects and the rules hold.
+///
+/// Opening it applies the data directory's rules (`DataDirectory`): a private directory, one process at a time
+/// (the lock is held until `close()`), private files, secrets sealed under `cks.key`, and a damaged, emptied or
+/// truncated database refused with what to do.
 public final class KMSDatabase: Sendable {
     let pool: DatabasePool
+    let secrets: SecretSealer
+    private let lock: DataDirectoryLock
+    /// Opened with `readOnlyRecovery`: every write fails with SQLite's read-only error.
+    public let isReadOnly: Bool
+    /// What opening changed or found, for the operator (a file tightened to 0600, a migration, files moved aside).
+    public let notices: [String]
 
-    /// Opens (creating and migrating as needed) the database at `url`.
-    public static func open(at url: URL, durability: Durability = .full) throws -> KMSDatabase {
-        try FileManager.default.createDirectory(at: url.deletingLastPathComponent(), withIntermediateDirectories: true)
-        var config = Configuration()
-        config.label = "cks"
-        let sync = durability.rawValue
-        config.prepareDatabase { db in
-            try db.execute(sql: "PRAGMA synchronous = \(sync)")
-        }
-        let pool = try DatabasePool(path: url.path, configuration: config)
-        // GRDB sets synchronous=NORMAL on the writer when it enables WAL, after prepareDatabase: set it again
-        // on the (single, long-lived) writer connection, the only one whose setting matters for commits.
-        try pool.writeWithoutTransaction { db in try db.execute(sql: "PRAGMA synchronous = \(sync)") }
-        try Schema.migrator.migrate(pool)
-        return KMSDatabase(pool: pool)
+    private init(pool: DatabasePool, secrets: SecretSealer, lock: DataDirectoryLock, isReadOnly: Bool, notices: [String]) {
+        self.pool = pool
+        self.secrets = secrets
+        self.lock = lock
+        self.isReadOnly = isReadOnly
+        self.notices = notices
     }
 
-    init(pool: DatabasePool) { self.pool = pool }
+    /// Opens (creating and migrating as needed) the database at `url`; its folder is the data directory.
+    public static func open(at url: URL, durability: Durability = .full) throws -> KMSDatabase {
+        try open(at: url, options: DatabaseOpenOptions(durability: durability))
+    }
+
+    public static func open(at url: URL, options: DatabaseOpenOptions) throws -> KMSDatabase {
+        let directory = url.deletingLastPathComponent()
+        try DataDirectory.preparePrivate(directory)
+        let lock = try DataDirectoryLock.acquire(in: directory)
+        do {
+            let database = try open(url, in: directory, options: options, lock: lock)
+            if !options.readOnlyRecovery { lock.recordDatabaseOpen() }
+            return database
+        } catch {
+            lock.release()
+            throw error
+        }
+    }
+
+    private static func open(_ url: URL, in directory: URL, options: DatabaseOpenOptions,
+                             lock: DataDirectoryLock) throws -> KMSDatabase {
+        var notices: [String] = []
+        let name = url.lastPathComponent
+        let wal = URL(fileURLWithPath: url.path + "-wal"), shm = URL(fileURLWithPath: url.path + "-shm")
+        let keyFile = directory.appendingPathComponent(DataDirectory.keyName)
+        let size = DataDirectory.fileSize(url)
+        let keyExists = DataDirectory.fileSize(keyFile) != nil
+        let serve = "cks serve --data-dir \(directory.path)"
+
+        // An empty file, or no file beside the key of an earlier one: the database was lost, not never made.
+        var fresh = size == nil || size == 0
+        if size == 0 || (size == nil && keyExists) {
+            let what = size == 0 ? "\(name) is empty (0 bytes)" : "\(name) is missing, but \(DataDirectory.keyName) shows this data directory held one"
+            guard options.initialize else {
+                throw DataDirectoryError("\(what) in \(directory.path): the database was lost (truncated, deleted "
+                    + "or replaced). The core will not start over as an empty account unasked. Restore \(name) from a "
+                    + "backup, or start with `\(serve) --init` to create a new, empty database (every key, store "
+                    + "and alias it held is gone).")
+            }
+            if size == 0 { try FileManager.default.removeItem(at: url) }
+            notices.append("created a new, empty database (--init)")
+            fresh = true
+        }
+        if fresh {
+            // A log or index left by a lost database must not be applied to the new one: SQLite would replay it.
+            for stray in [wal, shm] where DataDirectory.fileSize(stray) != nil {
+                let aside = URL(fileURLWithPath: stray.path + ".orphaned-\(Int(Date().timeIntervalSince1970))")
+                try FileManager.default.moveItem(at: stray, to: aside)
+                notices.append("moved \(stray.lastPathComponent), left by a lost database, aside to \(aside.lastPathComponent)")
+            }
+        }
+
+        // SQLite's WAL holds every transaction committed since the last checkpoint; a clean close checkpoints and
+        // removes it (then its index, -shm), a crash leaves both. Without it those transactions are gone and the
+        // database file may hold a half-copied checkpoint (sqlite.org/howtocorrupt.html, "Deleting a hot journal").
+        var crashed: (pid: Int32?, command: String?)?
+        if case .unclean(let pid, let command) = lock.previousStop { crashed = (pid, command) }
+        if !fresh, crashed != nil || DataDirectory.fileSize(shm) != nil, DataDirectory.fileSize(wal) == nil,
+           !options.acceptLostWriteAheadLog, !options.readOnlyRecovery {
+            let why: String
+            if let crashed {
+                let who = crashed.pid.map { "process \($0)" + (crashed.command.map { " (\($0))" } ?? "") } ?? "the core that last used it"
+                why = "\(who) did not stop cleanly"
+            } else {
+                why = "its index \(name)-shm is still there"
+            }
+            throw DataDirectoryError("the write-ahead log \(name)-wal in \(directory.path) is missing, and \(why): "
+                + "the changes committed since the last checkpoint were in that file, and the database may be damaged "
+                + "without it. Put the file back if you still have it. Otherwise restore the data directory from a "
+                + "backup; or read what remains with `\(serve) --skip-integrity-check` (read-only); or continue from "
+                + "what remains with `\(serve) --accept-lost-wal`.")
+        }
+
+        if fresh {
+            _ = try DataDirectory.makePrivateFile(url, create: true)
+        }
+        for file in [url, wal, shm] {
+            if let notice = try DataDirectory.tighten(file) { notices.append(notice) }
+        }
+
+        var config = Configuration()
+        config.label = "cks"
+        config.readonly = options.readOnlyRecovery
+        let sync = options.durability.rawValue
+        if !options.readOnlyRecovery {
+            config.prepareDatabase { db in try db.execute(sql: "PRAGMA synchronous = \(sync)") }
+        }
+        let pool: DatabasePool
+        do {
+            pool = try DatabasePool(path: url.path, configuration: config)
+        } catch {
+            throw damaged(url, serve: serve, findings: [describe(error)], readOnly: options.readOnlyRecovery)
+        }
+        do {
+            if !options.readOnlyRecovery {
+                // GRDB sets synchronous=NORMAL on the writer when it enables WAL, after prepareDatabase: set it
+                // again on the (single, long-lived) writer connection, the only one whose setting matters.
+                try pool.writeWithoutTransaction { db in try db.execute(sql: "PRAGMA synchronous = \(sync)") }
+                let findings = try pool.read { db in try String.fetchAll(db, sql: "PRAGMA quick_check(5)") }
+                guard findings == ["ok"] else { throw damaged(url, serve: serve, findings: findings, readOnly: false) }
+            }
+            let readCheck = {
+                try pool.read { db -> String? in
+                    guard try db.tableExists("meta") else { return nil }
+                    return try String.fetchOne(db, sql: "SELECT value FROM meta WHERE key = ?",
+                                               arguments: [SecretSealer.checkMetaKey])
+                }
+            }
+            if options.readOnlyRecovery, !((try? pool.read { try $0.tableExists("meta") }) ?? false) {
+                throw DataDirectoryError("\(url.path) holds no data to read: nothing was ever checkpointed into it from "
+                    + "its write-ahead log. Put \(name)-wal back if you have it, or restore the data directory from a backup.")
+            }
+            // Recovery reads what it can: an unreadable check is no reason to read nothing.
+            let check = options.readOnlyRecovery ? ((try? readCheck()) ?? nil) : try readCheck()
+            let secrets = try sealer(keyFile, check: check, readOnly: options.readOnlyRecovery, serve: serve)
+            if !options.readOnlyRecovery {
+                let tally = SealingTally()
+                try Schema.migrator(secrets: secrets, tally: tally).migrate(pool)
+                if tally.count > 0 {
+                    // Rewrite the file so no unsealed secret survives in a freed page, then empty the WAL.
+                    try pool.vacuum()
+                    try pool.writeWithoutTransaction { db in try db.checkpoint(.truncate) }
+                    notices.append("sealed \(tally.count) secrets written by an earlier version with \(DataDirectory.keyName)")
+                }
+                for file in [wal, shm] {
+                    if let notice = try DataDirectory.tighten(file) { notices.append(notice) }
+                }
+            }
+            return KMSDatabase(pool: pool, secrets: secrets, lock: lock, isReadOnly: options.readOnlyRecovery, notices: notices)
+        } catch let error as DataDirectoryError {
+            try? pool.close()
+            throw error
+        } catch {
+            try? pool.close()
+            throw damaged(url, serve: serve, findings: [describe(error)], readOnly: options.readOnlyRecovery)
+        }
+    }
+
+    /// The sealer under `cks.key`: created with a new database (or an earlier version's, whose secrets are then
+    /// sealed), refused when missing or not the key the database was sealed with.
+    private static func sealer(_ keyFile: URL, check: String?, readOnly: Bool, serve: String) throws -> SecretSealer {
+        if let secrets = try SealingKeyFile.load(keyFile, create: false) {
+            if let check, !secrets.verifies(check) {
+                throw DataDirectoryError("\(keyFile.path) is not the key this database's secrets were sealed with: "
+                    + "restore the cks.key that was backed up with this cks.sqlite")
+            }
+            return secrets
+        }
+        if check != nil {
+            throw DataDirectoryError("\(keyFile.path) is missing: the database's secrets (key material, passwords) are "
+                + "sealed with it and cannot be read without it. Restore it from the backup taken with the database.")
+        }
+        if readOnly {
+            // An earlier version's database read as it is: nothing will be sealed, no key file is written.
+            return SecretSealer(key: .init(size: .bits256))
+        }
+        guard let created = try SealingKeyFile.load(keyFile, create: true) else {
+            throw DataDirectoryError("cannot create \(keyFile.path)")
+        }
+        return created
+    }
+
+    private static func damaged(_ url: URL, serve: String, findings: [String], readOnly: Bool) -> DataDirectoryError {
+        let shown = findings.prefix(3).joined(separator: "; ")
+        if readOnly {
+            return DataDirectoryError("cannot open \(url.path) even read-only: \(shown). Restore it from a backup.")
+        }
+        return DataDirectoryError("the database \(url.path) is damaged (\(shown)). The core will not serve it: every "
+            + "write could spread the damage. Restore the data directory from a backup (cks.sqlite with its cks.key), "
+            + "or start with `\(serve) --skip-integrity-check` to serve it read-only and read out what is left.")
+    }
+
+    /// A database error in words that carry no row data: SQLite's code and message.
+    static func describe(_ error: any Error) -> String {
+        if let error = error as? DatabaseError {
+            return "SQLite error \(error.resultCode.rawValue): \(error.message ?? "\(error.resultCode)")"
+        }
+        return "\(error)"
+    }
 
     /// A read-only snapshot.
     ///
@@ -44,20 +245,61 @@ public final class KMSDatabase: Sendable {
         try readNow(body)
     }
 
-    /// One write transaction; an error thrown by `body` rolls it back.
+    /// One write transaction; an error thrown by `body` rolls it back. On a database opened for read-only
+    /// recovery, `body` runs in a read transaction, where every write fails with SQLite's read-only error.
     public func write<T: Sendable>(_ body: @Sendable (DataWriter) throws -> T) async throws -> T {
-        try await pool.write { db in try body(DataWriter(db)) }
+        if isReadOnly { return try writeNow(body) }
+        return try await pool.write { db in try body(DataWriter(db, self.secrets)) }
     }
 
     /// Synchronous variants, for start-up and tests.
     public func readNow<T>(_ body: (DataReader) throws -> T) throws -> T {
-        try pool.read { db in try body(DataReader(db)) }
+        try pool.read { db in try body(DataReader(db, secrets)) }
     }
 
     public func writeNow<T>(_ body: (DataWriter) throws -> T) throws -> T {
-        try pool.write { db in try body(DataWriter(db)) }
+        if isReadOnly { return try pool.read { db in try body(DataWriter(db, secrets)) } }
+        return try pool.write { db in try body(DataWriter(db, secrets)) }
     }
 
-    /// Closes every connection (in-flight accesses finish first).
-    public func close() throws { try pool.close() }
+    /// Closes every connection (in-flight accesses finish first), which checkpoints and removes the WAL, then
+    /// releases the data directory's lock, recording the clean stop.
+    public func close() throws {
+        do {
+            // Readers first, so the writer is the last connection: SQLite then checkpoints the WAL into the
+            // database file and removes it (a read-only connection closing last cannot).
+            pool.releaseMemory()
+            try pool.close()
+        } catch {
+            lock.release()
+            throw error
+        }
+        if isReadOnly { lock.release() } else { lock.releaseAfterCleanStop() }
+    }
+
+    /// Records in the lock file where the core listens, for the message a second process gets.
+    public func recordEndpoint(_ endpoint: String) {
+        if !isReadOnly { lock.recordEndpoint(endpoint) }
+    }
+
+    /// Whether `error` is SQLite refusing a write on a database opened for read-only recovery.
+    public static func isReadOnlyRefusal(_ error: any Error) -> Bool {
+        (error as? DatabaseError)?.resultCode == .SQLITE_READONLY
+    }
+
+    /// An error in words for the operator's log: SQLite's code and message, or the persistence layer's own
+    /// description; nothing that could carry a request's data or a secret.
+    public static func describeForLog(_ error: any Error) -> String? {
+        switch error {
+        case is DatabaseError: return describe(error)
+        case let error as CorruptRow: return error.description
+        case let error as SecretSealer.Unreadable: return error.description
+        default: return nil
+        }
+    }
+}
+
+/// Counts the secrets the sealing migration sealed (it runs inside GRDB's migrator).
+final class SealingTally: @unchecked Sendable {
+    var count = 0
 }

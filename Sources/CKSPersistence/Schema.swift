@@ -1,8 +1,12 @@
+import Foundation
 import GRDB
 
 /// The schema, as migrations from the first one on. Never edit a shipped migration; add one.
 enum Schema {
-    static var migrator: DatabaseMigrator {
+    /// - Parameters:
+    ///   - secrets: seals what earlier versions stored in clear (`sealed-secrets`).
+    ///   - tally: counts what that migration sealed.
+    static func migrator(secrets: SecretSealer, tally: SealingTally) -> DatabaseMigrator {
         var m = DatabaseMigrator()
         m.registerMigration("v1") { db in
             try db.execute(sql: """
@@ -57,6 +61,47 @@ enum Schema {
                 CREATE INDEX xks_proxy_vpc ON xks_proxy(vpc_service_name) WHERE vpc_service_name IS NOT NULL;
                 """)
         }
+        m.registerMigration("sealed-secrets") { db in
+            tally.count += try sealSecretsStoredInClear(db, secrets)
+            try db.execute(sql: "INSERT OR REPLACE INTO meta (key, value) VALUES (?, ?)",
+                           arguments: [SecretSealer.checkMetaKey, secrets.makeCheck()])
+        }
         return m
+    }
+
+    /// Seals every secret an earlier version wrote in clear: key material (32 raw bytes), store and cluster
+    /// passwords and XKS secrets (TEXT). Returns how many values it sealed.
+    static func sealSecretsStoredInClear(_ db: Database, _ secrets: SecretSealer) throws -> Int {
+        var sealed = 0
+        let materials = try Row.fetchAll(db, sql: "SELECT id, material FROM kms_key WHERE length(material) = ?",
+                                         arguments: [SecretSealer.rawMaterialLength])
+        for row in materials {
+            let id: String = row["id"]
+            try db.execute(sql: "UPDATE kms_key SET material = ? WHERE id = ?",
+                           arguments: [secrets.sealMaterial(row["material"], keyId: id), id])
+            sealed += 1
+        }
+        let textColumns: [(table: String, column: String, id: String, context: (Row) -> String)] = [
+            ("store", "key_store_password", "id", { SecretSealer.storePasswordContext($0["id"]) }),
+            ("store", "xks_secret", "id", { SecretSealer.storeXksSecretContext($0["id"]) }),
+            ("cluster", "kmsuser_password", "id", { SecretSealer.clusterPasswordContext($0["id"]) }),
+        ]
+        for (table, column, id, context) in textColumns {
+            let rows = try Row.fetchAll(db, sql: "SELECT \(id), \(column) FROM \(table) WHERE typeof(\(column)) = 'text'")
+            for row in rows {
+                try db.execute(sql: "UPDATE \(table) SET \(column) = ? WHERE \(id) = ?",
+                               arguments: [secrets.sealText(row[column], context(row)), row[id] as String])
+                sealed += 1
+            }
+        }
+        let proxies = try Row.fetchAll(db, sql: "SELECT uri_endpoint, uri_path, secret FROM xks_proxy WHERE typeof(secret) = 'text'")
+        for row in proxies {
+            let endpoint: String = row["uri_endpoint"], path: String = row["uri_path"]
+            try db.execute(sql: "UPDATE xks_proxy SET secret = ? WHERE uri_endpoint = ? AND uri_path = ?",
+                           arguments: [secrets.sealText(row["secret"], SecretSealer.proxySecretContext(endpoint, path)),
+                                       endpoint, path])
+            sealed += 1
+        }
+        return sealed
     }
 }

@@ -358,13 +358,30 @@ public struct GetClockRequest: WireRequest, Hashable {
 public struct AdvanceClockRequest: WireRequest, Hashable {
     public typealias Response = ClockResponse
     public static let target = "CksAdmin.AdvanceClock"
+    /// A JSON number, checked here rather than truncated as KMS's integer members are: the admin API refuses a
+    /// fraction of a second instead of dropping it.
     public static let wireSchema = WireStructure(name: "AdvanceClockRequest", members: [
-        WireMember("Seconds", required: true, .integer(min: 0, max: nil, bits: 64)),
+        WireMember("Seconds", required: true, .double),
     ])
 
     public var seconds: Int
 
     public init(seconds: Int) { self.seconds = seconds }
+
+    public init(from decoder: any Decoder) throws {
+        let value = try decoder.container(keyedBy: CodingKeys.self).decode(Double.self, forKey: .seconds)
+        guard value.isFinite, value >= 0 else {
+            let shown = value.isFinite && value == value.rounded() && abs(value) < 1e15 ? String(Int64(value)) : String(value)
+            throw KMSError(.validation, "1 validation error detected: Value '\(shown)' at 'seconds' failed to satisfy "
+                + "constraint: Member must have value greater than or equal to 0")
+        }
+        guard value == value.rounded(.towardZero) else {
+            throw KMSError(.validation, "Seconds must be a whole number of seconds (got \(value)): the simulated clock "
+                + "moves in whole seconds, and a fraction is refused rather than dropped")
+        }
+        guard value <= 9.2e18 else { throw KMSError(.validation, "Seconds must be at most 3153600000 (100 years)") }
+        seconds = Int(value)
+    }
 
     enum CodingKeys: String, CodingKey { case seconds = "Seconds" }
 }

@@ -44,6 +44,9 @@ public enum WireCodec {
         let normalized = try WireValidator.validate(parsed, against: R.wireSchema)
         do {
             return try JSONValueDecoder.decode(R.self, from: normalized)
+        } catch let error as KMSError {
+            // A shape's own check (the admin API's whole seconds).
+            throw error
         } catch {
             // Validation guarantees types and required members; reaching here means a schema/struct mismatch.
             throw KMSError(.serialization, "Could not read the request: \(describe(error))")

@@ -1,4 +1,5 @@
 import ArgumentParser
+import CKSDomain
 import CKSPersistence
 import CKSServer
 import Foundation
@@ -29,7 +30,7 @@ struct ServeCommand: AsyncParsableCommand {
     @Option(help: "Region the core advertises; each request's region comes from its SigV4 scope.")
     var region = "us-east-1"
 
-    @Option(help: "Simulated seconds per wall-clock second.")
+    @Option(help: "Simulated seconds per wall-clock second, from 0.001 to 86400 (a simulated day per second).")
     var timeScale: Double = 1
 
     @Option(help: "Custom key stores per account and region.")
@@ -44,15 +45,31 @@ struct ServeCommand: AsyncParsableCommand {
     @Option(help: "Seconds a connection may sit without a request (or take to send one) before it is closed; 0 never closes.")
     var idleTimeout: Double = 60
 
-    @Option(help: "Connections open at once; more clients wait until one closes.")
+    @Option(help: "Seconds a request's head and body may take to arrive once its first byte has; 0 never cuts one off.")
+    var readTimeout: Double = 10
+
+    @Option(help: "Connections open at once; at the limit, the longest-stalled or idle connection is closed to make room.")
     var maxConnections = 1024
+
+    @Flag(help: "Create a new, empty database where one was expected but is empty or missing (what it held is gone).")
+    var `init` = false
+
+    @Flag(help: "Serve a damaged database read-only without checking it, to read out what it still holds.")
+    var skipIntegrityCheck = false
+
+    @Flag(help: "Continue from the database file when the write-ahead log of a core that crashed is missing.")
+    var acceptLostWal = false
+
+    @Flag(help: "Set a stored simulated clock that reads outside 1970-01-01 to 9999-12-01 back to the wall clock.")
+    var resetClock = false
 
     func validate() throws {
         guard (try? Self.parseListen(listen)) != nil else {
             throw ValidationError("--listen must be HOST:PORT (for example 127.0.0.1:7911 or [::1]:0), got '\(listen)'")
         }
-        guard timeScale > 0, timeScale.isFinite else { throw ValidationError("--time-scale must be a positive number") }
+        if let problem = SimulatedClock.problem(withTimeScale: timeScale) { throw ValidationError("--time-scale: \(problem)") }
         guard idleTimeout >= 0, idleTimeout.isFinite else { throw ValidationError("--idle-timeout must be 0 or more seconds") }
+        guard readTimeout >= 0, readTimeout.isFinite else { throw ValidationError("--read-timeout must be 0 or more seconds") }
         guard maxConnections >= 1 else { throw ValidationError("--max-connections must be at least 1") }
         guard storeQuota >= 0 else { throw ValidationError("--store-quota must not be negative") }
         guard Durability(rawValue: durability.uppercased()) != nil else {
@@ -71,10 +88,13 @@ struct ServeCommand: AsyncParsableCommand {
         configuration.allowRemote = allowRemote
         configuration.limits = ConnectionLimits(
             idleTimeout: idleTimeout > 0 ? .milliseconds(Int64((idleTimeout * 1000).rounded())) : nil,
+            readTimeout: readTimeout > 0 ? .milliseconds(Int64((readTimeout * 1000).rounded())) : nil,
             maxConnections: maxConnections)
         configuration.engine.timeScale = timeScale
         configuration.engine.storeQuota = storeQuota
         configuration.engine.durability = Durability(rawValue: durability.uppercased()) ?? .normal
+        configuration.engine.recovery = RecoveryChoices(initialize: `init`, readOnly: skipIntegrityCheck,
+                                                        acceptLostWriteAheadLog: acceptLostWal, resetClock: resetClock)
 
         let server: CoreServer
         do {

@@ -98,7 +98,36 @@ struct ClockTests {
 
     @Test("AdvanceClock only moves forward", arguments: [(0.0, true), (1, true), (86_400 * 31, true), (-1, false), (.nan, false), (.infinity, false), (1e12, false)])
     func advance(seconds: Double, valid: Bool) {
-        #expect(((try? SimulatedClock.validateAdvance(seconds)) != nil) == valid)
+        #expect(((try? SimulatedClock.validateAdvance(seconds, from: Date(timeIntervalSince1970: 1_800_000_000))) != nil) == valid)
+    }
+
+    @Test("AdvanceClock never moves past 9999-12-01, however many calls")
+    func advanceTotal() {
+        let end = SimulatedClock.servableRange.upperBound
+        #expect((try? SimulatedClock.validateAdvance(100, from: Date(timeIntervalSince1970: end - 100))) != nil)
+        #expect((try? SimulatedClock.validateAdvance(101, from: Date(timeIntervalSince1970: end - 100))) == nil)
+        #expect((try? SimulatedClock.validateAdvance(1, from: Date(timeIntervalSince1970: end))) == nil)
+    }
+
+    @Test("time scales: a thousandth to a simulated day per second", arguments: [
+        (1.0, true), (0.001, true), (0.5, true), (86_400, true), (0.0009, false), (86_401, false), (0, false),
+        (-1, false), (1e12, false), (.nan, false), (.infinity, false),
+    ])
+    func timeScale(scale: Double, valid: Bool) {
+        #expect((SimulatedClock.problem(withTimeScale: scale) == nil) == valid)
+    }
+
+    @Test("a running clock stops at the end of the servable range; a stored one outside it is not servable")
+    func bounds() {
+        let wall = ManualWall(1_800_000_000)
+        let clock = SimulatedClock(timeScale: 86_400, offset: 253_399_622_000 - 1_800_000_000 * 86_400, wall: { wall.now })
+        #expect(clock.isServable)
+        wall.advance(10)
+        #expect(clock.now().timeIntervalSince1970 == SimulatedClock.servableRange.upperBound)
+        #expect(!clock.isServable)
+        #expect(!SimulatedClock(timeScale: 1, offset: .nan, wall: { wall.now }).isServable)
+        #expect(!SimulatedClock(timeScale: 1, offset: -.infinity, wall: { wall.now }).isServable)
+        #expect(SimulatedClock.describe(1e15).hasPrefix("the year 3169"))
     }
 
     @Test("dates are rounded to milliseconds")

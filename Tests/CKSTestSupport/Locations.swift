@@ -7,7 +7,8 @@ public struct TemporaryDirectory: Sendable {
     public init(prefix: String) throws {
         url = FileManager.default.temporaryDirectory
             .appendingPathComponent("\(prefix)-\(UUID().uuidString.prefix(8).lowercased())", isDirectory: true)
-        try FileManager.default.createDirectory(at: url, withIntermediateDirectories: true)
+        // Private, as a data directory must be.
+        try FileManager.default.createDirectory(at: url, withIntermediateDirectories: true, attributes: [.posixPermissions: 0o700])
     }
 
     public func remove() { try? FileManager.default.removeItem(at: url) }

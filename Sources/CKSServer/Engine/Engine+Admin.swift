@@ -83,12 +83,16 @@ extension KMSEngine {
     /// Moves simulated time forward (persisted) and settles what became due.
     func advanceClock(_ r: AdvanceClockRequest, _ scope: ResourceScope) async throws -> ClockResponse {
         let seconds = Double(r.seconds)
-        try SimulatedClock.validateAdvance(seconds)
+        guard !isReadOnly else { throw KMSError(.kmsInternal, Self.readOnlyRefusal, cause: "AdvanceClock refused: read-only") }
         let offset = try await keyRows.aroundWrite { try await database.write { w -> Double in
             let current = try w.meta(Self.metaOffset).flatMap(Double.init) ?? self.clock.withLock { $0.offset }
+            var advanced = self.clock.withLock { $0 }
+            advanced.offset = current
+            // Checked against the committed offset, inside the transaction: concurrent advances cannot add up past
+            // the end of the servable range.
+            try SimulatedClock.validateAdvance(seconds, from: advanced.now())
             let next = current + seconds
             try w.setMeta(Self.metaOffset, String(next))
-            var advanced = self.clock.withLock { $0 }
             advanced.offset = next
             try self.settleExpiredKeys(w, now: advanced.now())
             return next

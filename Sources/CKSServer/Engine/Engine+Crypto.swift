@@ -65,7 +65,8 @@ extension KMSEngine {
     }
 
     /// Runs a cryptographic operation on a key in one write transaction: resolves it (aliases allowed), checks
-    /// table 2.3 and the simulated backend, runs `body`, and records the key's last usage.
+    /// table 2.3 and the simulated backend, runs `body`, and records the key's last usage (except on a database
+    /// served read-only for recovery, where decrypting what it still holds is the point).
     func useKey<T: Sendable>(_ keyId: String, _ scope: ResourceScope, operation: KeyOperation, dryRun: Bool,
                              requestId: String?, _ body: @escaping @Sendable (KMSKey) throws -> T) async throws -> T {
         try await write { w, now in
@@ -77,6 +78,7 @@ extension KMSEngine {
             if dryRun {
                 throw KMSError(.dryRunOperation, "The request would have succeeded, but the DryRun option is set.")
             }
+            if self.isReadOnly { return result }
             try w.recordUsage(keyId: key.id, KeyLastUsage(operation: operation.rawValue, timestamp: now.kmsRounded,
                                                           requestId: requestId ?? UUID().uuidString.lowercased(),
                                                           cloudTrailEventId: UUID().uuidString.lowercased()))

@@ -18,6 +18,8 @@ public struct EngineOptions: Sendable {
     public var durability: Durability = .normal
     /// The wall clock; injectable so tests control time.
     public var wallClock: @Sendable () -> Date = { Date() }
+    /// What the operator allowed at start for a data directory that needs it.
+    public var recovery = RecoveryChoices()
 
     public init(storeQuota: Int = 10, timeScale: Double = 1, connectDuration: TimeInterval = 20 * 60,
                 disconnectDuration: TimeInterval = 30, durability: Durability = .normal,
@@ -28,5 +30,29 @@ public struct EngineOptions: Sendable {
         self.disconnectDuration = disconnectDuration
         self.durability = durability
         self.wallClock = wallClock
+    }
+}
+
+/// What the operator allowed at start for a data directory that needs it; each is a flag of `cks serve`.
+public struct RecoveryChoices: Sendable, Hashable {
+    /// `--init`: create a new, empty database where one was expected (an empty `cks.sqlite`, or a missing one
+    /// beside the `cks.key` of an earlier one).
+    public var initialize = false
+    /// `--skip-integrity-check`: serve the database read-only, without the check, to read out what a damaged one
+    /// still holds. Every change is refused.
+    public var readOnly = false
+    /// `--accept-lost-wal`: go on from what the database file holds when the write-ahead log of a core that did not
+    /// stop cleanly is missing.
+    public var acceptLostWriteAheadLog = false
+    /// `--reset-clock`: set a stored simulated clock that reads outside what the core serves back to the wall
+    /// clock (dates it left beyond 9999-12-01 are brought back to the reset time).
+    public var resetClock = false
+
+    public init(initialize: Bool = false, readOnly: Bool = false, acceptLostWriteAheadLog: Bool = false,
+                resetClock: Bool = false) {
+        self.initialize = initialize
+        self.readOnly = readOnly
+        self.acceptLostWriteAheadLog = acceptLostWriteAheadLog
+        self.resetClock = resetClock
     }
 }

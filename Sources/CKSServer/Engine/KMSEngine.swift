@@ -21,44 +21,79 @@ public final class KMSEngine: KMSRequestHandling, Sendable {
     static let metaScale = "clock.timeScale"
     static let metaTrackingStart = "tracking.start"
 
-    /// Opens (creating and migrating) the database at `url`. The persisted clock offset is kept; if the time
-    /// scale changed since the last run, the offset is rebased so simulated time continues where it was.
+    /// Opens (creating and migrating) the database at `url`, in its data directory (whose rules `KMSDatabase`
+    /// applies: one process, private files, sealed secrets, a damaged or lost database refused). The persisted clock
+    /// offset is kept; if the time scale changed since the last run, the offset is rebased so simulated time
+    /// continues where it was. A stored clock outside what the core serves is refused unless
+    /// `options.recovery.resetClock`.
     public static func open(databaseAt url: URL, options: EngineOptions = EngineOptions()) throws -> KMSEngine {
-        let database = try KMSDatabase.open(at: url, durability: options.durability)
+        if let problem = SimulatedClock.problem(withTimeScale: options.timeScale) { throw CoreStartError(problem) }
+        let recovery = options.recovery
+        let database = try KMSDatabase.open(at: url, options: DatabaseOpenOptions(
+            durability: options.durability, initialize: recovery.initialize, readOnlyRecovery: recovery.readOnly,
+            acceptLostWriteAheadLog: recovery.acceptLostWriteAheadLog))
         do {
-            let (clock, start) = try database.writeNow { w -> (SimulatedClock, Date) in
+            let (clock, start, notices) = try database.writeNow { w -> (SimulatedClock, Date, [String]) in
+                var notices: [String] = []
                 var clock: SimulatedClock
-                if let offset = try w.meta(metaOffset).flatMap(Double.init),
-                   let scale = try w.meta(metaScale).flatMap(Double.init) {
+                if let offset = try w.meta(metaOffset).map({ Double($0) ?? .nan }),
+                   let scale = try w.meta(metaScale).map({ Double($0) ?? .nan }) {
                     clock = SimulatedClock(timeScale: scale, offset: offset, wall: options.wallClock)
-                    if scale != options.timeScale { clock = clock.rebased(toScale: options.timeScale) }
+                    if !clock.isServable {
+                        let reads = SimulatedClock.describe(clock.unboundedNow())
+                        guard recovery.resetClock else {
+                            throw CoreStartError("the simulated clock stored in \(url.path) reads \(reads), outside what "
+                                + "the core serves (1970-01-01 to 9999-12-01; AWS's clients cannot read dates after "
+                                + "9999-12-31). It will not be served. Start once with `cks serve --data-dir "
+                                + "\(url.deletingLastPathComponent().path) --reset-clock` to set it back to the wall "
+                                + "clock; dates it left beyond that range are brought back to the reset time.")
+                        }
+                        clock = SimulatedClock.fresh(timeScale: options.timeScale, wall: options.wallClock)
+                        let moved = try w.bringDates(into: SimulatedClock.servableRange, now: clock.now())
+                        notices.append("reset the simulated clock from \(reads) to the wall clock (--reset-clock); "
+                            + "\(moved) dates beyond the servable range brought back to it")
+                    } else if scale != options.timeScale {
+                        clock = clock.rebased(toScale: options.timeScale)
+                    }
                 } else {
                     clock = SimulatedClock.fresh(timeScale: options.timeScale, wall: options.wallClock)
                 }
+                guard !database.isReadOnly else { return (clock, clock.now().kmsRounded, notices) }
                 try w.setMeta(metaOffset, String(clock.offset))
                 try w.setMeta(metaScale, String(clock.timeScale))
                 let start: Date
-                if let s = try w.meta(metaTrackingStart).flatMap(Double.init) {
+                if let s = try w.meta(metaTrackingStart).flatMap(Double.init), SimulatedClock.servableRange.contains(s) {
                     start = Date(timeIntervalSince1970: s)
                 } else {
                     start = clock.now().kmsRounded
                     try w.setMeta(metaTrackingStart, String(start.timeIntervalSince1970))
                 }
-                return (clock, start)
+                return (clock, start, notices)
             }
-            return KMSEngine(database: database, options: options, clock: clock, trackingStart: start)
+            return KMSEngine(database: database, options: options, clock: clock, trackingStart: start,
+                             notices: database.notices + notices)
         } catch {
             try? database.close()
             throw error
         }
     }
 
-    init(database: KMSDatabase, options: EngineOptions, clock: SimulatedClock, trackingStart: Date) {
+    init(database: KMSDatabase, options: EngineOptions, clock: SimulatedClock, trackingStart: Date, notices: [String]) {
         self.database = database
         self.options = options
         self.clock = Mutex(clock)
         self.trackingStart = trackingStart
+        self.notices = notices
     }
+
+    /// What opening changed or found, for the operator (files tightened, secrets sealed, the clock reset).
+    public let notices: [String]
+
+    /// Whether the engine serves its database read-only (`--skip-integrity-check`): every change is refused.
+    public var isReadOnly: Bool { database.isReadOnly }
+
+    /// The data directory's lock, to record where the core listens.
+    public func recordEndpoint(_ endpoint: String) { database.recordEndpoint(endpoint) }
 
     /// Closes the database (in-flight accesses finish first).
     public func close() throws { try database.close() }
@@ -89,10 +124,14 @@ public final class KMSEngine: KMSRequestHandling, Sendable {
         } catch let error as KMSError {
             throw error
         } catch is CancellationError {
-            throw KMSError(.kmsInternal, "The request was cancelled before it completed. The request can be retried.")
+            throw KMSError(.kmsInternal, "The request was cancelled before it completed. The request can be retried.",
+                           cause: "cancelled")
+        } catch where database.isReadOnly && KMSDatabase.isReadOnlyRefusal(error) {
+            throw KMSError(.kmsInternal, Self.readOnlyRefusal, cause: "a change refused: the database is served read-only")
         } catch {
-            // A database failure (disk full, I/O error): nothing was committed; the client may retry.
-            throw KMSError(.kmsInternal, "An internal error occurred. The request can be retried.")
+            // A database failure (disk full, I/O error, a damaged page): nothing was committed; the client may retry.
+            throw KMSError(.kmsInternal, "An internal error occurred. The request can be retried.",
+                           cause: KMSDatabase.describeForLog(error) ?? "\(type(of: error))")
         }
     }
 
@@ -149,10 +188,18 @@ public final class KMSEngine: KMSRequestHandling, Sendable {
         return try await database.read { r in try body(r, now) }
     }
 
+    static let readOnlyRefusal = "The core serves this data directory read-only for recovery (it was started with "
+        + "--skip-integrity-check): changes are refused. Restart it without that flag once the database is restored."
+
     /// One write transaction: takes now once the writer is held (so time follows commit order), settles
-    /// time-derived deletions, then runs `body`. Any error rolls everything back.
+    /// time-derived deletions, then runs `body`. Any error rolls everything back. On a database served read-only,
+    /// `body` runs in a read transaction without settling: what only reads succeeds, any change is refused.
     func write<T: Sendable>(_ body: @escaping @Sendable (DataWriter, Date) throws -> T) async throws -> T {
-        try await keyRows.aroundWrite {
+        if database.isReadOnly {
+            let now = self.now()
+            return try await database.write { w in try body(w, now) }
+        }
+        return try await keyRows.aroundWrite {
             try await database.write { w in
                 let now = self.now()
                 try self.settleExpiredKeys(w, now: now)

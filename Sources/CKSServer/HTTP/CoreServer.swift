@@ -1,4 +1,5 @@
 import CKSDomain
+import CKSPersistence
 import CKSWire
 import Foundation
 import Hummingbird
@@ -38,7 +39,7 @@ public struct CoreConfiguration: Sendable {
     }
 
     /// The SQLite database inside the data directory.
-    public var databaseFile: URL { dataDirectory.appendingPathComponent("cks.sqlite") }
+    public var databaseFile: URL { dataDirectory.appendingPathComponent(DataDirectory.databaseName) }
 }
 
 /// Why the core could not start; the message is meant for the person who started it.
@@ -114,15 +115,13 @@ public final class CoreServer: Sendable {
         if cap < limits.maxConnections {
             logger.warning("at most \(cap) connections: the open-files limit is \(softLimit)")
         }
-        let idle = limits.idleTimeout.map { TimeAmount.nanoseconds(Int64($0.components.seconds) * 1_000_000_000
-            + $0.components.attoseconds / 1_000_000_000) }
+        let table = ConnectionTable(cap: cap, logger: logger)
         let app = Application(
             responder: HTTPAdaptor(front: front),
-            server: .http1(configuration: HTTP1Channel.Configuration(
-                additionalChannelHandlers: [ConnectionGuardHandler(timeout: limits.idleTimeout)], idleTimeout: idle)),
+            server: HTTPServerBuilder { responder in GuardedHTTP1Channel(responder: responder, limits: limits, table: table) },
             configuration: ApplicationConfiguration(address: .hostname(configuration.host, port: configuration.port),
-                                                    serverName: nil,
-                                                    availableConnectionsDelegate: MaximumAvailableConnections(cap, logger: logger)),
+                                                    serverName: nil, backlog: ConnectionLimits.listenBacklog,
+                                                    availableConnectionsDelegate: ConnectionAdmission(table: table)),
             onServerRunning: { channel in ready.resolve(.success(channel.localAddress?.port ?? 0)) },
             logger: logger
         )
@@ -149,7 +148,7 @@ public final class CoreServer: Sendable {
     }
 
     /// The checks made before anything is opened: loopback unless allowed, port range, and the data directory
-    /// (created 0700 if absent).
+    /// (created 0700 if absent, refused if group or others can reach it).
     public static func checkAddressAndCreateDataDirectory(_ configuration: CoreConfiguration) throws(CoreStartError) {
         guard configuration.allowRemote || isLoopback(configuration.host) else {
             throw CoreStartError("refusing to listen on \(configuration.host): it is not a loopback address, and the "
@@ -159,7 +158,7 @@ public final class CoreServer: Sendable {
             throw CoreStartError("port \(configuration.port) is out of range (0-65535)")
         }
         do {
-            try PrincipalDirectory.createPrivateDirectory(configuration.dataDirectory)
+            try DataDirectory.preparePrivate(configuration.dataDirectory)
         } catch {
             throw CoreStartError(error.message)
         }

@@ -94,12 +94,23 @@ public struct KMSFront: Sendable {
             let output = try await handler.handle(target: target, parsed: parsed, body: body, caller: caller)
             return FrontResponse(status: 200, body: output)
         } catch let error as KMSError {
+            if error.code.httpStatus >= 500 { logServiceFault(error, target: target, requestId: requestId) }
             return .error(error)
         } catch {
             // Never echo an internal error's text: it might carry request data.
-            logger.error("engine failure", metadata: ["target": "\(target)", "error": "\(type(of: error))"])
-            return .error(KMSError(.kmsInternal, "An internal error occurred."))
+            let fault = KMSError(.kmsInternal, "An internal error occurred.", cause: "\(type(of: error))")
+            logServiceFault(fault, target: target, requestId: requestId)
+            return .error(fault)
         }
+    }
+
+    /// Every 5xx leaves a line with its cause: the operation, the request id the client saw, the error and why
+    /// (never the request's body, nor a secret: causes are SQLite's messages and the core's own descriptions; a
+    /// 5xx the rules decide, such as KeyUnavailableException, gives the message the client got).
+    func logServiceFault(_ error: KMSError, target: String, requestId: String?) {
+        logger.error("request failed with \(error.code.httpStatus) \(error.code.rawValue)", metadata: [
+            "target": "\(target)", "requestId": "\(requestId ?? "-")", "cause": "\(error.cause ?? error.message)",
+        ])
     }
 
     /// Verifies SigV4 and resolves the principal; the region comes from the credential scope.

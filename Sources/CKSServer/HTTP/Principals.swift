@@ -1,4 +1,5 @@
 import CKSDomain
+import CKSPersistence
 import Foundation
 #if canImport(Glibc)
 import Glibc
@@ -172,12 +173,6 @@ public struct PrincipalDirectory: Sendable {
 
     /// Creates `directory` (and parents) with mode 0700 if it does not exist; an existing one is left alone.
     public static func createPrivateDirectory(_ directory: URL) throws(PrincipalsFileError) {
-        guard !FileManager.default.fileExists(atPath: directory.path) else { return }
-        do {
-            try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true,
-                                                    attributes: [.posixPermissions: 0o700])
-        } catch {
-            throw PrincipalsFileError(message: "cannot create directory \(directory.path): \(error.localizedDescription)")
-        }
+        do { try DataDirectory.createPrivate(directory) } catch { throw PrincipalsFileError(message: error.message) }
     }
 }

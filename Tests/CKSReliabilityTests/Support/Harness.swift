@@ -94,6 +94,26 @@ enum ProcStats {
         return nil
     }
 
+    /// CPU time used so far (user + system), in clock ticks; nil when the process is gone.
+    static func cpuTicks(_ pid: Int32) -> Int? {
+        guard let text = try? String(contentsOfFile: "/proc/\(pid)/stat", encoding: .utf8),
+              let close = text.lastIndex(of: ")") else { return nil }
+        let fields = text[text.index(after: close)...].split(separator: " ")
+        guard fields.count > 13, let user = Int(fields[11]), let system = Int(fields[12]) else { return nil }
+        return user + system
+    }
+
+    /// Waits (up to `timeout`) until the process has used less than 5% of a core over a 500 ms window: it has
+    /// worked through what it was given.
+    static func waitUntilQuiet(_ pid: Int32, timeout: Duration = .seconds(30)) async -> Bool {
+        await poll(timeout: timeout, every: .milliseconds(10)) {
+            guard let before = cpuTicks(pid) else { return true }
+            try? await Task.sleep(for: .milliseconds(500))
+            guard let after = cpuTicks(pid) else { return true }
+            return after - before <= 2  // 100 ticks a second: 2 ticks in 500 ms is 4%
+        }
+    }
+
     /// The number of open file descriptors, nil when the process is gone.
     static func openFiles(_ pid: Int32) -> Int? {
         (try? FileManager.default.contentsOfDirectory(atPath: "/proc/\(pid)/fd"))?.count

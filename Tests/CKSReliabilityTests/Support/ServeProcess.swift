@@ -58,6 +58,11 @@ final class ServeProcess: @unchecked Sendable {
         self.listeningLine = ""
     }
 
+    /// A test that throws before stopping its core must not leave it running: killed by its PID when released.
+    deinit {
+        if process.isRunning { _ = sendSignal(process.processIdentifier, SIGKILL) }
+    }
+
     /// Starts `cks serve --listen 127.0.0.1:0` on a fresh (or the given) data directory and waits for its
     /// `listening on http://HOST:PORT` line; the admin credentials come from the principals file.
     static func start(dataDirectory: URL? = nil, principals: [TestPrincipal]? = nil,

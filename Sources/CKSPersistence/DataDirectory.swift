@@ -1,0 +1,260 @@
+import Foundation
+import Synchronization
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// Why a data directory cannot be used; the message says what to do, for the person who started the core.
+public struct DataDirectoryError: Error, Sendable, CustomStringConvertible {
+    public var message: String
+    public init(_ message: String) { self.message = message }
+    public var description: String { message }
+}
+
+/// The rules of a core's data directory, in one place for `cks serve` and the embedded core:
+/// - the directory is private: created 0700, refused when group or others may enter or read it;
+/// - the files in it are private: created 0600, tightened to 0600 when found looser;
+/// - one process at a time: `DataDirectoryLock`.
+public enum DataDirectory {
+    /// The files a data directory holds.
+    public static let databaseName = "cks.sqlite"
+    public static let lockName = "cks.lock"
+    public static let keyName = "cks.key"
+
+    /// Creates `directory` (and parents) with mode 0700 when absent. An existing directory that group or others
+    /// can reach is refused rather than changed: it might be a home or shared directory given by mistake.
+    public static func preparePrivate(_ directory: URL) throws(DataDirectoryError) {
+        let path = directory.path
+        var info = stat()
+        if stat(path, &info) != 0 {
+            guard errno == ENOENT else {
+                throw DataDirectoryError("cannot use data directory \(path): \(String(cString: strerror(errno)))")
+            }
+            try createPrivate(directory)
+            return
+        }
+        guard info.st_mode & S_IFMT == S_IFDIR else {
+            throw DataDirectoryError("data directory \(path) is not a directory")
+        }
+        let mode = info.st_mode & 0o777
+        guard mode & 0o077 == 0 else {
+            throw DataDirectoryError("data directory \(path) is accessible by group or others (mode "
+                + String(mode, radix: 8) + "); it holds key material and secrets. Fix it with: chmod 700 \(path)")
+        }
+    }
+
+    /// Creates `directory` (and parents) with mode 0700 if it does not exist; an existing one is left alone.
+    public static func createPrivate(_ directory: URL) throws(DataDirectoryError) {
+        guard !FileManager.default.fileExists(atPath: directory.path) else { return }
+        do {
+            try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true,
+                                                    attributes: [.posixPermissions: 0o700])
+        } catch {
+            throw DataDirectoryError("cannot create directory \(directory.path): \(error.localizedDescription)")
+        }
+    }
+
+    /// Creates `url` empty with mode 0600 if absent; an existing file readable or writable by group or others is
+    /// tightened to 0600. Returns a notice when it tightened one.
+    static func makePrivateFile(_ url: URL, create: Bool) throws(DataDirectoryError) -> String? {
+        if create {
+            let fd = open(url.path, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0o600)
+            if fd >= 0 {
+                close(fd)
+                return nil
+            }
+            guard errno == EEXIST else {
+                throw DataDirectoryError("cannot create \(url.path): \(String(cString: strerror(errno)))")
+            }
+        }
+        return try tighten(url)
+    }
+
+    /// Tightens an existing file to 0600 when group or others may use it; nil when it was already private or
+    /// does not exist.
+    @discardableResult
+    static func tighten(_ url: URL) throws(DataDirectoryError) -> String? {
+        var info = stat()
+        guard stat(url.path, &info) == 0 else { return nil }
+        let mode = info.st_mode & 0o777
+        guard mode & 0o077 != 0 else { return nil }
+        guard chmod(url.path, 0o600) == 0 else {
+            throw DataDirectoryError("\(url.path) is accessible by group or others (mode \(String(mode, radix: 8))) and "
+                + "cannot be tightened: \(String(cString: strerror(errno))). Fix it with: chmod 600 \(url.path)")
+        }
+        return "tightened \(url.lastPathComponent) from mode \(String(mode, radix: 8)) to 600"
+    }
+
+    /// The size of the file at `url`, nil when it does not exist.
+    static func fileSize(_ url: URL) -> Int64? {
+        var info = stat()
+        guard stat(url.path, &info) == 0 else { return nil }
+        return Int64(info.st_size)
+    }
+}
+
+/// An exclusive OS lock (`flock`) on `cks.lock` in the data directory, held for the life of the process that
+/// uses the directory and released by the kernel however that process ends, `kill -9` included. The file also
+/// says who holds it (pid, command, since when, where it listens), so a refused process can name the other one,
+/// and whether the database was left open, so a restarted core knows the last one did not stop cleanly.
+public final class DataDirectoryLock: Sendable {
+    /// How the previous user of the directory left the database.
+    public enum PreviousStop: Sendable, Equatable {
+        /// No core has used this directory yet (or only one older than the lock file).
+        case none
+        case clean
+        /// The previous holder did not close the database (`kill -9`, a crash, a power loss).
+        case unclean(pid: Int32?, command: String?)
+    }
+
+    private let fd: Int32
+    private let released = Atomic(false)
+    public let previousStop: PreviousStop
+    private let holder: [(String, String)]
+
+    private init(fd: Int32, previousStop: PreviousStop, holder: [(String, String)]) {
+        self.fd = fd
+        self.previousStop = previousStop
+        self.holder = holder
+    }
+
+    /// Takes the lock of `directory` or refuses, naming the process that holds it.
+    public static func acquire(in directory: URL) throws(DataDirectoryError) -> DataDirectoryLock {
+        let url = directory.appendingPathComponent(DataDirectory.lockName)
+        let fd = open(url.path, O_RDWR | O_CREAT | O_CLOEXEC, 0o600)
+        guard fd >= 0 else {
+            throw DataDirectoryError("cannot open the lock file \(url.path): \(String(cString: strerror(errno)))")
+        }
+        guard flock(fd, LOCK_EX | LOCK_NB) == 0 else {
+            let code = errno
+            let fields = readFields(fd)
+            close(fd)
+            guard code == EWOULDBLOCK else {
+                throw DataDirectoryError("cannot lock \(url.path): \(String(cString: strerror(code)))")
+            }
+            throw DataDirectoryError(inUseMessage(directory: directory, fields: fields, lockFile: url))
+        }
+        do {
+            try DataDirectory.tighten(url)
+        } catch {
+            close(fd)
+            throw error
+        }
+        let fields = readFields(fd)
+        let previous: PreviousStop
+        switch fields["database"] {
+        case "open": previous = .unclean(pid: fields["pid"].flatMap { Int32($0) }, command: fields["command"])
+        case "closed": previous = .clean
+        default: previous = .none
+        }
+        let holder = [("pid", String(getpid())), ("command", currentCommand()), ("since", timestamp(Date()))]
+        let lock = DataDirectoryLock(fd: fd, previousStop: previous, holder: holder)
+        // Who holds it, at once; the database line stays as the last holder left it until this one opens it.
+        lock.write(endpoint: nil, database: fields["database"])
+        return lock
+    }
+
+    /// Records that the database is open: a later start that still finds this knows this process did not stop
+    /// cleanly.
+    public func recordDatabaseOpen() { write(endpoint: nil, database: "open") }
+
+    /// Records where the core listens, for the message a second process gets.
+    public func recordEndpoint(_ endpoint: String) { write(endpoint: endpoint, database: "open") }
+
+    /// Records a clean stop (the database was closed, hence checkpointed) and releases the lock.
+    public func releaseAfterCleanStop() {
+        write(endpoint: nil, database: "closed")
+        release()
+    }
+
+    /// Releases the lock, leaving the database line as it was (a refused start must not hide a crash). Once.
+    public func release() {
+        if !released.exchange(true, ordering: .acquiringAndReleasing) { close(fd) }
+    }
+
+    deinit { release() }
+
+    private func write(endpoint: String?, database: String?) {
+        guard !released.load(ordering: .acquiring) else { return }
+        var text = ""
+        for (name, value) in holder { text += "\(name): \(value)\n" }
+        if let endpoint { text += "endpoint: \(endpoint)\n" }
+        if let database { text += "database: \(database)\n" }
+        let bytes = Array(text.utf8)
+        _ = ftruncate(fd, 0)
+        _ = bytes.withUnsafeBytes { pwrite(fd, $0.baseAddress, $0.count, 0) }
+        _ = fsync(fd)
+    }
+
+    private static func readFields(_ fd: Int32) -> [String: String] {
+        var buffer = [UInt8](repeating: 0, count: 4096)
+        let n = buffer.withUnsafeMutableBytes { pread(fd, $0.baseAddress, $0.count, 0) }
+        guard n > 0 else { return [:] }
+        var fields: [String: String] = [:]
+        for line in String(decoding: buffer[0..<n], as: UTF8.self).split(separator: "\n") {
+            guard let colon = line.range(of: ": ") else { continue }
+            fields[String(line[..<colon.lowerBound])] = String(line[colon.upperBound...])
+        }
+        return fields
+    }
+
+    /// Who holds the lock, from the file; when it names no live process (the holder has not written it yet),
+    /// from `/proc/locks`, which lists every flock with its owner's pid.
+    private static func inUseMessage(directory: URL, fields: [String: String], lockFile: URL) -> String {
+        var pid = fields["pid"].flatMap { Int32($0) }
+        var command = fields["command"]
+        if pid.map({ kill($0, 0) != 0 && errno == ESRCH }) ?? true {
+            pid = lockHolderFromProcLocks(lockFile)
+            command = pid.flatMap(commandLine(of:))
+        }
+        var who = pid.map { "process \($0)" } ?? "another process"
+        if let command, !command.isEmpty { who += " (\(command))" }
+        var message = "data directory \(directory.path) is in use by \(who)"
+        if let since = fields["since"], fields["pid"].flatMap({ Int32($0) }) == pid { message += " since \(since)" }
+        message += ". Two cores on one data directory would each keep their own clock and disagree about which "
+            + "keys are deleted."
+        if let endpoint = fields["endpoint"] {
+            message += " That core listens on \(endpoint): point clients at it (--endpoint \(endpoint)), or stop it"
+        } else {
+            message += " Stop it"
+        }
+        message += pid.map { " (kill \($0))" } ?? ""
+        message += " or use another data directory."
+        return message
+    }
+
+    /// The pid owning a flock on `file`, from `/proc/locks` (`1: FLOCK ADVISORY WRITE <pid> <maj>:<min>:<inode> 0 EOF`).
+    private static func lockHolderFromProcLocks(_ file: URL) -> Int32? {
+        var info = stat()
+        guard stat(file.path, &info) == 0,
+              let locks = try? String(contentsOfFile: "/proc/locks", encoding: .utf8) else { return nil }
+        for line in locks.split(separator: "\n") {
+            let parts = line.split(separator: " ", omittingEmptySubsequences: true)
+            guard parts.count >= 6, parts[1] == "FLOCK", let pid = Int32(parts[4]) else { continue }
+            let device = parts[5].split(separator: ":")
+            if device.count == 3, UInt64(device[2]) == UInt64(info.st_ino) { return pid }
+        }
+        return nil
+    }
+
+    private static func commandLine(of pid: Int32) -> String? {
+        guard let data = FileManager.default.contents(atPath: "/proc/\(pid)/cmdline"), !data.isEmpty else { return nil }
+        return shorten(data.split(separator: 0).map { String(decoding: $0, as: UTF8.self) })
+    }
+
+    private static func currentCommand() -> String { shorten(CommandLine.arguments) }
+
+    /// The program's name and arguments on one line, at most 200 characters.
+    private static func shorten(_ words: [String]) -> String {
+        guard let first = words.first else { return "" }
+        let line = ([URL(fileURLWithPath: first).lastPathComponent] + words.dropFirst())
+            .joined(separator: " ").replacingOccurrences(of: "\n", with: " ")
+        return line.count > 200 ? String(line.prefix(199)) + "…" : line
+    }
+
+    private static func timestamp(_ date: Date) -> String {
+        let formatter = ISO8601DateFormatter()
+        formatter.formatOptions = [.withInternetDateTime]
+        return formatter.string(from: date)
+    }
+}
