@@ -1,6 +1,7 @@
 // swift-tools-version: 6.1
 // cks: a local AWS KMS custom key store service (`cks serve`) and the console that tears stores down safely.
 // Dependency direction: CKSDomain → CKSPersistence → CKSWire → CKSServer | CKSClient → CKSConsole → cks.
+// The XKS proxy (`cks xks-proxy`) stands beside the core: CKSWire → CKSXksProxy → cks.
 import PackageDescription
 
 let package = Package(
@@ -21,6 +22,11 @@ let package = Package(
         .package(url: "https://github.com/groue/GRDB.swift.git", from: "7.10.0"),
         .package(url: "https://github.com/hummingbird-project/hummingbird.git", from: "2.28.1", traits: []),
         .package(url: "https://github.com/swift-server/async-http-client.git", from: "1.37.0"),
+        // TLS for the XKS proxy: swift-nio-ssl is already in the graph (AsyncHTTPClient, HummingbirdTLS);
+        // swift-certificates makes the self-signed certificate and checks mTLS client chains.
+        .package(url: "https://github.com/apple/swift-nio-ssl.git", from: "2.37.6"),
+        .package(url: "https://github.com/apple/swift-certificates.git", from: "1.21.1"),
+        .package(url: "https://github.com/apple/swift-asn1.git", from: "1.7.4"),
     ],
     targets: [
         // Pure rules: stores, keys, states, errors, clock, the teardown planner. No I/O.
@@ -66,9 +72,28 @@ let package = Package(
             "CKSDomain", "CKSWire", "CKSClient", "CKSServer", "CNcursesw",
             .product(name: "Logging", package: "swift-log"),   // to keep the embedded core quiet
         ]),
+        // PKCS#11 through dlopen, with the few declarations it needs (no -dev package at build time).
+        .target(name: "CPKCS11", linkerSettings: [.linkedLibrary("dl")]),
+        // `cks xks-proxy`: the XKS Proxy API (spec v1.0.3) over software keys (SQLite) or a PKCS#11 token.
+        .target(name: "CKSXksProxy", dependencies: [
+            "CKSWire", "CKSDomain", "CPKCS11",
+            .product(name: "Crypto", package: "swift-crypto"),
+            .product(name: "GRDB", package: "GRDB.swift"),
+            .product(name: "Hummingbird", package: "hummingbird"),
+            .product(name: "HummingbirdCore", package: "hummingbird"),
+            .product(name: "HummingbirdTLS", package: "hummingbird"),
+            .product(name: "HTTPTypes", package: "swift-http-types"),
+            .product(name: "NIOCore", package: "swift-nio"),
+            .product(name: "NIOSSL", package: "swift-nio-ssl"),
+            .product(name: "X509", package: "swift-certificates"),
+            .product(name: "SwiftASN1", package: "swift-asn1"),
+            .product(name: "Logging", package: "swift-log"),
+            .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+            .product(name: "UnixSignals", package: "swift-service-lifecycle"),
+        ]),
         // The executable: argument parsing only.
         .executableTarget(name: "cks", dependencies: [
-            "CKSConsole", "CKSServer", "CKSClient",
+            "CKSConsole", "CKSServer", "CKSClient", "CKSXksProxy",
             .product(name: "ArgumentParser", package: "swift-argument-parser"),
             .product(name: "Logging", package: "swift-log"),   // `cks serve` logs notices and above
         ]),
@@ -87,6 +112,9 @@ let package = Package(
             "CKSClient", "CKSServer", "CKSTestSupport", .product(name: "Logging", package: "swift-log"),
         ]),
         .testTarget(name: "CKSConsoleTests", dependencies: ["CKSConsole", "CKSTestSupport"]),
+        .testTarget(name: "CKSXksProxyTests", dependencies: [
+            "CKSXksProxy", "CKSWire", "CKSTestSupport", .product(name: "Logging", package: "swift-log"),
+        ]),
         // Suites that drive real third-party programs (aws CLI, boto3, moto, tmux) against the built `cks`.
         .testTarget(name: "CKSExternalTests", dependencies: ["cks", "CKSClient", "CKSWire", "CKSTestSupport"],
                     exclude: ["python"]),

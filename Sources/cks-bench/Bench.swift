@@ -9,7 +9,7 @@ struct BenchConfig {
     var coreSizes = [1_000, 10_000]
     var scaleSizes = [1_000, 10_000, 100_000]
     var teardownKeys = 10_000
-    var sections: Set<String> = ["ceiling", "core", "scale", "console", "teardown"]
+    var sections: Set<String> = ["ceiling", "core", "scale", "console", "teardown", "xks"]
     var withMoto = true
     /// Write docs/bench/latest.{md,json}: after every section (marked partial), and in full at the end.
     var publish = false
@@ -25,7 +25,7 @@ struct BenchConfig {
     var nginxExecutable: String
     var command: String
 
-    static let allSections = ["ceiling", "core", "scale", "console", "teardown"]
+    static let allSections = ["ceiling", "core", "scale", "console", "teardown", "xks"]
 
     mutating func applyQuick() {
         quick = true
@@ -63,13 +63,13 @@ final class Bench {
     /// Runs one workload `runs` times and records the row.
     @discardableResult
     func cell(_ section: String, _ server: any MeasuredServer, serverName: String, workload: String, keys: Int?,
-              connections c: Int, note: String? = nil, load: (Int) throws -> WrkLoad,
+              connections c: Int, note: String? = nil, tls: Bool = false, load: (Int) throws -> WrkLoad,
               after: ((RunMeasure, Int) -> Void)? = nil) throws -> Row {
         var runs: [RunMeasure] = []
         for rep in 0..<config.runs {
             let measure = try wrk.run(port: server.port, connections: c, seconds: config.secondsPerRun, load: try load(rep),
                                       name: "\(serverName)-\(workload)-\(keys ?? 0)-c\(c)-\(rep)".filter { $0.isLetter || $0.isNumber || $0 == "-" },
-                                      serverPid: server.pid)
+                                      serverPid: server.pid, tls: tls)
             runs.append(measure)
             let w = measure.wrk
             var line = String(format: "  %@ %@ N=%@ c=%d run %d: %.0f req/s p50 %.2f ms p99 %.2f ms non2xx %d",

@@ -7,7 +7,7 @@ import Foundation
 struct CKSBench: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "cks-bench",
-        abstract: "Measure the cks core (side by side with moto and an nginx ceiling), its scale, the console and the teardown.")
+        abstract: "Measure the cks core (side by side with moto and an nginx ceiling), its scale, the console, the teardown and the XKS proxy.")
 
     @Flag(help: "Smoke run: small estates, 3 s runs.")
     var quick = false
@@ -80,6 +80,7 @@ struct CKSBench: AsyncParsableCommand {
                 try bench.checkpoint(wallStart)
             }
             if config.sections.contains("teardown") { try await bench.teardown(); try bench.checkpoint(wallStart) }
+            if config.sections.contains("xks") { try bench.xksProxy(); try bench.checkpoint(wallStart) }
             // Last: the in-process console driver runs the console's own code, which may trap.
             if config.sections.contains("console"), let big { try await bench.console(estate: big) }
         } catch {

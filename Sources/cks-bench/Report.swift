@@ -207,13 +207,13 @@ enum Render {
         out += r.versions.sorted { $0.key < $1.key }.map { "\($0.key) \($0.value)" }.joined(separator: ", ") + ".\n"
         out += "wrk -t2, closed loop, \(Int(r.secondsPerRun)) s per run, \(r.runsPerCell) runs per cell, --timeout 30s. "
         out += "Command: `\(r.command)`\(r.quick ? " (QUICK smoke run: small sizes, short runs)" : "").\n\n"
-        for section in ["1 core vs moto", "2 ceiling", "3 scale"] {
+        for section in ["1 core vs moto", "2 ceiling", "3 scale", "6 xks proxy"] {
             let rows = r.rows.filter { $0.section == section }
             guard !rows.isEmpty else { continue }
             out += "### \(section)\n\n" + table(rows) + "\n"
         }
         if !r.figures.isEmpty { out += "### Other measurements\n\n" + figures(r.figures) + "\n" }
-        if !r.targets.isEmpty { out += "### Targets (issue 6)\n\n" + targets(r.targets) + "\n" }
+        if !r.targets.isEmpty { out += "### Targets\n\n" + targets(r.targets) + "\n" }
         if !r.notes.isEmpty { out += r.notes.map { "- \($0)" }.joined(separator: "\n") + "\n" }
         return out
     }

@@ -69,6 +69,19 @@ enum Targets {
             checks.append(TargetCheck(target: "p99 of every core read < 5 ms at 2 connections", measured: "–", met: nil))
         }
 
+        // The XKS proxy: AWS's default 1,800 requests/s per external key store, p99 within 35 ms, over HTTPS.
+        let xks = r.rows.filter { $0.section == "6 xks proxy" && $0.workload.hasSuffix("HTTPS") && $0.connections == 16 }
+        if xks.isEmpty {
+            checks.append(TargetCheck(target: "XKS proxy ≥ 1,800 encrypt+decrypt req/s per key store, p99 ≤ 35 ms (HTTPS, 16 connections)",
+                                      measured: "–", met: nil))
+        }
+        for row in xks {
+            checks.append(TargetCheck(
+                target: "XKS proxy ≥ 1,800 encrypt+decrypt req/s per key store, p99 ≤ 35 ms (HTTPS, 16 connections), \(row.server.replacingOccurrences(of: "cks xks-proxy, ", with: ""))",
+                measured: String(format: "%@ req/s, p99 %.2f ms", Render.number(row.requestsPerSecond.median), row.p99ms),
+                met: row.requestsPerSecond.median >= 1_800 && row.p99ms <= 35))
+        }
+
         func limit(_ target: String, _ prefix: String, _ bound: Double, unit: String) {
             let matching = r.figures.filter { $0.name.hasPrefix(prefix) }
             guard !matching.isEmpty else { checks.append(TargetCheck(target: target, measured: "–", met: nil)); return }

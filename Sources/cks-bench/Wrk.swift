@@ -6,9 +6,10 @@ struct RawRequest: Sendable {
     var body: String
     /// Every header line except Content-Length, in order.
     var headers: [(String, String)]
+    var path = "/"
 
     var wire: String {
-        var text = "POST / HTTP/1.1\r\n"
+        var text = "POST \(path) HTTP/1.1\r\n"
         for (name, value) in headers { text += "\(name): \(value)\r\n" }
         text += "Content-Length: \(body.utf8.count)\r\n\r\n\(body)"
         return text
@@ -187,8 +188,9 @@ struct Wrk {
     }
 
     /// One closed-loop run against http://127.0.0.1:port/. `serverPid` is sampled for CPU use.
+    /// With `tls`, wrk speaks HTTPS (it does not check the certificate).
     func run(port: Int, connections: Int, seconds: Double, load: WrkLoad, name: String,
-             serverPid: Int32?) throws -> RunMeasure {
+             serverPid: Int32?, tls: Bool = false) throws -> RunMeasure {
         let scriptURL = workDirectory.appendingPathComponent("cks-bench.lua")
         if !FileManager.default.fileExists(atPath: scriptURL.path) {
             try Self.script.write(to: scriptURL, atomically: true, encoding: .utf8)
@@ -200,7 +202,7 @@ struct Wrk {
         let started = Date()
         let (status, output) = try Host.capture(executable, [
             "-t\(t)", "-c\(connections)", "-d\(Self.durationArgument(seconds))", "--timeout", "30s",
-            "-s", scriptURL.path, "http://127.0.0.1:\(port)/", "--", data.path, "\(t)",
+            "-s", scriptURL.path, "\(tls ? "https" : "http")://127.0.0.1:\(port)/", "--", data.path, "\(t)",
         ], errorLog: workDirectory.appendingPathComponent("\(name).wrk.err"))
         let wall = Date().timeIntervalSince(started)
         let cpu1 = serverPid.map { Host.cpuSeconds(pid: $0) } ?? 0

@@ -11,7 +11,8 @@ struct CKS: AsyncParsableCommand {
         Shell completion: cks --generate-completion-script bash|zsh|fish (see the README for where to put it).
         """,
         version: "cks \(CKSVersion.current)",
-        subcommands: [ConsoleCommand.self, ServeCommand.self, StoresCommand.self, KeysCommand.self, TeardownCommand.self],
+        subcommands: [ConsoleCommand.self, ServeCommand.self, StoresCommand.self, KeysCommand.self, TeardownCommand.self,
+                      XksProxyCommand.self],
         defaultSubcommand: ConsoleCommand.self
     )
 }

@@ -16,6 +16,7 @@ import Testing
 public enum ExternalTool {
     public struct Missing: Error, CustomStringConvertible {
         public var name: String
+        public init(name: String) { self.name = name }
         public var description: String { "\(name) was not found on PATH and CKS_REQUIRE_EXTERNAL=1 requires it" }
     }
 
@@ -52,8 +53,11 @@ public enum ExternalTool {
 public final class ManagedProcess: @unchecked Sendable {
     public let process: Process
     private let output = OutputBuffer()
+    private let errors = OutputBuffer()
 
-    public init(_ executable: URL, _ arguments: [String], environment: [String: String]? = nil) throws {
+    /// With `separateStandardError`, stderr goes to `capturedError` and `capturedOutput` is stdout alone.
+    public init(_ executable: URL, _ arguments: [String], environment: [String: String]? = nil,
+                separateStandardError: Bool = false) throws {
         let process = Process()
         process.executableURL = executable
         process.arguments = arguments
@@ -62,7 +66,6 @@ public final class ManagedProcess: @unchecked Sendable {
         process.environment = env
         let pipe = Pipe()
         process.standardOutput = pipe
-        process.standardError = pipe
         process.standardInput = FileHandle.nullDevice
         self.process = process
         let output = self.output
@@ -71,11 +74,25 @@ public final class ManagedProcess: @unchecked Sendable {
             if data.isEmpty { handle.readabilityHandler = nil; return }
             output.append(String(decoding: data, as: UTF8.self))
         }
+        if separateStandardError {
+            let errorPipe = Pipe()
+            process.standardError = errorPipe
+            let errors = self.errors
+            errorPipe.fileHandleForReading.readabilityHandler = { handle in
+                let data = handle.availableData
+                if data.isEmpty { handle.readabilityHandler = nil; return }
+                errors.append(String(decoding: data, as: UTF8.self))
+            }
+        } else {
+            process.standardError = pipe
+        }
         try process.run()
     }
 
     public var pid: Int32 { process.processIdentifier }
     public var capturedOutput: String { output.text }
+    /// stderr, when it was kept apart.
+    public var capturedError: String { errors.text }
 
     /// Polls the output until `match` returns a value, the process exits, or the deadline passes.
     public func waitFor<T>(timeout: Duration = .seconds(30), _ match: (String) -> T?) async throws -> T {
@@ -83,7 +100,7 @@ public final class ManagedProcess: @unchecked Sendable {
         while ContinuousClock.now < deadline {
             if let found = match(capturedOutput) { return found }
             if !process.isRunning {
-                throw ProcessFailure(description: "process exited (\(process.terminationStatus)) before it was ready:\n\(capturedOutput)")
+                throw ProcessFailure(description: "process exited (\(process.terminationStatus)) before it was ready:\n\(capturedOutput)\(capturedError)")
             }
             try await Task.sleep(for: .milliseconds(50))
         }
@@ -103,7 +120,10 @@ public final class ManagedProcess: @unchecked Sendable {
         }
     }
 
-    public struct ProcessFailure: Error, CustomStringConvertible { public var description: String }
+    public struct ProcessFailure: Error, CustomStringConvertible {
+        public var description: String
+        public init(description: String) { self.description = description }
+    }
 }
 
 /// Text collected from a pipe on another thread.

@@ -109,7 +109,7 @@ public final class CoreServer: Sendable {
 
         let front = KMSFront(handler: handler, principals: principals, maxBodyBytes: configuration.maxBodyBytes,
                              logger: logger)
-        let ready = ReadySignal()
+        let ready = OneShotResult<Int>()
         let limits = configuration.limits
         let (cap, softLimit) = ConnectionLimits.fitDescriptorLimit(limits.maxConnections)
         if cap < limits.maxConnections {
@@ -178,31 +178,5 @@ public final class CoreServer: Sendable {
             return !done
         }
         if first { await onClose() }
-    }
-}
-
-/// Resolved once, from `onServerRunning` (the port) or from the run task (a failure to bind).
-private final class ReadySignal: Sendable {
-    private let state = Mutex<(result: Result<Int, any Error>?, waiter: CheckedContinuation<Int, any Error>?)>((nil, nil))
-
-    func resolve(_ result: Result<Int, any Error>) {
-        let waiter: CheckedContinuation<Int, any Error>? = state.withLock { state in
-            guard state.result == nil else { return nil }
-            state.result = result
-            defer { state.waiter = nil }
-            return state.waiter
-        }
-        waiter?.resume(with: result)
-    }
-
-    func value() async throws -> Int {
-        try await withCheckedThrowingContinuation { continuation in
-            let ready: Result<Int, any Error>? = state.withLock { state in
-                if let result = state.result { return result }
-                state.waiter = continuation
-                return nil
-            }
-            if let ready { continuation.resume(with: ready) }
-        }
     }
 }

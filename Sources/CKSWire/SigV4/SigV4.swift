@@ -22,16 +22,31 @@ public enum SigV4 {
     /// signing time, and for KMS those are these four; the security token joins them when present).
     public static let kmsSignedHeaders = ["content-type", "host", "x-amz-date", "x-amz-target"]
 
+    /// Which headers a request signs and a verifier insists on.
+    public enum SignedHeaderPolicy: Sendable, Hashable {
+        /// KMS JSON 1.1 (botocore): content-type, host, x-amz-date, x-amz-target (and the security token); the
+        /// verifier requires host, and content-type and every `x-amz-*` header the request carries.
+        case kmsJSON
+        /// The XKS Proxy API (spec appendix A): KMS signs exactly `host;x-amz-date`; the verifier requires those
+        /// two and accepts any further signed header (curl's `--aws-sigv4` also signs the headers it was given).
+        case hostAndDate
+    }
+
     /// Returns the headers to add: "Authorization", "X-Amz-Date", and "X-Amz-Security-Token" when a token is present.
     /// `headers` must contain host, content-type and x-amz-target (names case-insensitive); signed headers are
     /// content-type;host;x-amz-date;x-amz-target (+ x-amz-security-token), byte-identical to botocore's SigV4Auth.
     /// Any other header in `headers` is left unsigned; stale date, token or authorization headers are ignored.
+    /// With `.hostAndDate` (the XKS Proxy API) only host and x-amz-date are signed, as KMS signs its proxy calls.
     public static func sign(method: String, path: String, query: String, headers: [(String, String)], body: Data,
-                            credentials: AWSCredentials, region: String, service: String, date: Date) -> [(String, String)] {
+                            credentials: AWSCredentials, region: String, service: String, date: Date,
+                            policy: SignedHeaderPolicy = .kmsJSON) -> [(String, String)] {
         let amzDate = amzDate(date)
         var signed: [(String, String)] = headers.filter { name, _ in
             let lower = name.lowercased()
-            return lower == "content-type" || lower == "host" || lower == "x-amz-target"
+            switch policy {
+            case .kmsJSON: return lower == "content-type" || lower == "host" || lower == "x-amz-target"
+            case .hostAndDate: return lower == "host"
+            }
         }
         signed.append(("x-amz-date", amzDate))
         if let token = credentials.sessionToken { signed.append(("x-amz-security-token", token)) }

@@ -81,7 +81,8 @@ public enum SigV4Verifier {
     /// Wrong service in scope (not "kms") → KMSError(.invalidSignature, "Credential should be scoped to correct service: 'kms'. ").
     public static func verify(_ authorization: SigV4Authorization, method: String, path: String, query: String,
                               headers: [(String, String)], body: Data, secretAccessKey: String,
-                              expectedService: String = "kms", now: Date, maxSkew: TimeInterval = 300) throws {
+                              expectedService: String = "kms", now: Date, maxSkew: TimeInterval = 300,
+                              policy: SigV4.SignedHeaderPolicy = .kmsJSON) throws {
         guard authorization.service == expectedService else {
             throw KMSError(.invalidSignature, "Credential should be scoped to correct service: '\(expectedService)'. ")
         }
@@ -89,7 +90,10 @@ public enum SigV4Verifier {
             throw KMSError(.invalidSignature,
                            "Credential should be scoped with a valid terminator: 'aws4_request', not '\(authorization.terminator)'. ")
         }
-        try checkRequiredSignedHeaders(authorization.signedHeaders, headers: headers)
+        switch policy {
+        case .kmsJSON: try checkRequiredSignedHeaders(authorization.signedHeaders, headers: headers)
+        case .hostAndDate: try checkHostAndDateSigned(authorization.signedHeaders)
+        }
         guard let amzDate = headers.last(where: { SigV4.equalsIgnoringASCIICase($0.0, lowercased: "x-amz-date") })
             .map({ String(SigV4.trimWhitespace($0.1)) }),
               !amzDate.isEmpty else {
@@ -143,6 +147,17 @@ public enum SigV4Verifier {
             case "x-amz-security-token": throw refuse("X-Amz-Security-Token")
             default: throw refuse(name)
             }
+        }
+    }
+
+    /// The XKS Proxy API's rule: the signature covers the host (the endpoint KMS meant) and the date (so a
+    /// captured request cannot be replayed outside the skew window).
+    static func checkHostAndDateSigned(_ signed: [String]) throws(KMSError) {
+        guard signed.contains("host") || signed.contains(":authority") else {
+            throw KMSError(.invalidSignature, "'Host' must be a 'SignedHeader' in the AWS Authorization.")
+        }
+        guard signed.contains("x-amz-date") else {
+            throw KMSError(.invalidSignature, "'X-Amz-Date' must be a 'SignedHeader' in the AWS Authorization.")
         }
     }
 
