@@ -184,7 +184,7 @@ struct SafetyGuardTmuxTests {
             environment["AWS_SECRET_ACCESS_KEY"] = "wrong-secret-wrong-secret-wrong-secret00"
             try await withTmux([binary.path, "--endpoint", core.endpoint], width: 80, height: 24, environment: environment) { tmux in
                 let screen = try await tmux.waitFor("the credentials banner", timeout: .seconds(10)) {
-                    !$0.contains("Loading") && $0.contains("UnrecognizedClientException")
+                    !$0.contains("Loading") && $0.contains("UnrecognizedClientException") && $0.contains("Check")
                 }
                 let flat = screen.split(separator: "\n").map { $0.trimmingCharacters(in: .whitespaces) }.joined(separator: " ")
                 #expect(flat.contains("AWS_ACCESS_KEY_ID"), "which credentials were used:\n\(screen)")

@@ -160,6 +160,7 @@ public final class ConsoleApp {
 
     /// Fetches the endpoint and the first data.
     public func start() {
+        if endpoint == nil { endpoint = backend.configuredEndpointInfo() }
         launch(nil) { app in
             app.endpoint = await app.backend.endpointInfo()
         }

@@ -7,6 +7,9 @@ import Foundation
 public protocol ConsoleBackend: Sendable {
     /// Endpoint, account, region and mode for the header.
     func endpointInfo() async -> EndpointInfo
+    /// What the configuration already says (endpoint, region, where the credentials come from), before any call: an
+    /// error banner can say what to check even when the first call fails.
+    func configuredEndpointInfo() -> EndpointInfo?
     /// DescribeCustomKeyStores (every page).
     func listStores() async throws -> [StoreRecord]
     /// The keys of one store, streamed as they are described (ListKeys, then DescribeKey per key).
@@ -76,6 +79,7 @@ public struct KeyActionResult: Sendable, Hashable {
 }
 
 extension ConsoleBackend {
+    public func configuredEndpointInfo() -> EndpointInfo? { nil }
     /// Backends that cannot list key ids cheaply find new keys with the next pass.
     public func listKeyIds() async throws -> Set<String> { throw BackendError.other("listing key ids is not supported") }
     public func keyIdsSeenByLastPass() -> Set<String>? { nil }

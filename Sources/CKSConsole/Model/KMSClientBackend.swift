@@ -120,6 +120,8 @@ public final class KMSClientBackend: ConsoleBackend {
         self.concurrency = concurrency
     }
 
+    public func configuredEndpointInfo() -> EndpointInfo? { info.withLock { $0 } }
+
     public func endpointInfo() async -> EndpointInfo {
         let current = info.withLock { $0 }
         guard current.account == "?" else { return current }
