@@ -1,6 +1,7 @@
 import ArgumentParser
 import CKSDomain
 import CKSPersistence
+import CKSEmbedded
 import CKSServer
 import Foundation
 import Logging
@@ -81,7 +82,7 @@ struct ServeCommand: AsyncParsableCommand {
     func run() async throws {
         MallocArenas.limitForServer()
         let (host, port) = try Self.parseListen(listen)
-        var configuration = CoreConfiguration(dataDirectory: dataDir.map { URL(fileURLWithPath: $0) } ?? Self.defaultDataDirectory())
+        var configuration = CoreConfiguration(dataDirectory: dataDir.map { URL(fileURLWithPath: $0) } ?? CKSPaths().dataDirectory)
         configuration.host = host
         configuration.port = port
         configuration.principalsFile = principals.map { URL(fileURLWithPath: $0) }
@@ -131,16 +132,6 @@ struct ServeCommand: AsyncParsableCommand {
         }
         guard !host.isEmpty, let port = Int(portText), (0...65535).contains(port) else { throw Bad() }
         return (String(host), port)
-    }
-
-    /// `$XDG_DATA_HOME/cks`, else `~/.local/share/cks`.
-    static func defaultDataDirectory() -> URL {
-        let environment = ProcessInfo.processInfo.environment
-        if let xdg = environment["XDG_DATA_HOME"], !xdg.isEmpty {
-            return URL(fileURLWithPath: xdg).appendingPathComponent("cks")
-        }
-        let home = environment["HOME"].map { URL(fileURLWithPath: $0) } ?? FileManager.default.homeDirectoryForCurrentUser
-        return home.appendingPathComponent(".local/share/cks")
     }
 
     /// Writes straight to the file descriptor: stdout into a pipe is block-buffered, and scripts wait for the line.

@@ -26,11 +26,10 @@ struct Boto3Suite: Sendable, CustomTestStringConvertible {
 struct Boto3Tests {
     @Test("boto3 suite", .enabled(if: ExternalTools.usable(.python3, .boto3),
                                   "needs python3 with boto3 (CKS_REQUIRE_EXTERNAL=1 turns this skip into a failure)"),
-          .enabled(if: CksFeatures.serveBuilt, "`cks serve` is still a placeholder (no --listen): core issue not landed"),
           arguments: Boto3Suite.all)
     func suite(_ suite: Boto3Suite) async throws {
         try ExternalTools.require(.python3, .boto3)
-        try await withCore(principals: suite.principals) { core in
+        try await withServe(principals: suite.principals) { core in
             let result = try await Python.run(suite.file, core: core)
             recordKnownDefects(result)
             if result.status != 0 {
@@ -42,11 +41,10 @@ struct Boto3Tests {
     /// Acknowledged writes survive SIGKILL, the simulated clock offset included (issue 2 "Persistence").
     @Test("kill -9 right after acknowledged writes loses nothing",
           .enabled(if: ExternalTools.usable(.python3, .boto3),
-                   "needs python3 with boto3 (CKS_REQUIRE_EXTERNAL=1 turns this skip into a failure)"),
-          .enabled(if: CksFeatures.serveBuilt, "`cks serve` is still a placeholder (no --listen): core issue not landed"))
+                   "needs python3 with boto3 (CKS_REQUIRE_EXTERNAL=1 turns this skip into a failure)"))
     func killNineLosesNothing() async throws {
         try ExternalTools.require(.python3, .boto3)
-        let first = try await CoreProcess.start()
+        let first = try await ServeProcess.start()
         let stateFile = first.logDirectory.appendingPathComponent("restart-state.json")
         let write = try await Python.run("suite_restart.py", ["write", stateFile.path], core: first)
         // Kill at once, before the core gets any chance to flush anything more.
@@ -56,9 +54,9 @@ struct Boto3Tests {
             first.removeFiles()
             return
         }
-        let second: CoreProcess
+        let second: ServeProcess
         do {
-            second = try await CoreProcess.start(dataDirectory: first.dataDirectory)
+            second = try await ServeProcess.start(dataDirectory: first.dataDirectory)
         } catch {
             Issue.record("restart on the same data directory failed: \(error)")
             return

@@ -157,11 +157,10 @@ struct ConsoleTmuxTests {
     }
 
     @Test("browse stores → keys → detail, filter, mark, schedule and cancel deletion, resize, quit",
-          .enabled(if: ExternalTools.usable(.tmux), "needs tmux (CKS_REQUIRE_EXTERNAL=1 turns this skip into a failure)"),
-          .enabled(if: CksFeatures.consoleBuilt, "`cks console` is still a placeholder (no --demo): console issue not landed"))
+          .enabled(if: ExternalTools.usable(.tmux), "needs tmux (CKS_REQUIRE_EXTERNAL=1 turns this skip into a failure)"))
     func browseAndActOnKeys() async throws {
         try ExternalTools.require(.tmux)
-        let binary = try #require(Locations.cksBinary)
+        let binary = try Locations.requireCksBinary()
         let scratch = try TemporaryDirectory(prefix: "cks-qa-console")
         defer { scratch.remove() }
         // Through sh, so the exit status (128+N for a signal) is recorded whatever tmux reports.
@@ -293,12 +292,10 @@ struct ConsoleTmuxTests {
     }
 
     @Test("a whole teardown of a demo store with fast-forward",
-          .enabled(if: ExternalTools.usable(.tmux), "needs tmux (CKS_REQUIRE_EXTERNAL=1 turns this skip into a failure)"),
-          .enabled(if: CksFeatures.consoleBuilt && CksFeatures.teardownBuilt,
-                   "`cks console`/`cks teardown` are still placeholders: console and teardown issues not landed"))
+          .enabled(if: ExternalTools.usable(.tmux), "needs tmux (CKS_REQUIRE_EXTERNAL=1 turns this skip into a failure)"))
     func demoTeardownWithFastForward() async throws {
         try ExternalTools.require(.tmux)
-        let binary = try #require(Locations.cksBinary)
+        let binary = try Locations.requireCksBinary()
         let scratch = try TemporaryDirectory(prefix: "cks-qa-teardown")
         defer { scratch.remove() }
         let statusFile = scratch.url.appendingPathComponent("exit-status")

@@ -16,7 +16,7 @@ extension Reliability {
             let rounds = Scale.pick(ci: 3, long: 10)
             let core = try await ServeProcess.start()
             var problems: [String] = []
-            var random = SeededGenerator(seed: Scale.seed &+ 11)
+            var random = SplitMix64(seed: Scale.seed &+ 11)
             do {
                 var setup = core.client()
                 let storeId = try await Fixtures.makeStore(setup, name: "outage-store")
@@ -96,7 +96,8 @@ extension Reliability {
         /// shows, the last screen stays, and the console resumes by itself.
         @Test(.enabled(if: TmuxSession.available || Scale.requireExternal, "tmux is not installed"))
         func consoleShowsTheOutageAndResumes() async throws {
-            guard requireTmux(), let binary = Locations.cksBinary else { return }
+            guard requireTmux() else { return }   // recorded as an issue when tmux is required
+            let binary = try Locations.requireCksBinary()
             let core = try await ServeProcess.start()
             defer { Task { [core] in await core.kill() } }
             let client = core.client()

@@ -248,7 +248,7 @@ extension KMSEngine {
 
     /// A stable, non-secret identifier of key material (64 hex digits, as KMS's backing key ids).
     static func materialIdentifier(_ material: Data) -> String {
-        // Hex by table: String(format:) per byte cost ~7% of a DescribeKey's CPU (perf, issue 6).
+        // Hex by table: String(format:) per byte is costly on DescribeKey's path (docs/perf/decisions.md).
         let digits = Array("0123456789abcdef".utf8)
         var hex = [UInt8]()
         hex.reserveCapacity(64)

@@ -13,8 +13,8 @@ public struct EngineOptions: Sendable {
     public var disconnectDuration: TimeInterval = 30
     /// SQLite commit durability. `.normal` (the default) hands every commit to the OS before the answer, so it
     /// survives `kill -9` of the core; `.full` also survives a power loss or kernel crash, at the price of an fsync
-    /// per commit, which serializes every write behind the disk (2–20 ms each on a shared VM disk: 50–500
-    /// CreateKey/ScheduleKeyDeletion per second at most, whatever the CPU; issue 6's benchmark).
+    /// per commit, which serializes every write behind the disk and caps writes per second whatever the CPU
+    /// (docs/perf/decisions.md).
     public var durability: Durability = .normal
     /// The wall clock; injectable so tests control time.
     public var wallClock: @Sendable () -> Date = { Date() }

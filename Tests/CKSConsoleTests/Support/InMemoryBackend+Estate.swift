@@ -1,4 +1,6 @@
 import CKSDomain
+import CKSEmbedded
+@testable import CKSTeardown
 import Foundation
 @testable import CKSConsole
 
@@ -73,6 +75,11 @@ public struct SplitMix64: RandomNumberGenerator, Sendable {
 }
 
 extension InMemoryBackend: TeardownCapableBackend {
+    /// The teardown over this backend's own calls (no KMS client behind it).
+    public func teardownService(info: EndpointInfo, endpointIdentity: String?) async -> any TeardownService {
+        ConsoleBackendTeardownService(backend: self, info: info)
+    }
+
     public func deleteStore(_ storeId: String) async throws {
         try await call("DeleteCustomKeyStore", target: storeId) {
             let s = try storeState(storeId)

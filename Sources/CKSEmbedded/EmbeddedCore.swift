@@ -1,4 +1,5 @@
 import CKSClient
+import CKSDomain
 import CKSServer
 import CKSWire
 import Foundation
@@ -27,14 +28,9 @@ public final class EmbeddedCore: Sendable {
         self.removesDataDirectory = removesDataDirectory
     }
 
-    /// `$XDG_DATA_HOME/cks`, else `~/.local/share/cks`: the default data directory of `cks serve`.
-    /// A relative `XDG_DATA_HOME` is ignored, as the XDG base directory specification says.
+    /// The default data directory of `cks serve` (see `CKSPaths.dataDirectory`).
     public static func defaultDataDirectory(environment: [String: String] = ProcessInfo.processInfo.environment) -> URL {
-        if let xdg = environment["XDG_DATA_HOME"], xdg.hasPrefix("/") {
-            return URL(fileURLWithPath: xdg, isDirectory: true).appendingPathComponent("cks", isDirectory: true)
-        }
-        let home = environment["HOME"].flatMap { $0.isEmpty ? nil : $0 } ?? FileManager.default.homeDirectoryForCurrentUser.path
-        return URL(fileURLWithPath: home, isDirectory: true).appendingPathComponent(".local/share/cks", isDirectory: true)
+        CKSPaths(environment: environment).dataDirectory
     }
 
     /// A logger that drops everything: the embedded core must not write to a terminal the console draws on, nor
@@ -81,6 +77,11 @@ public final class EmbeddedCore: Sendable {
     /// The first principal allowed `kms:*` and `cks:*` (created with fresh keys when the file did not exist).
     public var admin: Principal { server.adminPrincipal }
 
+    /// The admin principal's account and name, as the console and the teardown journal show them.
+    public var identity: EmbeddedIdentity {
+        EmbeddedIdentity(dataDirectory: dataDirectory, account: admin.account, principal: admin.name)
+    }
+
     /// The admin principal's keys, which the embedded client signs with.
     public var credentials: AWSCredentials {
         AWSCredentials(accessKeyId: server.adminPrincipal.accessKeyId, secretAccessKey: server.adminPrincipal.secretAccessKey)
@@ -114,7 +115,7 @@ public final class EmbeddedCore: Sendable {
 
 /// A client ready to use, resolved the AWS way (see `ClientConfigurationResolver`), with the embedded core it
 /// started when no endpoint was configured. Call `close()` when done.
-public final class ClientConnection: Sendable {
+public final class ClientConnection: ClientSession {
     public let client: KMSClient
     public let configuration: ClientConfiguration
     public let embedded: EmbeddedCore?
@@ -157,6 +158,8 @@ public final class ClientConnection: Sendable {
             return ClientConnection(client: client, configuration: resolved, embedded: core)
         }
     }
+
+    public var embeddedIdentity: EmbeddedIdentity? { embedded?.identity }
 
     /// Stops the embedded core, if one was started.
     public func close() async {

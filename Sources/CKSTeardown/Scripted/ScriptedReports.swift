@@ -56,13 +56,13 @@ public struct ScriptedStoreRow: Sendable, Hashable, Encodable {
         self.connectionErrorCode = connectionErrorCode; self.keyCount = keyCount
         self.pendingDeletionCount = pendingDeletionCount; self.creationDate = creationDate
     }
+}
 
-    /// A store as the console lists it, with its counts when known.
-    public init(_ store: StoreRecord, census: KeyCensus?) {
-        self.init(name: store.name, id: store.id, type: store.type.rawValue, connectionState: store.connectionState.rawValue,
-                  connectionErrorCode: store.connectionErrorCode?.rawValue, keyCount: census?.total,
-                  pendingDeletionCount: census?.pendingDeletion, creationDate: store.creationDate)
-    }
+/// How many keys a store holds and how many of them are pending deletion.
+public struct KeyCensus: Sendable, Hashable {
+    public var total: Int
+    public var pendingDeletion: Int
+    public init(total: Int, pendingDeletion: Int) { self.total = total; self.pendingDeletion = pendingDeletion }
 }
 
 /// What `cks stores` found: the rows, and why the keys could not be counted, if they could not.

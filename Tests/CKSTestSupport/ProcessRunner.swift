@@ -1,14 +1,14 @@
 import Foundation
 
 /// What a finished child process left behind.
-struct ProcessResult: Sendable, CustomStringConvertible {
-    var arguments: [String]
-    var status: Int32
-    var stdout: String
-    var stderr: String
-    var timedOut: Bool
+public struct ProcessResult: Sendable, CustomStringConvertible {
+    public var arguments: [String]
+    public var status: Int32
+    public var stdout: String
+    public var stderr: String
+    public var timedOut: Bool
 
-    var description: String {
+    public var description: String {
         var text = "$ \(arguments.joined(separator: " "))\nexit status \(status)\(timedOut ? " (killed: timed out)" : "")"
         if !stdout.isEmpty { text += "\n--- stdout ---\n\(stdout)" }
         if !stderr.isEmpty { text += "\n--- stderr ---\n\(stderr)" }
@@ -18,10 +18,10 @@ struct ProcessResult: Sendable, CustomStringConvertible {
 
 /// Runs external programs without blocking Swift's cooperative threads: output goes to temporary
 /// files (a full pipe can never stall the child), and the exit is awaited (see `ChildProcess`).
-enum ProcessRunner {
+public enum ProcessRunner {
     /// Runs `arguments` (resolved on PATH) with `environment` added to ours.
     /// The child and its process group are killed with SIGKILL after `timeout`.
-    static func run(
+    public static func run(
         _ arguments: [String],
         environment: [String: String] = [:],
         removingEnvironment: [String] = [],
@@ -61,7 +61,7 @@ enum ProcessRunner {
     }
 
     /// Runs a short probe synchronously (only while the test plan is built), returning exit status and output.
-    static func runSynchronously(_ arguments: [String]) -> (status: Int32, output: String) {
+    public static func runSynchronously(_ arguments: [String]) -> (status: Int32, output: String) {
         guard let scratch = try? TemporaryDirectory(prefix: "cks-qa-probe") else { return (-1, "") }
         defer { scratch.remove() }
         let out = scratch.url.appendingPathComponent("out").path
@@ -72,7 +72,8 @@ enum ProcessRunner {
     }
 }
 
-extension Locations {
-    /// The Python suites and their helper module.
-    static let pythonDirectory: URL = repositoryRoot.appendingPathComponent("Tests/CKSExternalTests/python")
+/// A failure of a test harness itself (cannot start a program, an unreadable answer), with what explains it.
+public struct HarnessError: Error, CustomStringConvertible {
+    public var description: String
+    public init(_ description: String) { self.description = description }
 }

@@ -1,20 +1,33 @@
+import ArgumentParser
 import CKSDomain
-@testable import CKSPersistence
-import GRDB
+import CKSPersistence
 import CKSServer
 import CKSWire
 import Foundation
-import Testing
 
-/// Opt-in measurements (`CKS_ENGINE_BENCH=100000 swift test --filter EngineBenchmark`): seeds N keys straight into
-/// the database, then times engine calls. Prints figures; asserts only correctness, never speed.
-@Suite("Engine benchmark (opt-in)")
-struct EngineBenchmarkTests {
-    static let n = Int(ProcessInfo.processInfo.environment["CKS_ENGINE_BENCH"] ?? "") ?? 0
+/// `cks-bench engine`: the engine alone, in this process, without HTTP. Seeds N keys straight into a fresh
+/// database, then times engine calls (p50/p99 per call), a DescribeKey's parts, and the database's open and reads.
+/// Prints figures; the whole-system benchmark is `cks-bench` without a subcommand.
+struct EngineBench: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "engine",
+        abstract: "Time engine calls in process (no HTTP) at an estate of N keys.")
 
-    @Test("DescribeKey, ListKeys, CreateKey, Schedule/Cancel at N keys", .enabled(if: n > 0))
-    func measure() async throws {
-        let dir = FileManager.default.temporaryDirectory.appendingPathComponent("cks-bench-\(UUID().uuidString)")
+    @Option(help: "Keys seeded straight into the database.")
+    var keys = 10_000
+
+    @Option(help: "Commit durability of the engine: normal or full.")
+    var durability = "full"
+
+    func validate() throws {
+        guard keys >= 1 else { throw ValidationError("--keys must be at least 1") }
+        guard Durability(rawValue: durability.uppercased()) != nil else {
+            throw ValidationError("--durability must be 'normal' or 'full', got '\(durability)'")
+        }
+    }
+
+    func run() async throws {
+        let dir = FileManager.default.temporaryDirectory.appendingPathComponent("cks-bench-engine-\(UUID().uuidString)")
         defer { try? FileManager.default.removeItem(at: dir) }
         let url = dir.appendingPathComponent("cks.sqlite")
         let scope = ResourceScope(account: "111122223333", region: "us-east-1")
@@ -24,20 +37,19 @@ struct EngineBenchmarkTests {
             let db = try KMSDatabase.open(at: url)
             let start = Date()
             try db.writeNow { w in
-                for _ in 0..<Self.n {
+                for _ in 0..<keys {
                     let k = KMSKey(id: KeyIdentifiers.newKeyId(), scope: scope, creationDate: Date(), origin: .awsKMS,
                                    storedState: .enabled, material: Data(repeating: 1, count: 32))
                     try w.insert(k)
                     ids.append(k.id)
                 }
             }
-            print("seeded \(Self.n) keys in \(String(format: "%.1f", Date().timeIntervalSince(start))) s")
+            print("seeded \(keys) keys in \(String(format: "%.1f", Date().timeIntervalSince(start))) s")
             try db.close()
         }
-        let durability = Durability(rawValue: ProcessInfo.processInfo.environment["CKS_ENGINE_BENCH_DURABILITY"] ?? "FULL") ?? .full
-        print("durability \(durability.rawValue)")
-        let engine = try KMSEngine.open(databaseAt: url, options: EngineOptions(durability: durability))
-        defer { try? engine.close() }
+        let mode = Durability(rawValue: durability.uppercased()) ?? .full
+        print("durability \(mode.rawValue)")
+        let engine = try KMSEngine.open(databaseAt: url, options: EngineOptions(durability: mode))
 
         func time(_ label: String, _ count: Int, _ body: (Int) async throws -> Void) async throws {
             var samples: [Double] = []
@@ -50,7 +62,11 @@ struct EngineBenchmarkTests {
             let p50 = samples[samples.count / 2], p99 = samples[min(samples.count - 1, samples.count * 99 / 100)]
             print("\(label): n=\(count) p50=\(String(format: "%.3f", p50)) ms p99=\(String(format: "%.3f", p99)) ms")
         }
+        func perCall(_ label: String, _ reps: Int, since start: UInt64) {
+            print("\(label): \(String(format: "%.2f", Double(DispatchTime.now().uptimeNanoseconds - start) / Double(reps) / 1000)) µs")
+        }
         func body(_ json: String) -> Data { Data(json.utf8) }
+
         try await time("DescribeKey", 2000) { i in
             _ = try await engine.handle(target: "TrentService.DescribeKey", body: body("{\"KeyId\":\"\(ids[(i * 7919) % ids.count])\"}"), caller: caller)
         }
@@ -68,7 +84,7 @@ struct EngineBenchmarkTests {
             _ = try await engine.handle(target: "TrentService.ScheduleKeyDeletion", body: body("{\"KeyId\":\"\(id)\",\"PendingWindowInDays\":7}"), caller: caller)
             _ = try await engine.handle(target: "TrentService.CancelKeyDeletion", body: body("{\"KeyId\":\"\(id)\"}"), caller: caller)
         }
-        // Concurrency: 16 tasks of DescribeKey.
+        // 16 tasks of DescribeKey at once.
         let keyIds = ids
         let start = Date()
         try await withThrowingTaskGroup(of: Void.self) { group in
@@ -83,53 +99,37 @@ struct EngineBenchmarkTests {
             try await group.waitForAll()
         }
         print("DescribeKey c=16: \(String(format: "%.0f", 8000 / Date().timeIntervalSince(start))) req/s")
+
         // Where a DescribeKey's time goes.
-        let reqBody = body("{\"KeyId\":\"\(ids[0])\"}")
+        let request = body("{\"KeyId\":\"\(ids[0])\"}")
         let reps = 5000
         var t = DispatchTime.now().uptimeNanoseconds
-        for _ in 0..<reps { _ = try WireCodec.decodeRequest(DescribeKeyRequest.self, from: reqBody) }
-        print("decode DescribeKeyRequest: \(Double(DispatchTime.now().uptimeNanoseconds - t) / Double(reps) / 1000) µs")
+        for _ in 0..<reps { _ = try WireCodec.decodeRequest(DescribeKeyRequest.self, from: request) }
+        perCall("decode DescribeKeyRequest", reps, since: t)
         let response = try WireCodec.decodeResponse(DescribeKeyResponse.self,
-            from: try await engine.handle(target: "TrentService.DescribeKey", body: reqBody, caller: caller))
+            from: try await engine.handle(target: "TrentService.DescribeKey", body: request, caller: caller))
         t = DispatchTime.now().uptimeNanoseconds
         for _ in 0..<reps { _ = WireCodec.encodeResponse(response) }
-        print("encode DescribeKeyResponse: \(Double(DispatchTime.now().uptimeNanoseconds - t) / Double(reps) / 1000) µs")
+        perCall("encode DescribeKeyResponse", reps, since: t)
         t = DispatchTime.now().uptimeNanoseconds
-        for _ in 0..<reps { _ = try await engine.handle(target: "TrentService.DescribeKey", body: reqBody, caller: caller) }
-        print("whole DescribeKey: \(Double(DispatchTime.now().uptimeNanoseconds - t) / Double(reps) / 1000) µs")
-        let total = try await engine.handle(target: "TrentService.ListKeys", body: body("{\"Limit\":1000}"), caller: caller)
-        #expect(try WireCodec.decodeResponse(ListKeysResponse.self, from: total).keys?.count == 1000)
+        for _ in 0..<reps { _ = try await engine.handle(target: "TrentService.DescribeKey", body: request, caller: caller) }
+        perCall("whole DescribeKey", reps, since: t)
+        let listed = try await engine.handle(target: "TrentService.ListKeys", body: body("{\"Limit\":1000}"), caller: caller)
+        let count = try WireCodec.decodeResponse(ListKeysResponse.self, from: listed).keys?.count ?? 0
+        guard count == min(1000, keys + 500) else { throw ValidationError("ListKeys(1000) returned \(count) keys") }
+
         // The data directory admits one opener at a time: the engine's goes first.
         try engine.close()
         t = DispatchTime.now().uptimeNanoseconds
         let db = try KMSDatabase.open(at: url)
-        print("open (lock, key, quick_check, migrations) at \(Self.n) keys: \(Double(DispatchTime.now().uptimeNanoseconds - t) / 1e6) ms")
-        t = DispatchTime.now().uptimeNanoseconds
-        _ = try await db.pool.read { try String.fetchAll($0, sql: "PRAGMA quick_check") }
-        print("PRAGMA quick_check at \(Self.n) keys: \(Double(DispatchTime.now().uptimeNanoseconds - t) / 1e6) ms")
+        print("open (lock, key, quick_check, migrations) at \(keys) keys: \(Double(DispatchTime.now().uptimeNanoseconds - t) / 1e6) ms")
         let first = ids[0]
         t = DispatchTime.now().uptimeNanoseconds
         for _ in 0..<reps { _ = try await db.read { r in try r.key(id: first, in: scope) } }
-        print("async pool read of one key: \(Double(DispatchTime.now().uptimeNanoseconds - t) / Double(reps) / 1000) µs")
+        perCall("read of one key (async API)", reps, since: t)
         t = DispatchTime.now().uptimeNanoseconds
         for _ in 0..<reps { _ = try db.readNow { r in try r.key(id: first, in: scope) } }
-        print("sync pool read of one key: \(Double(DispatchTime.now().uptimeNanoseconds - t) / Double(reps) / 1000) µs")
-        t = DispatchTime.now().uptimeNanoseconds
-        for _ in 0..<reps { _ = try await db.pool.read { try Int.fetchOne($0, sql: "SELECT 1") } }
-        print("pool.read SELECT 1: \(Double(DispatchTime.now().uptimeNanoseconds - t) / Double(reps) / 1000) µs")
-        t = DispatchTime.now().uptimeNanoseconds
-        try await db.pool.read { d in
-            for _ in 0..<reps { _ = try DataReader(d, db.secrets).key(id: first, in: scope) }
-        }
-        print("key lookup inside one read transaction: \(Double(DispatchTime.now().uptimeNanoseconds - t) / Double(reps) / 1000) µs")
-        let material = Data(repeating: 1, count: 32)
-        let sealed = db.secrets.sealMaterial(material, keyId: first)
-        t = DispatchTime.now().uptimeNanoseconds
-        for _ in 0..<reps { _ = try db.secrets.openMaterial(sealed, keyId: first) }
-        print("unseal one key's material: \(Double(DispatchTime.now().uptimeNanoseconds - t) / Double(reps) / 1000) µs")
-        t = DispatchTime.now().uptimeNanoseconds
-        for _ in 0..<reps { _ = db.secrets.sealMaterial(material, keyId: first) }
-        print("seal one key's material: \(Double(DispatchTime.now().uptimeNanoseconds - t) / Double(reps) / 1000) µs")
+        perCall("read of one key (on the calling thread)", reps, since: t)
         try db.close()
     }
 }

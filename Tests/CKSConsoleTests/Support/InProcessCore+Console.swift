@@ -1,38 +1,18 @@
 import CKSClient
 import CKSDomain
 import CKSServer
+import CKSTestSupport
+@testable import CKSTeardown
 import CKSWire
 import Foundation
 @testable import CKSConsole
 
-/// The real core (engine + HTTP front) started in this process on 127.0.0.1:0 over a temporary data dir,
-/// and a KMS client signed as its admin principal. Stop it with `stop()` (tests do, in `defer`-like fashion).
-final class InProcessCore: Sendable {
-    let server: CoreServer
-    let client: KMSClient
-    let directory: URL
-
-    static func start(connectSeconds: TimeInterval = 600, disconnectSeconds: TimeInterval = 30) async throws -> InProcessCore {
-        let directory = FileManager.default.temporaryDirectory.appendingPathComponent("cks-core-\(UUID().uuidString)")
-        var configuration = CoreConfiguration(dataDirectory: directory)
-        configuration.port = 0
-        configuration.engine = EngineOptions(connectDuration: connectSeconds, disconnectDuration: disconnectSeconds, durability: .normal)
-        let server = try await CoreServer.start(configuration)
-        let admin = server.adminPrincipal
-        let client = KMSClient(endpoint: server.endpoint, region: "us-east-1",
-                               credentials: AWSCredentials(accessKeyId: admin.accessKeyId, secretAccessKey: admin.secretAccessKey))
-        return InProcessCore(server: server, client: client, directory: directory)
-    }
-
-    private init(server: CoreServer, client: KMSClient, directory: URL) {
-        self.server = server
-        self.client = client
-        self.directory = directory
-    }
-
-    func stop() async {
-        await server.shutdown()
-        try? FileManager.default.removeItem(at: directory)
+/// What the console suites build in the in-process core (`InProcessCore` of CKSTestSupport).
+extension InProcessCore {
+    /// A core whose connects take `connectSeconds` and disconnects `disconnectSeconds` of simulated time.
+    static func forConsole(connectSeconds: TimeInterval = 600, disconnectSeconds: TimeInterval = 30) async throws -> InProcessCore {
+        try await start(options: EngineOptions(connectDuration: connectSeconds, disconnectDuration: disconnectSeconds,
+                                               durability: .normal))
     }
 
     /// A connected CloudHSM store with `keys` keys (aliases `alias/<name>/N`); the first `used` are used now.

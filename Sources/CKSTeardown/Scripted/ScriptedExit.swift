@@ -2,18 +2,22 @@ import CKSClient
 import CKSDomain
 import Foundation
 
-/// Exit statuses of `cks`: the scripted verbs (`cks stores`, `cks keys`, `cks teardown`, whose own 10–12 are in
-/// `TeardownExit`) and the console. One list; the help texts and the README say which a verb can return.
+/// Exit statuses of `cks`: the scripted verbs (`cks stores`, `cks keys`, `cks teardown`) and the console. One list,
+/// the same meaning everywhere; every help text is generated from it (`help(_:)`), and the README says which a verb
+/// can return.
 ///
 /// | status | meaning |
 /// |---|---|
-/// | 0 | success |
+/// | 0 | success (`cks teardown`: done, the store is deleted; with `--abort`, everything given back) |
 /// | 1 | any other failure (another AWS error, an unreadable answer) |
 /// | 2 | not found: `NotFoundException`, `CustomKeyStoreNotFoundException` |
 /// | 3 | access denied: the credentials are refused (`UnrecognizedClientException`, signature errors) or not allowed (`AccessDeniedException`) |
 /// | 4 | invalid state: `KMSInvalidStateException`, `CustomKeyStoreInvalidStateException`, `CustomKeyStoreHasCMKsException`, `DisabledException` |
 /// | 5 | cannot reach the endpoint: refused, unresolvable, connection lost, timed out |
 /// | 6 | configuration: no credentials, unknown profile, malformed endpoint, an endpoint without custom key stores |
+/// | 10 | `cks teardown`: waiting, keys are pending deletion (or the store is settling); run again later, or use `--wait` |
+/// | 11 | `cks teardown`: blocked, an operator decision is needed (flagged keys, confirmation refused or impossible) |
+/// | 12 | `cks teardown --dry-run` only: the next step would change something (nothing was changed) |
 /// | 64 | usage: bad arguments (swift-argument-parser's own status) |
 /// | 130 | interrupted (Ctrl-C, SIGINT) |
 public enum ScriptedExit: Int32, Sendable, CaseIterable {
@@ -24,6 +28,9 @@ public enum ScriptedExit: Int32, Sendable, CaseIterable {
     case invalidState = 4
     case cannotReachEndpoint = 5
     case configuration = 6
+    case waiting = 10
+    case blocked = 11
+    case wouldAct = 12
     case usage = 64
     case interrupted = 130
 
@@ -37,6 +44,9 @@ public enum ScriptedExit: Int32, Sendable, CaseIterable {
         case .invalidState: return "invalid state"
         case .cannotReachEndpoint: return "cannot reach the endpoint"
         case .configuration: return "configuration error (no credentials, unknown profile, malformed endpoint, an endpoint without custom key stores)"
+        case .waiting: return "waiting (run again later, or use --wait)"
+        case .blocked: return "blocked (a decision is needed, or a confirmation was refused: see the output)"
+        case .wouldAct: return "--dry-run with a change to make"
         case .usage: return "usage error"
         case .interrupted: return "interrupted (Ctrl-C)"
         }
@@ -48,10 +58,22 @@ public enum ScriptedExit: Int32, Sendable, CaseIterable {
     public static let keys: [ScriptedExit] = [.success, .failure, .notFound, .accessDenied, .cannotReachEndpoint, .configuration, .usage]
     /// The statuses of the console itself.
     public static let console: [ScriptedExit] = [.success, .failure, .configuration, .usage, .interrupted]
+    /// The statuses `cks teardown` can return, in the order its help gives them.
+    public static let teardown: [ScriptedExit] = [.done, .waiting, .blocked, .wouldAct, .failure, .notFound, .accessDenied,
+                                                  .invalidState, .cannotReachEndpoint, .configuration, .usage, .interrupted]
+
+    /// `cks teardown`'s name for 0: the store is deleted.
+    public static let done = ScriptedExit.success
 
     /// "Exit status: 0 ok, 1 other error, …" for a verb's help.
-    public static func help(_ statuses: [ScriptedExit]) -> String {
-        "Exit status: " + statuses.map { "\($0.rawValue) \($0.meaning)" }.joined(separator: ", ") + "."
+    /// - Parameter success: what 0 means for this verb.
+    public static func help(_ statuses: [ScriptedExit], success: String = ScriptedExit.success.meaning) -> String {
+        "Exit status: " + statuses.map { "\($0.rawValue) \($0 == .success ? success : $0.meaning)" }.joined(separator: ", ") + "."
+    }
+
+    /// `cks teardown --help`'s list.
+    public static var teardownHelp: String {
+        help(teardown, success: "done (the store is deleted; with --abort, everything given back)")
     }
 
     /// The status for any error from the client, the configuration or the embedded core (`EndpointProblem`'s).

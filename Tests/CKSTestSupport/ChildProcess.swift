@@ -10,16 +10,16 @@ import Glibc
 /// inherits; a program that leaves a daemon behind (tmux starts its server that way) keeps that
 /// socket open, so the exit is never seen and the test hangs. Closing every inherited descriptor
 /// (closefrom) and reaping with `waitpid` on a dedicated thread has no such failure mode.
-final class ChildProcess: @unchecked Sendable {
-    let pid: pid_t
-    let arguments: [String]
+public final class ChildProcess: @unchecked Sendable {
+    public let pid: pid_t
+    public let arguments: [String]
     private let lock = NSLock()
     private var rawStatus: Int32?
     private var waiters: [CheckedContinuation<Int32, Never>] = []
     private let exited = DispatchSemaphore(value: 0)
 
     /// Starts `arguments[0]` (looked up on PATH) with exactly `environment`.
-    init(_ arguments: [String], environment: [String: String], stdinPath: String = "/dev/null",
+    public init(_ arguments: [String], environment: [String: String], stdinPath: String = "/dev/null",
          stdoutPath: String, stderrPath: String, currentDirectory: String? = nil) throws {
         precondition(!arguments.isEmpty)
         self.arguments = arguments
@@ -77,20 +77,20 @@ final class ChildProcess: @unchecked Sendable {
         thread.start()
     }
 
-    var isRunning: Bool { lock.withLock { rawStatus == nil } }
+    public var isRunning: Bool { lock.withLock { rawStatus == nil } }
 
     /// Exit code, or 128 + signal number when killed by a signal (as a shell reports it); nil while running.
-    var exitCode: Int32? { lock.withLock { rawStatus }.map(ChildProcess.decode) }
+    public var exitCode: Int32? { lock.withLock { rawStatus }.map(ChildProcess.decode) }
 
     /// The signal that ended the child, if one did.
-    var terminatingSignal: Int32? {
+    public var terminatingSignal: Int32? {
         guard let status = lock.withLock({ rawStatus }) else { return nil }
         let signal = status & 0x7f
         return signal != 0 && signal != 0x7f ? signal : nil
     }
 
     /// Waits for the exit and returns `exitCode`.
-    func wait() async -> Int32 {
+    public func wait() async -> Int32 {
         let status = await withCheckedContinuation { (continuation: CheckedContinuation<Int32, Never>) in
             let done = lock.withLock { () -> Int32? in
                 if let rawStatus { return rawStatus }
@@ -103,14 +103,14 @@ final class ChildProcess: @unchecked Sendable {
     }
 
     /// Blocking wait, for the few synchronous probes run while the test plan is built.
-    func waitSynchronously() -> Int32 {
+    public func waitSynchronously() -> Int32 {
         exited.wait()
         exited.signal()
         return exitCode ?? -1
     }
 
     /// Waits up to `timeout`; true when the child has exited.
-    func wait(timeout: Duration) async -> Bool {
+    public func wait(timeout: Duration) async -> Bool {
         let deadline = ContinuousClock.now + timeout
         while isRunning && ContinuousClock.now < deadline {
             try? await Task.sleep(for: .milliseconds(10))
@@ -119,12 +119,12 @@ final class ChildProcess: @unchecked Sendable {
     }
 
     /// Sends `signal` to the child (not its group: `cks serve` must see exactly one SIGKILL/SIGTERM).
-    func send(_ signal: Int32) {
+    public func send(_ signal: Int32) {
         if isRunning { _ = kill(pid, signal) }
     }
 
     /// Sends `signal` to the child's whole process group (for children that start their own children).
-    func sendToGroup(_ signal: Int32) {
+    public func sendToGroup(_ signal: Int32) {
         _ = kill(-pid, signal)
     }
 

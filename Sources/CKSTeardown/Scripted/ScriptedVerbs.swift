@@ -41,14 +41,12 @@ public enum ScriptedVerbs {
         }
     }
 
-    /// How to get a client; the default resolves the AWS way and may start the embedded core.
-    public typealias Connect = @Sendable (ClientFlags) async throws -> ClientConnection
-
-    public static let defaultConnect: Connect = { flags in try await ClientConnection.open(flags) }
+    /// How to get a client: `cks` resolves the AWS way and may start the embedded core (`ClientConnection.open`).
+    public typealias Connect = @Sendable (ClientFlags) async throws -> any ClientSession
 
     /// `cks stores`; returns the exit status.
     public static func stores(_ options: ScriptedOptions, streams: Streams = .standard,
-                              connect: Connect = defaultConnect) async -> Int32 {
+                              connect: Connect) async -> Int32 {
         await run(options, streams: streams, connect: connect) { client, format in
             let listing = try await ScriptedReports.stores(using: client, concurrency: options.concurrency)
             if let why = listing.keyCountsUnavailable { streams.err("cks: warning: key counts not shown: \(why)\n") }
@@ -58,7 +56,7 @@ public enum ScriptedVerbs {
 
     /// `cks keys STORE`; returns the exit status.
     public static func keys(store: String, _ options: ScriptedOptions, streams: Streams = .standard,
-                            connect: Connect = defaultConnect) async -> Int32 {
+                            connect: Connect) async -> Int32 {
         await run(options, streams: streams, connect: connect) { client, format in
             let resolution = try await ScriptedReports.resolveStore(store, using: client)
             if let warning = resolution.warning { streams.err("cks: warning: \(warning)\n") }
@@ -70,7 +68,7 @@ public enum ScriptedVerbs {
     private static func run(_ options: ScriptedOptions, streams: Streams, connect: Connect,
                             _ body: (KMSClient, ScriptedOutputFormat) async throws -> String) async -> Int32 {
         let format = ScriptedOutputFormat.resolve(options.output, stdoutIsTerminal: streams.stdoutIsTerminal)
-        let connection: ClientConnection
+        let connection: any ClientSession
         do {
             connection = try await connect(options.flags)
         } catch {
@@ -94,17 +92,18 @@ public enum ScriptedVerbs {
     }
 }
 
-extension ClientConnection {
-    /// Where this connection's calls go and as whom, for messages.
+extension ClientSession {
+    /// Where this session's calls go and as whom, for messages.
     public var context: EndpointContext {
-        EndpointContext(endpoint: client.endpoint.absoluteString, region: configuration.region,
-                        credentialSource: configuration.sources["credentials"],
-                        accessKeyId: embedded == nil ? client.credentials.accessKeyId : nil, embedded: embedded != nil)
+        let embedded = embeddedIdentity != nil
+        return EndpointContext(endpoint: client.endpoint.absoluteString, region: configuration.region,
+                               credentialSource: configuration.sources["credentials"],
+                               accessKeyId: embedded ? nil : client.credentials.accessKeyId, embedded: embedded)
     }
 
     /// Said on stderr by the verbs when nothing named an endpoint and they talk to a core started in the process.
     public var embeddedNote: String? {
-        guard let embedded else { return nil }
+        guard let embedded = embeddedIdentity else { return nil }
         return "no endpoint configured (--endpoint, AWS_ENDPOINT_URL_KMS, AWS_ENDPOINT_URL or a profile's endpoint_url): "
             + "using an embedded core over \(embedded.dataDirectory.path)"
     }

@@ -1,3 +1,4 @@
+import CKSClient
 import CKSWire
 import Foundation
 #if canImport(Glibc)
@@ -5,7 +6,7 @@ import Glibc
 #endif
 
 /// `connect(2)` to 127.0.0.1:`port`; returns its result (errno tells why when it is not 0).
-func connectLoopback(_ fd: Int32, port: Int) -> Int32 {
+public func connectLoopback(_ fd: Int32, port: Int) -> Int32 {
     var address = sockaddr_in()
     address.sin_family = sa_family_t(AF_INET)
     address.sin_port = in_port_t(UInt16(port).bigEndian)
@@ -16,17 +17,23 @@ func connectLoopback(_ fd: Int32, port: Int) -> Int32 {
 }
 
 /// An HTTP answer as read off the socket.
-struct RawResponse: Sendable, CustomStringConvertible {
-    var status: Int
-    var headers: [(String, String)]
-    var body: Data
+public struct RawResponse: Sendable, CustomStringConvertible {
+    public var status: Int
+    public var headers: [(String, String)]
+    public var body: Data
 
-    func header(_ name: String) -> String? { headers.first { $0.0.lowercased() == name.lowercased() }?.1 }
-    var bodyText: String { String(decoding: body.prefix(600), as: UTF8.self) }
-    var description: String { "HTTP \(status) \(bodyText)" }
+    public func header(_ name: String) -> String? { headers.first { $0.0.lowercased() == name.lowercased() }?.1 }
+    public var bodyText: String { String(decoding: body.prefix(600), as: UTF8.self) }
+    public var description: String { "HTTP \(status) \(bodyText)" }
+    /// The body as a JSON object (empty when it is not one).
+    public var json: [String: Any] { (try? JSONSerialization.jsonObject(with: body)) as? [String: Any] ?? [:] }
+    /// The `__type` of an AWS JSON error body.
+    public var errorType: String? { json["__type"] as? String }
+    /// The `message` of an AWS JSON error body.
+    public var message: String? { json["message"] as? String }
 
     /// The `__type` and `message` of an AWS JSON error body, nil when the body is not one.
-    var awsError: (type: String, message: String)? {
+    public var awsError: (type: String, message: String)? {
         guard let object = try? JSONSerialization.jsonObject(with: body) as? [String: Any],
               let type = object["__type"] as? String, !type.isEmpty,
               let message = (object["message"] ?? object["Message"]) as? String else { return nil }
@@ -37,12 +44,12 @@ struct RawResponse: Sendable, CustomStringConvertible {
 /// A plain TCP connection speaking HTTP/1.1 by hand, so tests can send what no HTTP library would:
 /// truncated and oversized bodies, bytes dribbled one at a time, garbage, connections left idle.
 /// Blocking; use it from `onThread`.
-final class RawConnection: @unchecked Sendable {
-    let fd: Int32
+public final class RawConnection: @unchecked Sendable {
+    public let fd: Int32
     private var buffer = [UInt8]()
 
     /// Connects to 127.0.0.1:`port`; `timeout` bounds every later read and write.
-    init(port: Int, timeout: TimeInterval = 10) throws {
+    public init(port: Int, timeout: TimeInterval = 10) throws {
         fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
         guard fd >= 0 else { throw HarnessError("socket: errno \(errno)") }
         var tv = timeval(tv_sec: Int(timeout), tv_usec: Int((timeout - floor(timeout)) * 1_000_000))
@@ -61,7 +68,13 @@ final class RawConnection: @unchecked Sendable {
 
     /// Writes all of `data`; false when the peer closed (EPIPE/ECONNRESET), which servers may do to bad input.
     @discardableResult
-    func send(_ data: Data) -> Bool {
+    public func send(_ bytes: [UInt8]) -> Bool { send(Data(bytes)) }
+
+    @discardableResult
+    public func send(_ text: String) -> Bool { send(Data(text.utf8)) }
+
+    @discardableResult
+    public func send(_ data: Data) -> Bool {
         data.withUnsafeBytes { raw -> Bool in
             var offset = 0
             while offset < raw.count {
@@ -75,7 +88,7 @@ final class RawConnection: @unchecked Sendable {
 
     /// Sends `data` `chunk` bytes at a time with `pause` between them: a slow client.
     @discardableResult
-    func dribble(_ data: Data, chunk: Int = 1, pause: TimeInterval) -> Bool {
+    public func dribble(_ data: Data, chunk: Int = 1, pause: TimeInterval) -> Bool {
         var offset = 0
         while offset < data.count {
             let end = min(data.count, offset + chunk)
@@ -87,10 +100,10 @@ final class RawConnection: @unchecked Sendable {
     }
 
     /// Half-closes the sending side (the server sees end of input).
-    func shutdownWrite() { Glibc.shutdown(fd, Int32(SHUT_WR)) }
+    public func shutdownWrite() { Glibc.shutdown(fd, Int32(SHUT_WR)) }
 
     /// Reads one response. nil when the connection closed (or timed out) before a complete response.
-    func readResponse(headRequest: Bool = false) -> RawResponse? {
+    public func readResponse(headRequest: Bool = false) -> RawResponse? {
         guard let headEnd = fill(until: { self.find([13, 10, 13, 10]) }) else { return nil }
         let head = String(decoding: buffer[0..<headEnd], as: UTF8.self)
         buffer.removeFirst(headEnd + 4)
@@ -129,8 +142,16 @@ final class RawConnection: @unchecked Sendable {
         return response
     }
 
+    /// Reads one response; throws when the connection closed (or timed out) before a complete one.
+    public func response(headRequest: Bool = false) throws -> RawResponse {
+        guard let response = readResponse(headRequest: headRequest) else {
+            throw HarnessError("the connection closed (or timed out) before a complete response")
+        }
+        return response
+    }
+
     /// Whether the peer has closed the connection (a read returns end of file) within `timeout`.
-    func peerClosed(within timeout: TimeInterval) -> Bool {
+    public func peerClosed(within timeout: TimeInterval) -> Bool {
         var pfd = pollfd(fd: fd, events: Int16(POLLIN), revents: 0)
         let deadline = Date().addingTimeInterval(timeout)
         while Date() < deadline {
@@ -148,7 +169,7 @@ final class RawConnection: @unchecked Sendable {
     }
 
     /// Whether bytes (or end of file) are waiting to be read within `timeout`; consumes nothing.
-    func readable(within timeout: TimeInterval) -> Bool {
+    public func readable(within timeout: TimeInterval) -> Bool {
         if !buffer.isEmpty { return true }
         var pfd = pollfd(fd: fd, events: Int16(POLLIN), revents: 0)
         return Glibc.poll(&pfd, 1, Int32(max(0, timeout * 1000))) > 0
@@ -175,16 +196,22 @@ final class RawConnection: @unchecked Sendable {
 }
 
 /// Builds signed raw requests exactly as the KMS client would, with hooks to break them.
-struct RawRequestBuilder: Sendable {
-    var port: Int
-    var credentials: AWSCredentials
-    var region = "us-east-1"
+public struct RawRequestBuilder: Sendable {
+    public var port: Int
+    public var credentials: AWSCredentials
+    public var region = "us-east-1"
 
-    var host: String { "127.0.0.1:\(port)" }
+    public init(port: Int, credentials: AWSCredentials, region: String = "us-east-1") {
+        self.port = port
+        self.credentials = credentials
+        self.region = region
+    }
+
+    public var host: String { "127.0.0.1:\(port)" }
 
     /// The head and body of `POST /` for `target`, SigV4-signed over `signedBody` (the body itself by default),
     /// at `date`, for `service`; `contentType`, `method` and extra headers can be overridden.
-    func request(target: String?, body: Data, signedBody: Data? = nil, date: Date = Date(), service: String = "kms",
+    public func request(target: String?, body: Data, signedBody: Data? = nil, date: Date = Date(), service: String = "kms",
                  secret: String? = nil, method: String = "POST", path: String = "/",
                  contentType: String? = WireCodec.contentType, extraHeaders: [(String, String)] = [],
                  authorization: AuthorizationChoice = .signed, contentLength: Int? = nil,
@@ -224,13 +251,13 @@ struct RawRequestBuilder: Sendable {
         return Data(text.utf8) + body
     }
 
-    enum AuthorizationChoice: Sendable {
+    public enum AuthorizationChoice: Sendable {
         case signed
         case none
         case literal(String)
     }
 
-    static func amzDate(_ date: Date) -> String {
+    public static func amzDate(_ date: Date) -> String {
         let formatter = DateFormatter()
         formatter.locale = Locale(identifier: "en_US_POSIX")
         formatter.timeZone = TimeZone(identifier: "UTC")
@@ -240,11 +267,23 @@ struct RawRequestBuilder: Sendable {
 }
 
 /// Sends one request on a fresh connection and reads the answer (blocking; use from `onThread`).
-func exchange(port: Int, _ request: Data, timeout: TimeInterval = 15) throws -> RawResponse {
+public func exchange(port: Int, _ request: Data, timeout: TimeInterval = 15) throws -> RawResponse {
     let connection = try RawConnection(port: port, timeout: timeout)
     connection.send(request)
     guard let response = connection.readResponse() else {
         throw HarnessError("no answer from 127.0.0.1:\(port) to \(String(decoding: request.prefix(300), as: UTF8.self))")
     }
     return response
+}
+
+/// Runs blocking work (sockets, waits) on a thread of its own, never on Swift's small cooperative pool (on Linux
+/// Dispatch's global queues share their threads with it, so blocked reads there would starve the server under test).
+public func onThread<T: Sendable>(_ body: @escaping @Sendable () throws -> T) async throws -> T {
+    try await withCheckedThrowingContinuation { continuation in
+        let thread = Thread {
+            do { continuation.resume(returning: try body()) } catch { continuation.resume(throwing: error) }
+        }
+        thread.stackSize = 4 << 20
+        thread.start()
+    }
 }

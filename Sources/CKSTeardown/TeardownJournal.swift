@@ -25,13 +25,7 @@ public final class TeardownJournal: Sendable {
     /// Where the journal lives: `$XDG_STATE_HOME/cks/teardowns.jsonl`, else `~/.local/state/cks/teardowns.jsonl`.
     /// Nil when neither variable gives an absolute directory.
     public static func defaultURL(environment: [String: String] = ProcessInfo.processInfo.environment) -> URL? {
-        if let state = environment["XDG_STATE_HOME"], state.hasPrefix("/") {
-            return URL(fileURLWithPath: state).appendingPathComponent("cks/teardowns.jsonl")
-        }
-        if let home = environment["HOME"], home.hasPrefix("/") {
-            return URL(fileURLWithPath: home).appendingPathComponent(".local/state/cks/teardowns.jsonl")
-        }
-        return nil
+        CKSPaths(environment: environment).stateDirectory?.appendingPathComponent("teardowns.jsonl")
     }
 
     /// How the journal names an embedded core: by its data directory, since it listens on a new port each run.

@@ -4,8 +4,8 @@ import Foundation
 
 /// Hands the client's signed requests to an embedded core's front in this process, skipping the sockets:
 /// the same SigV4 verification, authorization, engine and error bodies as over HTTP (the front is what the HTTP
-/// adaptor calls), without the loopback round trip. Used to seed `--demo`'s estate, where ~850 calls over
-/// loopback HTTP cost seconds of CPU in a debug build; the console itself keeps talking HTTP.
+/// adaptor calls), without the loopback round trip. Used to seed `--demo`'s estate, whose hundreds of calls over
+/// loopback HTTP would cost seconds of CPU in a debug build; the console itself keeps talking HTTP.
 public struct InProcessTransport: KMSTransport {
     public let front: KMSFront
 

@@ -1,50 +1,12 @@
 import CKSDomain
-import CKSServer
+import CKSTestSupport
 import CKSWire
 import Foundation
-import Logging
 import Testing
 @testable import CKSClient
 
-/// A core started in-process on 127.0.0.1:0 over a temporary data directory, and a client signed as its admin.
-final class TestCore: Sendable {
-    let server: CoreServer
-    let directory: URL
-    let client: KMSClient
-
-    static func start() async throws -> TestCore {
-        let directory = FileManager.default.temporaryDirectory.appendingPathComponent("cks-client-\(UUID().uuidString)")
-        var configuration = CoreConfiguration(dataDirectory: directory)
-        configuration.port = 0
-        let server = try await CoreServer.start(configuration, logger: Logger(label: "cks.test", factory: { _ in SwiftLogNoOpLogHandler() }))
-        let admin = server.adminPrincipal
-        let client = KMSClient(endpoint: server.endpoint, region: "us-east-1",
-                               credentials: AWSCredentials(accessKeyId: admin.accessKeyId, secretAccessKey: admin.secretAccessKey))
-        return TestCore(server: server, directory: directory, client: client)
-    }
-
-    private init(server: CoreServer, directory: URL, client: KMSClient) {
-        self.server = server
-        self.directory = directory
-        self.client = client
-    }
-
-    func stop() async {
-        client.shutdown()
-        await server.shutdown()
-        try? FileManager.default.removeItem(at: directory)
-    }
-
-    /// Runs `body` against a fresh core and always stops it.
-    static func with(_ body: (TestCore) async throws -> Void) async throws {
-        let core = try await start()
-        do { try await body(core) } catch {
-            await core.stop()
-            throw error
-        }
-        await core.stop()
-    }
-
+/// What the client suites build in the in-process core (`InProcessCore` of CKSTestSupport).
+extension InProcessCore {
     /// A CONNECTED CloudHSM store (cluster created through the admin API, clock advanced past CONNECTING).
     func connectedCloudHsmStore(name: String) async throws -> String {
         let password = "kmsPswd-\(name.prefix(8))"

@@ -1,9 +1,12 @@
+import CKSClient
+@testable import CKSConsole
 import CKSDomain
+@testable import CKSTeardown
 import Foundation
 import Synchronization
 
 /// What a console backend offers beyond `ConsoleBackend` for the last steps of a teardown and the demo.
-public protocol TeardownCapableBackend: ConsoleBackend {
+protocol TeardownCapableBackend: ConsoleBackend {
     /// DeleteCustomKeyStore.
     func deleteStore(_ storeId: String) async throws
     /// Moves the core's clock forward (demo fast-forward); returns the new now.
@@ -15,7 +18,7 @@ public protocol TeardownCapableBackend: ConsoleBackend {
 /// The teardown's calls over any console backend, so the console's teardown goes through the same backend
 /// (and the same Activity pane) as every other screen. For `KMSClientBackend` the console prefers
 /// `KMSClientTeardownService` over the same client (it also gets request ids); this one serves test doubles.
-public final class ConsoleBackendTeardownService: TeardownService {
+final class ConsoleBackendTeardownService: TeardownService {
     let backend: any ConsoleBackend
     public let endpoint: String
     let identity: (account: String?, principal: String?)

@@ -178,3 +178,17 @@ public struct EndpointProblem: Sendable, Hashable {
         return out.count > limit ? String(out.prefix(limit - 1)) + "…" : out
     }
 }
+
+/// Errors a console backend may throw besides `KMSError` and the client's errors.
+public enum BackendError: Error, Sendable, CustomStringConvertible {
+    /// The endpoint could not be reached (connection refused, reset, timed out).
+    case unreachable(String)
+    case other(String)
+
+    public var description: String {
+        switch self {
+        case .unreachable(let m): return "cannot reach the core: \(m)"
+        case .other(let m): return m
+        }
+    }
+}

@@ -5,48 +5,16 @@ import Foundation
 import Glibc
 #endif
 
-/// Exit statuses of `cks teardown`: those of every scripted verb (`ScriptedExit`: 1–6, 64, 130 mean the same
-/// everywhere), and 10–12, which say where the teardown stands.
-///
-/// | status | meaning |
-/// |---|---|
-/// | 0 | done: the store is deleted (now or earlier); with `--abort`, everything given back |
-/// | 10 | waiting: keys are pending deletion (or the store is settling); run again later, or use `--wait` |
-/// | 11 | blocked: an operator decision is needed (flagged keys, confirmation refused or impossible) |
-/// | 12 | `--dry-run` only: the next step would change something (nothing was changed) |
-/// | 1–6, 64, 130 | as `ScriptedExit` |
-public enum TeardownExit: Int32, Sendable, CaseIterable {
-    case done = 0
-    case failure = 1
-    case notFound = 2
-    case accessDenied = 3
-    case invalidState = 4
-    case cannotReachEndpoint = 5
-    case configuration = 6
-    case waiting = 10
-    case blocked = 11
-    case wouldAct = 12
-    case usage = 64
-    case interrupted = 130
+/// Exit statuses of `cks teardown`: the one list of every verb (`ScriptedExit`), 10–12 saying where it stands.
+public typealias TeardownExit = ScriptedExit
 
-    /// The same status as every scripted verb.
-    public init(_ scripted: ScriptedExit) { self = TeardownExit(rawValue: scripted.rawValue) ?? .failure }
-
-    /// The status for a failed call: `EndpointProblem`'s classification when the call came from the KMS client, else
-    /// `ScriptedExit`'s mapping of AWS error types.
-    public static func status(for error: TeardownCallError) -> TeardownExit {
-        if let exit = error.exit { return TeardownExit(exit) }
+extension ScriptedExit {
+    /// The status for a failed teardown call: `EndpointProblem`'s classification when the call came from the KMS
+    /// client, else the mapping of AWS error types.
+    public static func status(for error: TeardownCallError) -> ScriptedExit {
+        if let exit = error.exit { return exit }
         if error.isTransport { return error.typeName == "NoCredentialsError" ? .configuration : .cannotReachEndpoint }
-        return TeardownExit(error.code.map(ScriptedExit.status(for:)) ?? .failure)
-    }
-
-    /// For `cks teardown --help`.
-    public static var help: String {
-        "Exit status: 0 done (the store is deleted; with --abort, everything given back), 10 waiting (run again later, "
-            + "or use --wait), 11 blocked (a decision is needed, or a confirmation was refused: see the output), "
-            + "12 --dry-run with a change to make, "
-            + ([ScriptedExit.failure, .notFound, .accessDenied, .invalidState, .cannotReachEndpoint, .configuration, .usage, .interrupted]
-                .map { "\($0.rawValue) \($0.meaning)" }.joined(separator: ", ")) + "."
+        return error.code.map(ScriptedExit.status(for:)) ?? .failure
     }
 }
 
@@ -351,8 +319,8 @@ extension TeardownScript {
     public static func main(store: String, options: TeardownScriptOptions, flags: ClientFlags,
                             environment: [String: String] = ProcessInfo.processInfo.environment,
                             terminal: TeardownTerminal = .standard,
-                            connect: ScriptedVerbs.Connect = ScriptedVerbs.defaultConnect) async -> Int32 {
-        let connection: ClientConnection
+                            connect: ScriptedVerbs.Connect) async -> Int32 {
+        let connection: any ClientSession
         do {
             connection = try await connect(flags)
         } catch {
@@ -361,9 +329,9 @@ extension TeardownScript {
         }
         if let note = connection.embeddedNote { terminal.err("cks: \(note)\n") }
         let service: KMSClientTeardownService
-        if let embedded = connection.embedded {
-            service = KMSClientTeardownService(client: connection.client, account: embedded.server.adminPrincipal.account,
-                                               principal: embedded.server.adminPrincipal.name,
+        if let embedded = connection.embeddedIdentity {
+            service = KMSClientTeardownService(client: connection.client, account: embedded.account,
+                                               principal: embedded.principal,
                                                endpointIdentity: TeardownJournal.endpointIdentity(embeddedDataDirectory: embedded.dataDirectory))
         } else {
             service = KMSClientTeardownService(client: connection.client)
