@@ -38,7 +38,7 @@ struct Boto3Tests {
         }
     }
 
-    /// Acknowledged writes survive SIGKILL, the simulated clock offset included (issue 2 "Persistence").
+    /// Acknowledged writes survive SIGKILL, the simulated clock offset included.
     @Test("kill -9 right after acknowledged writes loses nothing",
           .enabled(if: ExternalTools.usable(.python3, .boto3),
                    "needs python3 with boto3 (CKS_REQUIRE_EXTERNAL=1 turns this skip into a failure)"))

@@ -1,7 +1,7 @@
 import Foundation
 import Testing
 
-/// `cks teardown STORE` against a started `cks serve` (issue 5 "Scripted"), checked afterwards with boto3.
+/// `cks teardown STORE` against a started `cks serve`, checked afterwards with boto3.
 @Suite("cks teardown against cks serve")
 struct ScriptedTeardownExternalTests {
     @Test("--dry-run and a non-TTY run without --yes change nothing; --yes --wait tears the store down and nothing else",
@@ -47,7 +47,7 @@ struct ScriptedTeardownExternalTests {
             let verify = try await Python.run("suite_scripted_teardown.py", ["verify", state.path], core: core)
             if verify.status != 0 { Issue.record(suiteFailureReport(verify, core: core)) }
 
-            // Every action is in the journal under the state directory (issue 5 "The journal").
+            // Every action is in the journal under the state directory.
             let journal = stateHome.appendingPathComponent("cks/teardowns.jsonl")
             let lines = ((try? String(contentsOf: journal, encoding: .utf8)) ?? "").split(separator: "\n")
             for operation in ["ScheduleKeyDeletion", "DisconnectCustomKeyStore", "DeleteCustomKeyStore"] {

@@ -1,7 +1,7 @@
 import Foundation
 import Testing
 
-/// The `cks serve` command line as scripts see it (issue 2 "Package and command line").
+/// The `cks serve` command line as scripts see it.
 @Suite("cks serve, the process")
 struct ServeCommandTests {
     @Test("announces its endpoint, creates a 0600 principals file, prints the key id but never the secret")

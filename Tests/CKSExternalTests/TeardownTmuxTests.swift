@@ -4,7 +4,7 @@ import Testing
 import Glibc
 #endif
 
-/// The guided teardown end to end under tmux against the real binary (issue 5 "Tests"): an aborted teardown
+/// The guided teardown end to end under tmux against the real binary: an aborted teardown
 /// (the keys come back Disabled and enabling them again is offered), and a teardown resumed after the console
 /// was killed with SIGKILL mid-wait (the journal survives, the console offers to resume, the plan is what the
 /// core holds). The whole teardown with fast-forward is in `ConsoleTmuxTests`.

@@ -106,11 +106,7 @@ extension Reliability {
             _ = try await Fixtures.makeKeys(client, storeId: storeId, count: 30)
             let scratch = try TemporaryDirectory(prefix: "cks-rel-outage")
             defer { scratch.remove() }
-            let environment = ["AWS_ACCESS_KEY_ID": core.admin.accessKeyId, "AWS_SECRET_ACCESS_KEY": core.admin.secretAccessKey,
-                               "AWS_CONFIG_FILE": "/dev/null", "AWS_SHARED_CREDENTIALS_FILE": "/dev/null",
-                               "XDG_CONFIG_HOME": scratch.url.path, "XDG_STATE_HOME": scratch.url.path]
-            let shell = [binary.path, "--endpoint", core.endpoint.absoluteString, "--region", "us-east-1"]
-                .map(TmuxSession.quote).joined(separator: " ") + "; echo \"EXIT:$?\""
+            let (shell, environment) = Fixtures.console(binary, against: core, scratch: scratch.url)
             try await withTmux(shell: shell, width: 120, height: 32, environment: environment) { tmux in
                 try await tmux.waitFor("the store on screen") { $0.contains("outage-console-store") }
                 for outage in 0..<Scale.pick(ci: 2, long: 6) {

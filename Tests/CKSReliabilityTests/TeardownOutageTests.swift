@@ -107,12 +107,9 @@ extension Reliability {
             let keys = Set(try await Fixtures.makeKeys(client, storeId: storeId, count: keyCount))
             let scratch = try TemporaryDirectory(prefix: "cks-rel-console-teardown")
             defer { scratch.remove() }
-            let environment = ["AWS_ACCESS_KEY_ID": core.admin.accessKeyId, "AWS_SECRET_ACCESS_KEY": core.admin.secretAccessKey,
-                               "AWS_CONFIG_FILE": "/dev/null", "AWS_SHARED_CREDENTIALS_FILE": "/dev/null",
-                               "HOME": scratch.url.path, "XDG_CONFIG_HOME": scratch.url.path, "XDG_STATE_HOME": scratch.url.path]
+            let (shell, environment) = Fixtures.console(binary, against: core, scratch: scratch.url,
+                                                        environment: ["HOME": scratch.url.path])
             let journal = scratch.url.appendingPathComponent("cks/teardowns.jsonl")
-            let shell = [binary.path, "--endpoint", core.endpoint.absoluteString, "--region", "us-east-1"]
-                .map(TmuxSession.quote).joined(separator: " ") + "; echo \"EXIT:$?\""
             let scheduleReady = "Enter opens the ScheduleKeyDeletion dialog"
             try await withTmux(shell: shell, width: 120, height: 36, environment: environment) { tmux in
                 func press(_ key: String, until what: String, _ predicate: @escaping (String) -> Bool) async throws {

@@ -49,8 +49,10 @@ public final class TmuxSession: @unchecked Sendable {
             scratch.remove()
             throw HarnessError("tmux new-session failed:\n\(result)")
         }
-        // Keep the pane after the program exits, so a crash leaves its last screen to read.
+        // Keep the pane after the program exits, so a crash leaves its last screen to read; without tmux's
+        // "Pane is dead" line, whose drawing can scroll the program's last lines (its exit status) off the screen.
         try await session.tmux(["set-option", "-t", name, "remain-on-exit", "on"])
+        _ = try? await session.tmux(["set-option", "-t", name, "remain-on-exit-format", ""])
         return session
     }
 
