@@ -111,8 +111,8 @@ let package = Package(
             "CKSDomain", "CKSPersistence", "CKSWire", "CKSClient", "CKSServer", "CKSEmbedded", "CKSConsole",
             .product(name: "ArgumentParser", package: "swift-argument-parser"),
         ]),
-        // The suites' one set of fixtures: the in-process core, temporary directories, the built `cks`, external
-        // tools, waiting for a condition, a hand-moved clock.
+        // The suites' one set of fixtures: the in-process core, the `cks serve` process, tmux, a raw HTTP client,
+        // child processes, temporary directories, the built `cks`, external tools, waiting, a hand-moved clock.
         .target(name: "CKSTestSupport", dependencies: ["CKSWire", "CKSClient", "CKSEmbedded", "CKSServer"], path: "Tests/CKSTestSupport"),
         .testTarget(name: "CKSDomainTests", dependencies: ["CKSDomain"]),
         .testTarget(name: "CKSPersistenceTests", dependencies: ["CKSPersistence"]),
