@@ -30,7 +30,7 @@ import Testing
             #expect(retirable.map(\.grantId) == [grant.grantId])
             try await c.revokeGrant(keyId: old.keyId, grantId: try #require(grant.grantId))
             #expect(try await c.allGrants(keyId: old.keyId).isEmpty)
-            do {
+            do throws(KMSClientError) {
                 try await c.revokeGrant(keyId: old.keyId, grantId: String(repeating: "a", count: 64))
                 Issue.record("revoking an unknown grant succeeded")
             } catch {
@@ -44,7 +44,7 @@ import Testing
             try await c.putKeyPolicy(keyId: old.keyId, policy: mine)
             #expect(try await c.getKeyPolicy(keyId: old.keyId) == mine)
             #expect(try await c.listKeyPolicies(keyId: old.keyId) == ["default"])
-            do {
+            do throws(KMSClientError) {
                 try await c.putKeyPolicy(keyId: old.keyId, policy: "{")
                 Issue.record("a malformed policy was accepted")
             } catch {
@@ -138,7 +138,7 @@ import Testing
                 return record?["errorCode"] as? String
             }
             #expect(codes == [nil, nil, nil, nil, nil, nil, "DisabledException", "DisabledException", "DisabledException"])
-            do {
+            do throws(KMSClientError) {
                 try await c.stopWorkload(id: id)
                 Issue.record("stopping a stopped workload succeeded")
             } catch {

@@ -88,7 +88,7 @@ public final class KMSEngine: KMSRequestHandling, Sendable {
         self.clock = Mutex(clock)
         self.trackingStart = trackingStart
         self.notices = notices
-        self.recorder = database.isReadOnly ? nil : EventRecorder(database: database, maxEvents: options.maxRecordedEvents)
+        self.recorder = database.isReadOnly || !options.recordsUse ? nil : EventRecorder(database: database, maxEvents: options.maxRecordedEvents)
         if !database.isReadOnly { startWorkloadTicker() }
     }
 
