@@ -61,8 +61,14 @@ struct Boto3Tests {
         let first = try await CoreProcess.start(principals: TestPrincipal.auditSet)
         let ledger = first.logDirectory.appendingPathComponent("answered.txt")
         let load = Task { try await Python.run("suite_record_kill.py", ["load", ledger.path], core: first) }
-        // Let the load run, then kill the core in the middle of it.
-        try await Task.sleep(for: .seconds(4))
+        // Let the load run until a few hundred calls were answered (however loaded the machine), then kill the
+        // core in the middle of it.
+        let deadline = ContinuousClock.now + .seconds(120)
+        while ContinuousClock.now < deadline {
+            let answered = (try? String(contentsOf: ledger, encoding: .utf8))?.split(separator: "\n").count ?? 0
+            if answered >= 300 { break }
+            try await Task.sleep(for: .milliseconds(100))
+        }
         await first.kill(signal: SIGKILL)
         let loaded = try await load.value
         guard loaded.status == 0 else {
