@@ -25,7 +25,7 @@ struct BenchConfig {
     var nginxExecutable: String
     var command: String
 
-    static let allSections = ["ceiling", "core", "scale", "console", "teardown", "xks", "evidence"]
+    static let allSections = ["ceiling", "core", "scale", "console", "teardown", "xks", "evidence", "lookup"]
 
     mutating func applyQuick() {
         quick = true
