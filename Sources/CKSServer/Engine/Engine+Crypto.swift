@@ -8,6 +8,12 @@ import Foundation
 extension KMSEngine {
     func encrypt(_ r: EncryptRequest, _ scope: ResourceScope, requestId: String? = nil) async throws -> EncryptResponse {
         try Self.checkAlgorithm(r.encryptionAlgorithm)
+        if let live = try await liveKey(r.keyId, scope, operation: .encrypt) {
+            if r.dryRun == true { throw KMSError(.dryRunOperation, "The request would have succeeded, but the DryRun option is set.") }
+            let blob = try await sealLive(live, r.plaintext, context: r.encryptionContext ?? [:], operation: .encrypt, requestId: requestId)
+            try await finishLive(live, scope, operation: .encrypt, requestId: requestId)
+            return EncryptResponse(ciphertextBlob: blob, keyId: live.key.arn, encryptionAlgorithm: "SYMMETRIC_DEFAULT")
+        }
         return try await useKey(r.keyId, scope, operation: .encrypt, dryRun: r.dryRun == true, requestId: requestId) { key in
             let blob = try CiphertextBlob.seal(r.plaintext, keyId: key.id, material: key.material ?? Data(),
                                                context: r.encryptionContext ?? [:])
@@ -26,6 +32,12 @@ extension KMSEngine {
                 throw KMSError(.incorrectKey, "The key ID in the request does not identify a KMS key that can perform this operation.")
             }
         }
+        if let live = try await liveKey(keyId, scope, operation: .decrypt) {
+            if r.dryRun == true { throw KMSError(.dryRunOperation, "The request would have succeeded, but the DryRun option is set.") }
+            let plaintext = try await openLive(live, blob, context: r.encryptionContext ?? [:], requestId: requestId)
+            try await finishLive(live, scope, operation: .decrypt, requestId: requestId)
+            return DecryptResponse(keyId: live.key.arn, plaintext: plaintext, encryptionAlgorithm: "SYMMETRIC_DEFAULT", keyMaterialId: nil)
+        }
         return try await useKey(keyId, scope, operation: .decrypt, dryRun: r.dryRun == true, requestId: requestId) { key in
             let plaintext = try CiphertextBlob.open(blob, material: key.material ?? Data(), context: r.encryptionContext ?? [:])
             return DecryptResponse(keyId: key.arn, plaintext: plaintext, encryptionAlgorithm: "SYMMETRIC_DEFAULT",
@@ -40,6 +52,14 @@ extension KMSEngine {
         case ("AES_128", nil): size = 16
         case (nil, let n?): size = n
         default: throw KMSError(.validation, "Please specify either number of bytes or key spec.")
+        }
+        if let live = try await liveKey(r.keyId, scope, operation: .generateDataKey) {
+            if r.dryRun == true { throw KMSError(.dryRunOperation, "The request would have succeeded, but the DryRun option is set.") }
+            let plaintext = Self.randomBytes(size)
+            let blob = try await sealLive(live, plaintext, context: r.encryptionContext ?? [:], operation: .generateDataKey,
+                                          requestId: requestId)
+            try await finishLive(live, scope, operation: .generateDataKey, requestId: requestId)
+            return GenerateDataKeyResponse(ciphertextBlob: blob, plaintext: plaintext, keyId: live.key.arn, keyMaterialId: nil)
         }
         return try await useKey(r.keyId, scope, operation: .generateDataKey, dryRun: r.dryRun == true, requestId: requestId) { key in
             let plaintext = Self.randomBytes(size)
@@ -135,7 +155,8 @@ enum CiphertextBlob {
 
     static func keyId(of blob: Data) throws -> String {
         let bytes = [UInt8](blob)
-        guard bytes.count >= minimumLength, Data(bytes[0..<4]) == magic,
+        // `CKX1` blobs (a key of a store on a real proxy, `ExternalCiphertextBlob`) carry the key id at the same place.
+        guard bytes.count >= minimumLength, Data(bytes[0..<4]) == magic || Data(bytes[0..<4]) == ExternalCiphertextBlob.magic,
               let id = String(bytes: bytes[4..<40], encoding: .ascii), KeyIdentifiers.isKeyId(id) else { throw invalid() }
         return id
     }

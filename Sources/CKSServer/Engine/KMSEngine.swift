@@ -1,6 +1,7 @@
 import CKSDomain
 import CKSPersistence
 import CKSWire
+import CKSXksClient
 import Foundation
 import Synchronization
 
@@ -16,6 +17,8 @@ public final class KMSEngine: KMSRequestHandling, Sendable {
     let trackingStart: Date
     /// Key rows for DescribeKey without a database transaction; invalidated by every write.
     let keyRows = KeyRowCache()
+    /// The client of real XKS proxies and the periodic health check of their stores.
+    let liveProxies: LiveProxies
 
     static let metaOffset = "clock.offset"
     static let metaScale = "clock.timeScale"
@@ -28,6 +31,8 @@ public final class KMSEngine: KMSRequestHandling, Sendable {
     /// `options.recovery.resetClock`.
     public static func open(databaseAt url: URL, options: EngineOptions = EngineOptions()) throws -> KMSEngine {
         if let problem = SimulatedClock.problem(withTimeScale: options.timeScale) { throw CoreStartError(problem) }
+        let liveProxies: LiveProxies
+        do throws(XksClientSetupError) { liveProxies = try LiveProxies(options: options.xks) } catch { throw CoreStartError(error.message) }
         let recovery = options.recovery
         let database = try KMSDatabase.open(at: url, options: DatabaseOpenOptions(
             durability: options.durability, initialize: recovery.initialize, readOnlyRecovery: recovery.readOnly,
@@ -71,14 +76,16 @@ public final class KMSEngine: KMSRequestHandling, Sendable {
                 return (clock, start, notices)
             }
             return KMSEngine(database: database, options: options, clock: clock, trackingStart: start,
-                             notices: database.notices + notices)
+                             notices: database.notices + notices, liveProxies: liveProxies)
         } catch {
             try? database.close()
             throw error
         }
     }
 
-    init(database: KMSDatabase, options: EngineOptions, clock: SimulatedClock, trackingStart: Date, notices: [String]) {
+    init(database: KMSDatabase, options: EngineOptions, clock: SimulatedClock, trackingStart: Date, notices: [String],
+         liveProxies: LiveProxies) {
+        self.liveProxies = liveProxies
         self.database = database
         self.options = options
         self.clock = Mutex(clock)
@@ -96,7 +103,10 @@ public final class KMSEngine: KMSRequestHandling, Sendable {
     public func recordEndpoint(_ endpoint: String) { database.recordEndpoint(endpoint) }
 
     /// Closes the database (in-flight accesses finish first).
-    public func close() throws { try database.close() }
+    public func close() throws {
+        liveProxies.stop()
+        try database.close()
+    }
 
     /// Simulated now.
     public func now() -> Date { clock.withLock { $0.now() } }
@@ -120,7 +130,7 @@ public final class KMSEngine: KMSRequestHandling, Sendable {
 
     func run(_ handler: Handler, parsed: JSONValue, caller: Caller) async throws -> Data {
         do {
-            return try await handler(self, parsed, caller)
+            return try await Self.$callerArn.withValue(caller.arn) { try await handler(self, parsed, caller) }
         } catch let error as KMSError {
             throw error
         } catch is CancellationError {
