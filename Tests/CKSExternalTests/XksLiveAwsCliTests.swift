@@ -44,8 +44,10 @@ struct XksLiveAwsCliTests {
         defer { Task { [proxy] in await proxy.stop() } }
         try await withCore(extraArguments: arguments) { core in
             func cli(_ a: [String]) async throws -> [String: Any] { try await AwsCliTests.ok(a, core: core) }
+            // CLI v1 fetches any parameter value that starts with https:// (cli_follow_urlparam), so the endpoint
+            // goes in --cli-input-json.
             let store = ["--custom-key-store-type", "EXTERNAL_KEY_STORE", "--xks-proxy-connectivity", "PUBLIC_ENDPOINT",
-                         "--xks-proxy-uri-endpoint", "https://localhost", "--xks-proxy-uri-path", Self.path]
+                         "--cli-input-json", #"{"XksProxyUriEndpoint": "https://localhost"}"#, "--xks-proxy-uri-path", Self.path]
             // Wrong credentials: the proxy refuses them during CreateCustomKeyStore's health check.
             try await AwsCliTests.fails(["create-custom-key-store", "--custom-key-store-name", "wrong"] + store
                                             + ["--xks-proxy-authentication-credential",
