@@ -25,6 +25,8 @@ final class LiveProxyHarness: Sendable {
     let proxyPort: Int
     let configFile: String
     let certificateFile: String
+    /// The client CA of the proxy under mTLS.
+    let mutualCA: String?
     let engine: KMSEngine
 
     /// - Parameters:
@@ -33,8 +35,10 @@ final class LiveProxyHarness: Sendable {
     ///     time-outs (the time-out test sets its own).
     ///   - requestsPerSecond: the proxy store's quota.
     ///   - namesOfTheProxy: more host names that lead to the proxy (its certificate does not name them).
+    ///   - mutualTLS: the proxy asks for a client certificate (CN cks.kms.us-east-1.amazonaws.com, self-signed and
+    ///     trusted by the proxy); `presentClientCertificate` says whether the core has it.
     init(extraResolve: [String: XksClientOptions.Target] = [:], namesOfTheProxy: [String] = [], timeout: Duration = .seconds(3),
-         requestsPerSecond: Int? = nil) async throws {
+         requestsPerSecond: Int? = nil, mutualTLS: Bool = false, presentClientCertificate: Bool = true) async throws {
         directory = try TemporaryDirectory(prefix: "live-proxy")
         let d = directory.url
         let (certificate, key) = try ProxyTLS.selfSigned(hostNames: [Self.host, "localhost"])
@@ -43,7 +47,17 @@ final class LiveProxyHarness: Sendable {
         try Data(certificate.utf8).write(to: URL(fileURLWithPath: certificateFile))
         _ = FileManager.default.createFile(atPath: keyFile, contents: Data(key.utf8), attributes: [.posixPermissions: 0o600])
         configFile = d.appendingPathComponent("proxy.json").path
-        try Self.writeConfig(configFile, certificateFile: certificateFile, keyFile: keyFile, requestsPerSecond: requestsPerSecond)
+        var clientFiles: (certificate: String, key: String)?
+        if mutualTLS {
+            let (clientCertificate, clientKey) = try ProxyTLS.selfSigned(hostNames: ["cks.kms.us-east-1.amazonaws.com"])
+            let files = (d.appendingPathComponent("client-cert.pem").path, d.appendingPathComponent("client-key.pem").path)
+            try Data(clientCertificate.utf8).write(to: URL(fileURLWithPath: files.0))
+            _ = FileManager.default.createFile(atPath: files.1, contents: Data(clientKey.utf8), attributes: [.posixPermissions: 0o600])
+            clientFiles = files
+        }
+        mutualCA = clientFiles?.certificate
+        try Self.writeConfig(configFile, certificateFile: certificateFile, keyFile: keyFile, requestsPerSecond: requestsPerSecond,
+                             clientCaFile: clientFiles?.certificate)
         var logger = Logger(label: "test-proxy")
         logger.logLevel = .critical
         var options = XksProxyOptions(configFile: configFile, dataDirectory: d.appendingPathComponent("proxy-data").path)
@@ -54,12 +68,14 @@ final class LiveProxyHarness: Sendable {
         var resolve = extraResolve
         for name in [Self.host] + namesOfTheProxy { resolve[name] = .init(address: "127.0.0.1", port: server.port) }
         var engineOptions = EngineOptions(connectDuration: 0, disconnectDuration: 0)
-        engineOptions.xks = XksClientOptions(resolve: resolve, caFile: certificateFile, timeout: timeout)
+        engineOptions.xks = XksClientOptions(resolve: resolve, caFile: certificateFile,
+                                             clientCertificateFile: presentClientCertificate ? clientFiles?.certificate : nil,
+                                             clientKeyFile: presentClientCertificate ? clientFiles?.key : nil, timeout: timeout)
         engine = try KMSEngine.open(databaseAt: d.appendingPathComponent("cks.sqlite"), options: engineOptions)
     }
 
     static func writeConfig(_ path: String, certificateFile: String, keyFile: String, requestsPerSecond: Int? = nil,
-                            fooStatus: String = "ENABLED") throws {
+                            fooStatus: String = "ENABLED", clientCaFile: String? = nil) throws {
         var store: [String: Any] = [
             "uriPathPrefix": "example/uri/path/prefix",
             "credentials": [["accessKeyId": XksTestCredentials.first.accessKeyId, "secretAccessKey": XksTestCredentials.first.secretAccessKey],
@@ -70,8 +86,9 @@ final class LiveProxyHarness: Sendable {
                      ["id": "disabled", "usage": ["ENCRYPT", "DECRYPT"], "status": "DISABLED"]],
         ]
         if let requestsPerSecond { store["requestsPerSecond"] = requestsPerSecond }
-        let object: [String: Any] = ["tls": ["enabled": true, "certificateFile": certificateFile, "privateKeyFile": keyFile],
-                                     "keyStores": [store]]
+        var tls: [String: Any] = ["enabled": true, "certificateFile": certificateFile, "privateKeyFile": keyFile]
+        if let clientCaFile { tls["clientCaFile"] = clientCaFile }
+        let object: [String: Any] = ["tls": tls, "keyStores": [store]]
         let data = try JSONSerialization.data(withJSONObject: object, options: [.sortedKeys])
         try? FileManager.default.removeItem(atPath: path)
         _ = FileManager.default.createFile(atPath: path, contents: data, attributes: [.posixPermissions: 0o600])
@@ -81,7 +98,7 @@ final class LiveProxyHarness: Sendable {
     func reconfigure(fooStatus: String = "ENABLED", requestsPerSecond: Int? = nil) throws {
         let keyFile = directory.url.appendingPathComponent("proxy-key.pem").path
         try Self.writeConfig(configFile, certificateFile: certificateFile, keyFile: keyFile, requestsPerSecond: requestsPerSecond,
-                             fooStatus: fooStatus)
+                             fooStatus: fooStatus, clientCaFile: mutualCA)
         let configuration = try ProxyConfiguration.load(path: configFile)
         proxy.withLock { $0?.service.apply(configuration) }
     }

@@ -193,6 +193,19 @@ import Testing
         #expect(try await h.errorCode(of: store) == .xksProxyInvalidTlsConfiguration)
     }
 
+    @Test func underMutualTLSTheCorePresentsItsClientCertificate() async throws {
+        let h = try await LiveProxyHarness(mutualTLS: true)
+        defer { Task { await h.close() } }
+        let store = try await h.connectedStore()
+        let keyId = try await h.createKey(store)
+        _ = try await h.call(EncryptRequest(keyId: keyId, plaintext: Data("x".utf8)))
+        let without = try await LiveProxyHarness(mutualTLS: true, presentClientCertificate: false)
+        defer { Task { await without.close() } }
+        let refused = await without.failure(LiveProxyHarness.createStore())
+        #expect(refused?.code == .xksProxyUriUnreachable)
+        #expect(refused?.message.contains("TLS") == true)
+    }
+
     @Test func thePeriodicHealthCheckFollowsTheSimulatedClock() async throws {
         let h = try await LiveProxyHarness()
         defer { Task { await h.close() } }
