@@ -28,16 +28,17 @@ final class LiveProxyHarness: Sendable {
     /// The client CA of the proxy under mTLS.
     let mutualCA: String?
     let engine: KMSEngine
+    let engineOptions: EngineOptions
 
     /// - Parameters:
     ///   - extraResolve: more host names and where they lead (listeners of the test).
-    ///   - timeout: each proxy call's budget; generous by default so a loaded machine does not turn successes into
-    ///     time-outs (the time-out test sets its own).
+    ///   - timeout: each proxy call's budget; generous by default so a loaded machine (the whole suite in parallel
+    ///     on two cores) does not turn successes into time-outs (the time-out test sets its own).
     ///   - requestsPerSecond: the proxy store's quota.
     ///   - namesOfTheProxy: more host names that lead to the proxy (its certificate does not name them).
     ///   - mutualTLS: the proxy asks for a client certificate (CN cks.kms.us-east-1.amazonaws.com, self-signed and
     ///     trusted by the proxy); `presentClientCertificate` says whether the core has it.
-    init(extraResolve: [String: XksClientOptions.Target] = [:], namesOfTheProxy: [String] = [], timeout: Duration = .seconds(3),
+    init(extraResolve: [String: XksClientOptions.Target] = [:], namesOfTheProxy: [String] = [], timeout: Duration = .seconds(30),
          requestsPerSecond: Int? = nil, mutualTLS: Bool = false, presentClientCertificate: Bool = true) async throws {
         directory = try TemporaryDirectory(prefix: "live-proxy")
         let d = directory.url
@@ -71,6 +72,7 @@ final class LiveProxyHarness: Sendable {
         engineOptions.xks = XksClientOptions(resolve: resolve, caFile: certificateFile,
                                              clientCertificateFile: presentClientCertificate ? clientFiles?.certificate : nil,
                                              clientKeyFile: presentClientCertificate ? clientFiles?.key : nil, timeout: timeout)
+        self.engineOptions = engineOptions
         engine = try KMSEngine.open(databaseAt: d.appendingPathComponent("cks.sqlite"), options: engineOptions)
     }
 
@@ -101,6 +103,12 @@ final class LiveProxyHarness: Sendable {
                              fooStatus: fooStatus, clientCaFile: mutualCA)
         let configuration = try ProxyConfiguration.load(path: configFile)
         proxy.withLock { $0?.service.apply(configuration) }
+    }
+
+    /// Closes the engine and opens its database again, as a restart of the core does.
+    func restartedEngine() throws -> KMSEngine {
+        try engine.close()
+        return try KMSEngine.open(databaseAt: directory.url.appendingPathComponent("cks.sqlite"), options: engineOptions)
     }
 
     func stopProxy() async {
@@ -142,6 +150,22 @@ final class LiveProxyHarness: Sendable {
             xksProxyAuthenticationCredential: XksProxyAuthenticationCredentialType(accessKeyId: credential.accessKeyId,
                                                                                    rawSecretAccessKey: credential.secretAccessKey),
             xksProxyConnectivity: .publicEndpoint)
+    }
+
+    /// Inserts an external key store at `endpoint` without calling any proxy (CreateCustomKeyStore would), so a
+    /// test can watch Connect meet a misbehaving proxy; returns its id.
+    func insertedStore(endpoint: String) async throws -> String {
+        let id = CustomKeyStoreIdentifiers.newId()
+        let scope = ResourceScope(account: Self.caller.account, region: Self.caller.region)
+        try await engine.write { w, now in
+            try w.insert(CustomKeyStore(
+                id: id, scope: scope, name: "inserted-\(id)", type: .externalKeyStore, creationDate: now,
+                xks: XksProxySettings(connectivity: .publicEndpoint, uriEndpoint: endpoint, uriPath: Self.path,
+                                      accessKeyId: XksTestCredentials.first.accessKeyId,
+                                      rawSecretAccessKey: XksTestCredentials.first.secretAccessKey),
+                connection: .new(at: now)))
+        }
+        return id
     }
 
     /// Creates and connects a store on the proxy; returns its id.

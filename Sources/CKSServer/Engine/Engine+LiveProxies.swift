@@ -23,6 +23,13 @@ public final class LiveProxies: Sendable {
 
     let client: XksClient?
     private let records = Mutex<[String: HealthRecord]>([:])
+    /// Whether a store served by a real proxy may exist: set when one is found at open or created or updated,
+    /// never cleared. Until then cryptographic operations skip the read that looks for a live key, so cores
+    /// without real proxies pay nothing for them.
+    private let mayHaveLiveStores = Atomic<Bool>(false)
+
+    var liveStoresPossible: Bool { mayHaveLiveStores.load(ordering: .acquiring) }
+    func noteLiveStore() { mayHaveLiveStores.store(true, ordering: .releasing) }
     private let loop = Mutex<Task<Void, Never>?>(nil)
 
     init(options: XksClientOptions?) throws(XksClientSetupError) {
@@ -50,6 +57,13 @@ public final class LiveProxies: Sendable {
 extension KMSEngine {
     /// The caller's principal, sent to proxies as `awsPrincipalArn`.
     @TaskLocal static var callerArn: String?
+
+    /// At open: whether the database already holds a store served by a real proxy.
+    func findLiveStores() {
+        guard liveProxies.client != nil else { return }
+        let found = try? database.writeNow { w in try w.publicEndpointStores().contains { try self.isLive($0.xks, w) } }
+        if found == true { liveProxies.noteLiveStore() }
+    }
 
     /// Whether `xks` is served by a real proxy (see `LiveProxies`).
     func isLive(_ xks: XksProxySettings?, _ r: DataReader) throws -> Bool {
@@ -91,6 +105,7 @@ extension KMSEngine {
             return try self.isLive(xks, db)
         }
         guard live else { return false }
+        liveProxies.noteLiveStore()
         if let failure = await healthFailure(xks, scope, .createCustomKeyStore) {
             throw XksFailureMapping.error(failure, during: .createCustomKeyStore)
         }
@@ -110,6 +125,7 @@ extension KMSEngine {
             return try self.isLive(xks, db) ? xks : nil
         }
         guard let settings else { return false }
+        liveProxies.noteLiveStore()
         if let failure = await healthFailure(settings, scope, .updateCustomKeyStore) {
             throw XksFailureMapping.error(failure, during: .updateCustomKeyStore)
         }
@@ -214,7 +230,7 @@ extension KMSEngine {
 
     /// The key named by `keyId` when it lives in a store served by a real proxy; nil otherwise (the simulated path).
     func liveKey(_ keyId: String, _ scope: ResourceScope, operation: KeyOperation) async throws -> LiveKey? {
-        guard liveProxies.client != nil else { return nil }
+        guard liveProxies.client != nil, liveProxies.liveStoresPossible else { return nil }
         return try await read { db, now -> LiveKey? in
             let key = try Self.resolveKey(keyId, allowAlias: true, scope, db, now)
             guard key.origin == .externalKeyStore, let storeId = key.customKeyStoreId, let row = try db.store(id: storeId),
@@ -288,6 +304,7 @@ extension KMSEngine {
     /// whose last check is `healthCheckInterval` simulated seconds old (or that was never checked) is checked
     /// again, so the checks follow the simulated clock (and `AdvanceClock`). A change of outcome is logged.
     func startHealthChecks(log: @escaping @Sendable (String) -> Void) {
+        guard liveProxies.client != nil else { return }
         liveProxies.start { [weak self] in
             while !Task.isCancelled {
                 try? await Task.sleep(for: .seconds(1))
@@ -302,6 +319,7 @@ extension KMSEngine {
         guard let stores = try? await read({ db, now -> [(CustomKeyStore, Bool)] in
             try db.publicEndpointStores().map { ($0.resolved(at: now), try self.isLive($0.xks, db)) }
         }) else { return }
+        if stores.contains(where: \.1) { liveProxies.noteLiveStore() }
         let now = self.now()
         let records = liveProxies.healthRecords
         for (store, live) in stores {

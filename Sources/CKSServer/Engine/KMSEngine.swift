@@ -75,8 +75,10 @@ public final class KMSEngine: KMSRequestHandling, Sendable {
                 }
                 return (clock, start, notices)
             }
-            return KMSEngine(database: database, options: options, clock: clock, trackingStart: start,
-                             notices: database.notices + notices, liveProxies: liveProxies)
+            let engine = KMSEngine(database: database, options: options, clock: clock, trackingStart: start,
+                                   notices: database.notices + notices, liveProxies: liveProxies)
+            engine.findLiveStores()
+            return engine
         } catch {
             try? database.close()
             throw error
