@@ -40,7 +40,7 @@ struct XksLiveAwsCliTests {
         // The proxy's self-signed certificate names localhost; the core reaches "https://localhost" at the proxy's port.
         // The budget is KMS's 250 ms; a loaded CI machine gets more so that successes stay successes.
         let arguments = ["--time-scale", "50000", "--xks-resolve", "localhost=127.0.0.1:\(port)", "--xks-ca-file", certificate,
-                         "--xks-timeout-ms", "2000"]
+                         "--xks-timeout-ms", "5000"]
         defer { Task { [proxy] in await proxy.stop() } }
         try await withCore(extraArguments: arguments) { core in
             func cli(_ a: [String]) async throws -> [String: Any] { try await AwsCliTests.ok(a, core: core) }
