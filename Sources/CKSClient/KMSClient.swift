@@ -23,6 +23,8 @@ public final class KMSClient: Sendable {
     public let retryPolicy: RetryPolicy
     /// The timeout of a call when none is given: the whole exchange, per attempt.
     public let defaultTimeout: TimeInterval
+    /// The SigV4 signing name: `kms`, or `cloudtrail` for the client under `CloudTrailClient`.
+    public let signingName: String
     let transport: any KMSTransport
     let now: @Sendable () -> Date
     let sleep: @Sendable (Duration) async throws -> Void
@@ -44,6 +46,11 @@ public final class KMSClient: Sendable {
         "TrentService.Encrypt", "TrentService.Decrypt", "TrentService.GenerateDataKey", "TrentService.GenerateRandom",
         "CksAdmin.DescribeCloudHsmClusters", "CksAdmin.UpdateCloudHsmCluster", "CksAdmin.SetConnectionFault",
         "CksAdmin.GetClock", "CksAdmin.GetCallerIdentity",
+        "TrentService.ListGrants", "TrentService.ListRetirableGrants", "TrentService.GetKeyPolicy",
+        "TrentService.ListKeyPolicies", "TrentService.ListResourceTags", "TrentService.PutKeyPolicy",
+        "TrentService.TagResource", "TrentService.UntagResource", "TrentService.UpdateAlias",
+        "TrentService.UpdateKeyDescription", "TrentService.GenerateDataKeyWithoutPlaintext", "TrentService.ReEncrypt",
+        LookupEventsRequest.target,
     ]
 
     /// - Parameters:
@@ -54,7 +61,8 @@ public final class KMSClient: Sendable {
                 retryPolicy: RetryPolicy = RetryPolicy(), defaultTimeout: TimeInterval = 30,
                 now: @escaping @Sendable () -> Date = { Date() },
                 sleep: @escaping @Sendable (Duration) async throws -> Void = { try await Task.sleep(for: $0) },
-                random: @escaping @Sendable () -> Double = { Double.random(in: 0..<1) }) {
+                random: @escaping @Sendable () -> Double = { Double.random(in: 0..<1) }, signingName: String = "kms") {
+        self.signingName = signingName
         self.endpoint = endpoint
         self.region = region
         self.credentials = credentials
@@ -132,7 +140,7 @@ public final class KMSClient: Sendable {
         var headers: [(String, String)] = [("Host", Self.hostHeader(for: endpoint)),
                                            ("Content-Type", Self.contentType), ("X-Amz-Target", target)]
         headers += SigV4.sign(method: "POST", path: path, query: "", headers: headers, body: body,
-                              credentials: credentials, region: region, service: "kms", date: now())
+                              credentials: credentials, region: region, service: signingName, date: now())
         headers.append(("User-Agent", Self.userAgent))
         return TransportRequest(url: endpoint, method: "POST", headers: headers, body: body)
     }

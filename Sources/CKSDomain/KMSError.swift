@@ -21,6 +21,7 @@ public enum KMSErrorCode: String, Sendable, Codable, CaseIterable, Hashable {
     case invalidAliasName = "InvalidAliasNameException"
     case invalidArn = "InvalidArnException"
     case invalidCiphertext = "InvalidCiphertextException"
+    case invalidGrantId = "InvalidGrantIdException"
     case invalidGrantToken = "InvalidGrantTokenException"
     case invalidKeyUsage = "InvalidKeyUsageException"
     case invalidMarker = "InvalidMarkerException"
@@ -28,6 +29,7 @@ public enum KMSErrorCode: String, Sendable, Codable, CaseIterable, Hashable {
     case kmsInvalidState = "KMSInvalidStateException"
     case keyUnavailable = "KeyUnavailableException"
     case limitExceeded = "LimitExceededException"
+    case malformedPolicyDocument = "MalformedPolicyDocumentException"
     case notFound = "NotFoundException"
     case tag = "TagException"
     case unsupportedOperation = "UnsupportedOperationException"
@@ -43,6 +45,12 @@ public enum KMSErrorCode: String, Sendable, Codable, CaseIterable, Hashable {
     case xksProxyVpcEndpointServiceInUse = "XksProxyVpcEndpointServiceInUseException"
     case xksProxyVpcEndpointServiceInvalidConfiguration = "XksProxyVpcEndpointServiceInvalidConfigurationException"
     case xksProxyVpcEndpointServiceNotFound = "XksProxyVpcEndpointServiceNotFoundException"
+    // CloudTrail LookupEvents errors (botocore cloudtrail 2013-11-01).
+    case invalidLookupAttributes = "InvalidLookupAttributesException"
+    case invalidTimeRange = "InvalidTimeRangeException"
+    case invalidMaxResults = "InvalidMaxResultsException"
+    case invalidNextToken = "InvalidNextTokenException"
+    case invalidEventCategory = "InvalidEventCategoryException"
     // Common, unmodelled errors of the AWS JSON protocol and SigV4.
     case accessDenied = "AccessDeniedException"
     case incompleteSignature = "IncompleteSignatureException"

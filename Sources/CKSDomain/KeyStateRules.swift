@@ -14,8 +14,20 @@ public enum KeyOperation: String, Sendable, CaseIterable, Hashable {
     case encrypt = "Encrypt"
     case decrypt = "Decrypt"
     case generateDataKey = "GenerateDataKey"
+    case generateDataKeyWithoutPlaintext = "GenerateDataKeyWithoutPlaintext"
+    case reEncrypt = "ReEncrypt"
+    case createGrant = "CreateGrant"
+    case tagResource = "TagResource"
+    case untagResource = "UntagResource"
+    case updateKeyDescription = "UpdateKeyDescription"
+    case updateAlias = "UpdateAlias"
 
-    public var isCryptographic: Bool { self == .encrypt || self == .decrypt || self == .generateDataKey }
+    public var isCryptographic: Bool {
+        switch self {
+        case .encrypt, .decrypt, .generateDataKey, .generateDataKeyWithoutPlaintext, .reEncrypt: return true
+        default: return false
+        }
+    }
 }
 
 /// What a state-valid operation does to the stored state.
@@ -40,9 +52,9 @@ public enum KeyStateRules {
         case .enableKey, .disableKey:
             if state == .pendingDeletion { throw pendingDeletion(arn) }
             if state == .pendingImport { throw KMSError(.kmsInvalidState, "\(arn) is pending import.") }
-        case .createAlias:
+        case .createAlias, .createGrant, .tagResource, .untagResource, .updateKeyDescription, .updateAlias:
             if state == .pendingDeletion { throw pendingDeletion(arn) }
-        case .encrypt, .decrypt, .generateDataKey:
+        case .encrypt, .decrypt, .generateDataKey, .generateDataKeyWithoutPlaintext, .reEncrypt:
             switch state {
             case .enabled: return
             case .disabled: throw KMSError(.disabled, "\(arn) is disabled.")

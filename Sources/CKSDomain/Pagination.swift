@@ -8,6 +8,10 @@ public enum PageMarker {
         case keys = "k"
         case customKeyStores = "s"
         case aliases = "a"
+        case grants = "g"
+        case retirableGrants = "r"
+        case tags = "t"
+        case events = "e"
     }
 
     /// Encodes a position of a list.

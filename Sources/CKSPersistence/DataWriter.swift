@@ -26,6 +26,8 @@ public final class DataWriter: DataReader {
                        ("store", ["creation_date", "changed_at", "settles_at"]),
                        ("alias", ["creation_date", "last_updated"]),
                        ("cluster", ["creation_date"]),
+                       ("grant_entry", ["creation_date"]),
+                       ("key_event", ["event_time"]),
                        ("orphaned_material", ["deletion_date"])]
         for (table, names) in columns {
             for name in names {
@@ -88,9 +90,11 @@ public final class DataWriter: DataReader {
                 [usage.operation, usage.timestamp.timeIntervalSince1970, usage.requestId, usage.cloudTrailEventId, keyId])
     }
 
-    /// Deletes a key and its aliases.
+    /// Deletes a key, its aliases, grants and tags.
     public func deleteKey(id: String) throws {
         try run("DELETE FROM alias WHERE key_id = ?", [id])
+        try run("DELETE FROM grant_entry WHERE key_id = ?", [id])
+        try run("DELETE FROM key_tag WHERE key_id = ?", [id])
         try run("DELETE FROM kms_key WHERE id = ?", [id])
     }
 

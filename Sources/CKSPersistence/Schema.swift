@@ -66,6 +66,48 @@ enum Schema {
             try db.execute(sql: "INSERT OR REPLACE INTO meta (key, value) VALUES (?, ?)",
                            arguments: [SecretSealer.checkMetaKey, secrets.makeCheck()])
         }
+        m.registerMigration("v2-grants-policies-tags") { db in
+            try db.execute(sql: """
+                ALTER TABLE kms_key ADD COLUMN policy TEXT;
+
+                CREATE TABLE grant_entry (
+                    seq INTEGER PRIMARY KEY AUTOINCREMENT, id TEXT NOT NULL UNIQUE, key_id TEXT NOT NULL,
+                    account TEXT NOT NULL, region TEXT NOT NULL, name TEXT, creation_date REAL NOT NULL,
+                    grantee TEXT NOT NULL, retiring TEXT, issuing_account TEXT NOT NULL, operations TEXT NOT NULL,
+                    context_subset TEXT, context_equals TEXT, token TEXT NOT NULL);
+                CREATE INDEX grant_key ON grant_entry(key_id, seq);
+                CREATE INDEX grant_grantee ON grant_entry(key_id, grantee);
+                CREATE INDEX grant_retiring ON grant_entry(account, region, retiring, seq) WHERE retiring IS NOT NULL;
+
+                CREATE TABLE key_tag (
+                    key_id TEXT NOT NULL, tag_key TEXT NOT NULL, tag_value TEXT NOT NULL,
+                    PRIMARY KEY (key_id, tag_key)) WITHOUT ROWID;
+                """)
+        }
+        m.registerMigration("v3-key-events") { db in
+            // The record of every call that touched a key (CloudTrail's LookupEvents), newest first per scope.
+            try db.execute(sql: """
+                CREATE TABLE key_event (
+                    seq INTEGER PRIMARY KEY AUTOINCREMENT, event_id TEXT NOT NULL, event_time REAL NOT NULL,
+                    account TEXT NOT NULL, region TEXT NOT NULL, key_id TEXT, key_param TEXT, operation TEXT NOT NULL,
+                    principal_arn TEXT NOT NULL, username TEXT NOT NULL, access_key_id TEXT, source TEXT NOT NULL,
+                    request_id TEXT NOT NULL, error_code TEXT, error_message TEXT, read_only INTEGER NOT NULL);
+                CREATE INDEX event_scope_time ON key_event(account, region, event_time, seq);
+                CREATE INDEX event_key_time ON key_event(key_id, event_time, seq) WHERE key_id IS NOT NULL;
+                CREATE INDEX event_name_time ON key_event(account, region, operation, event_time, seq);
+                CREATE INDEX event_user_time ON key_event(account, region, username, event_time, seq);
+                CREATE INDEX event_time ON key_event(event_time);
+                """)
+        }
+        m.registerMigration("v4-workloads") { db in
+            try db.execute(sql: """
+                CREATE TABLE workload (
+                    id TEXT PRIMARY KEY NOT NULL, account TEXT NOT NULL, region TEXT NOT NULL, key_id TEXT NOT NULL,
+                    operation TEXT NOT NULL, principal TEXT NOT NULL, every_seconds REAL NOT NULL, next_run REAL NOT NULL
+                ) WITHOUT ROWID;
+                CREATE INDEX workload_next ON workload(next_run);
+                """)
+        }
         return m
     }
 

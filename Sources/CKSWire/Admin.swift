@@ -17,6 +17,8 @@ public enum CksAdmin {
         WireOperation(GetClockRequest.self),
         WireOperation(AdvanceClockRequest.self),
         WireOperation(GetCallerIdentityRequest.self),
+        WireOperation(StartWorkloadRequest.self),
+        WireOperation(StopWorkloadRequest.self),
     ])
 
     /// Operations every authenticated principal may call, whatever its `allow` list (as STS's GetCallerIdentity).

@@ -48,14 +48,16 @@ public struct WireOperation: Sendable {
         requestSchema = R.wireSchema
     }
 
-    /// `TrentService.CreateKey` → `CreateKey`.
+    /// `TrentService.CreateKey` → `CreateKey`; `com.amazonaws.cloudtrail.v20131101.CloudTrail_20131101.LookupEvents`
+    /// → `LookupEvents`.
     public static func operationName(of target: String) -> String {
-        guard let dot = target.firstIndex(of: ".") else { return target }
+        guard let dot = target.lastIndex(of: ".") else { return target }
         return String(target[target.index(after: dot)...])
     }
 
-    /// `TrentService.X` → `kms:X`; `CksAdmin.X` → `cks:X`; anything else → `<prefix>:X`.
+    /// `TrentService.X` → `kms:X`; `CksAdmin.X` → `cks:X`; CloudTrail's → `cloudtrail:X`; anything else → `<prefix>:X`.
     public static func iamAction(for target: String) -> String {
+        if target.hasPrefix(CloudTrailService.targetPrefix + ".") { return "cloudtrail:\(operationName(of: target))" }
         let prefix = target.split(separator: ".", maxSplits: 1).first.map(String.init) ?? ""
         let service: String
         switch prefix {
@@ -72,7 +74,15 @@ public struct WireOperation: Sendable {
     }
 
     /// Every operation the core speaks, KMS and admin, keyed by target.
-    public static let all: [String: WireOperation] = TrentService.operations.merging(CksAdmin.operations) { a, _ in a }
+    public static let all: [String: WireOperation] = TrentService.operations
+        .merging(CksAdmin.operations) { a, _ in a }
+        .merging(CloudTrailService.operations) { a, _ in a }
+
+    /// The SigV4 signing name a request for `target` must be signed for: `cloudtrail` for CloudTrail's targets,
+    /// else `kms` (the admin API is signed as KMS).
+    public static func signingName(for target: String) -> String {
+        target.hasPrefix(CloudTrailService.targetPrefix + ".") ? CloudTrailService.signingName : TrentService.signingName
+    }
 
     /// The operation for a target, or nil (the front answers `UnknownOperationException`).
     public static func lookup(target: String) -> WireOperation? { all[target] }

@@ -38,6 +38,8 @@ public enum XksCallingOperation: String, Sendable {
     case encrypt = "Encrypt"
     case decrypt = "Decrypt"
     case generateDataKey = "GenerateDataKey"
+    case generateDataKeyWithoutPlaintext = "GenerateDataKeyWithoutPlaintext"
+    case reEncrypt = "ReEncrypt"
 }
 
 /// How KMS reports proxy failures: the exception per operation from the spec's table, its message (the same
@@ -126,7 +128,7 @@ public enum XksFailureMapping {
             case .proxy(.accessDenied, _): .kmsInvalidState
             default: .customKeyStoreInvalidState
             }
-        case .encrypt, .decrypt, .generateDataKey:
+        case .encrypt, .decrypt, .generateDataKey, .generateDataKeyWithoutPlaintext, .reEncrypt:
             .kmsInvalidState
         }
     }

@@ -22,13 +22,13 @@ struct RequestFactory: Sendable {
 
     var host: String { "127.0.0.1:\(port)" }
 
-    func make(_ target: String, _ body: String, date: Date = Date()) -> RawRequest {
+    func make(_ target: String, _ body: String, date: Date = Date(), service: String = "kms") -> RawRequest {
         var headers: [(String, String)] = [("Host", host), ("Content-Type", "application/x-amz-json-1.1"),
                                            ("X-Amz-Target", target)]
         switch signing {
         case .sigV4(let credentials, let region):
             headers += SigV4.sign(method: "POST", path: "/", query: "", headers: headers, body: Data(body.utf8),
-                                  credentials: credentials, region: region, service: "kms", date: date)
+                                  credentials: credentials, region: region, service: service, date: date)
         case .staticHeader:
             headers += [("X-Amz-Date", "20250101T000000Z"), ("Authorization", Self.staticAuthorization)]
         }

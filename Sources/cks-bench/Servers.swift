@@ -43,7 +43,7 @@ final class CoreProcess: MeasuredServer {
         guard !fm.fileExists(atPath: file.path) else { return }
         let json = """
         {"principals":[{"name":"bench","account":"\(account)","accessKeyId":"\(credentials.accessKeyId)",\
-        "secretAccessKey":"\(credentials.secretAccessKey)","allow":["kms:*","cks:*"]}]}
+        "secretAccessKey":"\(credentials.secretAccessKey)","allow":["kms:*","cks:*","cloudtrail:LookupEvents"]}]}
 
         """
         guard fm.createFile(atPath: file.path, contents: Data(json.utf8), attributes: [.posixPermissions: 0o600]) else {

@@ -53,6 +53,9 @@ struct ServeCommand: AsyncParsableCommand {
     @Option(help: "Connections open at once; at the limit, the longest-stalled or idle connection is closed to make room.")
     var maxConnections = 1024
 
+    @Flag(help: ArgumentHelp("Benchmarks only: do not record calls (the cost of the use record, A/B).", visibility: .hidden))
+    var benchWithoutUseRecord = false
+
     @Flag(help: "Create a new, empty database where one was expected but is empty or missing (what it held is gone).")
     var `init` = false
 
@@ -136,6 +139,7 @@ struct ServeCommand: AsyncParsableCommand {
         configuration.engine.timeScale = timeScale
         configuration.engine.storeQuota = storeQuota
         configuration.engine.xks = try xksOptions()
+        configuration.engine.recordsUse = !benchWithoutUseRecord
         configuration.engine.durability = Durability(rawValue: durability.uppercased()) ?? .normal
         configuration.engine.recovery = RecoveryChoices(initialize: `init`, readOnly: skipIntegrityCheck,
                                                         acceptLostWriteAheadLog: acceptLostWal, resetClock: resetClock)

@@ -32,6 +32,13 @@ struct KeyStateRulesTests {
         (.encrypt, [nil, (.disabled, "\(arn) is disabled."), pendingDeletion, pendingImport, (.kmsInvalidState, "\(arn) is unavailable.")]),
         (.decrypt, [nil, (.disabled, "\(arn) is disabled."), pendingDeletion, pendingImport, (.kmsInvalidState, "\(arn) is unavailable.")]),
         (.generateDataKey, [nil, (.disabled, "\(arn) is disabled."), pendingDeletion, pendingImport, (.kmsInvalidState, "\(arn) is unavailable.")]),
+        (.generateDataKeyWithoutPlaintext, [nil, (.disabled, "\(arn) is disabled."), pendingDeletion, pendingImport, (.kmsInvalidState, "\(arn) is unavailable.")]),
+        (.reEncrypt, [nil, (.disabled, "\(arn) is disabled."), pendingDeletion, pendingImport, (.kmsInvalidState, "\(arn) is unavailable.")]),
+        (.createGrant, [nil, nil, pendingDeletion, nil, nil]),
+        (.tagResource, [nil, nil, pendingDeletion, nil, nil]),
+        (.untagResource, [nil, nil, pendingDeletion, nil, nil]),
+        (.updateKeyDescription, [nil, nil, pendingDeletion, nil, nil]),
+        (.updateAlias, [nil, nil, pendingDeletion, nil, nil]),
     ]
 
     @Test("every cell", arguments: table)

@@ -13,7 +13,8 @@ func databaseSnapshot(_ url: URL) throws -> [String] {
     defer { try? queue.close() }
     return try queue.read { db in
         var rows: [String] = []
-        for table in ["store", "kms_key", "alias", "cluster", "xks_proxy", "orphaned_material"] {
+        for table in ["store", "kms_key", "alias", "cluster", "xks_proxy", "orphaned_material", "grant_entry", "key_tag",
+                      "workload"] {
             for row in try Row.fetchAll(db, sql: "SELECT * FROM \(table) ORDER BY 1") { rows.append("\(table): \(row)") }
         }
         return rows
@@ -40,7 +41,7 @@ extension Reliability {
         /// The estate the denied requests aim at, each request one that would succeed (and change something) if allowed.
         struct Estate {
             var connected: String, disconnected: String, freeCluster: String, trustAnchor: String
-            var key: String, pendingKey: String, disabledKey: String, ciphertext: String
+            var key: String, pendingKey: String, disabledKey: String, ciphertext: String, grantId: String
 
             func body(for operation: WireOperation) -> String {
                 switch operation.name {
@@ -65,6 +66,21 @@ extension Reliability {
                     return #"{"UriEndpoint":"https://denied.example.com","UriPath":"/kms/xks/v1","AccessKeyId":"ABCDEFGHIJKLMNOPQRST","RawSecretAccessKey":"abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQ","ExternalKeyIds":["k1"]}"#
                 case "SetConnectionFault": return #"{"CustomKeyStoreId":"\#(disconnected)","ConnectionErrorCode":"NETWORK_ERRORS"}"#
                 case "AdvanceClock": return #"{"Seconds":2678400}"#
+                case "CreateGrant":
+                    return #"{"KeyId":"\#(key)","GranteePrincipal":"arn:aws:iam::111122223333:role/denied","Operations":["Decrypt"]}"#
+                case "RetireGrant", "RevokeGrant": return #"{"KeyId":"\#(key)","GrantId":"\#(grantId)"}"#
+                case "PutKeyPolicy":
+                    return #"{"KeyId":"\#(key)","Policy":"{\"Statement\":[{\"Effect\":\"Allow\",\"Principal\":\"*\",\"Action\":\"kms:*\",\"Resource\":\"*\"}]}"}"#
+                case "TagResource": return #"{"KeyId":"\#(key)","Tags":[{"TagKey":"denied","TagValue":"x"}]}"#
+                case "UntagResource": return #"{"KeyId":"\#(key)","TagKeys":["owner"]}"#
+                case "UpdateAlias": return #"{"AliasName":"alias/existing","TargetKeyId":"\#(disabledKey)"}"#
+                case "UpdateKeyDescription": return #"{"KeyId":"\#(key)","Description":"denied"}"#
+                case "ReEncrypt": return #"{"CiphertextBlob":"\#(ciphertext)","DestinationKeyId":"\#(disabledKey)"}"#
+                case "GenerateDataKeyWithoutPlaintext": return #"{"KeyId":"\#(key)","KeySpec":"AES_256"}"#
+                case "ListRetirableGrants": return #"{"RetiringPrincipal":"arn:aws:iam::111122223333:role/app"}"#
+                case "StartWorkload":
+                    return #"{"KeyId":"\#(key)","Operation":"Decrypt","Principal":"arn:aws:iam::111122223333:role/app","EveryMinutes":5}"#
+                case "StopWorkload": return #"{"WorkloadId":"wl-denied"}"#
                 default:
                     if operation.requestSchema.members.contains(where: { $0.name == "KeyId" }) { return #"{"KeyId":"\#(key)"}"# }
                     return "{}"
@@ -82,9 +98,12 @@ extension Reliability {
             try await client.disableKey(keyId: keys[2])
             try await client.createAlias(aliasName: "alias/existing", targetKeyId: keys[0])
             let encrypted = try await client.encrypt(EncryptRequest(keyId: keys[0], plaintext: Data("hello".utf8)))
+            try await client.tagResource(keyId: keys[0], tags: [Tag(tagKey: "owner", tagValue: "auth")])
+            let grant = try await client.createGrant(CreateGrantRequest(
+                keyId: keys[0], granteePrincipal: "arn:aws:iam::111122223333:role/app", operations: ["Decrypt"]))
             return Estate(connected: connected, disconnected: disconnected, freeCluster: free.clusterId,
                           trustAnchor: free.trustAnchorCertificate, key: keys[0], pendingKey: keys[1], disabledKey: keys[2],
-                          ciphertext: encrypted.ciphertextBlob?.base64EncodedString() ?? "")
+                          ciphertext: encrypted.ciphertextBlob?.base64EncodedString() ?? "", grantId: grant.grantId ?? "")
         }
 
         @Test func refusedRequestsChangeNothing() async throws {
@@ -119,7 +138,8 @@ extension Reliability {
                                 "\(operation.target) answers any principal with its own identity: \(answer)")
                         continue
                     }
-                    try await expectRefusal(builder.request(target: operation.target, body: Data(estate.body(for: operation).utf8)),
+                    try await expectRefusal(builder.request(target: operation.target, body: Data(estate.body(for: operation).utf8),
+                                                            service: WireOperation.signingName(for: operation.target)),
                                             "AccessDeniedException", "not authorized to perform: \(operation.iamAction)",
                                             "\(principal.name) → \(operation.target)")
                 }

@@ -27,7 +27,7 @@ import Testing
         let admin = server.adminPrincipal
         #expect(admin.accessKeyId.hasPrefix("AKIA") && admin.accessKeyId.count == 20)
         #expect(admin.secretAccessKey.count == 40)
-        #expect(admin.allow == ["kms:*", "cks:*"])
+        #expect(admin.allow == ["kms:*", "cks:*", "cloudtrail:LookupEvents"])
         #expect(!"\(admin)".contains(admin.secretAccessKey))
 
         // The created credentials work.

@@ -81,7 +81,10 @@ public struct ClientConfigurationResolver: Sendable {
     public var credentialsFileURL: URL { expand(env("AWS_SHARED_CREDENTIALS_FILE") ?? "~/.aws/credentials") }
     public var configFileURL: URL { expand(env("AWS_CONFIG_FILE") ?? "~/.aws/config") }
 
-    public func resolve(_ flags: ClientFlags = ClientFlags()) throws -> ClientConfiguration {
+    /// - Parameter service: the service whose endpoint is resolved: `kms` (`AWS_ENDPOINT_URL_KMS`, services
+    ///   `kms = endpoint_url`) or `cloudtrail` (`AWS_ENDPOINT_URL_CLOUDTRAIL`, services `cloudtrail = endpoint_url`).
+    public func resolve(_ flags: ClientFlags = ClientFlags(), service: String = "kms") throws -> ClientConfiguration {
+        let serviceVariable = "AWS_ENDPOINT_URL_" + service.uppercased()
         var sources: [String: String] = [:]
         let config = SharedConfigFile(contentsOf: configFileURL)
         let credentialsFile = SharedConfigFile(contentsOf: credentialsFileURL)
@@ -109,10 +112,10 @@ public struct ClientConfigurationResolver: Sendable {
         if !ignoreConfigured {
             let servicesName = configProfile?["services"]
             endpointCandidates += [
-                (env("AWS_ENDPOINT_URL_KMS"), "AWS_ENDPOINT_URL_KMS"),
+                (env(serviceVariable), serviceVariable),
                 (env("AWS_ENDPOINT_URL"), "AWS_ENDPOINT_URL"),
-                (servicesName.flatMap { config.services($0)?["kms.endpoint_url"] },
-                 "\(display(configFileURL)) [services \(servicesName ?? "")] kms"),
+                (servicesName.flatMap { config.services($0)?["\(service).endpoint_url"] },
+                 "\(display(configFileURL)) [services \(servicesName ?? "")] \(service)"),
                 (configProfile?["endpoint_url"], configName),
             ]
         }

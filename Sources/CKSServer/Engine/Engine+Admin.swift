@@ -94,6 +94,7 @@ extension KMSEngine {
             let next = current + seconds
             try w.setMeta(Self.metaOffset, String(next))
             advanced.offset = next
+            try self.settleWorkloads(w, now: advanced.now())
             try self.settleExpiredKeys(w, now: advanced.now())
             return next
         } }

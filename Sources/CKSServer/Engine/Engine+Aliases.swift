@@ -20,6 +20,21 @@ extension KMSEngine {
         return EmptyResponse()
     }
 
+    /// Points an existing alias at another key of the same account and region (moving work off a key before it
+    /// is deleted). The new key must not be pending deletion.
+    func updateAlias(_ r: UpdateAliasRequest, _ scope: ResourceScope) async throws -> EmptyResponse {
+        try await write { w, now in
+            guard try w.alias(named: r.aliasName, in: scope) != nil else {
+                throw KMSError(.notFound, "Alias \(scope.aliasARN(r.aliasName)) is not found.")
+            }
+            let key = try Self.resolveKey(r.targetKeyId, allowAlias: false, scope, w, now)
+            let (state, _) = try Self.effectiveState(of: key, w, now)
+            try KeyStateRules.check(.updateAlias, state: state, arn: key.arn)
+            try w.retarget(alias: r.aliasName, in: scope, to: key.id, at: now.kmsRounded)
+        }
+        return EmptyResponse()
+    }
+
     func deleteAlias(_ r: DeleteAliasRequest, _ scope: ResourceScope) async throws -> EmptyResponse {
         try await write { w, _ in
             guard try w.alias(named: r.aliasName, in: scope) != nil else {

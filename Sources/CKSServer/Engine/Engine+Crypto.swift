@@ -6,23 +6,26 @@ import Foundation
 
 /// Cryptographic operations with real AES-256-GCM, so what a teardown step does to an application is observable.
 extension KMSEngine {
-    func encrypt(_ r: EncryptRequest, _ scope: ResourceScope, requestId: String? = nil) async throws -> EncryptResponse {
+    func encrypt(_ r: EncryptRequest, _ caller: Caller) async throws -> EncryptResponse {
         try Self.checkAlgorithm(r.encryptionAlgorithm)
-        if let live = try await liveKey(r.keyId, scope, operation: .encrypt) {
-            if r.dryRun == true { throw KMSError(.dryRunOperation, "The request would have succeeded, but the DryRun option is set.") }
-            let blob = try await sealLive(live, r.plaintext, context: r.encryptionContext ?? [:], operation: .encrypt, requestId: requestId)
-            try await finishLive(live, scope, operation: .encrypt, requestId: requestId)
-            return EncryptResponse(ciphertextBlob: blob, keyId: live.key.arn, encryptionAlgorithm: "SYMMETRIC_DEFAULT")
-        }
-        return try await useKey(r.keyId, scope, operation: .encrypt, dryRun: r.dryRun == true, requestId: requestId) { key in
+        if let tokens = r.grantTokens { try Self.checkGrantTokens(tokens) }
+        if let answer = try await useLiveKey(r.keyId, caller, operation: .encrypt, context: r.encryptionContext,
+                                             dryRun: r.dryRun == true, { live in
+            EncryptResponse(ciphertextBlob: try await self.sealLive(live, r.plaintext, context: r.encryptionContext ?? [:],
+                                                                   operation: .encrypt, requestId: caller.requestId),
+                            keyId: live.key.arn, encryptionAlgorithm: "SYMMETRIC_DEFAULT")
+        }) { return answer }
+        return try await useKey(r.keyId, caller, operation: .encrypt, context: r.encryptionContext, dryRun: r.dryRun == true) { key in
             let blob = try CiphertextBlob.seal(r.plaintext, keyId: key.id, material: key.material ?? Data(),
                                                context: r.encryptionContext ?? [:])
             return EncryptResponse(ciphertextBlob: blob, keyId: key.arn, encryptionAlgorithm: "SYMMETRIC_DEFAULT")
         }
     }
 
-    func decrypt(_ r: DecryptRequest, _ scope: ResourceScope, requestId: String? = nil) async throws -> DecryptResponse {
+    func decrypt(_ r: DecryptRequest, _ caller: Caller) async throws -> DecryptResponse {
+        let scope = caller.scope
         try Self.checkAlgorithm(r.encryptionAlgorithm)
+        if let tokens = r.grantTokens { try Self.checkGrantTokens(tokens) }
         guard let blob = r.ciphertextBlob else { throw KMSError(.validation, "CiphertextBlob is required.") }
         let keyId = try CiphertextBlob.keyId(of: blob)
         if let requested = r.keyId {
@@ -32,41 +35,110 @@ extension KMSEngine {
                 throw KMSError(.incorrectKey, "The key ID in the request does not identify a KMS key that can perform this operation.")
             }
         }
-        if let live = try await liveKey(keyId, scope, operation: .decrypt) {
-            if r.dryRun == true { throw KMSError(.dryRunOperation, "The request would have succeeded, but the DryRun option is set.") }
-            let plaintext = try await openLive(live, blob, context: r.encryptionContext ?? [:], requestId: requestId)
-            try await finishLive(live, scope, operation: .decrypt, requestId: requestId)
-            return DecryptResponse(keyId: live.key.arn, plaintext: plaintext, encryptionAlgorithm: "SYMMETRIC_DEFAULT", keyMaterialId: nil)
-        }
-        return try await useKey(keyId, scope, operation: .decrypt, dryRun: r.dryRun == true, requestId: requestId) { key in
+        if let answer = try await useLiveKey(keyId, caller, operation: .decrypt, context: r.encryptionContext,
+                                             dryRun: r.dryRun == true, { live in
+            DecryptResponse(keyId: live.key.arn, plaintext: try await self.openLive(live, blob, context: r.encryptionContext ?? [:],
+                                                                                    requestId: caller.requestId),
+                            encryptionAlgorithm: "SYMMETRIC_DEFAULT", keyMaterialId: nil)
+        }) { return answer }
+        return try await useKey(keyId, caller, operation: .decrypt, context: r.encryptionContext, dryRun: r.dryRun == true) { key in
             let plaintext = try CiphertextBlob.open(blob, material: key.material ?? Data(), context: r.encryptionContext ?? [:])
             return DecryptResponse(keyId: key.arn, plaintext: plaintext, encryptionAlgorithm: "SYMMETRIC_DEFAULT",
                                    keyMaterialId: key.origin == .awsKMS ? key.material.map(Self.materialIdentifier) : nil)
         }
     }
 
-    func generateDataKey(_ r: GenerateDataKeyRequest, _ scope: ResourceScope, requestId: String? = nil) async throws -> GenerateDataKeyResponse {
-        let size: Int
-        switch (r.keySpec, r.numberOfBytes) {
-        case ("AES_256", nil): size = 32
-        case ("AES_128", nil): size = 16
-        case (nil, let n?): size = n
-        default: throw KMSError(.validation, "Please specify either number of bytes or key spec.")
-        }
-        if let live = try await liveKey(r.keyId, scope, operation: .generateDataKey) {
-            if r.dryRun == true { throw KMSError(.dryRunOperation, "The request would have succeeded, but the DryRun option is set.") }
+    func generateDataKey(_ r: GenerateDataKeyRequest, _ caller: Caller) async throws -> GenerateDataKeyResponse {
+        let size = try Self.dataKeySize(keySpec: r.keySpec, numberOfBytes: r.numberOfBytes)
+        if let tokens = r.grantTokens { try Self.checkGrantTokens(tokens) }
+        if let answer = try await useLiveKey(r.keyId, caller, operation: .generateDataKey, context: r.encryptionContext,
+                                             dryRun: r.dryRun == true, { live in
             let plaintext = Self.randomBytes(size)
-            let blob = try await sealLive(live, plaintext, context: r.encryptionContext ?? [:], operation: .generateDataKey,
-                                          requestId: requestId)
-            try await finishLive(live, scope, operation: .generateDataKey, requestId: requestId)
-            return GenerateDataKeyResponse(ciphertextBlob: blob, plaintext: plaintext, keyId: live.key.arn, keyMaterialId: nil)
-        }
-        return try await useKey(r.keyId, scope, operation: .generateDataKey, dryRun: r.dryRun == true, requestId: requestId) { key in
+            return GenerateDataKeyResponse(ciphertextBlob: try await self.sealLive(live, plaintext, context: r.encryptionContext ?? [:],
+                                                                                  operation: .generateDataKey, requestId: caller.requestId),
+                                           plaintext: plaintext, keyId: live.key.arn, keyMaterialId: nil)
+        }) { return answer }
+        return try await useKey(r.keyId, caller, operation: .generateDataKey, context: r.encryptionContext, dryRun: r.dryRun == true) { key in
             let plaintext = Self.randomBytes(size)
             let blob = try CiphertextBlob.seal(plaintext, keyId: key.id, material: key.material ?? Data(),
                                                context: r.encryptionContext ?? [:])
             return GenerateDataKeyResponse(ciphertextBlob: blob, plaintext: plaintext, keyId: key.arn,
                                            keyMaterialId: key.origin == .awsKMS ? key.material.map(Self.materialIdentifier) : nil)
+        }
+    }
+
+    static func dataKeySize(keySpec: String?, numberOfBytes: Int?) throws -> Int {
+        switch (keySpec, numberOfBytes) {
+        case ("AES_256", nil): return 32
+        case ("AES_128", nil): return 16
+        case (nil, let n?): return n
+        default: throw KMSError(.validation, "Please specify either number of bytes or key spec.")
+        }
+    }
+
+    func generateDataKeyWithoutPlaintext(_ r: GenerateDataKeyWithoutPlaintextRequest, _ caller: Caller) async throws
+        -> GenerateDataKeyWithoutPlaintextResponse {
+        let size = try Self.dataKeySize(keySpec: r.keySpec, numberOfBytes: r.numberOfBytes)
+        if let tokens = r.grantTokens { try Self.checkGrantTokens(tokens) }
+        if let answer = try await useLiveKey(r.keyId, caller, operation: .generateDataKeyWithoutPlaintext, context: r.encryptionContext,
+                                             dryRun: r.dryRun == true, { live in
+            GenerateDataKeyWithoutPlaintextResponse(
+                ciphertextBlob: try await self.sealLive(live, Self.randomBytes(size), context: r.encryptionContext ?? [:],
+                                                        operation: .generateDataKeyWithoutPlaintext, requestId: caller.requestId),
+                keyId: live.key.arn, keyMaterialId: nil)
+        }) { return answer }
+        return try await useKey(r.keyId, caller, operation: .generateDataKeyWithoutPlaintext, context: r.encryptionContext,
+                                dryRun: r.dryRun == true) { key in
+            let blob = try CiphertextBlob.seal(Self.randomBytes(size), keyId: key.id, material: key.material ?? Data(),
+                                               context: r.encryptionContext ?? [:])
+            return GenerateDataKeyWithoutPlaintextResponse(ciphertextBlob: blob, keyId: key.arn,
+                keyMaterialId: key.origin == .awsKMS ? key.material.map(Self.materialIdentifier) : nil)
+        }
+    }
+
+    /// Decrypts under the source key and encrypts under the destination key, server side: the way to move
+    /// ciphertext off a key before it is deleted. Each key is checked (state, backend, grants) as its own use.
+    func reEncrypt(_ r: ReEncryptRequest, _ caller: Caller) async throws -> ReEncryptResponse {
+        let scope = caller.scope
+        try Self.checkAlgorithm(r.sourceEncryptionAlgorithm)
+        try Self.checkAlgorithm(r.destinationEncryptionAlgorithm)
+        if let tokens = r.grantTokens { try Self.checkGrantTokens(tokens) }
+        guard let blob = r.ciphertextBlob else { throw KMSError(.validation, "CiphertextBlob is required.") }
+        let sourceId = try CiphertextBlob.keyId(of: blob)
+        if let requested = r.sourceKeyId {
+            let named = try await read { db, now in try Self.resolveKey(requested, allowAlias: true, scope, db, now).id }
+            guard named == sourceId else {
+                throw KMSError(.incorrectKey, "The key ID in the request does not identify a KMS key that can perform this operation.")
+            }
+        }
+        let fromLive = try await useLiveKey(sourceId, caller, operation: .reEncrypt, grantOperation: "ReEncryptFrom",
+                                            context: r.sourceEncryptionContext, dryRun: false, { live in
+            (try await self.openLive(live, blob, context: r.sourceEncryptionContext ?? [:], operation: .reEncrypt,
+                                     requestId: caller.requestId), live.key.arn)
+        })
+        let (plaintext, source): (Data, String)
+        if let fromLive {
+            (plaintext, source) = fromLive
+        } else {
+            (plaintext, source) = try await useKey(sourceId, caller, operation: .reEncrypt, grantOperation: "ReEncryptFrom",
+                                                   context: r.sourceEncryptionContext, dryRun: false) { key in
+                (try CiphertextBlob.open(blob, material: key.material ?? Data(), context: r.sourceEncryptionContext ?? [:]), key.arn)
+            }
+        }
+        if let answer = try await useLiveKey(r.destinationKeyId, caller, operation: .reEncrypt, grantOperation: "ReEncryptTo",
+                                             context: r.destinationEncryptionContext, dryRun: r.dryRun == true, { live in
+            ReEncryptResponse(ciphertextBlob: try await self.sealLive(live, plaintext, context: r.destinationEncryptionContext ?? [:],
+                                                                     operation: .reEncrypt, requestId: caller.requestId),
+                              sourceKeyId: source, keyId: live.key.arn, sourceEncryptionAlgorithm: "SYMMETRIC_DEFAULT",
+                              destinationEncryptionAlgorithm: "SYMMETRIC_DEFAULT")
+        }) { return answer }
+        return try await useKey(r.destinationKeyId, caller, operation: .reEncrypt, grantOperation: "ReEncryptTo",
+                                context: r.destinationEncryptionContext, dryRun: r.dryRun == true) { key in
+            let sealed = try CiphertextBlob.seal(plaintext, keyId: key.id, material: key.material ?? Data(),
+                                                 context: r.destinationEncryptionContext ?? [:])
+            return ReEncryptResponse(ciphertextBlob: sealed, sourceKeyId: source, keyId: key.arn,
+                                     sourceEncryptionAlgorithm: "SYMMETRIC_DEFAULT",
+                                     destinationEncryptionAlgorithm: "SYMMETRIC_DEFAULT")
         }
     }
 
@@ -87,23 +159,50 @@ extension KMSEngine {
     /// Runs a cryptographic operation on a key in one write transaction: resolves it (aliases allowed), checks
     /// table 2.3 and the simulated backend, runs `body`, and records the key's last usage (except on a database
     /// served read-only for recovery, where decrypting what it still holds is the point).
-    func useKey<T: Sendable>(_ keyId: String, _ scope: ResourceScope, operation: KeyOperation, dryRun: Bool,
-                             requestId: String?, _ body: @escaping @Sendable (KMSKey) throws -> T) async throws -> T {
-        try await write { w, now in
+    /// `liveChecked`: called by `useLiveKey` once the key's real proxy answered.
+    @discardableResult
+    func useKey<T: Sendable>(_ keyId: String, _ caller: Caller, operation: KeyOperation, grantOperation: String? = nil,
+                             context: [String: String]?, dryRun: Bool, liveChecked: Bool = false,
+                             _ body: @escaping @Sendable (KMSKey) throws -> T) async throws -> T {
+        let scope = caller.scope, requestId = caller.requestId ?? UUID().uuidString.lowercased()
+        let trail = caller.trail
+        let eventId = UUID().uuidString.lowercased()
+        let result = try await write { w, now in
             let key = try Self.resolveKey(keyId, allowAlias: true, scope, w, now)
+            let grant = try Self.authorizingGrant(caller, key: key, operation: grantOperation ?? operation.rawValue,
+                                                  context: context, w)
+            let source = grant.map { "grant:\($0.id)" } ?? "principals-file"
+            trail?.notes.withLock {
+                $0.keyId = key.id
+                $0.source = source
+            }
             let (state, store) = try Self.effectiveState(of: key, w, now)
             try KeyStateRules.check(operation, state: state, arn: key.arn)
-            if let store { try Self.checkBackend(key, store, w) }
+            if let store, try !self.checkLiveBackend(store, liveChecked: liveChecked, w) { try Self.checkBackend(key, store, w) }
             let result = try body(key)
             if dryRun {
                 throw KMSError(.dryRunOperation, "The request would have succeeded, but the DryRun option is set.")
             }
             if self.isReadOnly { return result }
-            try w.recordUsage(keyId: key.id, KeyLastUsage(operation: operation.rawValue, timestamp: now.kmsRounded,
-                                                          requestId: requestId ?? UUID().uuidString.lowercased(),
-                                                          cloudTrailEventId: UUID().uuidString.lowercased()))
+            let at = now.kmsRounded
+            try w.recordUsage(keyId: key.id, KeyLastUsage(operation: operation.rawValue, timestamp: at,
+                                                          requestId: requestId, cloudTrailEventId: eventId))
+            // The event of this use is written in the same transaction as the last usage, so the two agree and
+            // the answer needs no second commit. ReEncrypt records one event per key it uses.
+            if trail != nil {
+                try w.insert(events: [KeyEvent(
+                    eventId: eventId, time: now, scope: scope, keyId: key.id, keyParameter: keyId,
+                    operation: operation.rawValue, principalArn: caller.arn, username: caller.principalName,
+                    accessKeyId: caller.accessKeyId, source: source, requestId: requestId, errorCode: nil,
+                    errorMessage: nil, readOnly: true)])
+            }
             return result
         }
+        trail?.notes.withLock {
+            $0.recordedInline = true
+            $0.eventId = eventId
+        }
+        return result
     }
 
     /// A CONNECTED store whose backing store cannot serve the key: crypto fails with KMSInvalidStateException

@@ -33,6 +33,7 @@ extension KMSEngine {
             throw KMSError(.validation, "XksKeyId is valid only when Origin is EXTERNAL_KEY_STORE.")
         }
         let description = r.description ?? ""
+        if let policy = r.policy { try KeyPolicyRules.validate(policy) }
         let checkedLive = try await checkLiveExternalKey(r, scope)
         let (key, store) = try await write { w, now -> (KMSKey, CustomKeyStore?) in
             var keyStore: CustomKeyStore?
@@ -69,6 +70,8 @@ extension KMSEngine {
                 keyStore = store
             }
             try w.insert(key)
+            if let policy = r.policy { try w.setPolicy(keyId: key.id, policy) }
+            if let tags = r.tags, !tags.isEmpty { try Self.applyTags(tags, keyId: key.id, w) }
             return (key, keyStore)
         }
         return CreateKeyResponse(keyMetadata: Self.metadata(key, state: key.effectiveState(storeState: store?.connection.state), store: store))
@@ -95,7 +98,16 @@ extension KMSEngine {
 
     static func newKeyMaterial() -> Data { SymmetricKey(size: .bits256).withUnsafeBytes { Data($0) } }
 
-    func describeKey(_ r: DescribeKeyRequest, _ scope: ResourceScope) async throws -> DescribeKeyResponse {
+    func describeKey(_ r: DescribeKeyRequest, _ caller: Caller) async throws -> DescribeKeyResponse {
+        let scope = caller.scope
+        if caller.needsGrant {
+            return try await read { db, now in
+                let key = try Self.resolveKey(r.keyId, allowAlias: true, scope, db, now)
+                _ = try Self.authorizingGrant(caller, key: key, operation: "DescribeKey", context: nil, db)
+                let (state, store) = try Self.effectiveState(of: key, db, now)
+                return DescribeKeyResponse(keyMetadata: Self.metadata(key, state: state, store: store))
+            }
+        }
         // A key id (not an alias or ARN) whose rows are cached is answered without a database transaction;
         // a deleted key goes the database way, which says why it is not found.
         if case .keyId(let id)? = KeyReference.parse(r.keyId, in: scope),

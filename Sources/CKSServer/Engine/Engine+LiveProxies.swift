@@ -228,17 +228,43 @@ extension KMSEngine {
         var endpoint: XksProxyEndpoint
     }
 
-    /// The key named by `keyId` when it lives in a store served by a real proxy; nil otherwise (the simulated path).
-    func liveKey(_ keyId: String, _ scope: ResourceScope, operation: KeyOperation) async throws -> LiveKey? {
+    /// A cryptographic operation on a key of a store served by a real proxy; nil when the key is not one (the
+    /// caller then takes the simulated path, `useKey`). The key is resolved and checked (grant, key state) in a
+    /// read, `outside` makes the proxy call with no transaction open, then `useKey` checks again and records the
+    /// use (last usage, the use record's event) with the answer.
+    func useLiveKey<T: Sendable>(_ keyId: String, _ caller: Caller, operation: KeyOperation, grantOperation: String? = nil,
+                                 context: [String: String]?, dryRun: Bool,
+                                 _ outside: @Sendable (LiveKey) async throws -> T) async throws -> T? {
         guard liveProxies.client != nil, liveProxies.liveStoresPossible else { return nil }
-        return try await read { db, now -> LiveKey? in
+        let scope = caller.scope
+        let live = try await read { db, now -> LiveKey? in
             let key = try Self.resolveKey(keyId, allowAlias: true, scope, db, now)
             guard key.origin == .externalKeyStore, let storeId = key.customKeyStoreId, let row = try db.store(id: storeId),
                   let xks = row.xks, try self.isLive(xks, db) else { return nil }
+            _ = try Self.authorizingGrant(caller, key: key, operation: grantOperation ?? operation.rawValue, context: context, db)
             let (state, _) = Self.effectiveState(of: key, storeRow: row, now)
             try KeyStateRules.check(operation, state: state, arn: key.arn)
             return LiveKey(key: key, externalKeyId: key.xksKeyId ?? "", endpoint: Self.endpoint(xks, row.scope))
         }
+        guard let live else { return nil }
+        if dryRun {
+            try await useKey(keyId, caller, operation: operation, grantOperation: grantOperation, context: context, dryRun: true,
+                             liveChecked: true) { _ in () }
+        }
+        let answer = try await outside(live)
+        try await useKey(keyId, caller, operation: operation, grantOperation: grantOperation, context: context, dryRun: false,
+                         liveChecked: true) { _ in () }
+        return answer
+    }
+
+    /// In `useKey`: a key whose store is served by a real proxy must have come through `useLiveKey`.
+    func checkLiveBackend(_ store: CustomKeyStore, liveChecked: Bool, _ r: DataReader) throws -> Bool {
+        guard try isLive(store.xks, r) else { return false }
+        if !liveChecked {
+            liveProxies.noteLiveStore()
+            throw KMSError(.kmsInternal, "The custom key store of this key is served by its external key store proxy; retry the request.")
+        }
+        return true
     }
 
     /// Seals `plaintext` with the key's own material (inner layer), then has the proxy encrypt that under the
@@ -258,17 +284,18 @@ extension KMSEngine {
     }
 
     /// The reverse of `sealLive`.
-    func openLive(_ live: LiveKey, _ blob: Data, context: [String: String], requestId: String?) async throws -> Data {
-        guard let client = liveProxies.client else { throw XksFailureMapping.error(.unreachable("no client"), during: .decrypt) }
+    func openLive(_ live: LiveKey, _ blob: Data, context: [String: String], operation: XksCallingOperation = .decrypt,
+                  requestId: String?) async throws -> Data {
+        guard let client = liveProxies.client else { throw XksFailureMapping.error(.unreachable("no client"), during: operation) }
         let parts = try ExternalCiphertextBlob.decode(blob)
         let inner: Data
         do {
             inner = try await client.decrypt(live.endpoint, externalKeyId: live.externalKeyId, request: XKSDecryptRequest(
-                requestMetadata: metadata(live, .decrypt, requestId), ciphertext: parts.ciphertext,
+                requestMetadata: metadata(live, operation, requestId), ciphertext: parts.ciphertext,
                 ciphertextMetadata: parts.ciphertextMetadata, additionalAuthenticatedData: CiphertextBlob.aad(live.key.id, context),
                 initializationVector: parts.initializationVector, authenticationTag: parts.authenticationTag))
         } catch {
-            throw XksFailureMapping.error(error, during: .decrypt)
+            throw XksFailureMapping.error(error, during: operation)
         }
         do {
             return try CiphertextBlob.open(inner, material: live.key.material ?? Data(), context: context)
@@ -282,20 +309,6 @@ extension KMSEngine {
     private func metadata(_ live: LiveKey, _ operation: XksCallingOperation, _ requestId: String?) -> XKSRequestMetadata {
         XKSRequestMetadata(awsPrincipalArn: Self.callerArn ?? "arn:aws:iam::\(live.key.scope.account):root", kmsKeyArn: live.key.arn,
                            kmsOperation: operation.rawValue, kmsRequestId: requestId ?? Self.newRequestId())
-    }
-
-    /// After the proxy answered: the key is checked again (it may have been disabled or scheduled for deletion
-    /// meanwhile) and its last usage recorded, in one write.
-    func finishLive(_ live: LiveKey, _ scope: ResourceScope, operation: KeyOperation, requestId: String?) async throws {
-        try await write { w, now in
-            let key = try Self.resolveKey(live.key.id, allowAlias: false, scope, w, now)
-            let (state, _) = try Self.effectiveState(of: key, w, now)
-            try KeyStateRules.check(operation, state: state, arn: key.arn)
-            if self.isReadOnly { return }
-            try w.recordUsage(keyId: key.id, KeyLastUsage(operation: operation.rawValue, timestamp: now.kmsRounded,
-                                                          requestId: requestId ?? Self.newRequestId(),
-                                                          cloudTrailEventId: Self.newRequestId()))
-        }
     }
 
     // MARK: - Periodic health check

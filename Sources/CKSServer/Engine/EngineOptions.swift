@@ -24,6 +24,11 @@ public struct EngineOptions: Sendable {
     /// How to reach real XKS proxies; nil: no client, so every external key store is served by the simulated
     /// proxies of the admin API (an unregistered endpoint is unreachable).
     public var xks: XksClientOptions?
+    /// The most events the use record keeps (the oldest go first); with the 90-day retention this bounds the
+    /// database. About 400 bytes per event with its indexes: 5,000,000 events ≈ 2 GB.
+    public var maxRecordedEvents: Int64 = 5_000_000
+    /// Whether calls are recorded at all: false only to measure the record's cost (`cks-bench`, A/B).
+    public var recordsUse = true
 
     public init(storeQuota: Int = 10, timeScale: Double = 1, connectDuration: TimeInterval = 20 * 60,
                 disconnectDuration: TimeInterval = 30, durability: Durability = .normal,

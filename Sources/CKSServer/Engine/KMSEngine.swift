@@ -19,6 +19,10 @@ public final class KMSEngine: KMSRequestHandling, Sendable {
     let keyRows = KeyRowCache()
     /// The client of real XKS proxies and the periodic health check of their stores.
     let liveProxies: LiveProxies
+    /// The use record's group-commit writer; nil on a database served read-only.
+    let recorder: EventRecorder?
+    /// Set by `close()`: the workload ticker stops.
+    let closed = Mutex(false)
 
     static let metaOffset = "clock.offset"
     static let metaScale = "clock.timeScale"
@@ -93,6 +97,8 @@ public final class KMSEngine: KMSRequestHandling, Sendable {
         self.clock = Mutex(clock)
         self.trackingStart = trackingStart
         self.notices = notices
+        self.recorder = database.isReadOnly || !options.recordsUse ? nil : EventRecorder(database: database, maxEvents: options.maxRecordedEvents)
+        if !database.isReadOnly { startWorkloadTicker() }
     }
 
     /// What opening changed or found, for the operator (files tightened, secrets sealed, the clock reset).
@@ -107,6 +113,7 @@ public final class KMSEngine: KMSRequestHandling, Sendable {
     /// Closes the database (in-flight accesses finish first).
     public func close() throws {
         liveProxies.stop()
+        closed.withLock { $0 = true }
         try database.close()
     }
 
@@ -118,11 +125,11 @@ public final class KMSEngine: KMSRequestHandling, Sendable {
     public func handle(target: String, body: Data, caller: Caller) async throws -> Data {
         // An unknown target is refused before the body is looked at, as the front does.
         let handler = try Self.handler(for: target)
-        return try await run(handler, parsed: try WireCodec.parseBody(body), caller: caller)
+        return try await recorded(handler, target: target, parsed: try WireCodec.parseBody(body), caller: caller)
     }
 
     public func handle(target: String, parsed: JSONValue, body: Data, caller: Caller) async throws -> Data {
-        try await run(try Self.handler(for: target), parsed: parsed, caller: caller)
+        try await recorded(try Self.handler(for: target), target: target, parsed: parsed, caller: caller)
     }
 
     static func handler(for target: String) throws(KMSError) -> Handler {
@@ -166,7 +173,7 @@ public final class KMSEngine: KMSRequestHandling, Sendable {
         route(UpdateCustomKeyStoreRequest.self) { try await $0.updateCustomKeyStore($1, $2.scope) },
         route(DeleteCustomKeyStoreRequest.self) { try await $0.deleteCustomKeyStore($1, $2.scope) },
         route(CreateKeyRequest.self) { try await $0.createKey($1, $2.scope) },
-        route(DescribeKeyRequest.self) { try await $0.describeKey($1, $2.scope) },
+        route(DescribeKeyRequest.self) { try await $0.describeKey($1, $2) },
         route(ListKeysRequest.self) { try await $0.listKeys($1, $2.scope) },
         route(ScheduleKeyDeletionRequest.self) { try await $0.scheduleKeyDeletion($1, $2.scope) },
         route(CancelKeyDeletionRequest.self) { try await $0.cancelKeyDeletion($1, $2.scope) },
@@ -176,9 +183,25 @@ public final class KMSEngine: KMSRequestHandling, Sendable {
         route(CreateAliasRequest.self) { try await $0.createAlias($1, $2.scope) },
         route(ListAliasesRequest.self) { try await $0.listAliases($1, $2.scope) },
         route(DeleteAliasRequest.self) { try await $0.deleteAlias($1, $2.scope) },
-        route(EncryptRequest.self) { try await $0.encrypt($1, $2.scope, requestId: $2.requestId) },
-        route(DecryptRequest.self) { try await $0.decrypt($1, $2.scope, requestId: $2.requestId) },
-        route(GenerateDataKeyRequest.self) { try await $0.generateDataKey($1, $2.scope, requestId: $2.requestId) },
+        route(EncryptRequest.self) { try await $0.encrypt($1, $2) },
+        route(DecryptRequest.self) { try await $0.decrypt($1, $2) },
+        route(GenerateDataKeyRequest.self) { try await $0.generateDataKey($1, $2) },
+        route(GenerateDataKeyWithoutPlaintextRequest.self) { try await $0.generateDataKeyWithoutPlaintext($1, $2) },
+        route(ReEncryptRequest.self) { try await $0.reEncrypt($1, $2) },
+        route(CreateGrantRequest.self) { try await $0.createGrant($1, $2) },
+        route(ListGrantsRequest.self) { try await $0.listGrants($1, $2.scope) },
+        route(ListRetirableGrantsRequest.self) { try await $0.listRetirableGrants($1, $2.scope) },
+        route(RetireGrantRequest.self) { try await $0.retireGrant($1, $2) },
+        route(RevokeGrantRequest.self) { try await $0.revokeGrant($1, $2.scope) },
+        route(GetKeyPolicyRequest.self) { try await $0.getKeyPolicy($1, $2.scope) },
+        route(PutKeyPolicyRequest.self) { try await $0.putKeyPolicy($1, $2.scope) },
+        route(ListKeyPoliciesRequest.self) { try await $0.listKeyPolicies($1, $2.scope) },
+        route(TagResourceRequest.self) { try await $0.tagResource($1, $2.scope) },
+        route(UntagResourceRequest.self) { try await $0.untagResource($1, $2.scope) },
+        route(ListResourceTagsRequest.self) { try await $0.listResourceTags($1, $2.scope) },
+        route(UpdateAliasRequest.self) { try await $0.updateAlias($1, $2.scope) },
+        route(UpdateKeyDescriptionRequest.self) { try await $0.updateKeyDescription($1, $2.scope) },
+        lookupEventsRoute(),
         route(GenerateRandomRequest.self) { try await $0.generateRandom($1, $2.scope) },
         route(CreateCloudHsmClusterRequest.self) { try await $0.createCloudHsmCluster($1, $2.scope) },
         route(DescribeCloudHsmClustersRequest.self) { try await $0.describeCloudHsmClusters($1, $2.scope) },
@@ -187,6 +210,8 @@ public final class KMSEngine: KMSRequestHandling, Sendable {
         route(SetConnectionFaultRequest.self) { try await $0.setConnectionFault($1, $2.scope) },
         route(GetClockRequest.self) { engine, _, _ in ClockResponse(now: engine.now().kmsRounded) },
         route(AdvanceClockRequest.self) { try await $0.advanceClock($1, $2.scope) },
+        route(StartWorkloadRequest.self) { try await $0.startWorkload($1, $2.scope) },
+        route(StopWorkloadRequest.self) { try await $0.stopWorkload($1, $2.scope) },
         route(GetCallerIdentityRequest.self) { _, _, caller in
             CallerIdentityResponse(account: caller.account, arn: caller.arn, userId: caller.principalName)
         },
@@ -217,6 +242,7 @@ public final class KMSEngine: KMSRequestHandling, Sendable {
         return try await keyRows.aroundWrite {
             try await database.write { w in
                 let now = self.now()
+                try self.settleWorkloads(w, now: now)
                 try self.settleExpiredKeys(w, now: now)
                 return try body(w, now)
             }

@@ -74,22 +74,28 @@ public struct KMSFront: Sendable {
         let region: String
         do {
             (principal, region) = try authenticate(method: method, path: path, query: query, headers: headers,
-                                                   body: body, now: now)
+                                                   body: body, service: WireOperation.signingName(for: target), now: now)
         } catch {
             logger.debug("request refused", metadata: ["target": "\(target)", "error": "\(error.code.rawValue)"])
             return .error(error)
         }
 
-        guard principal.isAllowed(operation.iamAction) || CksAdmin.unrestrictedTargets.contains(operation.target) else {
+        let allowed = principal.isAllowed(operation.iamAction) || CksAdmin.unrestrictedTargets.contains(operation.target)
+        // An operation a grant can allow goes on to the engine, which looks for a grant on the key.
+        let needsGrant = !allowed && GrantAuthorization.grantable.contains(operation.target)
+        guard allowed || needsGrant else {
             let resource = Self.resource(for: operation, body: parsed, region: region, account: principal.account)
             logger.debug("access denied", metadata: ["principal": "\(principal.name)", "action": "\(operation.iamAction)"])
-            return .error(KMSError(.accessDenied, "User: \(principal.arn) is not authorized to perform: "
-                + "\(operation.iamAction) on resource: \(resource) because no identity-based policy allows the "
-                + "\(operation.iamAction) action"))
+            let error = GrantAuthorization.denied(arn: principal.arn, action: operation.iamAction, resource: resource)
+            await handler.recordRefusal(target: target, parsed: parsed, caller: Caller(
+                account: principal.account, region: region, principalName: principal.name, requestId: requestId,
+                principalArn: principal.principalArn, accessKeyId: principal.accessKeyId), error: error)
+            return .error(error)
         }
 
         let caller = Caller(account: principal.account, region: region, principalName: principal.name,
-                            requestId: requestId)
+                            requestId: requestId, principalArn: principal.principalArn, needsGrant: needsGrant,
+                            accessKeyId: principal.accessKeyId)
         do {
             let output = try await handler.handle(target: target, parsed: parsed, body: body, caller: caller)
             return FrontResponse(status: 200, body: output)
@@ -115,14 +121,14 @@ public struct KMSFront: Sendable {
 
     /// Verifies SigV4 and resolves the principal; the region comes from the credential scope.
     func authenticate(method: String, path: String, query: String, headers: [(String, String)], body: Data,
-                      now: Date) throws(KMSError) -> (Principal, String) {
+                      service: String = "kms", now: Date) throws(KMSError) -> (Principal, String) {
         do {
             let authorization = try SigV4Authorization.parse(header("authorization", in: headers))
             guard let principal = principals.principal(accessKeyId: authorization.accessKeyId) else {
                 throw KMSError(.unrecognizedClient, "The security token included in the request is invalid.")
             }
             try SigV4Verifier.verify(authorization, method: method, path: path, query: query, headers: headers,
-                                     body: body, secretAccessKey: principal.secretAccessKey, expectedService: "kms",
+                                     body: body, secretAccessKey: principal.secretAccessKey, expectedService: service,
                                      now: now, maxSkew: maxSkew)
             return (principal, authorization.region)
         } catch let error as KMSError {

@@ -6,7 +6,9 @@ import Glibc
 #endif
 
 /// A caller the core knows: its SigV4 credentials, its account, and the IAM-style actions it may perform.
-/// File format: `{"principals":[{"name","account","accessKeyId","secretAccessKey","allow":["kms:*","cks:*"]}]}`.
+/// File format: `{"principals":[{"name","account","accessKeyId","secretAccessKey","allow":["kms:*","cks:*"]}]}`,
+/// optionally `"arn"` naming the principal as grants and CloudTrail do (an IAM role ARN, for example); without it
+/// the principal is the IAM user `arn:aws:iam::ACCOUNT:user/NAME`.
 public struct Principal: Codable, Sendable, Hashable, CustomStringConvertible, CustomDebugStringConvertible,
     CustomReflectable {
     public var name: String
@@ -17,13 +19,22 @@ public struct Principal: Codable, Sendable, Hashable, CustomStringConvertible, C
     /// IAM-style action patterns (`kms:*`, `kms:Describe*`, `cks:AdvanceClock`); `*` and `?` are wildcards,
     /// matching is case-insensitive as in IAM.
     public var allow: [String]
+    /// The principal's ARN when it is not the IAM user of its name (a role, for example).
+    public var principalArn: String?
 
-    public init(name: String, account: String, accessKeyId: String, secretAccessKey: String, allow: [String]) {
+    enum CodingKeys: String, CodingKey {
+        case name, account, accessKeyId, secretAccessKey, allow
+        case principalArn = "arn"
+    }
+
+    public init(name: String, account: String, accessKeyId: String, secretAccessKey: String, allow: [String],
+                arn: String? = nil) {
         self.name = name
         self.account = account
         self.accessKeyId = accessKeyId
         self.secretAccessKey = secretAccessKey
         self.allow = allow
+        self.principalArn = arn
     }
 
     /// Whether `action` (`kms:DeleteCustomKeyStore`) is allowed by one of the patterns.
@@ -31,8 +42,8 @@ public struct Principal: Codable, Sendable, Hashable, CustomStringConvertible, C
         allow.contains { IAMPattern.matches(pattern: $0, action) }
     }
 
-    /// The ARN in AccessDenied messages.
-    public var arn: String { "arn:aws:iam::\(account):user/\(name)" }
+    /// The ARN in AccessDenied messages, grants and recorded events.
+    public var arn: String { principalArn ?? "arn:aws:iam::\(account):user/\(name)" }
 
     /// Never shows the secret.
     public var description: String {
@@ -87,6 +98,14 @@ public struct PrincipalDirectory: Sendable {
             }
             guard principal.account.count == 12, principal.account.allSatisfy(\.isASCII), principal.account.allSatisfy(\.isNumber)
             else { throw PrincipalsFileError(message: "principal '\(principal.name)': account must be 12 digits") }
+            if let arn = principal.principalArn {
+                let parts = arn.split(separator: ":", maxSplits: 5, omittingEmptySubsequences: false)
+                guard parts.count == 6, parts[0] == "arn", parts[2] == "iam" || parts[2] == "sts", parts[4] == principal.account,
+                      !parts[5].isEmpty else {
+                    throw PrincipalsFileError(message: "principal '\(principal.name)': arn \(arn) must be an IAM ARN of its "
+                        + "account, such as arn:aws:iam::\(principal.account):role/NAME")
+                }
+            }
             guard index[principal.accessKeyId] == nil else {
                 throw PrincipalsFileError(message: "access key id \(principal.accessKeyId) is listed twice")
             }
@@ -147,7 +166,7 @@ public struct PrincipalDirectory: Sendable {
         let keyId = "AKIA" + String((0..<16).map { _ in base32.randomElement(using: &rng)! })
         let secret = String((0..<40).map { _ in secretAlphabet.randomElement(using: &rng)! })
         return Principal(name: "admin", account: "111122223333", accessKeyId: keyId, secretAccessKey: secret,
-                         allow: ["kms:*", "cks:*"])
+                         allow: ["kms:*", "cks:*", "cloudtrail:LookupEvents"])
     }
 
     private static func create(at url: URL) throws(PrincipalsFileError) {

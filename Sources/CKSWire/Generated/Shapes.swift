@@ -2123,6 +2123,975 @@ extension GenerateRandomResponse: CustomStringConvertible, CustomDebugStringConv
     }
 }
 
+/// `CreateGrantRequest`.
+public struct CreateGrantRequest: Codable, Sendable, Hashable {
+    public var keyId: String
+    public var granteePrincipal: String
+    public var retiringPrincipal: String?
+    public var operations: [String]
+    public var constraints: GrantConstraints?
+    public var grantTokens: [String]?
+    public var name: String?
+    public var dryRun: Bool?
+
+    public init(keyId: String, granteePrincipal: String, retiringPrincipal: String? = nil, operations: [String], constraints: GrantConstraints? = nil, grantTokens: [String]? = nil, name: String? = nil, dryRun: Bool? = nil) {
+        self.keyId = keyId
+        self.granteePrincipal = granteePrincipal
+        self.retiringPrincipal = retiringPrincipal
+        self.operations = operations
+        self.constraints = constraints
+        self.grantTokens = grantTokens
+        self.name = name
+        self.dryRun = dryRun
+    }
+
+    enum CodingKeys: String, CodingKey {
+        case keyId = "KeyId"
+        case granteePrincipal = "GranteePrincipal"
+        case retiringPrincipal = "RetiringPrincipal"
+        case operations = "Operations"
+        case constraints = "Constraints"
+        case grantTokens = "GrantTokens"
+        case name = "Name"
+        case dryRun = "DryRun"
+    }
+
+    /// Lenient: unknown members are ignored and an unknown enum value reads as nil.
+    public init(from decoder: any Decoder) throws {
+        let c = try decoder.container(keyedBy: CodingKeys.self)
+        self.keyId = try c.decode(String.self, forKey: .keyId)
+        self.granteePrincipal = try c.decode(String.self, forKey: .granteePrincipal)
+        self.retiringPrincipal = try c.decodeIfPresent(String.self, forKey: .retiringPrincipal)
+        self.operations = try c.decode([String].self, forKey: .operations)
+        self.constraints = try c.decodeIfPresent(GrantConstraints.self, forKey: .constraints)
+        self.grantTokens = try c.decodeIfPresent([String].self, forKey: .grantTokens)
+        self.name = try c.decodeIfPresent(String.self, forKey: .name)
+        self.dryRun = try c.decodeIfPresent(Bool.self, forKey: .dryRun)
+    }
+}
+
+extension CreateGrantRequest {
+    /// The model's members and constraints, enforced by `WireValidator`.
+    public static let wireSchema = WireStructure(name: "CreateGrantRequest", members: [
+        WireMember("KeyId", required: true, .string(WireStringRules(min: 1, max: 2048))),
+        WireMember("GranteePrincipal", required: true, .string(WireStringRules(min: 1, max: 256, pattern: #"^[\w+=,.@:/-]+$"#))),
+        WireMember("RetiringPrincipal", required: false, .string(WireStringRules(min: 1, max: 256, pattern: #"^[\w+=,.@:/-]+$"#))),
+        WireMember("Operations", required: true, .list(member: .string(WireStringRules(enumValues: ["Decrypt", "Encrypt", "GenerateDataKey", "GenerateDataKeyWithoutPlaintext", "ReEncryptFrom", "ReEncryptTo", "Sign", "Verify", "GetPublicKey", "CreateGrant", "RetireGrant", "DescribeKey", "GenerateDataKeyPair", "GenerateDataKeyPairWithoutPlaintext", "GenerateMac", "VerifyMac", "DeriveSharedSecret"])), min: nil, max: nil)),
+        WireMember("Constraints", required: false, .structure(GrantConstraints.wireSchema)),
+        WireMember("GrantTokens", required: false, .list(member: .string(WireStringRules(min: 1, max: 8192)), min: 0, max: 10)),
+        WireMember("Name", required: false, .string(WireStringRules(min: 1, max: 256, pattern: "^[a-zA-Z0-9:/_-]+$"))),
+        WireMember("DryRun", required: false, .boolean),
+    ])
+}
+
+/// `GrantConstraints`: Use this structure to allow cryptographic operations in the grant only when the operation request includes the specified encryption context.
+public struct GrantConstraints: Codable, Sendable, Hashable {
+    public var encryptionContextSubset: [String: String]?
+    public var encryptionContextEquals: [String: String]?
+
+    public init(encryptionContextSubset: [String: String]? = nil, encryptionContextEquals: [String: String]? = nil) {
+        self.encryptionContextSubset = encryptionContextSubset
+        self.encryptionContextEquals = encryptionContextEquals
+    }
+
+    enum CodingKeys: String, CodingKey {
+        case encryptionContextSubset = "EncryptionContextSubset"
+        case encryptionContextEquals = "EncryptionContextEquals"
+    }
+
+    /// Lenient: unknown members are ignored and an unknown enum value reads as nil.
+    public init(from decoder: any Decoder) throws {
+        let c = try decoder.container(keyedBy: CodingKeys.self)
+        self.encryptionContextSubset = try c.decodeIfPresent([String: String].self, forKey: .encryptionContextSubset)
+        self.encryptionContextEquals = try c.decodeIfPresent([String: String].self, forKey: .encryptionContextEquals)
+    }
+}
+
+extension GrantConstraints {
+    /// The model's members and constraints, enforced by `WireValidator`.
+    public static let wireSchema = WireStructure(name: "GrantConstraints", members: [
+        WireMember("EncryptionContextSubset", required: false, .map(key: .string(WireStringRules()), value: .string(WireStringRules()), min: nil, max: nil)),
+        WireMember("EncryptionContextEquals", required: false, .map(key: .string(WireStringRules()), value: .string(WireStringRules()), min: nil, max: nil)),
+    ])
+}
+
+/// `CreateGrantResponse`.
+public struct CreateGrantResponse: Codable, Sendable, Hashable {
+    public var grantToken: String?
+    public var grantId: String?
+
+    public init(grantToken: String? = nil, grantId: String? = nil) {
+        self.grantToken = grantToken
+        self.grantId = grantId
+    }
+
+    enum CodingKeys: String, CodingKey {
+        case grantToken = "GrantToken"
+        case grantId = "GrantId"
+    }
+
+    /// Lenient: unknown members are ignored and an unknown enum value reads as nil.
+    public init(from decoder: any Decoder) throws {
+        let c = try decoder.container(keyedBy: CodingKeys.self)
+        self.grantToken = try c.decodeIfPresent(String.self, forKey: .grantToken)
+        self.grantId = try c.decodeIfPresent(String.self, forKey: .grantId)
+    }
+}
+
+extension CreateGrantResponse {
+    /// The model's members and constraints, enforced by `WireValidator`.
+    public static let wireSchema = WireStructure(name: "CreateGrantResponse", members: [
+        WireMember("GrantToken", required: false, .string(WireStringRules(min: 1, max: 8192))),
+        WireMember("GrantId", required: false, .string(WireStringRules(min: 1, max: 128))),
+    ])
+}
+
+/// `ListGrantsRequest`.
+public struct ListGrantsRequest: Codable, Sendable, Hashable {
+    public var limit: Int?
+    public var marker: String?
+    public var keyId: String
+    public var grantId: String?
+    public var granteePrincipal: String?
+
+    public init(limit: Int? = nil, marker: String? = nil, keyId: String, grantId: String? = nil, granteePrincipal: String? = nil) {
+        self.limit = limit
+        self.marker = marker
+        self.keyId = keyId
+        self.grantId = grantId
+        self.granteePrincipal = granteePrincipal
+    }
+
+    enum CodingKeys: String, CodingKey {
+        case limit = "Limit"
+        case marker = "Marker"
+        case keyId = "KeyId"
+        case grantId = "GrantId"
+        case granteePrincipal = "GranteePrincipal"
+    }
+
+    /// Lenient: unknown members are ignored and an unknown enum value reads as nil.
+    public init(from decoder: any Decoder) throws {
+        let c = try decoder.container(keyedBy: CodingKeys.self)
+        self.limit = try c.decodeIfPresent(Int.self, forKey: .limit)
+        self.marker = try c.decodeIfPresent(String.self, forKey: .marker)
+        self.keyId = try c.decode(String.self, forKey: .keyId)
+        self.grantId = try c.decodeIfPresent(String.self, forKey: .grantId)
+        self.granteePrincipal = try c.decodeIfPresent(String.self, forKey: .granteePrincipal)
+    }
+}
+
+extension ListGrantsRequest {
+    /// The model's members and constraints, enforced by `WireValidator`.
+    public static let wireSchema = WireStructure(name: "ListGrantsRequest", members: [
+        WireMember("Limit", required: false, .integer(min: 1, max: 1000, bits: 32)),
+        WireMember("Marker", required: false, .string(WireStringRules(min: 1, max: 1024, pattern: #"[\u0020-\u00FF]*"#))),
+        WireMember("KeyId", required: true, .string(WireStringRules(min: 1, max: 2048))),
+        WireMember("GrantId", required: false, .string(WireStringRules(min: 1, max: 128))),
+        WireMember("GranteePrincipal", required: false, .string(WireStringRules(min: 1, max: 256, pattern: #"^[\w+=,.@:/-]+$"#))),
+    ])
+}
+
+/// `ListGrantsResponse`.
+public struct ListGrantsResponse: Codable, Sendable, Hashable {
+    public var grants: [GrantListEntry]?
+    public var nextMarker: String?
+    public var truncated: Bool?
+
+    public init(grants: [GrantListEntry]? = nil, nextMarker: String? = nil, truncated: Bool? = nil) {
+        self.grants = grants
+        self.nextMarker = nextMarker
+        self.truncated = truncated
+    }
+
+    enum CodingKeys: String, CodingKey {
+        case grants = "Grants"
+        case nextMarker = "NextMarker"
+        case truncated = "Truncated"
+    }
+
+    /// Lenient: unknown members are ignored and an unknown enum value reads as nil.
+    public init(from decoder: any Decoder) throws {
+        let c = try decoder.container(keyedBy: CodingKeys.self)
+        self.grants = try c.decodeIfPresent([GrantListEntry].self, forKey: .grants)
+        self.nextMarker = try c.decodeIfPresent(String.self, forKey: .nextMarker)
+        self.truncated = try c.decodeIfPresent(Bool.self, forKey: .truncated)
+    }
+}
+
+extension ListGrantsResponse {
+    /// The model's members and constraints, enforced by `WireValidator`.
+    public static let wireSchema = WireStructure(name: "ListGrantsResponse", members: [
+        WireMember("Grants", required: false, .list(member: .structure(GrantListEntry.wireSchema), min: nil, max: nil)),
+        WireMember("NextMarker", required: false, .string(WireStringRules(min: 1, max: 1024, pattern: #"[\u0020-\u00FF]*"#))),
+        WireMember("Truncated", required: false, .boolean),
+    ])
+}
+
+/// `GrantListEntry`: Contains information about a grant.
+public struct GrantListEntry: Codable, Sendable, Hashable {
+    public var keyId: String?
+    public var grantId: String?
+    public var name: String?
+    public var creationDate: Date?
+    public var granteePrincipal: String?
+    public var retiringPrincipal: String?
+    public var issuingAccount: String?
+    public var operations: [String]?
+    public var constraints: GrantConstraints?
+
+    public init(keyId: String? = nil, grantId: String? = nil, name: String? = nil, creationDate: Date? = nil, granteePrincipal: String? = nil, retiringPrincipal: String? = nil, issuingAccount: String? = nil, operations: [String]? = nil, constraints: GrantConstraints? = nil) {
+        self.keyId = keyId
+        self.grantId = grantId
+        self.name = name
+        self.creationDate = creationDate
+        self.granteePrincipal = granteePrincipal
+        self.retiringPrincipal = retiringPrincipal
+        self.issuingAccount = issuingAccount
+        self.operations = operations
+        self.constraints = constraints
+    }
+
+    enum CodingKeys: String, CodingKey {
+        case keyId = "KeyId"
+        case grantId = "GrantId"
+        case name = "Name"
+        case creationDate = "CreationDate"
+        case granteePrincipal = "GranteePrincipal"
+        case retiringPrincipal = "RetiringPrincipal"
+        case issuingAccount = "IssuingAccount"
+        case operations = "Operations"
+        case constraints = "Constraints"
+    }
+
+    /// Lenient: unknown members are ignored and an unknown enum value reads as nil.
+    public init(from decoder: any Decoder) throws {
+        let c = try decoder.container(keyedBy: CodingKeys.self)
+        self.keyId = try c.decodeIfPresent(String.self, forKey: .keyId)
+        self.grantId = try c.decodeIfPresent(String.self, forKey: .grantId)
+        self.name = try c.decodeIfPresent(String.self, forKey: .name)
+        self.creationDate = try c.decodeIfPresent(Date.self, forKey: .creationDate)
+        self.granteePrincipal = try c.decodeIfPresent(String.self, forKey: .granteePrincipal)
+        self.retiringPrincipal = try c.decodeIfPresent(String.self, forKey: .retiringPrincipal)
+        self.issuingAccount = try c.decodeIfPresent(String.self, forKey: .issuingAccount)
+        self.operations = try c.decodeIfPresent([String].self, forKey: .operations)
+        self.constraints = try c.decodeIfPresent(GrantConstraints.self, forKey: .constraints)
+    }
+}
+
+extension GrantListEntry {
+    /// The model's members and constraints, enforced by `WireValidator`.
+    public static let wireSchema = WireStructure(name: "GrantListEntry", members: [
+        WireMember("KeyId", required: false, .string(WireStringRules(min: 1, max: 2048))),
+        WireMember("GrantId", required: false, .string(WireStringRules(min: 1, max: 128))),
+        WireMember("Name", required: false, .string(WireStringRules(min: 1, max: 256, pattern: "^[a-zA-Z0-9:/_-]+$"))),
+        WireMember("CreationDate", required: false, .timestamp),
+        WireMember("GranteePrincipal", required: false, .string(WireStringRules(min: 1, max: 256, pattern: #"^[\w+=,.@:/-]+$"#))),
+        WireMember("RetiringPrincipal", required: false, .string(WireStringRules(min: 1, max: 256, pattern: #"^[\w+=,.@:/-]+$"#))),
+        WireMember("IssuingAccount", required: false, .string(WireStringRules(min: 1, max: 256, pattern: #"^[\w+=,.@:/-]+$"#))),
+        WireMember("Operations", required: false, .list(member: .string(WireStringRules(enumValues: ["Decrypt", "Encrypt", "GenerateDataKey", "GenerateDataKeyWithoutPlaintext", "ReEncryptFrom", "ReEncryptTo", "Sign", "Verify", "GetPublicKey", "CreateGrant", "RetireGrant", "DescribeKey", "GenerateDataKeyPair", "GenerateDataKeyPairWithoutPlaintext", "GenerateMac", "VerifyMac", "DeriveSharedSecret"])), min: nil, max: nil)),
+        WireMember("Constraints", required: false, .structure(GrantConstraints.wireSchema)),
+    ])
+}
+
+/// `ListRetirableGrantsRequest`.
+public struct ListRetirableGrantsRequest: Codable, Sendable, Hashable {
+    public var limit: Int?
+    public var marker: String?
+    public var retiringPrincipal: String
+
+    public init(limit: Int? = nil, marker: String? = nil, retiringPrincipal: String) {
+        self.limit = limit
+        self.marker = marker
+        self.retiringPrincipal = retiringPrincipal
+    }
+
+    enum CodingKeys: String, CodingKey {
+        case limit = "Limit"
+        case marker = "Marker"
+        case retiringPrincipal = "RetiringPrincipal"
+    }
+
+    /// Lenient: unknown members are ignored and an unknown enum value reads as nil.
+    public init(from decoder: any Decoder) throws {
+        let c = try decoder.container(keyedBy: CodingKeys.self)
+        self.limit = try c.decodeIfPresent(Int.self, forKey: .limit)
+        self.marker = try c.decodeIfPresent(String.self, forKey: .marker)
+        self.retiringPrincipal = try c.decode(String.self, forKey: .retiringPrincipal)
+    }
+}
+
+extension ListRetirableGrantsRequest {
+    /// The model's members and constraints, enforced by `WireValidator`.
+    public static let wireSchema = WireStructure(name: "ListRetirableGrantsRequest", members: [
+        WireMember("Limit", required: false, .integer(min: 1, max: 1000, bits: 32)),
+        WireMember("Marker", required: false, .string(WireStringRules(min: 1, max: 1024, pattern: #"[\u0020-\u00FF]*"#))),
+        WireMember("RetiringPrincipal", required: true, .string(WireStringRules(min: 1, max: 256, pattern: #"^[\w+=,.@:/-]+$"#))),
+    ])
+}
+
+/// `RetireGrantRequest`.
+public struct RetireGrantRequest: Codable, Sendable, Hashable {
+    public var grantToken: String?
+    public var keyId: String?
+    public var grantId: String?
+    public var dryRun: Bool?
+
+    public init(grantToken: String? = nil, keyId: String? = nil, grantId: String? = nil, dryRun: Bool? = nil) {
+        self.grantToken = grantToken
+        self.keyId = keyId
+        self.grantId = grantId
+        self.dryRun = dryRun
+    }
+
+    enum CodingKeys: String, CodingKey {
+        case grantToken = "GrantToken"
+        case keyId = "KeyId"
+        case grantId = "GrantId"
+        case dryRun = "DryRun"
+    }
+
+    /// Lenient: unknown members are ignored and an unknown enum value reads as nil.
+    public init(from decoder: any Decoder) throws {
+        let c = try decoder.container(keyedBy: CodingKeys.self)
+        self.grantToken = try c.decodeIfPresent(String.self, forKey: .grantToken)
+        self.keyId = try c.decodeIfPresent(String.self, forKey: .keyId)
+        self.grantId = try c.decodeIfPresent(String.self, forKey: .grantId)
+        self.dryRun = try c.decodeIfPresent(Bool.self, forKey: .dryRun)
+    }
+}
+
+extension RetireGrantRequest {
+    /// The model's members and constraints, enforced by `WireValidator`.
+    public static let wireSchema = WireStructure(name: "RetireGrantRequest", members: [
+        WireMember("GrantToken", required: false, .string(WireStringRules(min: 1, max: 8192))),
+        WireMember("KeyId", required: false, .string(WireStringRules(min: 1, max: 2048))),
+        WireMember("GrantId", required: false, .string(WireStringRules(min: 1, max: 128))),
+        WireMember("DryRun", required: false, .boolean),
+    ])
+}
+
+/// `RevokeGrantRequest`.
+public struct RevokeGrantRequest: Codable, Sendable, Hashable {
+    public var keyId: String
+    public var grantId: String
+    public var dryRun: Bool?
+
+    public init(keyId: String, grantId: String, dryRun: Bool? = nil) {
+        self.keyId = keyId
+        self.grantId = grantId
+        self.dryRun = dryRun
+    }
+
+    enum CodingKeys: String, CodingKey {
+        case keyId = "KeyId"
+        case grantId = "GrantId"
+        case dryRun = "DryRun"
+    }
+
+    /// Lenient: unknown members are ignored and an unknown enum value reads as nil.
+    public init(from decoder: any Decoder) throws {
+        let c = try decoder.container(keyedBy: CodingKeys.self)
+        self.keyId = try c.decode(String.self, forKey: .keyId)
+        self.grantId = try c.decode(String.self, forKey: .grantId)
+        self.dryRun = try c.decodeIfPresent(Bool.self, forKey: .dryRun)
+    }
+}
+
+extension RevokeGrantRequest {
+    /// The model's members and constraints, enforced by `WireValidator`.
+    public static let wireSchema = WireStructure(name: "RevokeGrantRequest", members: [
+        WireMember("KeyId", required: true, .string(WireStringRules(min: 1, max: 2048))),
+        WireMember("GrantId", required: true, .string(WireStringRules(min: 1, max: 128))),
+        WireMember("DryRun", required: false, .boolean),
+    ])
+}
+
+/// `GetKeyPolicyRequest`.
+public struct GetKeyPolicyRequest: Codable, Sendable, Hashable {
+    public var keyId: String
+    public var policyName: String?
+
+    public init(keyId: String, policyName: String? = nil) {
+        self.keyId = keyId
+        self.policyName = policyName
+    }
+
+    enum CodingKeys: String, CodingKey {
+        case keyId = "KeyId"
+        case policyName = "PolicyName"
+    }
+
+    /// Lenient: unknown members are ignored and an unknown enum value reads as nil.
+    public init(from decoder: any Decoder) throws {
+        let c = try decoder.container(keyedBy: CodingKeys.self)
+        self.keyId = try c.decode(String.self, forKey: .keyId)
+        self.policyName = try c.decodeIfPresent(String.self, forKey: .policyName)
+    }
+}
+
+extension GetKeyPolicyRequest {
+    /// The model's members and constraints, enforced by `WireValidator`.
+    public static let wireSchema = WireStructure(name: "GetKeyPolicyRequest", members: [
+        WireMember("KeyId", required: true, .string(WireStringRules(min: 1, max: 2048))),
+        WireMember("PolicyName", required: false, .string(WireStringRules(min: 1, max: 128, pattern: #"[\w]+"#))),
+    ])
+}
+
+/// `GetKeyPolicyResponse`.
+public struct GetKeyPolicyResponse: Codable, Sendable, Hashable {
+    public var policy: String?
+    public var policyName: String?
+
+    public init(policy: String? = nil, policyName: String? = nil) {
+        self.policy = policy
+        self.policyName = policyName
+    }
+
+    enum CodingKeys: String, CodingKey {
+        case policy = "Policy"
+        case policyName = "PolicyName"
+    }
+
+    /// Lenient: unknown members are ignored and an unknown enum value reads as nil.
+    public init(from decoder: any Decoder) throws {
+        let c = try decoder.container(keyedBy: CodingKeys.self)
+        self.policy = try c.decodeIfPresent(String.self, forKey: .policy)
+        self.policyName = try c.decodeIfPresent(String.self, forKey: .policyName)
+    }
+}
+
+extension GetKeyPolicyResponse {
+    /// The model's members and constraints, enforced by `WireValidator`.
+    public static let wireSchema = WireStructure(name: "GetKeyPolicyResponse", members: [
+        WireMember("Policy", required: false, .string(WireStringRules(min: 1, max: 131072, pattern: #"[\u0009\u000A\u000D\u0020-\u00FF]+"#))),
+        WireMember("PolicyName", required: false, .string(WireStringRules(min: 1, max: 128, pattern: #"[\w]+"#))),
+    ])
+}
+
+/// `PutKeyPolicyRequest`.
+public struct PutKeyPolicyRequest: Codable, Sendable, Hashable {
+    public var keyId: String
+    public var policyName: String?
+    public var policy: String
+    public var bypassPolicyLockoutSafetyCheck: Bool?
+
+    public init(keyId: String, policyName: String? = nil, policy: String, bypassPolicyLockoutSafetyCheck: Bool? = nil) {
+        self.keyId = keyId
+        self.policyName = policyName
+        self.policy = policy
+        self.bypassPolicyLockoutSafetyCheck = bypassPolicyLockoutSafetyCheck
+    }
+
+    enum CodingKeys: String, CodingKey {
+        case keyId = "KeyId"
+        case policyName = "PolicyName"
+        case policy = "Policy"
+        case bypassPolicyLockoutSafetyCheck = "BypassPolicyLockoutSafetyCheck"
+    }
+
+    /// Lenient: unknown members are ignored and an unknown enum value reads as nil.
+    public init(from decoder: any Decoder) throws {
+        let c = try decoder.container(keyedBy: CodingKeys.self)
+        self.keyId = try c.decode(String.self, forKey: .keyId)
+        self.policyName = try c.decodeIfPresent(String.self, forKey: .policyName)
+        self.policy = try c.decode(String.self, forKey: .policy)
+        self.bypassPolicyLockoutSafetyCheck = try c.decodeIfPresent(Bool.self, forKey: .bypassPolicyLockoutSafetyCheck)
+    }
+}
+
+extension PutKeyPolicyRequest {
+    /// The model's members and constraints, enforced by `WireValidator`.
+    public static let wireSchema = WireStructure(name: "PutKeyPolicyRequest", members: [
+        WireMember("KeyId", required: true, .string(WireStringRules(min: 1, max: 2048))),
+        WireMember("PolicyName", required: false, .string(WireStringRules(min: 1, max: 128, pattern: #"[\w]+"#))),
+        WireMember("Policy", required: true, .string(WireStringRules(min: 1, max: 131072, pattern: #"[\u0009\u000A\u000D\u0020-\u00FF]+"#))),
+        WireMember("BypassPolicyLockoutSafetyCheck", required: false, .boolean),
+    ])
+}
+
+/// `ListKeyPoliciesRequest`.
+public struct ListKeyPoliciesRequest: Codable, Sendable, Hashable {
+    public var keyId: String
+    public var limit: Int?
+    public var marker: String?
+
+    public init(keyId: String, limit: Int? = nil, marker: String? = nil) {
+        self.keyId = keyId
+        self.limit = limit
+        self.marker = marker
+    }
+
+    enum CodingKeys: String, CodingKey {
+        case keyId = "KeyId"
+        case limit = "Limit"
+        case marker = "Marker"
+    }
+
+    /// Lenient: unknown members are ignored and an unknown enum value reads as nil.
+    public init(from decoder: any Decoder) throws {
+        let c = try decoder.container(keyedBy: CodingKeys.self)
+        self.keyId = try c.decode(String.self, forKey: .keyId)
+        self.limit = try c.decodeIfPresent(Int.self, forKey: .limit)
+        self.marker = try c.decodeIfPresent(String.self, forKey: .marker)
+    }
+}
+
+extension ListKeyPoliciesRequest {
+    /// The model's members and constraints, enforced by `WireValidator`.
+    public static let wireSchema = WireStructure(name: "ListKeyPoliciesRequest", members: [
+        WireMember("KeyId", required: true, .string(WireStringRules(min: 1, max: 2048))),
+        WireMember("Limit", required: false, .integer(min: 1, max: 1000, bits: 32)),
+        WireMember("Marker", required: false, .string(WireStringRules(min: 1, max: 1024, pattern: #"[\u0020-\u00FF]*"#))),
+    ])
+}
+
+/// `ListKeyPoliciesResponse`.
+public struct ListKeyPoliciesResponse: Codable, Sendable, Hashable {
+    public var policyNames: [String]?
+    public var nextMarker: String?
+    public var truncated: Bool?
+
+    public init(policyNames: [String]? = nil, nextMarker: String? = nil, truncated: Bool? = nil) {
+        self.policyNames = policyNames
+        self.nextMarker = nextMarker
+        self.truncated = truncated
+    }
+
+    enum CodingKeys: String, CodingKey {
+        case policyNames = "PolicyNames"
+        case nextMarker = "NextMarker"
+        case truncated = "Truncated"
+    }
+
+    /// Lenient: unknown members are ignored and an unknown enum value reads as nil.
+    public init(from decoder: any Decoder) throws {
+        let c = try decoder.container(keyedBy: CodingKeys.self)
+        self.policyNames = try c.decodeIfPresent([String].self, forKey: .policyNames)
+        self.nextMarker = try c.decodeIfPresent(String.self, forKey: .nextMarker)
+        self.truncated = try c.decodeIfPresent(Bool.self, forKey: .truncated)
+    }
+}
+
+extension ListKeyPoliciesResponse {
+    /// The model's members and constraints, enforced by `WireValidator`.
+    public static let wireSchema = WireStructure(name: "ListKeyPoliciesResponse", members: [
+        WireMember("PolicyNames", required: false, .list(member: .string(WireStringRules(min: 1, max: 128, pattern: #"[\w]+"#)), min: nil, max: nil)),
+        WireMember("NextMarker", required: false, .string(WireStringRules(min: 1, max: 1024, pattern: #"[\u0020-\u00FF]*"#))),
+        WireMember("Truncated", required: false, .boolean),
+    ])
+}
+
+/// `TagResourceRequest`.
+public struct TagResourceRequest: Codable, Sendable, Hashable {
+    public var keyId: String
+    public var tags: [Tag]
+
+    public init(keyId: String, tags: [Tag]) {
+        self.keyId = keyId
+        self.tags = tags
+    }
+
+    enum CodingKeys: String, CodingKey {
+        case keyId = "KeyId"
+        case tags = "Tags"
+    }
+
+    /// Lenient: unknown members are ignored and an unknown enum value reads as nil.
+    public init(from decoder: any Decoder) throws {
+        let c = try decoder.container(keyedBy: CodingKeys.self)
+        self.keyId = try c.decode(String.self, forKey: .keyId)
+        self.tags = try c.decode([Tag].self, forKey: .tags)
+    }
+}
+
+extension TagResourceRequest {
+    /// The model's members and constraints, enforced by `WireValidator`.
+    public static let wireSchema = WireStructure(name: "TagResourceRequest", members: [
+        WireMember("KeyId", required: true, .string(WireStringRules(min: 1, max: 2048))),
+        WireMember("Tags", required: true, .list(member: .structure(Tag.wireSchema), min: nil, max: nil)),
+    ])
+}
+
+/// `UntagResourceRequest`.
+public struct UntagResourceRequest: Codable, Sendable, Hashable {
+    public var keyId: String
+    public var tagKeys: [String]
+
+    public init(keyId: String, tagKeys: [String]) {
+        self.keyId = keyId
+        self.tagKeys = tagKeys
+    }
+
+    enum CodingKeys: String, CodingKey {
+        case keyId = "KeyId"
+        case tagKeys = "TagKeys"
+    }
+
+    /// Lenient: unknown members are ignored and an unknown enum value reads as nil.
+    public init(from decoder: any Decoder) throws {
+        let c = try decoder.container(keyedBy: CodingKeys.self)
+        self.keyId = try c.decode(String.self, forKey: .keyId)
+        self.tagKeys = try c.decode([String].self, forKey: .tagKeys)
+    }
+}
+
+extension UntagResourceRequest {
+    /// The model's members and constraints, enforced by `WireValidator`.
+    public static let wireSchema = WireStructure(name: "UntagResourceRequest", members: [
+        WireMember("KeyId", required: true, .string(WireStringRules(min: 1, max: 2048))),
+        WireMember("TagKeys", required: true, .list(member: .string(WireStringRules(min: 1, max: 128)), min: nil, max: nil)),
+    ])
+}
+
+/// `ListResourceTagsRequest`.
+public struct ListResourceTagsRequest: Codable, Sendable, Hashable {
+    public var keyId: String
+    public var limit: Int?
+    public var marker: String?
+
+    public init(keyId: String, limit: Int? = nil, marker: String? = nil) {
+        self.keyId = keyId
+        self.limit = limit
+        self.marker = marker
+    }
+
+    enum CodingKeys: String, CodingKey {
+        case keyId = "KeyId"
+        case limit = "Limit"
+        case marker = "Marker"
+    }
+
+    /// Lenient: unknown members are ignored and an unknown enum value reads as nil.
+    public init(from decoder: any Decoder) throws {
+        let c = try decoder.container(keyedBy: CodingKeys.self)
+        self.keyId = try c.decode(String.self, forKey: .keyId)
+        self.limit = try c.decodeIfPresent(Int.self, forKey: .limit)
+        self.marker = try c.decodeIfPresent(String.self, forKey: .marker)
+    }
+}
+
+extension ListResourceTagsRequest {
+    /// The model's members and constraints, enforced by `WireValidator`.
+    public static let wireSchema = WireStructure(name: "ListResourceTagsRequest", members: [
+        WireMember("KeyId", required: true, .string(WireStringRules(min: 1, max: 2048))),
+        WireMember("Limit", required: false, .integer(min: 1, max: 1000, bits: 32)),
+        WireMember("Marker", required: false, .string(WireStringRules(min: 1, max: 1024, pattern: #"[\u0020-\u00FF]*"#))),
+    ])
+}
+
+/// `ListResourceTagsResponse`.
+public struct ListResourceTagsResponse: Codable, Sendable, Hashable {
+    public var tags: [Tag]?
+    public var nextMarker: String?
+    public var truncated: Bool?
+
+    public init(tags: [Tag]? = nil, nextMarker: String? = nil, truncated: Bool? = nil) {
+        self.tags = tags
+        self.nextMarker = nextMarker
+        self.truncated = truncated
+    }
+
+    enum CodingKeys: String, CodingKey {
+        case tags = "Tags"
+        case nextMarker = "NextMarker"
+        case truncated = "Truncated"
+    }
+
+    /// Lenient: unknown members are ignored and an unknown enum value reads as nil.
+    public init(from decoder: any Decoder) throws {
+        let c = try decoder.container(keyedBy: CodingKeys.self)
+        self.tags = try c.decodeIfPresent([Tag].self, forKey: .tags)
+        self.nextMarker = try c.decodeIfPresent(String.self, forKey: .nextMarker)
+        self.truncated = try c.decodeIfPresent(Bool.self, forKey: .truncated)
+    }
+}
+
+extension ListResourceTagsResponse {
+    /// The model's members and constraints, enforced by `WireValidator`.
+    public static let wireSchema = WireStructure(name: "ListResourceTagsResponse", members: [
+        WireMember("Tags", required: false, .list(member: .structure(Tag.wireSchema), min: nil, max: nil)),
+        WireMember("NextMarker", required: false, .string(WireStringRules(min: 1, max: 1024, pattern: #"[\u0020-\u00FF]*"#))),
+        WireMember("Truncated", required: false, .boolean),
+    ])
+}
+
+/// `UpdateAliasRequest`.
+public struct UpdateAliasRequest: Codable, Sendable, Hashable {
+    public var aliasName: String
+    public var targetKeyId: String
+
+    public init(aliasName: String, targetKeyId: String) {
+        self.aliasName = aliasName
+        self.targetKeyId = targetKeyId
+    }
+
+    enum CodingKeys: String, CodingKey {
+        case aliasName = "AliasName"
+        case targetKeyId = "TargetKeyId"
+    }
+
+    /// Lenient: unknown members are ignored and an unknown enum value reads as nil.
+    public init(from decoder: any Decoder) throws {
+        let c = try decoder.container(keyedBy: CodingKeys.self)
+        self.aliasName = try c.decode(String.self, forKey: .aliasName)
+        self.targetKeyId = try c.decode(String.self, forKey: .targetKeyId)
+    }
+}
+
+extension UpdateAliasRequest {
+    /// The model's members and constraints, enforced by `WireValidator`.
+    public static let wireSchema = WireStructure(name: "UpdateAliasRequest", members: [
+        WireMember("AliasName", required: true, .string(WireStringRules(min: 1, max: 256, pattern: "^[a-zA-Z0-9:/_-]+$"))),
+        WireMember("TargetKeyId", required: true, .string(WireStringRules(min: 1, max: 2048))),
+    ])
+}
+
+/// `UpdateKeyDescriptionRequest`.
+public struct UpdateKeyDescriptionRequest: Codable, Sendable, Hashable {
+    public var keyId: String
+    public var description: String
+
+    public init(keyId: String, description: String) {
+        self.keyId = keyId
+        self.description = description
+    }
+
+    enum CodingKeys: String, CodingKey {
+        case keyId = "KeyId"
+        case description = "Description"
+    }
+
+    /// Lenient: unknown members are ignored and an unknown enum value reads as nil.
+    public init(from decoder: any Decoder) throws {
+        let c = try decoder.container(keyedBy: CodingKeys.self)
+        self.keyId = try c.decode(String.self, forKey: .keyId)
+        self.description = try c.decode(String.self, forKey: .description)
+    }
+}
+
+extension UpdateKeyDescriptionRequest {
+    /// The model's members and constraints, enforced by `WireValidator`.
+    public static let wireSchema = WireStructure(name: "UpdateKeyDescriptionRequest", members: [
+        WireMember("KeyId", required: true, .string(WireStringRules(min: 1, max: 2048))),
+        WireMember("Description", required: true, .string(WireStringRules(min: 0, max: 8192))),
+    ])
+}
+
+/// `ReEncryptRequest`.
+public struct ReEncryptRequest: Codable, Sendable, Hashable {
+    public var ciphertextBlob: Data?
+    public var sourceEncryptionContext: [String: String]?
+    public var sourceKeyId: String?
+    public var destinationKeyId: String
+    public var destinationEncryptionContext: [String: String]?
+    public var sourceEncryptionAlgorithm: String?
+    public var destinationEncryptionAlgorithm: String?
+    public var grantTokens: [String]?
+    public var dryRun: Bool?
+    public var dryRunModifiers: [String]?
+
+    public init(ciphertextBlob: Data? = nil, sourceEncryptionContext: [String: String]? = nil, sourceKeyId: String? = nil, destinationKeyId: String, destinationEncryptionContext: [String: String]? = nil, sourceEncryptionAlgorithm: String? = nil, destinationEncryptionAlgorithm: String? = nil, grantTokens: [String]? = nil, dryRun: Bool? = nil, dryRunModifiers: [String]? = nil) {
+        self.ciphertextBlob = ciphertextBlob
+        self.sourceEncryptionContext = sourceEncryptionContext
+        self.sourceKeyId = sourceKeyId
+        self.destinationKeyId = destinationKeyId
+        self.destinationEncryptionContext = destinationEncryptionContext
+        self.sourceEncryptionAlgorithm = sourceEncryptionAlgorithm
+        self.destinationEncryptionAlgorithm = destinationEncryptionAlgorithm
+        self.grantTokens = grantTokens
+        self.dryRun = dryRun
+        self.dryRunModifiers = dryRunModifiers
+    }
+
+    enum CodingKeys: String, CodingKey {
+        case ciphertextBlob = "CiphertextBlob"
+        case sourceEncryptionContext = "SourceEncryptionContext"
+        case sourceKeyId = "SourceKeyId"
+        case destinationKeyId = "DestinationKeyId"
+        case destinationEncryptionContext = "DestinationEncryptionContext"
+        case sourceEncryptionAlgorithm = "SourceEncryptionAlgorithm"
+        case destinationEncryptionAlgorithm = "DestinationEncryptionAlgorithm"
+        case grantTokens = "GrantTokens"
+        case dryRun = "DryRun"
+        case dryRunModifiers = "DryRunModifiers"
+    }
+
+    /// Lenient: unknown members are ignored and an unknown enum value reads as nil.
+    public init(from decoder: any Decoder) throws {
+        let c = try decoder.container(keyedBy: CodingKeys.self)
+        self.ciphertextBlob = try c.decodeIfPresent(Data.self, forKey: .ciphertextBlob)
+        self.sourceEncryptionContext = try c.decodeIfPresent([String: String].self, forKey: .sourceEncryptionContext)
+        self.sourceKeyId = try c.decodeIfPresent(String.self, forKey: .sourceKeyId)
+        self.destinationKeyId = try c.decode(String.self, forKey: .destinationKeyId)
+        self.destinationEncryptionContext = try c.decodeIfPresent([String: String].self, forKey: .destinationEncryptionContext)
+        self.sourceEncryptionAlgorithm = try c.decodeIfPresent(String.self, forKey: .sourceEncryptionAlgorithm)
+        self.destinationEncryptionAlgorithm = try c.decodeIfPresent(String.self, forKey: .destinationEncryptionAlgorithm)
+        self.grantTokens = try c.decodeIfPresent([String].self, forKey: .grantTokens)
+        self.dryRun = try c.decodeIfPresent(Bool.self, forKey: .dryRun)
+        self.dryRunModifiers = try c.decodeIfPresent([String].self, forKey: .dryRunModifiers)
+    }
+}
+
+extension ReEncryptRequest {
+    /// The model's members and constraints, enforced by `WireValidator`.
+    public static let wireSchema = WireStructure(name: "ReEncryptRequest", members: [
+        WireMember("CiphertextBlob", required: false, .blob(min: 1, max: 6144, sensitive: false)),
+        WireMember("SourceEncryptionContext", required: false, .map(key: .string(WireStringRules()), value: .string(WireStringRules()), min: nil, max: nil)),
+        WireMember("SourceKeyId", required: false, .string(WireStringRules(min: 1, max: 2048))),
+        WireMember("DestinationKeyId", required: true, .string(WireStringRules(min: 1, max: 2048))),
+        WireMember("DestinationEncryptionContext", required: false, .map(key: .string(WireStringRules()), value: .string(WireStringRules()), min: nil, max: nil)),
+        WireMember("SourceEncryptionAlgorithm", required: false, .string(WireStringRules(enumValues: ["SYMMETRIC_DEFAULT", "RSAES_OAEP_SHA_1", "RSAES_OAEP_SHA_256", "SM2PKE"]))),
+        WireMember("DestinationEncryptionAlgorithm", required: false, .string(WireStringRules(enumValues: ["SYMMETRIC_DEFAULT", "RSAES_OAEP_SHA_1", "RSAES_OAEP_SHA_256", "SM2PKE"]))),
+        WireMember("GrantTokens", required: false, .list(member: .string(WireStringRules(min: 1, max: 8192)), min: 0, max: 10)),
+        WireMember("DryRun", required: false, .boolean),
+        WireMember("DryRunModifiers", required: false, .list(member: .string(WireStringRules(enumValues: ["IGNORE_CIPHERTEXT"])), min: nil, max: nil)),
+    ])
+}
+
+/// `ReEncryptResponse`.
+public struct ReEncryptResponse: Codable, Sendable, Hashable {
+    public var ciphertextBlob: Data?
+    public var sourceKeyId: String?
+    public var keyId: String?
+    public var sourceEncryptionAlgorithm: String?
+    public var destinationEncryptionAlgorithm: String?
+    public var sourceKeyMaterialId: String?
+    public var destinationKeyMaterialId: String?
+
+    public init(ciphertextBlob: Data? = nil, sourceKeyId: String? = nil, keyId: String? = nil, sourceEncryptionAlgorithm: String? = nil, destinationEncryptionAlgorithm: String? = nil, sourceKeyMaterialId: String? = nil, destinationKeyMaterialId: String? = nil) {
+        self.ciphertextBlob = ciphertextBlob
+        self.sourceKeyId = sourceKeyId
+        self.keyId = keyId
+        self.sourceEncryptionAlgorithm = sourceEncryptionAlgorithm
+        self.destinationEncryptionAlgorithm = destinationEncryptionAlgorithm
+        self.sourceKeyMaterialId = sourceKeyMaterialId
+        self.destinationKeyMaterialId = destinationKeyMaterialId
+    }
+
+    enum CodingKeys: String, CodingKey {
+        case ciphertextBlob = "CiphertextBlob"
+        case sourceKeyId = "SourceKeyId"
+        case keyId = "KeyId"
+        case sourceEncryptionAlgorithm = "SourceEncryptionAlgorithm"
+        case destinationEncryptionAlgorithm = "DestinationEncryptionAlgorithm"
+        case sourceKeyMaterialId = "SourceKeyMaterialId"
+        case destinationKeyMaterialId = "DestinationKeyMaterialId"
+    }
+
+    /// Lenient: unknown members are ignored and an unknown enum value reads as nil.
+    public init(from decoder: any Decoder) throws {
+        let c = try decoder.container(keyedBy: CodingKeys.self)
+        self.ciphertextBlob = try c.decodeIfPresent(Data.self, forKey: .ciphertextBlob)
+        self.sourceKeyId = try c.decodeIfPresent(String.self, forKey: .sourceKeyId)
+        self.keyId = try c.decodeIfPresent(String.self, forKey: .keyId)
+        self.sourceEncryptionAlgorithm = try c.decodeIfPresent(String.self, forKey: .sourceEncryptionAlgorithm)
+        self.destinationEncryptionAlgorithm = try c.decodeIfPresent(String.self, forKey: .destinationEncryptionAlgorithm)
+        self.sourceKeyMaterialId = try c.decodeIfPresent(String.self, forKey: .sourceKeyMaterialId)
+        self.destinationKeyMaterialId = try c.decodeIfPresent(String.self, forKey: .destinationKeyMaterialId)
+    }
+}
+
+extension ReEncryptResponse {
+    /// The model's members and constraints, enforced by `WireValidator`.
+    public static let wireSchema = WireStructure(name: "ReEncryptResponse", members: [
+        WireMember("CiphertextBlob", required: false, .blob(min: 1, max: 6144, sensitive: false)),
+        WireMember("SourceKeyId", required: false, .string(WireStringRules(min: 1, max: 2048))),
+        WireMember("KeyId", required: false, .string(WireStringRules(min: 1, max: 2048))),
+        WireMember("SourceEncryptionAlgorithm", required: false, .string(WireStringRules(enumValues: ["SYMMETRIC_DEFAULT", "RSAES_OAEP_SHA_1", "RSAES_OAEP_SHA_256", "SM2PKE"]))),
+        WireMember("DestinationEncryptionAlgorithm", required: false, .string(WireStringRules(enumValues: ["SYMMETRIC_DEFAULT", "RSAES_OAEP_SHA_1", "RSAES_OAEP_SHA_256", "SM2PKE"]))),
+        WireMember("SourceKeyMaterialId", required: false, .string(WireStringRules(min: 64, max: 64, pattern: "^[a-f0-9]+$"))),
+        WireMember("DestinationKeyMaterialId", required: false, .string(WireStringRules(min: 64, max: 64, pattern: "^[a-f0-9]+$"))),
+    ])
+}
+
+/// `GenerateDataKeyWithoutPlaintextRequest`.
+public struct GenerateDataKeyWithoutPlaintextRequest: Codable, Sendable, Hashable {
+    public var keyId: String
+    public var encryptionContext: [String: String]?
+    public var keySpec: String?
+    public var numberOfBytes: Int?
+    public var grantTokens: [String]?
+    public var dryRun: Bool?
+
+    public init(keyId: String, encryptionContext: [String: String]? = nil, keySpec: String? = nil, numberOfBytes: Int? = nil, grantTokens: [String]? = nil, dryRun: Bool? = nil) {
+        self.keyId = keyId
+        self.encryptionContext = encryptionContext
+        self.keySpec = keySpec
+        self.numberOfBytes = numberOfBytes
+        self.grantTokens = grantTokens
+        self.dryRun = dryRun
+    }
+
+    enum CodingKeys: String, CodingKey {
+        case keyId = "KeyId"
+        case encryptionContext = "EncryptionContext"
+        case keySpec = "KeySpec"
+        case numberOfBytes = "NumberOfBytes"
+        case grantTokens = "GrantTokens"
+        case dryRun = "DryRun"
+    }
+
+    /// Lenient: unknown members are ignored and an unknown enum value reads as nil.
+    public init(from decoder: any Decoder) throws {
+        let c = try decoder.container(keyedBy: CodingKeys.self)
+        self.keyId = try c.decode(String.self, forKey: .keyId)
+        self.encryptionContext = try c.decodeIfPresent([String: String].self, forKey: .encryptionContext)
+        self.keySpec = try c.decodeIfPresent(String.self, forKey: .keySpec)
+        self.numberOfBytes = try c.decodeIfPresent(Int.self, forKey: .numberOfBytes)
+        self.grantTokens = try c.decodeIfPresent([String].self, forKey: .grantTokens)
+        self.dryRun = try c.decodeIfPresent(Bool.self, forKey: .dryRun)
+    }
+}
+
+extension GenerateDataKeyWithoutPlaintextRequest {
+    /// The model's members and constraints, enforced by `WireValidator`.
+    public static let wireSchema = WireStructure(name: "GenerateDataKeyWithoutPlaintextRequest", members: [
+        WireMember("KeyId", required: true, .string(WireStringRules(min: 1, max: 2048))),
+        WireMember("EncryptionContext", required: false, .map(key: .string(WireStringRules()), value: .string(WireStringRules()), min: nil, max: nil)),
+        WireMember("KeySpec", required: false, .string(WireStringRules(enumValues: ["AES_256", "AES_128"]))),
+        WireMember("NumberOfBytes", required: false, .integer(min: 1, max: 1024, bits: 32)),
+        WireMember("GrantTokens", required: false, .list(member: .string(WireStringRules(min: 1, max: 8192)), min: 0, max: 10)),
+        WireMember("DryRun", required: false, .boolean),
+    ])
+}
+
+/// `GenerateDataKeyWithoutPlaintextResponse`.
+public struct GenerateDataKeyWithoutPlaintextResponse: Codable, Sendable, Hashable {
+    public var ciphertextBlob: Data?
+    public var keyId: String?
+    public var keyMaterialId: String?
+
+    public init(ciphertextBlob: Data? = nil, keyId: String? = nil, keyMaterialId: String? = nil) {
+        self.ciphertextBlob = ciphertextBlob
+        self.keyId = keyId
+        self.keyMaterialId = keyMaterialId
+    }
+
+    enum CodingKeys: String, CodingKey {
+        case ciphertextBlob = "CiphertextBlob"
+        case keyId = "KeyId"
+        case keyMaterialId = "KeyMaterialId"
+    }
+
+    /// Lenient: unknown members are ignored and an unknown enum value reads as nil.
+    public init(from decoder: any Decoder) throws {
+        let c = try decoder.container(keyedBy: CodingKeys.self)
+        self.ciphertextBlob = try c.decodeIfPresent(Data.self, forKey: .ciphertextBlob)
+        self.keyId = try c.decodeIfPresent(String.self, forKey: .keyId)
+        self.keyMaterialId = try c.decodeIfPresent(String.self, forKey: .keyMaterialId)
+    }
+}
+
+extension GenerateDataKeyWithoutPlaintextResponse {
+    /// The model's members and constraints, enforced by `WireValidator`.
+    public static let wireSchema = WireStructure(name: "GenerateDataKeyWithoutPlaintextResponse", members: [
+        WireMember("CiphertextBlob", required: false, .blob(min: 1, max: 6144, sensitive: false)),
+        WireMember("KeyId", required: false, .string(WireStringRules(min: 1, max: 2048))),
+        WireMember("KeyMaterialId", required: false, .string(WireStringRules(min: 64, max: 64, pattern: "^[a-f0-9]+$"))),
+    ])
+}
+
 // MARK: - Operations
 
 extension CreateCustomKeyStoreRequest: WireRequest {
@@ -2230,10 +3199,87 @@ extension GenerateRandomRequest: WireRequest {
     public static let target = "TrentService.GenerateRandom"
 }
 
+extension CreateGrantRequest: WireRequest {
+    public typealias Response = CreateGrantResponse
+    public static let target = "TrentService.CreateGrant"
+}
+
+extension ListGrantsRequest: WireRequest {
+    public typealias Response = ListGrantsResponse
+    public static let target = "TrentService.ListGrants"
+}
+
+extension ListRetirableGrantsRequest: WireRequest {
+    public typealias Response = ListGrantsResponse
+    public static let target = "TrentService.ListRetirableGrants"
+}
+
+extension RetireGrantRequest: WireRequest {
+    public typealias Response = EmptyResponse
+    public static let target = "TrentService.RetireGrant"
+}
+
+extension RevokeGrantRequest: WireRequest {
+    public typealias Response = EmptyResponse
+    public static let target = "TrentService.RevokeGrant"
+}
+
+extension GetKeyPolicyRequest: WireRequest {
+    public typealias Response = GetKeyPolicyResponse
+    public static let target = "TrentService.GetKeyPolicy"
+}
+
+extension PutKeyPolicyRequest: WireRequest {
+    public typealias Response = EmptyResponse
+    public static let target = "TrentService.PutKeyPolicy"
+}
+
+extension ListKeyPoliciesRequest: WireRequest {
+    public typealias Response = ListKeyPoliciesResponse
+    public static let target = "TrentService.ListKeyPolicies"
+}
+
+extension TagResourceRequest: WireRequest {
+    public typealias Response = EmptyResponse
+    public static let target = "TrentService.TagResource"
+}
+
+extension UntagResourceRequest: WireRequest {
+    public typealias Response = EmptyResponse
+    public static let target = "TrentService.UntagResource"
+}
+
+extension ListResourceTagsRequest: WireRequest {
+    public typealias Response = ListResourceTagsResponse
+    public static let target = "TrentService.ListResourceTags"
+}
+
+extension UpdateAliasRequest: WireRequest {
+    public typealias Response = EmptyResponse
+    public static let target = "TrentService.UpdateAlias"
+}
+
+extension UpdateKeyDescriptionRequest: WireRequest {
+    public typealias Response = EmptyResponse
+    public static let target = "TrentService.UpdateKeyDescription"
+}
+
+extension ReEncryptRequest: WireRequest {
+    public typealias Response = ReEncryptResponse
+    public static let target = "TrentService.ReEncrypt"
+}
+
+extension GenerateDataKeyWithoutPlaintextRequest: WireRequest {
+    public typealias Response = GenerateDataKeyWithoutPlaintextResponse
+    public static let target = "TrentService.GenerateDataKeyWithoutPlaintext"
+}
+
 /// The KMS operations the core speaks (`X-Amz-Target: TrentService.<Op>`), by target.
 public enum TrentService {
     /// The target prefix of the KMS JSON 1.1 protocol.
     public static let targetPrefix = "TrentService"
+    /// The SigV4 signing name of the service.
+    public static let signingName = "kms"
     /// Every implemented operation, keyed by its full target.
     public static let operations: [String: WireOperation] = WireOperation.table([
         WireOperation(CreateCustomKeyStoreRequest.self),
@@ -2257,5 +3303,20 @@ public enum TrentService {
         WireOperation(DecryptRequest.self),
         WireOperation(GenerateDataKeyRequest.self),
         WireOperation(GenerateRandomRequest.self),
+        WireOperation(CreateGrantRequest.self),
+        WireOperation(ListGrantsRequest.self),
+        WireOperation(ListRetirableGrantsRequest.self),
+        WireOperation(RetireGrantRequest.self),
+        WireOperation(RevokeGrantRequest.self),
+        WireOperation(GetKeyPolicyRequest.self),
+        WireOperation(PutKeyPolicyRequest.self),
+        WireOperation(ListKeyPoliciesRequest.self),
+        WireOperation(TagResourceRequest.self),
+        WireOperation(UntagResourceRequest.self),
+        WireOperation(ListResourceTagsRequest.self),
+        WireOperation(UpdateAliasRequest.self),
+        WireOperation(UpdateKeyDescriptionRequest.self),
+        WireOperation(ReEncryptRequest.self),
+        WireOperation(GenerateDataKeyWithoutPlaintextRequest.self),
     ])
 }
