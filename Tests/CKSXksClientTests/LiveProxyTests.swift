@@ -29,6 +29,15 @@ import Testing
         let dataKey = try await h.call(GenerateDataKeyRequest(keyId: keyId, keySpec: "AES_256"))
         let again = try await h.call(DecryptRequest(ciphertextBlob: dataKey.ciphertextBlob))
         #expect(again.plaintext == dataKey.plaintext && dataKey.plaintext?.count == 32)
+        // GenerateDataKeyWithoutPlaintext and ReEncrypt (to an AWS_KMS key and back) use the proxy too.
+        let withoutPlaintext = try await h.call(GenerateDataKeyWithoutPlaintextRequest(keyId: keyId, keySpec: "AES_256"))
+        #expect(withoutPlaintext.ciphertextBlob?.prefix(4) == Data("CKX1".utf8))
+        #expect(try await h.call(DecryptRequest(ciphertextBlob: withoutPlaintext.ciphertextBlob)).plaintext?.count == 32)
+        let local = try #require(try await h.call(CreateKeyRequest()).keyMetadata?.keyId)
+        let moved = try await h.call(ReEncryptRequest(ciphertextBlob: blob, sourceEncryptionContext: context, destinationKeyId: local))
+        let back = try await h.call(ReEncryptRequest(ciphertextBlob: moved.ciphertextBlob, destinationKeyId: keyId))
+        #expect(back.ciphertextBlob?.prefix(4) == Data("CKX1".utf8))
+        #expect(try await h.call(DecryptRequest(ciphertextBlob: back.ciphertextBlob)).plaintext == Data("hello".utf8))
         // The same external key cannot back two KMS keys of the store.
         #expect(await h.failure(CreateKeyRequest(origin: .externalKeyStore, customKeyStoreId: store, xksKeyId: "foo"))?.code
             == .xksKeyAlreadyInUse)
