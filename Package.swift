@@ -2,7 +2,8 @@
 // cks: a local AWS KMS custom key store service (`cks serve`) and the console that tears stores down safely.
 // Dependency direction (see README, "How it is built"): CKSDomain → CKSPersistence → CKSWire → CKSServer | CKSClient;
 // CKSClient → CKSTeardown; CKSServer + CKSClient → CKSEmbedded; CKSTeardown + CKSEmbedded → CKSConsole → cks.
-// The XKS proxy (`cks xks-proxy`) stands beside the core: CKSWire → CKSXksProxy → cks.
+// The XKS proxy (`cks xks-proxy`) stands beside the core: CKSWire → CKSXksProxy → cks; the core's client of
+// proxies sits between wire and server: CKSWire → CKSXksClient → CKSServer.
 import PackageDescription
 
 let package = Package(
@@ -44,9 +45,18 @@ let package = Package(
             "CKSDomain",
             .product(name: "Crypto", package: "swift-crypto"),
         ]),
+        // The core's client of real XKS proxies (spec v1.0.3 as KMS calls them): AsyncHTTPClient with swift-nio-ssl,
+        // a 250 ms budget per call, and the spec's table from proxy failures to KMS exceptions and connection codes.
+        .target(name: "CKSXksClient", dependencies: [
+            "CKSDomain", "CKSWire",
+            .product(name: "AsyncHTTPClient", package: "async-http-client"),
+            .product(name: "NIOCore", package: "swift-nio"),
+            .product(name: "NIOHTTP1", package: "swift-nio"),
+            .product(name: "NIOSSL", package: "swift-nio-ssl"),
+        ]),
         // `cks serve`: the engine over persistence plus the Hummingbird HTTP front.
         .target(name: "CKSServer", dependencies: [
-            "CKSDomain", "CKSPersistence", "CKSWire",
+            "CKSDomain", "CKSPersistence", "CKSWire", "CKSXksClient",
             .product(name: "Crypto", package: "swift-crypto"),
             .product(name: "Hummingbird", package: "hummingbird"),
             .product(name: "HummingbirdCore", package: "hummingbird"),
@@ -102,7 +112,7 @@ let package = Package(
         ]),
         // The executable: argument parsing only.
         .executableTarget(name: "cks", dependencies: [
-            "CKSConsole", "CKSTeardown", "CKSEmbedded", "CKSServer", "CKSClient", "CKSXksProxy",
+            "CKSConsole", "CKSTeardown", "CKSEmbedded", "CKSServer", "CKSClient", "CKSXksProxy", "CKSXksClient",
             .product(name: "ArgumentParser", package: "swift-argument-parser"),
             .product(name: "Logging", package: "swift-log"),   // `cks serve` logs notices and above
         ]),
@@ -126,6 +136,13 @@ let package = Package(
         ]),
         .testTarget(name: "CKSXksProxyTests", dependencies: [
             "CKSXksProxy", "CKSWire", "CKSTestSupport", .product(name: "Logging", package: "swift-log"),
+        ]),
+        // The core against real proxies in process: every failure mapping, over loopback.
+        .testTarget(name: "CKSXksClientTests", dependencies: [
+            "CKSXksClient", "CKSServer", "CKSXksProxy", "CKSWire", "CKSDomain", "CKSPersistence", "CKSTestSupport",
+            .product(name: "NIOCore", package: "swift-nio"),
+            .product(name: "NIOPosix", package: "swift-nio"),
+            .product(name: "Logging", package: "swift-log"),
         ]),
         // Suites that drive real third-party programs (aws CLI, boto3, moto, tmux) against the built `cks`.
         .testTarget(name: "CKSExternalTests", dependencies: ["cks", "CKSClient", "CKSWire", "CKSTestSupport"],

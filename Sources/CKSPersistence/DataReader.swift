@@ -79,6 +79,12 @@ public class DataReader {
                 [scope.account, scope.region]).map(decodeStore)
     }
 
+    /// Every store of every scope whose proxy is reached over a public endpoint (the periodic proxy health check).
+    public func publicEndpointStores() throws -> [CustomKeyStore] {
+        try all("SELECT \(Columns.store) FROM store WHERE xks_connectivity = ? ORDER BY seq",
+                [XksProxyConnectivity.publicEndpoint.rawValue]).map(decodeStore)
+    }
+
     public func storeCount(in scope: ResourceScope) throws -> Int {
         try Int.fetchOne(db.cachedStatement(sql: "SELECT COUNT(*) FROM store WHERE account = ? AND region = ?"),
                          arguments: [scope.account, scope.region]) ?? 0

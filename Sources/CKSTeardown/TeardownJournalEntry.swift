@@ -12,9 +12,12 @@ public struct TeardownJournalEntry: Codable, Sendable, Hashable {
         public var type: CustomKeyStoreType
         public var cloudHsmClusterId: String?
         public var xksProxyUriEndpoint: String?
+        /// The external key ids seen behind the store's keys (what stays in the external key manager).
+        public var externalKeyIds: [String]?
 
         public init(id: String, name: String, type: CustomKeyStoreType, cloudHsmClusterId: String? = nil,
-                    xksProxyUriEndpoint: String? = nil) {
+                    xksProxyUriEndpoint: String? = nil, externalKeyIds: [String]? = nil) {
+            self.externalKeyIds = externalKeyIds
             self.id = id
             self.name = name
             self.type = type
@@ -24,13 +27,14 @@ public struct TeardownJournalEntry: Codable, Sendable, Hashable {
 
         public init(_ store: TeardownObservation.Store) {
             self.init(id: store.id, name: store.name, type: store.type, cloudHsmClusterId: store.cloudHsmClusterId,
-                      xksProxyUriEndpoint: store.xksProxyUriEndpoint)
+                      xksProxyUriEndpoint: store.xksProxyUriEndpoint, externalKeyIds: store.externalKeyIds)
         }
 
         /// The last known store, for a plan of a store that is gone.
         public var observed: TeardownObservation.Store {
             TeardownObservation.Store(id: id, name: name, type: type, connectionState: .disconnected,
-                                      cloudHsmClusterId: cloudHsmClusterId, xksProxyUriEndpoint: xksProxyUriEndpoint)
+                                      cloudHsmClusterId: cloudHsmClusterId, xksProxyUriEndpoint: xksProxyUriEndpoint,
+                                      externalKeyIds: externalKeyIds)
         }
     }
 

@@ -132,9 +132,13 @@ public actor TeardownRunner {
         let now = await service.now()
         let o: TeardownObservation
         if let store {
+            let earlierExternal = lastKnownStore?.id == store.id ? lastKnownStore?.externalKeyIds ?? [] : []
             lastKnownStore = TeardownJournalEntry.Store(store)
             let keys: [TeardownObservation.Key]
             do { keys = try await service.keys(inStore: store.id) { progress(.inventory(found: $0)) } } catch { throw .call(error) }
+            // Keys disappear as their waiting periods end; the external ids seen so far are kept for the final report.
+            let external = Set(earlierExternal).union(keys.compactMap(\.xksKeyId)).sorted()
+            lastKnownStore?.externalKeyIds = external.isEmpty ? nil : external
             let orphaned = await orphanedMaterial(store.cloudHsmClusterId)
             o = TeardownObservation(store: .present(store), keys: keys, lastUse: lastUse, scheduledByTeardown: scheduled,
                                     stateBeforeTeardown: stateBefore, acknowledgements: acknowledgements,

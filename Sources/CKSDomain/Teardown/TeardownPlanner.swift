@@ -49,7 +49,7 @@ public enum TeardownPlanner {
         if cloudHsm != true {
             let proxy = store?.xksProxyUriEndpoint.map { "external key store proxy at \($0)" } ?? "external key store proxy"
             items.append("the \(proxy)")
-            let external = keys.compactMap(\.xksKeyId).sorted()
+            let external = Set(keys.compactMap(\.xksKeyId)).union(store?.externalKeyIds ?? []).sorted()
             items.append(external.isEmpty
                          ? "the external key manager and its external keys: KMS never touches them"
                          : "the external key manager and its external keys (\(TeardownText.list(external))): KMS never touches them")

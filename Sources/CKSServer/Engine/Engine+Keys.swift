@@ -34,6 +34,7 @@ extension KMSEngine {
         }
         let description = r.description ?? ""
         if let policy = r.policy { try KeyPolicyRules.validate(policy) }
+        let checkedLive = try await checkLiveExternalKey(r, scope)
         let (key, store) = try await write { w, now -> (KMSKey, CustomKeyStore?) in
             var keyStore: CustomKeyStore?
             var key = KMSKey(id: KeyIdentifiers.newKeyId(), scope: scope, creationDate: now.kmsRounded, description: description,
@@ -58,8 +59,11 @@ extension KMSEngine {
                     try BackendRules.checkActiveWithHsms(cluster, minimum: 2, operation: "CreateKey")
                 }
                 if let xks = store.xks, let xksKeyId = r.xksKeyId {
+                    let usedBy = try w.keyUsing(xksKeyId: xksKeyId, storeId: store.id)
                     let proxy = try w.proxy(uriEndpoint: xks.uriEndpoint, uriPath: xks.uriPath)
-                    try BackendRules.checkXksKey(xksKeyId, proxy: proxy, storeId: store.id, usedBy: try w.keyUsing(xksKeyId: xksKeyId, storeId: store.id))
+                    let known = checkedLive ? XksProxy(uriEndpoint: xks.uriEndpoint, uriPath: xks.uriPath, accessKeyId: "",
+                                                       rawSecretAccessKey: "", externalKeyIds: [xksKeyId]) : proxy
+                    try BackendRules.checkXksKey(xksKeyId, proxy: known, storeId: store.id, usedBy: usedBy)
                     key.xksKeyId = xksKeyId
                 }
                 key.customKeyStoreId = store.id

@@ -1,4 +1,5 @@
 import CKSPersistence
+import CKSXksClient
 import Foundation
 
 /// How the engine behaves: quotas, simulated time, durability.
@@ -20,6 +21,9 @@ public struct EngineOptions: Sendable {
     public var wallClock: @Sendable () -> Date = { Date() }
     /// What the operator allowed at start for a data directory that needs it.
     public var recovery = RecoveryChoices()
+    /// How to reach real XKS proxies; nil: no client, so every external key store is served by the simulated
+    /// proxies of the admin API (an unregistered endpoint is unreachable).
+    public var xks: XksClientOptions?
     /// The most events the use record keeps (the oldest go first); with the 90-day retention this bounds the
     /// database. About 400 bytes per event with its indexes: 5,000,000 events ≈ 2 GB.
     public var maxRecordedEvents: Int64 = 5_000_000
