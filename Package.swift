@@ -84,7 +84,7 @@ let package = Package(
         // The core inside this process: the embedded core and its connection, the in-process transport, the demo
         // estate and its seeder, the allocator policy. The only library that imports CKSServer.
         .target(name: "CKSEmbedded", dependencies: [
-            "CKSDomain", "CKSWire", "CKSClient", "CKSServer",
+            "CKSDomain", "CKSWire", "CKSClient", "CKSServer", "CKSXksClient", "CKSXksProxy",   // the demo's real proxy
             .product(name: "Logging", package: "swift-log"),   // to keep the embedded core quiet
         ]),
         // The console, UI only: models → pure renderers → widgets → screens.

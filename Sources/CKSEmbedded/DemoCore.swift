@@ -19,8 +19,23 @@ public enum DemoCore {
                              wallClock: { wall().addingTimeInterval(-history) })
     }
 
-    /// Starts a demo core (not yet seeded); `shutdown()` removes its data directory.
+    /// Starts a demo core (not yet seeded) with its real XKS proxy (`DemoLiveProxy`, in `xks-proxy/` of the data
+    /// directory, started first so the core's XKS client knows its port); `shutdown()` stops both and removes the
+    /// data directory.
     public static func start(region: String) async throws -> EmbeddedCore {
-        try await EmbeddedCore.startTemporary(options: engineOptions(), region: region)
+        let directory = try EmbeddedCore.makeTemporaryDirectory(prefix: "cks-demo")
+        var proxy: DemoLiveProxy?
+        do {
+            let live = try await DemoLiveProxy.start(in: directory.appendingPathComponent("xks-proxy", isDirectory: true))
+            proxy = live
+            var options = engineOptions()
+            options.xks = live.clientOptions
+            return try await EmbeddedCore.start(dataDirectory: directory, region: region, options: options,
+                                                removeOnShutdown: true, demoProxy: live)
+        } catch {
+            await proxy?.stop()
+            try? FileManager.default.removeItem(at: directory)
+            throw error
+        }
     }
 }

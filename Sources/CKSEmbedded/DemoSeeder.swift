@@ -321,5 +321,10 @@ public struct DemoSeedError: Error, CustomStringConvertible {
     public var step: String
     public var item: String
     public var error: KMSClientError
+    public init(step: String, item: String, error: KMSClientError) {
+        self.step = step
+        self.item = item
+        self.error = error
+    }
     public var description: String { "seeding the demo failed while \(step) (\(item)): \(error)" }
 }

@@ -20,12 +20,16 @@ public final class EmbeddedCore: Sendable {
     public let region: String
     /// Whether `shutdown()` removes the data directory (a demo's temporary one).
     public let removesDataDirectory: Bool
+    /// A demo's real XKS proxy, stopped by `shutdown()` (nil outside `cks --demo`).
+    public let demoProxy: DemoLiveProxy?
 
-    private init(server: CoreServer, dataDirectory: URL, region: String, removesDataDirectory: Bool) {
+    private init(server: CoreServer, dataDirectory: URL, region: String, removesDataDirectory: Bool,
+                 demoProxy: DemoLiveProxy? = nil) {
         self.server = server
         self.dataDirectory = dataDirectory
         self.region = region
         self.removesDataDirectory = removesDataDirectory
+        self.demoProxy = demoProxy
     }
 
     /// The default data directory of `cks serve` (see `CKSPaths.dataDirectory`).
@@ -46,7 +50,7 @@ public final class EmbeddedCore: Sendable {
     public static func start(dataDirectory: URL? = nil, region: String = ClientConfigurationResolver.defaultRegion,
                              environment: [String: String] = ProcessInfo.processInfo.environment,
                              options: EngineOptions = engineOptions, port: Int = 0, removeOnShutdown: Bool = false,
-                             logger: Logger = silentLogger) async throws -> EmbeddedCore {
+                             logger: Logger = silentLogger, demoProxy: DemoLiveProxy? = nil) async throws -> EmbeddedCore {
         let directory = dataDirectory ?? defaultDataDirectory(environment: environment)
         var configuration = CoreConfiguration(dataDirectory: directory)
         configuration.host = "127.0.0.1"
@@ -54,7 +58,8 @@ public final class EmbeddedCore: Sendable {
         configuration.region = region
         configuration.engine = options
         let server = try await CoreServer.start(configuration, logger: logger)
-        return EmbeddedCore(server: server, dataDirectory: directory, region: region, removesDataDirectory: removeOnShutdown)
+        return EmbeddedCore(server: server, dataDirectory: directory, region: region, removesDataDirectory: removeOnShutdown,
+                            demoProxy: demoProxy)
     }
 
     /// A core on a fresh temporary data directory (`$TMPDIR/cks-demo-XXXXXX`), removed again by `shutdown()`.
@@ -99,6 +104,7 @@ public final class EmbeddedCore: Sendable {
     /// directory is removed. Idempotent.
     public func shutdown() async {
         await server.shutdown()
+        await demoProxy?.stop()
         if removesDataDirectory { try? FileManager.default.removeItem(at: dataDirectory) }
     }
 

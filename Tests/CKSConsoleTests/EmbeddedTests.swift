@@ -92,7 +92,9 @@ struct EmbeddedTests {
             let info = await backend.endpointInfo()
             #expect(info.mode == .embedded && info.endpoint.hasPrefix("http://127.0.0.1:") && info.note == "demo, time x60")
             let stores = Dictionary(uniqueKeysWithValues: try await backend.listStores().map { ($0.name, $0) })
-            #expect(stores.count == 6)
+            #expect(stores.count == 7, "the standard estate and live-xks on the demo's real XKS proxy")
+            #expect(stores[DemoLiveProxy.storeName]?.connectionState == .connected)
+            #expect(core.demoProxy?.isRunning == true)
             #expect(stores["payments-hsm"]?.connectionState == .connected)
             #expect(stores["partner-xks"]?.connectionState == .connected)
             #expect(stores["ledger-hsm"]?.connectionState == .disconnected)
@@ -107,6 +109,7 @@ struct EmbeddedTests {
             #expect(census[id("ledger-hsm")] == KeyCensus(total: 14, pendingDeletion: 9))
             #expect(census[id("partner-xks")] == KeyCensus(total: 24, pendingDeletion: 2))
             #expect(census[id("analytics-hsm")] == KeyCensus(total: 6, pendingDeletion: 0))
+            #expect(census[id(DemoLiveProxy.storeName)] == KeyCensus(total: DemoLiveProxy.keyCount, pendingDeletion: 0))
             // Keys with aliases, states as the core derives them, deletion dates spread over the windows.
             var payments: [KeyRecord] = []
             for try await k in backend.keys(inStore: id("payments-hsm")) { payments.append(k) }

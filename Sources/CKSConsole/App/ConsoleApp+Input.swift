@@ -88,6 +88,16 @@ extension ConsoleApp {
                 if let reason = teardownUnavailableReason() { say(reason, .warning) } else { teardownHandler?(self, s) }
             case .theme(let name):
                 if let problem = themeHandler?(name) { say(problem, .warning) } else { say("Theme \(name).", .ok) }
+            case .proxy(let verb):
+                guard let handler = demoProxyHandler else {
+                    say(":proxy stops and starts the demo's XKS proxy; it exists only in cks --demo", .warning)
+                    return
+                }
+                Task { @MainActor [weak self] in
+                    let (message, ok) = await handler(verb)
+                    self?.say(message, ok ? .ok : .warning)
+                    self?.onChange?()
+                }
             }
         }
     }

@@ -82,6 +82,9 @@ public final class ConsoleApp {
     var teardownFeature: TeardownFeature?
     /// Switches the theme (`:theme NAME`); set by the terminal runner, which owns colours.
     public var themeHandler: ((String) -> String?)?
+    /// `:proxy stop|start|status` in a demo (set when the demo core has its real XKS proxy): the message to show and
+    /// whether it is good news.
+    public var demoProxyHandler: ((String) async -> (String, Bool))?
     /// Called whenever something changed that should be drawn (the terminal loop wakes up).
     public var onChange: (() -> Void)?
 

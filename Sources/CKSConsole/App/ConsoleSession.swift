@@ -82,6 +82,7 @@ public enum ConsoleSession {
             : TeardownJournal(url: TeardownJournal.defaultURL(environment: environment))
         TeardownFeature(journal: journal, demo: flags.demo, embeddedDataDirectory: flags.demo ? prepared.core?.dataDirectory : nil)
             .install(on: app)
+        if let live = prepared.core?.demoProxy { app.demoProxyHandler = { verb in await DemoProxyCommand.run(verb, on: live) } }
         let log = ConsolePaths.stateDirectory(environment: environment).appendingPathComponent("console.log")
         let status = await TerminalRunner.run(app: app, settings: settings, environment: environment, logFile: log)
         await prepared.stop()
@@ -177,7 +178,19 @@ public enum BackendFactory {
             let seeder = DemoSeeder(estate: estate, client: seeding, connectDuration: DemoCore.connectDuration,
                                     disconnectDuration: DemoCore.disconnectDuration)
             let tag = ActionTag(id: -1, label: "seed the demo estate (cks --demo)")
-            _ = try await ActionTag.$current.withValue(tag) { try await seeder.seed(endingAt: Date(), progress: progress) }
+            _ = try await ActionTag.$current.withValue(tag) {
+                // The store on the demo's real proxy first: its connect moves the clock, which the estate's
+                // history (starting `DemoSeeder.history` ago) then simply continues.
+                if let live = core.demoProxy {
+                    do throws(KMSClientError) {
+                        _ = try await live.seed(client: seeding, connectDuration: DemoCore.connectDuration)
+                    } catch {
+                        throw DemoSeedError(step: "creating \(DemoLiveProxy.storeName) on the demo's XKS proxy",
+                                            item: DemoLiveProxy.endpoint, error: error)
+                    }
+                }
+                return try await seeder.seed(endingAt: Date(), progress: progress)
+            }
         } catch {
             await prepared.stop()
             throw error
@@ -249,5 +262,28 @@ extension ScriptedStoreRow {
         self.init(name: store.name, id: store.id, type: store.type.rawValue, connectionState: store.connectionState.rawValue,
                   connectionErrorCode: store.connectionErrorCode?.rawValue, keyCount: census?.total,
                   pendingDeletionCount: census?.pendingDeletion, creationDate: store.creationDate)
+    }
+}
+
+/// `:proxy stop|start|status` of `cks --demo`: the outage of the `live-xks` store's real proxy, and its repair.
+public enum DemoProxyCommand {
+    public static func run(_ verb: String, on proxy: DemoLiveProxy) async -> (String, Bool) {
+        let name = "the XKS proxy of \(DemoLiveProxy.storeName) (127.0.0.1:\(proxy.port))"
+        switch verb {
+        case "stop":
+            guard await proxy.stop() else { return ("\(name) is already stopped; :proxy start starts it", false) }
+            return ("Stopped \(name): Connect now fails (XKS_PROXY_NOT_REACHABLE), crypto with KMSInvalidStateException", true)
+        case "start":
+            do {
+                guard try await proxy.start() else { return ("\(name) is already running", false) }
+                return ("Started \(name) again; a FAILED \(DemoLiveProxy.storeName) needs a Connect", true)
+            } catch {
+                return ("\(name) could not start: \(error)", false)
+            }
+        case "status", "":
+            return ("\(name) is \(proxy.isRunning ? "running" : "stopped"); :proxy stop / :proxy start", true)
+        default:
+            return (":proxy takes stop, start or status, got '\(verb)'", false)
+        }
     }
 }

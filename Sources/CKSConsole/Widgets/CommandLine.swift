@@ -9,6 +9,8 @@ public enum ConsoleCommand: Equatable, Sendable {
     case help
     case activity
     case theme(String)
+    /// `:proxy stop|start|status`: the demo's real XKS proxy (`cks --demo` only; not among the listed verbs).
+    case proxy(String)
 }
 
 /// The `:` command line: editing, parsing and Tab completion from the live list of stores.
@@ -80,6 +82,7 @@ public struct CommandLineState: Sendable {
         let words = line.split(separator: " ").map(String.init)
         guard let word = words.first else { return .failure(CommandError(message: "empty command; commands: \(usage)")) }
         let arg = words.dropFirst().joined(separator: " ")
+        if word.lowercased() == "proxy" { return .success(.proxy(arg.lowercased())) }
         guard let verb = resolve(word) else {
             let candidates = verbs.filter { $0.hasPrefix(word.lowercased()) && $0 != "q" }
             let why = candidates.count > 1 ? ":\(word) could be \(candidates.map { ":" + $0 }.joined(separator: " or "))"
