@@ -386,4 +386,45 @@ struct ConsoleTmuxTests {
             #expect(status == "0", "cks exit status after q: \(status ?? "none")")
         }
     }
+
+    @Test("the demo's live-xks store on a real proxy: :proxy stop, then a reconnect ends FAILED (XKS_PROXY_NOT_REACHABLE)",
+          .enabled(if: ExternalTools.usable(.tmux), "needs tmux (CKS_REQUIRE_EXTERNAL=1 turns this skip into a failure)"))
+    func demoProxyOutage() async throws {
+        try ExternalTools.require(.tmux)
+        let binary = try Locations.requireCksBinary()
+        let scratch = try TemporaryDirectory(prefix: "cks-qa-proxy")
+        defer { scratch.remove() }
+        let (command, environment, statusFile) = Self.demo(binary, scratch)
+        try await withTmux(command, environment: environment) { tmux in
+            let stores = try await Self.waitForCountedStores("the stores screen", in: tmux) { $0.contains("EMBEDDED") }
+            let live = try #require(Self.storeRows(stores).first { $0.name == "live-xks" }, "the live-xks store:\n\(stores)")
+            #expect(live.state == "CONNECTED" && live.keys == 4, "\(live)")
+            try await tmux.send(":")
+            try await tmux.send("proxy stop", literal: true)
+            try await tmux.send("Enter")
+            try await tmux.waitFor("the proxy stopped") { $0.contains("Stopped the XKS proxy of live-xks") }
+            try await tmux.send("/")
+            try await tmux.send("live-xks", literal: true)
+            try await tmux.send("Enter")
+            try await tmux.waitFor("only live-xks listed") { Self.storeRows($0).map(\.name) == ["live-xks"] }
+            try await tmux.send("x")
+            try await tmux.waitFor("the disconnect dialog") { $0.contains("DisconnectCustomKeyStore") }
+            try await tmux.send("Tab")
+            try await tmux.send("Enter")
+            try await tmux.waitFor("live-xks DISCONNECTED", timeout: .seconds(30)) {
+                Self.storeRows($0).first?.state == "DISCONNECTED"
+            }
+            try await tmux.send("c")
+            try await tmux.waitFor("the connect dialog") { $0.contains("ConnectCustomKeyStore") }
+            try await tmux.send("Tab")
+            try await tmux.send("Enter")
+            try await tmux.waitFor("live-xks FAILED (XKS_PROXY_NOT_REACHABLE)", timeout: .seconds(60)) {
+                $0.contains("FAILED (XKS_PROXY_NOT_REACHABLE)")
+            }
+            try await tmux.send("q")
+            _ = try await tmux.waitForExit()
+            let status = (try? String(contentsOf: statusFile, encoding: .utf8))?.trimmingCharacters(in: .whitespacesAndNewlines)
+            #expect(status == "0", "cks exit status after q: \(status ?? "none")")
+        }
+    }
 }
