@@ -156,8 +156,8 @@ extension ConsoleApp {
         case .focusActivity:
             if showActivity { activityFocused.toggle() } else { showActivity = true; activityFocused = true }
         case .refresh: refreshNow()
-        case .mark: if case .keys(let id) = screen { let t = keysView(id).table; t.toggleMark(); t.move(by: 1) }
-        case .markAll: if case .keys(let id) = screen { keysView(id).table.toggleMarkAll() }
+        case .mark: if let t = screen.handler.markableTable(self) { t.toggleMark(); t.move(by: 1) }
+        case .markAll: screen.handler.markableTable(self)?.toggleMarkAll()
         case .sortNext: activeTable?.sortNext(width: lastWidth)
         case .sortReverse: activeTable?.reverseSort()
         case .teardown:

@@ -31,6 +31,8 @@ protocol ConsoleScreen {
     func currentKey(_ app: ConsoleApp) -> KeyRow?
     /// The keys a key action applies to.
     func keyTargets(_ app: ConsoleApp) -> ConsoleApp.KeyTargets
+    /// The table whose rows can be marked for a bulk key action; nil when the screen has none.
+    func markableTable(_ app: ConsoleApp) -> Table<KeyRow>?
     /// Whether the footer leaves out Esc while no filter is kept (it has nothing else to do here).
     var backIsIdleWithoutFilter: Bool { get }
 }
@@ -66,6 +68,7 @@ struct StoresScreenHandler: ConsoleScreen {
     func open(_ app: ConsoleApp) { if let s = app.storesTable.current?.record { app.openKeys(s) } }
     func refresh(_ app: ConsoleApp) { app.scanKeys(label: "count keys") }
     func currentKey(_ app: ConsoleApp) -> KeyRow? { nil }
+    func markableTable(_ app: ConsoleApp) -> Table<KeyRow>? { nil }
     func keyTargets(_ app: ConsoleApp) -> ConsoleApp.KeyTargets { ConsoleApp.KeyTargets(all: [], hiddenByFilter: 0) }
 }
 
@@ -117,6 +120,7 @@ struct KeysScreenHandler: ConsoleScreen {
 
     func refresh(_ app: ConsoleApp) { app.scanKeys(label: "refresh keys") }
     func currentKey(_ app: ConsoleApp) -> KeyRow? { app.keysViews[id]?.table.current }
+    func markableTable(_ app: ConsoleApp) -> Table<KeyRow>? { app.keysView(id).table }
 
     func keyTargets(_ app: ConsoleApp) -> ConsoleApp.KeyTargets {
         let table = app.keysView(id).table
@@ -155,6 +159,7 @@ struct KeyDetailScreenHandler: ConsoleScreen {
     func moveTo(_ app: ConsoleApp, top: Bool) { app.detailScroll = top ? 0 : 1_000 }
     func openUnavailableReason(_ app: ConsoleApp) -> String? { nil }
     func open(_ app: ConsoleApp) {}
+    func markableTable(_ app: ConsoleApp) -> Table<KeyRow>? { nil }
 
     func refresh(_ app: ConsoleApp) {
         let (s, k) = (id, keyId)
