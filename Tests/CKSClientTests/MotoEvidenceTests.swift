@@ -9,15 +9,7 @@ import Testing
 @Suite(.serialized) struct MotoEvidenceTests {
     @Test(.enabled(if: ExternalTool.shouldRun("moto_server"), ExternalTool.skipNote("moto_server")))
     func grantsPoliciesAndTagsAgainstMoto() async throws {
-        let (moto, client) = try await MotoTests.startMoto()
-        do {
-            try await exercise(client)
-        } catch {
-            await moto.stop()
-            Issue.record("moto output:\n\(moto.capturedOutput.suffix(2000))")
-            throw error
-        }
-        await moto.stop()
+        try await MotoTests.withMoto(exercise)
     }
 
     private func exercise(_ c: KMSClient) async throws {

@@ -28,11 +28,11 @@ import Testing
         }
     }
 
-    @Test(.enabled(if: ExternalTool.shouldRun("moto_server"), ExternalTool.skipNote("moto_server")))
-    func keyOperationsAgainstMoto() async throws {
-        let (moto, client) = try await Self.startMoto()
+    /// Runs `body` against a fresh moto and stops it afterwards; a failure records moto's last output.
+    static func withMoto(_ body: (KMSClient) async throws -> Void) async throws {
+        let (moto, client) = try await startMoto()
         do {
-            try await exercise(client)
+            try await body(client)
         } catch {
             await moto.stop()
             Issue.record("moto output:\n\(moto.capturedOutput.suffix(2000))")
@@ -40,6 +40,11 @@ import Testing
         }
         await moto.stop()
         #expect(!moto.process.isRunning)
+    }
+
+    @Test(.enabled(if: ExternalTool.shouldRun("moto_server"), ExternalTool.skipNote("moto_server")))
+    func keyOperationsAgainstMoto() async throws {
+        try await Self.withMoto(exercise)
     }
 
     private func exercise(_ client: KMSClient) async throws {

@@ -19,11 +19,7 @@ extension ConsoleApp {
             if action == .teardown { return teardownUnavailableReason() }
             return storeActionReason(action, s)
         case .open:
-            switch screen {
-            case .stores: return storesTable.current == nil ? "no store to open" : nil
-            case .keys(let id): return keysView(id).table.current == nil ? "no key to open" : nil
-            case .keyDetail: return nil
-            }
+            return screen.handler.openUnavailableReason(self)
         case .scheduleDeletion, .cancelDeletion, .enableKey, .disableKey:
             let targets = keyTargets()
             guard !targets.all.isEmpty else { return "no key selected" }
@@ -82,20 +78,7 @@ extension ConsoleApp {
 
     /// The marked keys (including those the filter hides), else the key under the cursor or on screen.
     func keyTargets() -> KeyTargets {
-        switch screen {
-        case .keys(let id):
-            let table = keysView(id).table
-            let marked = table.marked()
-            if !marked.visible.isEmpty || !marked.hidden.isEmpty {
-                // In the order the table shows them, then those the filter hides.
-                return KeyTargets(all: marked.visible + marked.hidden, hiddenByFilter: marked.hidden.count)
-            }
-            return KeyTargets(all: table.current.map { [$0] } ?? [], hiddenByFilter: 0)
-        case .keyDetail:
-            return KeyTargets(all: currentKey().map { [$0] } ?? [], hiddenByFilter: 0)
-        case .stores:
-            return KeyTargets(all: [], hiddenByFilter: 0)
-        }
+        screen.handler.keyTargets(self)
     }
 
     func keyName(_ k: KeyRow) -> String {
@@ -279,10 +262,5 @@ extension ConsoleApp {
         }
     }
 
-    var screenStoreId: String? {
-        switch screen {
-        case .keys(let s), .keyDetail(let s, _): return s
-        case .stores: return nil
-        }
-    }
+    var screenStoreId: String? { screen.handler.storeId }
 }

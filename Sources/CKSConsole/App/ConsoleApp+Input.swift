@@ -114,13 +114,7 @@ extension ConsoleApp {
     }
 
     /// The table on screen (the screens with a list register it here); nil on the key detail.
-    var activeTable: (any NavigableTable)? {
-        switch screen {
-        case .stores: return storesTable
-        case .keys(let id): return keysView(id).table
-        case .keyDetail: return nil
-        }
-    }
+    var activeTable: (any NavigableTable)? { screen.handler.table(self) }
 
     /// The filter of the table on screen, as get/set closures.
     var activeTableFilter: (get: () -> String, set: (String) -> Void)? {
@@ -172,8 +166,8 @@ extension ConsoleApp {
         case .focusActivity:
             if showActivity { activityFocused.toggle() } else { showActivity = true; activityFocused = true }
         case .refresh: refreshNow()
-        case .mark: if case .keys(let id) = screen { let t = keysView(id).table; t.toggleMark(); t.move(by: 1) }
-        case .markAll: if case .keys(let id) = screen { keysView(id).table.toggleMarkAll() }
+        case .mark: if let t = screen.handler.markableTable(self) { t.toggleMark(); t.move(by: 1) }
+        case .markAll: screen.handler.markableTable(self)?.toggleMarkAll()
         case .sortNext: activeTable?.sortNext(width: lastWidth)
         case .sortReverse: activeTable?.reverseSort()
         case .teardown:
@@ -196,29 +190,11 @@ extension ConsoleApp {
     }
 
     func moveTo(top: Bool) {
-        switch screen {
-        case .stores: top ? storesTable.moveToTop() : storesTable.moveToBottom()
-        case .keys(let id): let t = keysView(id).table; top ? t.moveToTop() : t.moveToBottom()
-        case .keyDetail: detailScroll = top ? 0 : 1_000
-        }
+        screen.handler.moveTo(self, top: top)
     }
 
     func open() {
-        switch screen {
-        case .stores:
-            if let s = storesTable.current?.record { openKeys(s) }
-        case .keys(let id):
-            guard let k = keysView(id).table.current else { return }
-            stack.append(.keyDetail(storeId: id, keyId: k.id))
-            detailScroll = 0
-            detailRecord = nil
-            detailFailure = nil
-            usage[k.id] = nil
-            launch("describe key \(k.aliases.first ?? k.id)") { app in
-                await app.redescribe([k.id], storeId: id)
-            }
-        case .keyDetail: break
-        }
+        screen.handler.open(self)
     }
 
     func openKeys(_ s: StoreRecord) {
@@ -233,13 +209,7 @@ extension ConsoleApp {
 
     func refreshNow() {
         refreshStores(label: "refresh")
-        switch screen {
-        case .stores: scanKeys(label: "count keys")
-        case .keys: scanKeys(label: "refresh keys")
-        case .keyDetail(let s, let k):
-            usage[k] = nil
-            launch("refresh key") { app in await app.redescribe([k], storeId: s) }
-        }
+        screen.handler.refresh(self)
     }
 
     func teardownUnavailableReason() -> String? {

@@ -47,11 +47,7 @@ extension ConsoleApp {
         } else if let t = teardown {
             drawTeardown(t, in: main, on: surface)
         } else {
-            switch screen {
-            case .stores: drawStores(in: main, on: surface)
-            case .keys(let id): drawKeys(id, in: main, on: surface)
-            case .keyDetail(let s, let k): drawKeyDetail(storeId: s, keyId: k, in: main, on: surface)
-            }
+            screen.handler.draw(self, in: main, on: surface)
         }
         if let r = activityRect { drawActivity(in: r, on: surface) }
         if let cands = commandLine?.candidates, !cands.isEmpty {
@@ -70,8 +66,7 @@ extension ConsoleApp {
                    keyHint: "Cancel is selected")
         }
         surface.flush()
-        if case .keys(let id) = screen, dialog == nil, !showHelp { fetchUsage(for: keysView(id).table.lastDrawnRows) }
-        if case .keyDetail(_, let k) = screen, let row = currentKey(), usage[k] == nil { fetchUsage(for: [row]) }
+        screen.handler.didDraw(self)
     }
 
     /// The status line: a bulk action's progress, else the last message until it expires or the next action.
@@ -148,23 +143,7 @@ extension ConsoleApp {
         if let t = teardown {
             parts = ["Stores", t.storeName, "Teardown"]
         } else {
-        switch screen {
-        case .stores:
-            parts = ["Stores (\(storesTable.visible.count)\(storesTable.filter.isEmpty ? "" : "/\(stores.count)"))"]
-            filterText = storesTable.filter
-        case .keys(let id):
-            let v = keysView(id)
-            let name = store(id)?.name ?? id
-            var count = "\(v.table.visible.count)"
-            if !v.table.filter.isEmpty { count += "/\(v.table.rows.count)" }
-            if v.loading && !v.loadedOnce { count += ", loading… \(v.received)" }
-            let marked = v.table.marks.count
-            parts = ["Stores", name, "Keys (\(count))" + (marked > 0 ? "  \(marked) marked" : "")]
-            filterText = v.table.filter
-        case .keyDetail(let s, let k):
-            let alias = keysViews[s]?.table.rows.first { $0.id == k }?.aliases.first
-            parts = ["Stores", store(s)?.name ?? s, "Keys", alias ?? k]
-        }
+            (parts, filterText) = screen.handler.title(self)
         }
         let title = " " + parts.joined(separator: " \(symbols.separator) ")
         surface.put(row, 0, String(repeating: " ", count: width), Style(.title))
@@ -367,7 +346,7 @@ extension ConsoleApp {
             var label = b.label
             // Esc clears a kept filter first (then goes back); on the Stores screen it has nothing else to do.
             if b.action == .back && kind != nil && teardown == nil {
-                if filtered { label = "clear filter" } else if case .stores = screen { continue }
+                if filtered { label = "clear filter" } else if screen.handler.backIsIdleWithoutFilter { continue }
             }
             let keyText = key.label(ascii: symbols.isASCII)
             let entry = TextWidth.of(keyText) + 1 + TextWidth.of(label) + 2

@@ -23,13 +23,7 @@ public final class ConsoleApp {
         case keys(storeId: String)
         case keyDetail(storeId: String, keyId: String)
 
-        var kind: ScreenKind {
-            switch self {
-            case .stores: return .stores
-            case .keys: return .keys
-            case .keyDetail: return .keyDetail
-            }
-        }
+        @MainActor var kind: ScreenKind { handler.kind }
     }
 
     /// Per-store key listing state.
@@ -288,11 +282,7 @@ public final class ConsoleApp {
 
     /// The key under the cursor, or the one the Key detail screen shows.
     func currentKey() -> KeyRow? {
-        switch screen {
-        case .keys(let s): return keysViews[s]?.table.current
-        case .keyDetail(let s, let k): return keysViews[s]?.table.rows.first { $0.id == k }
-        case .stores: return nil
-        }
+        screen.handler.currentKey(self)
     }
 
     /// The key of the Key detail screen on screen.
