@@ -76,11 +76,21 @@ struct DemoLiveProxyTests {
         #expect(core.demoProxy?.isRunning == false)
     }
 
-    @Test(":proxy is a command of its own, not among the listed verbs (the help and completion stay as they were)")
+    @Test(":proxy is listed, completes and takes stop, start or status")
     func parsing() {
         #expect(CommandLineState.parse("proxy stop") == .success(.proxy("stop")))
         #expect(CommandLineState.parse("proxy Start") == .success(.proxy("start")))
-        #expect(CommandLineState.parse("proxy") == .success(.proxy("")))
-        #expect(!CommandLineState.verbs.contains("proxy"))
+        #expect(CommandLineState.parse("pro status") == .success(.proxy("status")))
+        #expect(CommandLineState.parse("proxy") == .success(.proxy("status")))
+        guard case .failure(let unknown) = CommandLineState.parse("proxy restart") else { Issue.record(":proxy restart accepted"); return }
+        #expect(unknown.message.contains("stop, start or status"))
+        #expect(CommandLineState.usage.contains(":proxy stop|start"))
+        var line = CommandLineState()
+        for ch in "pr" { line.type(ch) }
+        line.complete(stores: [], themes: [])
+        #expect(line.text == "proxy ")
+        for ch in "st" { line.type(ch) }
+        line.complete(stores: [], themes: [])
+        #expect(line.candidates == ["stop", "start", "status"])
     }
 }

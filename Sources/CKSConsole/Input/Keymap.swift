@@ -74,7 +74,7 @@ public struct Keymap: Sendable {
         Binding(action: .sortNext, keys: [.char("s")], label: "sort", help: "Sort by the next column", screens: [.stores, .keys], changesState: false, inFooter: false),
         Binding(action: .sortReverse, keys: [.char("S")], label: "reverse", help: "Reverse the sort order", screens: [.stores, .keys], changesState: false, inFooter: false),
         Binding(action: .filter, keys: [.char("/")], label: "filter", help: "Filter the list (Esc clears)", screens: [.stores, .keys], changesState: false, inFooter: true),
-        Binding(action: .command, keys: [.char(":")], label: "command", help: "Run a command: :stores, :keys STORE, :teardown STORE, :q (Tab completes)", screens: [], changesState: false, inFooter: false),
+        Binding(action: .command, keys: [.char(":")], label: "command", help: "Run a command: :stores, :keys STORE, :teardown STORE, :proxy stop|start (demo), :q (Tab completes)", screens: [], changesState: false, inFooter: false),
         Binding(action: .refresh, keys: [.char("r"), .ctrl("r")], label: "refresh", help: "Refresh now", screens: [], changesState: false, inFooter: false),
         Binding(action: .toggleActivity, keys: [.char("a")], label: "activity", help: "Show or hide the Activity pane (every call made)", screens: [], changesState: false, inFooter: true),
         Binding(action: .focusActivity, keys: [.tab], label: "focus activity", help: "Give the keys to the Activity pane (the movement keys scroll it back) and take them back", screens: [], changesState: false, inFooter: false),

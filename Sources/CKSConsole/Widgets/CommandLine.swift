@@ -9,7 +9,7 @@ public enum ConsoleCommand: Equatable, Sendable {
     case help
     case activity
     case theme(String)
-    /// `:proxy stop|start|status`: the demo's real XKS proxy (`cks --demo` only; not among the listed verbs).
+    /// `:proxy stop|start|status`: the demo's real XKS proxy (`cks --demo` only).
     case proxy(String)
 }
 
@@ -19,7 +19,7 @@ public struct CommandLineState: Sendable {
     /// Candidates of the last Tab, shown under the line.
     public var candidates: [String] = []
 
-    public static let verbs = ["stores", "keys", "teardown", "theme", "activity", "help", "q", "quit"]
+    public static let verbs = ["stores", "keys", "teardown", "theme", "activity", "proxy", "help", "q", "quit"]
     static let verbsWithStore: Set<String> = ["keys", "teardown"]
 
     public init() {}
@@ -44,6 +44,7 @@ public struct CommandLineState: Sendable {
         let pool: [String]
         if Self.verbsWithStore.contains(verb) { pool = stores }
         else if verb == "theme" { pool = themes }
+        else if verb == "proxy" { pool = Self.proxyVerbs }
         else { candidates = []; return }
         let matches = pool.filter { $0.lowercased().hasPrefix(prefix.lowercased()) }
         candidates = matches.count > 1 ? matches : []
@@ -58,7 +59,10 @@ public struct CommandLineState: Sendable {
     }
 
     /// Every command with its argument, for errors and help.
-    public static let usage = ":stores  :keys STORE  :teardown STORE  :theme NAME  :activity  :help  :q"
+    public static let usage = ":stores  :keys STORE  :teardown STORE  :theme NAME  :activity  :proxy stop|start (demo)  :help  :q"
+
+    /// What `:proxy` does to the demo's XKS proxy.
+    static let proxyVerbs = ["stop", "start", "status"]
 
     /// The verb a word stands for: a verb, a short form (`s`, `k`, `h`, `q`), or a unique prefix (`:act`); nil when
     /// unknown or ambiguous.
@@ -82,7 +86,6 @@ public struct CommandLineState: Sendable {
         let words = line.split(separator: " ").map(String.init)
         guard let word = words.first else { return .failure(CommandError(message: "empty command; commands: \(usage)")) }
         let arg = words.dropFirst().joined(separator: " ")
-        if word.lowercased() == "proxy" { return .success(.proxy(arg.lowercased())) }
         guard let verb = resolve(word) else {
             let candidates = verbs.filter { $0.hasPrefix(word.lowercased()) && $0 != "q" }
             let why = candidates.count > 1 ? ":\(word) could be \(candidates.map { ":" + $0 }.joined(separator: " or "))"
@@ -98,6 +101,12 @@ public struct CommandLineState: Sendable {
         case "quit": return .success(.quit)
         case "help": return .success(.help)
         case "activity": return .success(.activity)
+        case "proxy":
+            if arg.isEmpty { return .success(.proxy("status")) }
+            guard proxyVerbs.contains(arg.lowercased()) else {
+                return .failure(CommandError(message: ":proxy needs stop, start or status (the demo's XKS proxy, cks --demo only)"))
+            }
+            return .success(.proxy(arg.lowercased()))
         default:
             return arg.isEmpty ? .failure(CommandError(message: ":theme needs a theme name (Tab completes)")) : .success(.theme(arg))
         }
