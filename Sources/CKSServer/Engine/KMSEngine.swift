@@ -16,7 +16,7 @@ public final class KMSEngine: KMSRequestHandling, Sendable {
     let trackingStart: Date
     /// Key rows for DescribeKey without a database transaction; invalidated by every write.
     let keyRows = KeyRowCache()
-    /// The use record's group-commit writer; nil on a database served read-only.
+    /// The use record's writer (event log, folded into the database); nil on a database served read-only.
     let recorder: EventRecorder?
     /// Set by `close()`: the workload ticker stops.
     let closed = Mutex(false)
@@ -74,21 +74,25 @@ public final class KMSEngine: KMSRequestHandling, Sendable {
                 }
                 return (clock, start, notices)
             }
+            let recorder = database.isReadOnly || !options.recordsUse ? nil
+                : try EventRecorder.open(database: database, logURL: EventLogFile.url(forDatabase: url),
+                                         maxEvents: options.maxRecordedEvents, syncsLog: options.durability == .full)
             return KMSEngine(database: database, options: options, clock: clock, trackingStart: start,
-                             notices: database.notices + notices)
+                             recorder: recorder, notices: database.notices + notices)
         } catch {
             try? database.close()
             throw error
         }
     }
 
-    init(database: KMSDatabase, options: EngineOptions, clock: SimulatedClock, trackingStart: Date, notices: [String]) {
+    init(database: KMSDatabase, options: EngineOptions, clock: SimulatedClock, trackingStart: Date,
+         recorder: EventRecorder?, notices: [String]) {
         self.database = database
         self.options = options
         self.clock = Mutex(clock)
         self.trackingStart = trackingStart
         self.notices = notices
-        self.recorder = database.isReadOnly || !options.recordsUse ? nil : EventRecorder(database: database, maxEvents: options.maxRecordedEvents)
+        self.recorder = recorder
         if !database.isReadOnly { startWorkloadTicker() }
     }
 
@@ -101,9 +105,10 @@ public final class KMSEngine: KMSRequestHandling, Sendable {
     /// The data directory's lock, to record where the core listens.
     public func recordEndpoint(_ endpoint: String) { database.recordEndpoint(endpoint) }
 
-    /// Closes the database (in-flight accesses finish first).
+    /// Folds the use record's log, then closes the database (in-flight accesses finish first).
     public func close() throws {
         closed.withLock { $0 = true }
+        recorder?.close()
         try database.close()
     }
 
