@@ -54,6 +54,38 @@ struct EngineUseRecordTests {
         }
     }
 
+    @Test("with durability full, concurrent calls share the log's fsync and every answered one is recorded")
+    func durabilityFull() async throws {
+        let directory = FileManager.default.temporaryDirectory.appendingPathComponent("cks-engine-\(UUID().uuidString)")
+        defer { try? FileManager.default.removeItem(at: directory) }
+        var options = EngineOptions()
+        options.durability = .full
+        let engine = try KMSEngine.open(databaseAt: directory.appendingPathComponent("cks.sqlite"), options: options)
+        defer { try? engine.close() }
+        func call<R: WireRequest>(_ request: R) async throws -> R.Response {
+            let data = try await engine.handle(target: R.target, body: try WireCodec.encodeRequest(request),
+                                               caller: EngineHarness.alice)
+            return try WireCodec.decodeResponse(R.Response.self, from: data)
+        }
+        let key = try await call(CreateKeyRequest()).keyMetadata!.keyId
+        try await withThrowingTaskGroup(of: Void.self) { group in
+            for _ in 0..<16 {
+                group.addTask { for _ in 0..<25 { _ = try await call(DescribeKeyRequest(keyId: key)) } }
+            }
+            try await group.waitForAll()
+        }
+        var count = 0
+        var token: String?
+        repeat {
+            let page = try await call(LookupEventsRequest(
+                lookupAttributes: [LookupAttribute(attributeKey: "ResourceName", attributeValue: key)], nextToken: token))
+            count += page.events?.count ?? 0
+            token = page.nextToken
+        } while token != nil
+        #expect(count == 16 * 25)
+        #expect(engine.recorder?.lastFailure.withLock { $0 } == nil)
+    }
+
     @Test("events a core left in the log are folded at the next start, exactly once; the log is 0600")
     func replayOnce() async throws {
         try await withEngine { h in

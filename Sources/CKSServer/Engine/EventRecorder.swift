@@ -35,6 +35,8 @@ final class EventRecorder: Sendable {
     /// Beyond this many events not yet folded, requests wait for the fold (memory stays bounded).
     static let maxPending = 50_000
     static let batchLimit = 5_000
+    static let foldBatch = 5_000
+    static let foldDelay = Duration.milliseconds(200)
 
     private let database: KMSDatabase
     private let state: Mutex<State>
@@ -150,8 +152,21 @@ final class EventRecorder: Sendable {
         }
     }
 
+    /// Waits until a batch is worth a transaction: `foldBatch` events, a reader waiting (`flush`), or
+    /// `foldDelay` passed. Folding each event at once would add a commit per call to the writer that Encrypt's
+    /// own transactions queue on.
+    private func gather() async {
+        let deadline = ContinuousClock.now + Self.foldDelay
+        while ContinuousClock.now < deadline {
+            let ready = state.withLock { s in s.pending.count >= Self.foldBatch || !s.waiters.isEmpty || s.closed }
+            if ready { return }
+            try? await Task.sleep(for: .milliseconds(2))
+        }
+    }
+
     private func foldLoop() async {
         while true {
+            await gather()
             let taken = state.withLock { s -> (batch: [KeyEvent], end: Int64, generation: UInt64, prune: Bool)? in
                 guard !s.pending.isEmpty, !s.closed, let log = s.log else {
                     s.folding = false
@@ -188,8 +203,10 @@ final class EventRecorder: Sendable {
             let ready = state.withLock { s -> [CheckedContinuation<Void, Never>] in
                 s.inFlight = false
                 s.folded += taken.batch.count
+                // Restarted only when everything appended is folded (and, with syncsLog, on disk with no fsync
+                // running, so no fsync of the old generation can vouch for the new one).
                 if committed, s.pending.isEmpty, let log = s.log, log.size == taken.end,
-                   s.synced >= taken.end || !syncsLog {
+                   !syncsLog || (s.synced >= taken.end && !s.syncing) {
                     do {
                         try log.restart()
                         s.pendingEnd = log.size
