@@ -1,7 +1,9 @@
 // swift-tools-version: 6.1
 // cks: a local AWS KMS custom key store service (`cks serve`) and the console that tears stores down safely.
-// Dependency direction: CKSDomain → CKSPersistence → CKSWire → CKSServer | CKSClient → CKSConsole → cks.
-// The XKS proxy (`cks xks-proxy`) stands beside the core: CKSWire → CKSXksProxy → cks.
+// Dependency direction (see README, "How it is built"): CKSDomain → CKSPersistence → CKSWire → CKSServer | CKSClient;
+// CKSClient → CKSTeardown; CKSServer + CKSClient → CKSEmbedded; CKSTeardown + CKSEmbedded → CKSConsole → cks.
+// The XKS proxy (`cks xks-proxy`) stands beside the core: CKSWire → CKSXksProxy → cks; the core's client of
+// proxies sits between wire and server: CKSWire → CKSXksClient → CKSServer.
 import PackageDescription
 
 let package = Package(
@@ -43,9 +45,18 @@ let package = Package(
             "CKSDomain",
             .product(name: "Crypto", package: "swift-crypto"),
         ]),
+        // The core's client of real XKS proxies (spec v1.0.3 as KMS calls them): AsyncHTTPClient with swift-nio-ssl,
+        // a 250 ms budget per call, and the spec's table from proxy failures to KMS exceptions and connection codes.
+        .target(name: "CKSXksClient", dependencies: [
+            "CKSDomain", "CKSWire",
+            .product(name: "AsyncHTTPClient", package: "async-http-client"),
+            .product(name: "NIOCore", package: "swift-nio"),
+            .product(name: "NIOHTTP1", package: "swift-nio"),
+            .product(name: "NIOSSL", package: "swift-nio-ssl"),
+        ]),
         // `cks serve`: the engine over persistence plus the Hummingbird HTTP front.
         .target(name: "CKSServer", dependencies: [
-            "CKSDomain", "CKSPersistence", "CKSWire",
+            "CKSDomain", "CKSPersistence", "CKSWire", "CKSXksClient",
             .product(name: "Crypto", package: "swift-crypto"),
             .product(name: "Hummingbird", package: "hummingbird"),
             .product(name: "HummingbirdCore", package: "hummingbird"),
@@ -57,7 +68,7 @@ let package = Package(
             .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
             .product(name: "UnixSignals", package: "swift-service-lifecycle"),
         ]),
-        // The SigV4 KMS client: typed calls, credentials, retries, pagination, bulk.
+        // The SigV4 KMS client: typed calls, credentials, retries, pagination, bulk (bounded concurrency).
         .target(name: "CKSClient", dependencies: [
             "CKSDomain", "CKSWire",
             .product(name: "AsyncHTTPClient", package: "async-http-client"),
@@ -67,10 +78,18 @@ let package = Package(
         ]),
         // ncursesw through a small static-inline shim (Swift 6 cannot reach curses macros and globals directly).
         .systemLibrary(name: "CNcursesw", path: "Sources/CNcursesw"),
-        // The console: models → pure renderers → widgets → screens; scripted verbs; embedded core.
-        .target(name: "CKSConsole", dependencies: [
-            "CKSDomain", "CKSWire", "CKSClient", "CKSServer", "CNcursesw",
+        // The teardown without a UI: runner, journal, service over the client, report, plan text, exit statuses,
+        // `cks teardown` and the scripted verbs (`cks stores`, `cks keys`).
+        .target(name: "CKSTeardown", dependencies: ["CKSDomain", "CKSWire", "CKSClient"]),
+        // The core inside this process: the embedded core and its connection, the in-process transport, the demo
+        // estate and its seeder, the allocator policy. The only library that imports CKSServer.
+        .target(name: "CKSEmbedded", dependencies: [
+            "CKSDomain", "CKSWire", "CKSClient", "CKSServer",
             .product(name: "Logging", package: "swift-log"),   // to keep the embedded core quiet
+        ]),
+        // The console, UI only: models → pure renderers → widgets → screens.
+        .target(name: "CKSConsole", dependencies: [
+            "CKSDomain", "CKSWire", "CKSClient", "CKSTeardown", "CKSEmbedded", "CNcursesw",
         ]),
         // PKCS#11 through dlopen, with the few declarations it needs (no -dev package at build time).
         .target(name: "CPKCS11", linkerSettings: [.linkedLibrary("dl")]),
@@ -93,33 +112,43 @@ let package = Package(
         ]),
         // The executable: argument parsing only.
         .executableTarget(name: "cks", dependencies: [
-            "CKSConsole", "CKSServer", "CKSClient", "CKSXksProxy",
+            "CKSConsole", "CKSTeardown", "CKSEmbedded", "CKSServer", "CKSClient", "CKSXksProxy", "CKSXksClient",
             .product(name: "ArgumentParser", package: "swift-argument-parser"),
             .product(name: "Logging", package: "swift-log"),   // `cks serve` logs notices and above
         ]),
-        // The performance benchmark of issue 6 (`swift run -c release cks-bench`): wrk against the core, moto and nginx.
+        // The performance benchmark (`swift run -c release cks-bench`): wrk against the core, moto and nginx.
         .executableTarget(name: "cks-bench", dependencies: [
-            "CKSDomain", "CKSWire", "CKSClient", "CKSServer", "CKSConsole",
+            "CKSDomain", "CKSPersistence", "CKSWire", "CKSClient", "CKSServer", "CKSEmbedded", "CKSConsole",
             .product(name: "ArgumentParser", package: "swift-argument-parser"),
         ]),
-        // Helpers shared by the suites that start programs: temporary directories, the built `cks`, external tools.
-        .target(name: "CKSTestSupport", path: "Tests/CKSTestSupport"),
+        // The suites' one set of fixtures: the in-process core, the `cks serve` process, tmux, a raw HTTP client,
+        // child processes, temporary directories, the built `cks`, external tools, waiting, a hand-moved clock.
+        .target(name: "CKSTestSupport", dependencies: ["CKSWire", "CKSClient", "CKSEmbedded", "CKSServer"], path: "Tests/CKSTestSupport"),
         .testTarget(name: "CKSDomainTests", dependencies: ["CKSDomain"]),
         .testTarget(name: "CKSPersistenceTests", dependencies: ["CKSPersistence"]),
         .testTarget(name: "CKSWireTests", dependencies: ["CKSWire"], resources: [.copy("Vectors")]),
-        .testTarget(name: "CKSServerTests", dependencies: ["CKSServer", "CKSWire", "CKSClient"]),
+        .testTarget(name: "CKSServerTests", dependencies: ["CKSServer", "CKSWire", "CKSClient", "CKSTestSupport"]),
         .testTarget(name: "CKSClientTests", dependencies: [
             "CKSClient", "CKSServer", "CKSTestSupport", .product(name: "Logging", package: "swift-log"),
         ]),
-        .testTarget(name: "CKSConsoleTests", dependencies: ["CKSConsole", "CKSTestSupport"]),
+        .testTarget(name: "CKSConsoleTests", dependencies: [
+            "CKSConsole", "CKSTeardown", "CKSEmbedded", "CKSClient", "CKSServer", "CKSTestSupport",
+        ]),
         .testTarget(name: "CKSXksProxyTests", dependencies: [
             "CKSXksProxy", "CKSWire", "CKSTestSupport", .product(name: "Logging", package: "swift-log"),
+        ]),
+        // The core against real proxies in process: every failure mapping, over loopback.
+        .testTarget(name: "CKSXksClientTests", dependencies: [
+            "CKSXksClient", "CKSServer", "CKSXksProxy", "CKSWire", "CKSDomain", "CKSPersistence", "CKSTestSupport",
+            .product(name: "NIOCore", package: "swift-nio"),
+            .product(name: "NIOPosix", package: "swift-nio"),
+            .product(name: "Logging", package: "swift-log"),
         ]),
         // Suites that drive real third-party programs (aws CLI, boto3, moto, tmux) against the built `cks`.
         .testTarget(name: "CKSExternalTests", dependencies: ["cks", "CKSClient", "CKSWire", "CKSTestSupport"],
                     exclude: ["python"]),
         // Tests that attack cks: kill -9 mid-teardown, races, a fuzzer, auth, exposure, console outages, soak.
-        // CI size by default; CKS_LONG=1 for the long versions (issue 7).
+        // CI size by default; CKS_LONG=1 for the long versions.
         .testTarget(name: "CKSReliabilityTests", dependencies: [
             "cks", "CKSClient", "CKSServer", "CKSWire", "CKSDomain", "CKSTestSupport",
             .product(name: "GRDB", package: "GRDB.swift"),

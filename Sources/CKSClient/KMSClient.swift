@@ -54,8 +54,8 @@ public final class KMSClient: Sendable {
     ]
 
     /// - Parameters:
-    ///   - transport: nil → a `NIOTransport` (AsyncHTTPClient) of its own for this endpoint; measured twice as fast
-    ///     as `URLSessionTransport` on the 10,000-key bulk schedule (cks-bench, issue 6).
+    ///   - transport: nil → a `NIOTransport` (AsyncHTTPClient) of its own for this endpoint (the faster transport,
+    ///     docs/perf/decisions.md).
     ///   - now, sleep, random: injectable for tests (signing time, backoff waits, jitter).
     public init(endpoint: URL, region: String, credentials: AWSCredentials, transport: (any KMSTransport)? = nil,
                 retryPolicy: RetryPolicy = RetryPolicy(), defaultTimeout: TimeInterval = 30,
@@ -113,9 +113,9 @@ public final class KMSClient: Sendable {
         let transport = self.transport
         let endpoint = self.endpoint
         do {
-            // A transport that keeps the deadline itself needs no timer here. Measured: each timer is a task and a
-            // dispatch timer source that, once cancelled, stays allocated until its deadline would have passed; at
-            // 1,600 calls/s with a 60 s timeout a pass over 100,000 keys held ~30,000 of them (tens of MB).
+            // A transport that keeps the deadline itself needs no timer here: each timer is a task and a dispatch
+            // timer source that, once cancelled, stays allocated until its deadline would have passed, which adds up
+            // over a pass of many calls (docs/perf/decisions.md).
             if transport.enforcesTimeout { return try await transport.send(request, timeout: timeout) }
             // A race rather than a task group: a group would wait for a transport that ignores cancellation.
             return try await Deadline.race(seconds: timeout, operation: { try await transport.send(request, timeout: timeout) },

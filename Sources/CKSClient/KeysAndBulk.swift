@@ -82,33 +82,9 @@ extension KMSClient {
                                       onResult: (@Sendable (BulkItemResult<Value>) -> Void)? = nil,
                                       _ operation: @escaping @Sendable (String) async throws(KMSClientError) -> Value) async
         -> [BulkItemResult<Value>] {
-        let width = max(1, concurrency)
-        // Written without a nested function mutating captured state and with the results kept inside the group's
-        // body: the earlier shape (a local `launch()` capturing `next` and an outer `results`) trapped in release
-        // builds at ~10,000 items (issue 3); `bulkOfManyItemsCompletesEveryItem` keeps the large case covered.
-        return await withTaskGroup(of: (Int, BulkItemResult<Value>).self,
-                                   returning: [BulkItemResult<Value>].self) { group in
-            var results = [BulkItemResult<Value>?](repeating: nil, count: ids.count)
-            var nextIndex = 0
-            while nextIndex < ids.count, nextIndex < width {
-                let index = nextIndex, id = ids[index]
-                group.addTask { (index, await Self.bulkItem(id, operation)) }
-                nextIndex += 1
-            }
-            while let (index, item) = await group.next() {
-                results[index] = item
-                onResult?(item)
-                if nextIndex < ids.count {
-                    let index = nextIndex, id = ids[index]
-                    group.addTask { (index, await Self.bulkItem(id, operation)) }
-                    nextIndex += 1
-                }
-            }
-            return results.enumerated().map { offset, item in
-                // Every index was launched and awaited above; a gap would be a bug, reported rather than trapped on.
-                item ?? BulkItemResult(id: ids[offset], result: .failure(KMSClientError(kind: .cancelled, message: "The bulk call ended before this item was tried.")))
-            }
-        }
+        await BoundedConcurrency.map(ids, width: concurrency, onResult: { onResult?($0) }, notRun: { id in
+            BulkItemResult(id: id, result: .failure(KMSClientError(kind: .cancelled, message: "The bulk call ended before this item was tried.")))
+        }) { id in await Self.bulkItem(id, operation) }
     }
 
     /// One item of a bulk call, its typed error captured as a result.

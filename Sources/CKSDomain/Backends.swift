@@ -85,7 +85,7 @@ public struct XksProxy: Sendable, Hashable {
     }
 }
 
-/// What the simulated backends say about creating and connecting stores (issue 2, "Simulated backends").
+/// What the simulated backends say about creating and connecting stores.
 public enum BackendRules {
     /// CloudHSM checks of CreateCustomKeyStore, in order: existence, use by another store, activity,
     /// at least 2 HSMs, trust anchor. `inUseBy` is the id of another store of the scope using the cluster.

@@ -79,6 +79,12 @@ public class DataReader {
                 [scope.account, scope.region]).map(decodeStore)
     }
 
+    /// Every store of every scope whose proxy is reached over a public endpoint (the periodic proxy health check).
+    public func publicEndpointStores() throws -> [CustomKeyStore] {
+        try all("SELECT \(Columns.store) FROM store WHERE xks_connectivity = ? ORDER BY seq",
+                [XksProxyConnectivity.publicEndpoint.rawValue]).map(decodeStore)
+    }
+
     public func storeCount(in scope: ResourceScope) throws -> Int {
         try Int.fetchOne(db.cachedStatement(sql: "SELECT COUNT(*) FROM store WHERE account = ? AND region = ?"),
                          arguments: [scope.account, scope.region]) ?? 0
@@ -126,7 +132,7 @@ public class DataReader {
     /// Keys whose waiting period has ended at `now`, in every scope, oldest deletion first.
     public func expiredKeys(at now: Date) throws -> [KMSKey] {
         // Every write asks this first and the answer is nearly always "none": one indexed MIN is far cheaper than
-        // a row cursor over the key columns (~3% of a ScheduleKeyDeletion's CPU, perf, issue 6).
+        // a row cursor over the key columns (docs/perf/decisions.md).
         guard let earliest = try Double.fetchOne(
             db.cachedStatement(sql: "SELECT MIN(deletion_date) FROM kms_key WHERE deletion_date IS NOT NULL")),
             earliest <= now.timeIntervalSince1970 else { return [] }

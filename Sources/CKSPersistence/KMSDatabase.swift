@@ -241,7 +241,7 @@ public final class KMSDatabase: Sendable {
     ///
     /// Runs on the calling thread, on one of the pool's reader connections: GRDB's async read hops to the
     /// connection's dispatch queue and back, two thread switches that cost more than the indexed query itself
-    /// (60-200 µs per request under load in the issue 6 profile). A read transaction is short and CPU-bound;
+    /// (docs/perf/decisions.md). A read transaction is short and CPU-bound;
     /// it never waits for the writer (WAL), at most for a free reader connection held by another such read.
     public func read<T: Sendable>(_ body: @Sendable (DataReader) throws -> T) async throws -> T {
         try readNow(body)

@@ -93,8 +93,7 @@ extension DataReader {
     }
 }
 
-/// A key decoded straight from the statement's current row: `Row.fetchOne` would first copy all 19 values
-/// (~3% of a key write's CPU, perf, issue 6).
+/// A key decoded straight from the statement's current row: `Row.fetchOne` would first copy all 19 values.
 struct DecodedKey: FetchableRecord {
     var key: KMSKey
     init(row: Row) throws { key = try decodeKey(row) }

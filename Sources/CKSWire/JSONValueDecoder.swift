@@ -4,8 +4,8 @@ import Foundation
 /// are epoch seconds, blobs base64 strings (as `WireCodec.makeDecoder()`).
 ///
 /// Why not Foundation's JSONDecoder: the core parses every request body once into a `JSONValue` to validate it
-/// against the model; decoding the request type used to print that tree back to JSON text and parse it again
-/// (about 7% of the core's CPU per DescribeKey, perf, issue 6).
+/// against the model; this decodes the request type from that tree directly instead of printing it back to JSON
+/// text and parsing it again (docs/perf/decisions.md).
 public enum JSONValueDecoder {
     public static func decode<T: Decodable>(_ type: T.Type, from value: JSONValue) throws -> T {
         try unbox(value, as: type, path: [])

@@ -3,7 +3,7 @@ import Foundation
 /// A JSON encoder that writes straight into a byte buffer, for the core's responses.
 ///
 /// Foundation's `JSONEncoder` builds an intermediate tree and goes through several generic layers per member:
-/// in the issue 6 profile it was the largest single cost of a DescribeKey. This one writes as `encode(to:)`
+/// the largest single cost of a DescribeKey in the core (docs/perf/decisions.md). This one writes as `encode(to:)`
 /// runs, which is exact for the wire shapes (synthesized or hand-written `Encodable`, one container per value,
 /// members encoded in order). Output matches `WireCodec`'s `JSONEncoder` settings: nil members omitted, dates
 /// as epoch seconds, data as base64, slashes unescaped. Member order follows the `encode` calls.

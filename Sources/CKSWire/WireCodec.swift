@@ -60,7 +60,7 @@ public enum WireCodec {
 
     /// JSON for a response: nil members omitted, dates as epoch seconds, blobs base64.
     public static func encodeResponse<T: Encodable>(_ value: T) -> Data {
-        // The streaming encoder writes the same JSON several times faster (perf, issue 6); Foundation's stays
+        // The streaming encoder writes the same JSON several times faster; Foundation's stays
         // the reference and the fallback.
         if let data = try? StreamingJSONEncoder.encode(value) { return data }
         do {

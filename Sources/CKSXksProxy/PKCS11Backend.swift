@@ -18,6 +18,8 @@ public final class PKCS11Backend: KeyBackend, @unchecked Sendable {
         var token: cks_p11_token
         var idle: [UInt] = []
         var keyHandles: [String: UInt] = [:]
+        /// What the token permitted for each key, read at most once a second per key.
+        var permitted: [String: (at: ContinuousClock.Instant, info: BackendKeyInfo)] = [:]
         var lastHealth: (at: ContinuousClock.Instant, ekms: [XKSHealthStatus.EKM])?
     }
     private let state: Mutex<State>
@@ -154,7 +156,17 @@ public final class PKCS11Backend: KeyBackend, @unchecked Sendable {
 
     // MARK: - KeyBackend
 
+    /// The key's type and permitted operations, cached for a second: a crypto call on the token refuses an
+    /// operation the key no longer permits anyway, so the cache never lets one through.
     public func describe(keyId: String) throws(KeyBackendFailure) -> BackendKeyInfo {
+        let now = ContinuousClock.now
+        if let cached = state.withLock({ $0.permitted[keyId] }), now - cached.at < .seconds(1) { return cached.info }
+        let info = try readKeyAttributes(keyId)
+        state.withLock { $0.permitted[keyId] = (now, info) }
+        return info
+    }
+
+    private func readKeyAttributes(_ keyId: String) throws(KeyBackendFailure) -> BackendKeyInfo {
         try withSession { (session) throws(KeyBackendFailure) -> BackendKeyInfo in
             var attempt = 0
             while true {
@@ -270,7 +282,7 @@ public final class PKCS11Backend: KeyBackend, @unchecked Sendable {
     /// Closes pooled sessions (after the token moved slots or came back) and forgets key handles.
     private func dropSessions() {
         let sessions = state.withLock { state -> [UInt] in
-            defer { state.idle = []; state.keyHandles = [:] }
+            defer { state.idle = []; state.keyHandles = [:]; state.permitted = [:] }
             return state.idle
         }
         for session in sessions { _ = cks_p11_close_session(module, CKS_ULONG(session)) }

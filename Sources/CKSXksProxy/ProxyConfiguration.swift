@@ -13,7 +13,8 @@ public struct XksProxyError: Error, Sendable, CustomStringConvertible {
 
 /// The proxy's JSON configuration file (mode 0600: it holds SigV4 secrets):
 /// `{"tls": {"enabled", "certificateFile"?, "privateKeyFile"?, "clientCaFile"?, "clientCommonNames"?},
-///   "keyStores": [{"uriPathPrefix", "credentials": [{"accessKeyId", "secretAccessKey"}], "keys": [{"id", "usage", "status"}]}]}`.
+///   "keyStores": [{"uriPathPrefix", "credentials": [{"accessKeyId", "secretAccessKey"}], "keys": [{"id", "usage", "status"}],
+///                  "requestsPerSecond"?}]}`.
 /// Unknown members are refused, so a misspelt one cannot silently change what the proxy does.
 public struct ProxyConfiguration: Sendable, Hashable {
     public struct TLS: Sendable, Hashable {
@@ -68,10 +69,13 @@ public struct ProxyConfiguration: Sendable, Hashable {
         /// One or two (two while rotating).
         public var credentials: [Credential]
         public var keys: [Key]
-        public init(uriPathPrefix: String, credentials: [Credential], keys: [Key]) {
+        /// The store's request quota; beyond it requests get 429 ThrottlingException. nil: no quota.
+        public var requestsPerSecond: Int?
+        public init(uriPathPrefix: String, credentials: [Credential], keys: [Key], requestsPerSecond: Int? = nil) {
             self.uriPathPrefix = XKSPath.normalizedPrefix(uriPathPrefix)
             self.credentials = credentials
             self.keys = keys
+            self.requestsPerSecond = requestsPerSecond
         }
     }
 
@@ -163,7 +167,7 @@ public struct ProxyConfiguration: Sendable, Hashable {
         var keyOwners: [String: String] = [:]
         for (i, value) in storeValues.enumerated() {
             let at = "keyStores[\(i)]"
-            let object = try Object(value, at: at, allowed: ["uriPathPrefix", "credentials", "keys"])
+            let object = try Object(value, at: at, allowed: ["uriPathPrefix", "credentials", "keys", "requestsPerSecond"])
             let rawPrefix = try object.string("uriPathPrefix")
             let prefix = XKSPath.normalizedPrefix(rawPrefix)
             let allowedPrefix = prefix.utf8.allSatisfy { b in
@@ -222,7 +226,14 @@ public struct ProxyConfiguration: Sendable, Hashable {
                 }
                 keys.append(Key(id: id, usage: usage, status: status))
             }
-            stores.append(KeyStore(uriPathPrefix: prefix, credentials: credentials, keys: keys))
+            var quota: Int?
+            if let member = object.value["requestsPerSecond"], member != .null {
+                guard case let .number(text) = member, let n = Int(text), (1...1_000_000).contains(n) else {
+                    throw XksProxyError("\(at).requestsPerSecond must be a whole number from 1 to 1000000 (or be left out for no quota)")
+                }
+                quota = n
+            }
+            stores.append(KeyStore(uriPathPrefix: prefix, credentials: credentials, keys: keys, requestsPerSecond: quota))
         }
         return ProxyConfiguration(tls: tls, keyStores: stores)
     }

@@ -31,7 +31,8 @@ public enum ProxyTLS {
         return (certificatePath, keyPath, true)
     }
 
-    /// A P-256 self-signed server certificate for `hostNames` (DNS names and IP addresses), valid 825 days.
+    /// A P-256 self-signed server certificate for `hostNames` (DNS names and IP addresses), valid 825 days, that a
+    /// client can trust as it is.
     public static func selfSigned(hostNames: [String], now: Date = Date()) throws(XksProxyError) -> (certificate: String, privateKey: String) {
         do {
             let key = P256.Signing.PrivateKey()
@@ -48,8 +49,11 @@ public enum ProxyTLS {
                 }
             }
             let extensions = try Certificate.Extensions {
-                Critical(BasicConstraints.notCertificateAuthority)
-                Critical(KeyUsage(digitalSignature: true))
+                // Its own trust anchor (a client trusts this very file: `cks serve --xks-ca-file`, `curl --cacert`),
+                // so marked as able to sign certificates, as `openssl req -x509` marks them: BoringSSL does not
+                // take a certificate without keyCertSign as the issuer of itself.
+                Critical(BasicConstraints.isCertificateAuthority(maxPathLength: 0))
+                Critical(KeyUsage(digitalSignature: true, keyCertSign: true))
                 try ExtendedKeyUsage([.serverAuth])
                 SubjectAlternativeNames(alternatives)
             }

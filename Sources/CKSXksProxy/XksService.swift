@@ -27,8 +27,9 @@ public struct XksResponse: Sendable {
 /// The XKS Proxy API, independent of the HTTP library: path, method, SigV4, requestMetadata, then the key
 /// manager. Order of checks: the URI (404 InvalidUriPathException for anything but the four API URIs of a
 /// configured prefix), the method (405 for anything but POST on those), the body size (501), SigV4 against the key
-/// store's credentials (401), the JSON and requestMetadata (400 ValidationException), the key (404
-/// KeyNotFoundException, 400 InvalidStateException / InvalidKeyUsageException), then the cryptography.
+/// store's credentials (401), the store's request quota (429 ThrottlingException), the JSON and requestMetadata
+/// (400 ValidationException), the key (404 KeyNotFoundException, 400 InvalidStateException /
+/// InvalidKeyUsageException), then the cryptography.
 public final class XksService: Sendable {
     /// A key store as served: credentials by access key id, keys by id.
     struct ServedStore: Sendable {
@@ -38,6 +39,8 @@ public final class XksService: Sendable {
     }
 
     private let stores: Mutex<[String: ServedStore]>
+    /// Request quotas by path prefix, for the stores that have one.
+    private let quotas: Mutex<[String: RequestQuota]>
     public let backend: any KeyBackend
     public let maxBodyBytes: Int
     /// Allowed clock skew of SigV4 signatures (the spec's 5 minutes).
@@ -49,6 +52,7 @@ public final class XksService: Sendable {
     public init(configuration: ProxyConfiguration, backend: any KeyBackend, maxBodyBytes: Int = 256 * 1024,
                 maxSkew: TimeInterval = 300, logger: Logger = Logger(label: "cks.xks-proxy")) {
         self.stores = Mutex(Self.served(configuration))
+        self.quotas = Mutex(Self.quotas(configuration, keeping: [:]))
         self.backend = backend
         self.maxBodyBytes = maxBodyBytes
         self.maxSkew = maxSkew
@@ -66,11 +70,38 @@ public final class XksService: Sendable {
         return out
     }
 
-    /// Serves `configuration` from now on (credential rotation, keys added or disabled) without a restart.
+    /// A quota per store that has one; a store whose rate did not change keeps its bucket.
+    static func quotas(_ configuration: ProxyConfiguration, keeping current: [String: RequestQuota]) -> [String: RequestQuota] {
+        var out: [String: RequestQuota] = [:]
+        for store in configuration.keyStores {
+            guard let rate = store.requestsPerSecond else { continue }
+            if let kept = current[store.uriPathPrefix], kept.requestsPerSecond == rate {
+                out[store.uriPathPrefix] = kept
+            } else {
+                out[store.uriPathPrefix] = RequestQuota(requestsPerSecond: rate)
+            }
+        }
+        return out
+    }
+
+    /// Serves `configuration` from now on (credential rotation, keys added or disabled, quotas) without a restart.
     /// The backend must have been prepared for its keys first.
     public func apply(_ configuration: ProxyConfiguration) {
         let served = Self.served(configuration)
         stores.withLock { $0 = served }
+        quotas.withLock { $0 = Self.quotas(configuration, keeping: $0) }
+    }
+
+    /// Takes a token from the store's quota; ThrottlingException when it is spent.
+    func admit(_ prefix: String, at now: Date) throws(XKSError) {
+        let refused: Int? = quotas.withLock { quotas in
+            guard var quota = quotas[prefix] else { return nil }
+            defer { quotas[prefix] = quota }
+            return quota.admit(at: now) ? nil : quota.requestsPerSecond
+        }
+        if let refused {
+            throw XKSError(.throttling, "The request rate exceeds this key store's quota of \(refused) requests per second.")
+        }
     }
 
     // MARK: - Head checks
@@ -107,6 +138,7 @@ public final class XksService: Sendable {
         do {
             guard let store = stores.withLock({ $0[target.prefix] }) else { throw XKSError(.invalidUriPath) }
             try authenticate(store: store, method: method, path: path, query: query, headers: headers, body: body, now: now)
+            try admit(store.prefix, at: now)
             let parsed: JSONValue
             do { parsed = try JSONValue.parse(body) } catch {
                 throw XKSError(.validation, "The request body is not valid JSON (\(error.description)).")

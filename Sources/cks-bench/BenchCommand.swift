@@ -1,13 +1,14 @@
 import ArgumentParser
 import Foundation
 
-/// `swift run -c release cks-bench`: the performance benchmark of issue 6. Starts everything it measures on
+/// `swift run -c release cks-bench`: the performance benchmark. Starts everything it measures on
 /// 127.0.0.1 (free ports), seeds it, runs each workload three times with wrk, prints a table and writes JSON.
 @main
 struct CKSBench: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "cks-bench",
-        abstract: "Measure the cks core (side by side with moto and an nginx ceiling), its scale, the console, the teardown and the XKS proxy.")
+        abstract: "Measure the cks core (side by side with moto and an nginx ceiling), its scale, the console, the teardown and the XKS proxy.",
+        subcommands: [EngineBench.self])
 
     @Flag(help: "Smoke run: small estates, 3 s runs.")
     var quick = false

@@ -28,7 +28,7 @@ extension Bench {
         let body = "{\"CustomKeyStoreId\":\(RequestFactory.json(storeId)),\"Origin\":\"AWS_CLOUDHSM\"}"
         _ = try estate.createKeys(n, workers: 16, body: body)
         // Both HTTP stacks of the client, alternating run by run so machine noise falls on both alike: the
-        // measured difference decides the client's default transport (issue 3's URLSession vs AsyncHTTPClient).
+        // measured difference decides the client's default transport (URLSession vs AsyncHTTPClient).
         for transport in ClientTransport.allCases {
             try await teardownRuns(n: n, core: core, storeId: storeId, transport: transport)
         }

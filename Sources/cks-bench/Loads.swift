@@ -1,3 +1,4 @@
+import CKSDomain
 import Foundation
 
 /// The request sets of each workload, built right before each run (a SigV4 signature is valid for ±5 minutes).
@@ -52,7 +53,7 @@ enum Loads {
 
     /// `count` items drawn at random (deterministically) from `items`.
     static func sample<T>(_ items: [T], count: Int, seed: UInt64 = 6) -> [T] {
-        var rng = SeededRandom(seed: seed)
+        var rng = SplitMix64(seed: seed)
         guard items.count > count else { return items.shuffled(using: &rng) }
         return Array(items.shuffled(using: &rng).prefix(count))
     }

@@ -92,7 +92,7 @@ struct Figure: Codable, Sendable {
     }
 }
 
-/// One target of issue 6, checked against this run.
+/// One performance target, checked against this run.
 struct TargetCheck: Codable, Sendable {
     var target: String
     var measured: String

@@ -1,6 +1,6 @@
 import Foundation
 
-/// The targets of issue 6, each a ratio or a median from this run.
+/// The performance targets, each a ratio or a median from this run.
 enum Targets {
     static func check(_ r: Results) -> [TargetCheck] {
         var checks: [TargetCheck] = []

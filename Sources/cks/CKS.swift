@@ -1,5 +1,5 @@
 import ArgumentParser
-import CKSConsole
+import CKSTeardown
 
 /// `cks`: with no subcommand, the console; `serve` runs the core; the rest are scriptable verbs.
 @main

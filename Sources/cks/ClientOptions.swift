@@ -1,6 +1,7 @@
 import ArgumentParser
 import CKSClient
-import CKSConsole
+import CKSEmbedded
+import CKSTeardown
 
 /// `--endpoint`, `--profile`, `--region`: where the client goes and as whom. Each wins over the environment and
 /// the ~/.aws files; with no endpoint anywhere, the core runs inside the process.
@@ -15,6 +16,9 @@ struct ClientOptions: ParsableArguments {
     var region: String?
 
     var flags: ClientFlags { ClientFlags(endpoint: endpoint, profile: profile, region: region) }
+
+    /// The scripted verbs' connection: resolved the AWS way, the embedded core when nothing names an endpoint.
+    static let connect: ScriptedVerbs.Connect = { flags in try await ClientConnection.open(flags) }
 }
 
 /// `--output table|json` of the scripted verbs.

@@ -1,6 +1,7 @@
 import ArgumentParser
 import CKSConsole
-import CKSServer
+import CKSEmbedded
+import CKSTeardown
 import Foundation
 
 /// `cks` / `cks console`: the console. Argument parsing only; CKSConsole does the rest.
@@ -12,6 +13,7 @@ struct ConsoleCommand: AsyncParsableCommand {
         With no endpoint configured (flag, AWS_ENDPOINT_URL_KMS / AWS_ENDPOINT_URL, profile), the core runs \
         inside the process. When stdout is not a terminal, the stores table is printed instead.
         Themes: --theme NAME, CKS_THEME, or `theme = NAME` in $XDG_CONFIG_HOME/cks/config; NO_COLOR=1 for no colour.
+        \(ScriptedExit.help(ScriptedExit.console))
         """)
 
     @Flag(help: "Run on a fresh temporary core seeded with a demo estate, with accelerated time.")
@@ -26,25 +28,16 @@ struct ConsoleCommand: AsyncParsableCommand {
     @Flag(name: .customLong("read-only"), help: "Refuse every change (each refusal says why).")
     var readOnly = false
 
-    @Option(help: "KMS endpoint URL of the core (else AWS_ENDPOINT_URL_KMS, AWS_ENDPOINT_URL, the profile, or the embedded core).")
-    var endpoint: String?
-
-    @Option(help: "AWS profile for credentials, region and endpoint.")
-    var profile: String?
-
-    @Option(help: "AWS region.")
-    var region: String?
+    @OptionGroup var client: ClientOptions
 
     func run() async throws {
-        MallocArenas.limitForConsole()
+        AllocatorPolicy.limitForConsole()
         var flags = ConsoleFlags()
         flags.demo = demo
         flags.theme = theme
         flags.ascii = ascii
         flags.readOnly = readOnly
-        flags.endpoint = endpoint
-        flags.profile = profile
-        flags.region = region
+        flags.client = client.flags
         let status = await ConsoleSession.run(flags)
         if status != 0 { throw ExitCode(status) }
     }

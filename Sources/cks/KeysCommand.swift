@@ -1,8 +1,8 @@
 import ArgumentParser
-import CKSConsole
+import CKSTeardown
 import Foundation
 
-/// `cks keys STORE`: the keys of one custom key store. Argument parsing only; CKSConsole does the work.
+/// `cks keys STORE`: the keys of one custom key store. Argument parsing only; CKSTeardown does the work.
 struct KeysCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "keys",
@@ -22,7 +22,8 @@ struct KeysCommand: AsyncParsableCommand {
     }
 
     func run() async throws {
-        let status = await ScriptedVerbs.keys(store: store, ScriptedOptions(flags: client.flags, output: output?.format))
+        let status = await ScriptedVerbs.keys(store: store, ScriptedOptions(flags: client.flags, output: output?.format),
+                                              connect: ClientOptions.connect)
         if status != 0 { throw ExitCode(status) }
     }
 }

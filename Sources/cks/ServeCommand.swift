@@ -1,7 +1,9 @@
 import ArgumentParser
 import CKSDomain
 import CKSPersistence
+import CKSEmbedded
 import CKSServer
+import CKSXksClient
 import Foundation
 import Logging
 #if canImport(Glibc)
@@ -67,7 +69,48 @@ struct ServeCommand: AsyncParsableCommand {
     @Flag(help: "Set a stored simulated clock that reads outside 1970-01-01 to 9999-12-01 back to the wall clock.")
     var resetClock = false
 
+    @Option(name: .customLong("xks-resolve"),
+            help: ArgumentHelp("Where the XKS proxy named HOST in XksProxyUriEndpoint really listens (repeatable).",
+                               discussion: "HOST=ADDR:PORT, or HOST=http://ADDR:PORT for a plain-HTTP proxy on a loopback address.",
+                               valueName: "HOST=ADDR:PORT"))
+    var xksResolve: [String] = []
+
+    @Option(name: .customLong("xks-ca-file"), help: ArgumentHelp("PEM certificates to trust for XKS proxies, besides the system's.", valueName: "FILE"))
+    var xksCaFile: String?
+
+    @Option(name: .customLong("xks-client-cert"), help: ArgumentHelp("PEM client certificate chain presented to XKS proxies that ask (mTLS).", valueName: "FILE"))
+    var xksClientCert: String?
+
+    @Option(name: .customLong("xks-client-key"), help: ArgumentHelp("PEM private key of --xks-client-cert.", valueName: "FILE"))
+    var xksClientKey: String?
+
+    @Option(name: .customLong("xks-timeout-ms"), help: "Milliseconds each call to an XKS proxy may take (KMS allows 250).")
+    var xksTimeoutMs = 250
+
+    /// The XKS client's settings from the `--xks-*` options.
+    func xksOptions() throws -> XksClientOptions {
+        var options = XksClientOptions(caFile: xksCaFile, clientCertificateFile: xksClientCert, clientKeyFile: xksClientKey,
+                                       timeout: .milliseconds(xksTimeoutMs))
+        do {
+            for entry in xksResolve {
+                let (host, target) = try XksClientOptions.parseResolve(entry)
+                if let earlier = options.resolve[host], earlier != target {
+                    throw ValidationError("--xks-resolve names \(host) twice (\(earlier) and \(target)): give each host once")
+                }
+                options.resolve[host] = target
+            }
+        } catch let error as XksClientSetupError {
+            throw ValidationError(error.message)
+        }
+        if (xksClientCert == nil) != (xksClientKey == nil) {
+            throw ValidationError("--xks-client-cert and --xks-client-key go together: give both for mTLS, or neither")
+        }
+        return options
+    }
+
     func validate() throws {
+        guard (1...60_000).contains(xksTimeoutMs) else { throw ValidationError("--xks-timeout-ms must be 1 to 60000") }
+        _ = try xksOptions()
         guard (try? Self.parseListen(listen)) != nil else {
             throw ValidationError("--listen must be HOST:PORT (for example 127.0.0.1:7911 or [::1]:0), got '\(listen)'")
         }
@@ -84,7 +127,7 @@ struct ServeCommand: AsyncParsableCommand {
     func run() async throws {
         MallocArenas.limitForServer()
         let (host, port) = try Self.parseListen(listen)
-        var configuration = CoreConfiguration(dataDirectory: dataDir.map { URL(fileURLWithPath: $0) } ?? Self.defaultDataDirectory())
+        var configuration = CoreConfiguration(dataDirectory: dataDir.map { URL(fileURLWithPath: $0) } ?? CKSPaths().dataDirectory)
         configuration.host = host
         configuration.port = port
         configuration.principalsFile = principals.map { URL(fileURLWithPath: $0) }
@@ -96,6 +139,7 @@ struct ServeCommand: AsyncParsableCommand {
             maxConnections: maxConnections)
         configuration.engine.timeScale = timeScale
         configuration.engine.storeQuota = storeQuota
+        configuration.engine.xks = try xksOptions()
         configuration.engine.recordsUse = !benchWithoutUseRecord
         configuration.engine.durability = Durability(rawValue: durability.uppercased()) ?? .normal
         configuration.engine.recovery = RecoveryChoices(initialize: `init`, readOnly: skipIntegrityCheck,
@@ -135,16 +179,6 @@ struct ServeCommand: AsyncParsableCommand {
         }
         guard !host.isEmpty, let port = Int(portText), (0...65535).contains(port) else { throw Bad() }
         return (String(host), port)
-    }
-
-    /// `$XDG_DATA_HOME/cks`, else `~/.local/share/cks`.
-    static func defaultDataDirectory() -> URL {
-        let environment = ProcessInfo.processInfo.environment
-        if let xdg = environment["XDG_DATA_HOME"], !xdg.isEmpty {
-            return URL(fileURLWithPath: xdg).appendingPathComponent("cks")
-        }
-        let home = environment["HOME"].map { URL(fileURLWithPath: $0) } ?? FileManager.default.homeDirectoryForCurrentUser
-        return home.appendingPathComponent(".local/share/cks")
     }
 
     /// Writes straight to the file descriptor: stdout into a pipe is block-buffered, and scripts wait for the line.

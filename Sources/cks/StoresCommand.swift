@@ -1,7 +1,7 @@
 import ArgumentParser
-import CKSConsole
+import CKSTeardown
 
-/// `cks stores`: the custom key stores. Argument parsing only; CKSConsole does the work.
+/// `cks stores`: the custom key stores. Argument parsing only; CKSTeardown does the work.
 struct StoresCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "stores",
@@ -14,7 +14,8 @@ struct StoresCommand: AsyncParsableCommand {
     var output: OutputChoice?
 
     func run() async throws {
-        let status = await ScriptedVerbs.stores(ScriptedOptions(flags: client.flags, output: output?.format))
+        let status = await ScriptedVerbs.stores(ScriptedOptions(flags: client.flags, output: output?.format),
+                                                connect: ClientOptions.connect)
         if status != 0 { throw ExitCode(status) }
     }
 }

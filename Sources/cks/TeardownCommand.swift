@@ -1,9 +1,9 @@
 import ArgumentParser
-import CKSConsole
+import CKSTeardown
 import CKSDomain
 import Foundation
 
-/// `cks teardown STORE`: the guided teardown, scripted. Argument parsing only; CKSConsole does the work.
+/// `cks teardown STORE`: the guided teardown, scripted. Argument parsing only; CKSTeardown does the work.
 struct TeardownCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "teardown",
@@ -17,7 +17,7 @@ struct TeardownCommand: AsyncParsableCommand {
         decision from it (its window is --window-days or 30, its acknowledgements are its own), and a refused or dry \
         run writes nothing. --abort cancels the deletion of every key the teardown scheduled (they come back \
         Disabled); --enable-again then enables those that were Enabled before it scheduled them.
-        \(TeardownExit.help)
+        \(ScriptedExit.teardownHelp)
         """)
 
     @Argument(help: "The custom key store, by id (cks-…) or by name.")
@@ -85,7 +85,8 @@ struct TeardownCommand: AsyncParsableCommand {
         options.pollInterval = pollSeconds
         options.abort = abort
         options.enableAgain = enableAgain
-        let status = await TeardownScript.main(store: store, options: options, flags: client.flags)
+        let status = await TeardownScript.main(store: store, options: options, flags: client.flags,
+                                                connect: ClientOptions.connect)
         if status != 0 { throw ExitCode(status) }
     }
 }

@@ -9,7 +9,7 @@ import Testing
 /// the real HTTP front (SigV4 verified there) and its answer decodes.
 @Suite(.serialized) struct CoreCallTests {
     @Test func everyOperation() async throws {
-        try await TestCore.with { core in
+        try await InProcessCore.with { core in
             let c = core.client
 
             // Admin: clock, clusters.
@@ -117,7 +117,7 @@ import Testing
     }
 
     @Test func serverErrorsAreTyped() async throws {
-        try await TestCore.with { core in
+        try await InProcessCore.with { core in
             do throws(KMSClientError) {
                 _ = try await core.client.describeKey(keyId: "1234abcd-12ab-34cd-56ef-1234567890ab")
                 Issue.record("expected NotFoundException")
@@ -149,7 +149,7 @@ import Testing
     }
 
     @Test func stoppedCoreCannotBeReached() async throws {
-        let core = try await TestCore.start()
+        let core = try await InProcessCore.start()
         let endpoint = core.server.endpoint
         await core.stop()
         let client = KMSClient(endpoint: endpoint, region: "us-east-1",
@@ -168,7 +168,7 @@ import Testing
 /// Paging, streaming and bulk at scale against the core.
 @Suite(.serialized) struct CoreScaleTests {
     @Test func paginationOverMoreThanAThousandKeys() async throws {
-        try await TestCore.with { core in
+        try await InProcessCore.with { core in
             let created = try await core.createKeys(1_050, inStore: nil)
             #expect(created.count == 1_050)
             var pages = 0
@@ -201,7 +201,7 @@ import Testing
     }
 
     @Test func storePagesOneByOne() async throws {
-        try await TestCore.with { core in
+        try await InProcessCore.with { core in
             for i in 0..<4 {
                 let cluster = try await core.client.createCloudHsmCluster(kmsUserPassword: "kmsPswd-\(i)")
                 _ = try await core.client.createCustomKeyStore(CreateCustomKeyStoreRequest(
@@ -220,7 +220,7 @@ import Testing
     }
 
     @Test func keysInStoreOfAThousandKeys() async throws {
-        try await TestCore.with { core in
+        try await InProcessCore.with { core in
             let store = try await core.connectedCloudHsmStore(name: "big")
             let other = try await core.connectedCloudHsmStore(name: "small")
             let inStore = try await core.createKeys(1_000, inStore: store)
@@ -237,7 +237,7 @@ import Testing
     }
 
     @Test func bulkScheduleReportsPartialFailureItemByItem() async throws {
-        try await TestCore.with { core in
+        try await InProcessCore.with { core in
             let keys = try await core.createKeys(30, inStore: nil)
             _ = try await core.client.scheduleKeyDeletion(keyId: keys[5], pendingWindowInDays: 7)
             let missing = "1234abcd-12ab-34cd-56ef-1234567890ab"

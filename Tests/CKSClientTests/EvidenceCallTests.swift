@@ -8,13 +8,13 @@ import Testing
 /// The typed calls for who may use a key and who did: grants, key policy, tags, alias and description updates,
 /// ReEncrypt, workloads, and the CloudTrail client (LookupEvents as a paced AsyncSequence).
 @Suite(.serialized) struct EvidenceCallTests {
-    static func trail(_ core: TestCore, rate: Double = 50) -> CloudTrailClient {
+    static func trail(_ core: InProcessCore, rate: Double = 50) -> CloudTrailClient {
         CloudTrailClient(endpoint: core.client.endpoint, region: core.client.region,
                          credentials: core.client.credentials, requestsPerSecond: rate)
     }
 
     @Test func grantsPoliciesTagsAndMovingWorkOffAKey() async throws {
-        try await TestCore.with { core in
+        try await InProcessCore.with { core in
             let c = core.client
             let old = try #require(try await c.createKey(CreateKeyRequest(
                 description: "old", tags: [Tag(tagKey: "owner", tagValue: "billing")])).keyMetadata)
@@ -72,7 +72,7 @@ import Testing
     }
 
     @Test func lookupEventsIsAPacedSequenceNewestFirst() async throws {
-        try await TestCore.with { core in
+        try await InProcessCore.with { core in
             let c = core.client
             let key = try #require(try await c.createKey().keyMetadata)
             for _ in 0..<120 { _ = try await c.describeKey(keyId: key.keyId) }
@@ -119,7 +119,7 @@ import Testing
     }
 
     @Test func workloadsUseTheKeyOnTheSimulatedClockAndFailOnceDisabled() async throws {
-        try await TestCore.with { core in
+        try await InProcessCore.with { core in
             let c = core.client
             let key = try #require(try await c.createKey().keyMetadata)
             let app = "arn:aws:iam::111122223333:role/payments"

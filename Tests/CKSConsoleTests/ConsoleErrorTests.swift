@@ -1,5 +1,6 @@
 import CKSClient
 import CKSDomain
+@testable import CKSTeardown
 import Foundation
 import Testing
 @testable import CKSConsole

@@ -1,6 +1,8 @@
 import CKSClient
 import CKSDomain
+import CKSEmbedded
 import CKSServer
+@testable import CKSTeardown
 import CKSWire
 import Foundation
 import Synchronization

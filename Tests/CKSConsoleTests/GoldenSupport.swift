@@ -1,3 +1,4 @@
+@testable import CKSTeardown
 import Foundation
 import Testing
 @testable import CKSConsole
@@ -16,7 +17,7 @@ enum Golden {
         for depth in [ColorDepth.full256, .mono] {
             let name = "\(scene)-\(width)x\(height)-\(depth == .mono ? "mono" : "color")"
             let text = dump(surface, theme: ThemeCatalog.builtInDefault, depth: depth, title: name)
-            let url = repoRoot().appendingPathComponent("Tests/CKSConsoleTests/Golden/\(name).txt")
+            let url = Locations.repositoryRoot.appendingPathComponent("Tests/CKSConsoleTests/Golden/\(name).txt")
             if recording {
                 try text.write(to: url, atomically: true, encoding: .utf8)
                 continue

@@ -1,3 +1,4 @@
+@testable import CKSTeardown
 import Foundation
 import Testing
 @testable import CKSConsole

@@ -1,5 +1,6 @@
 import CKSClient
 import CKSDomain
+@testable import CKSTeardown
 import CKSWire
 import Foundation
 import Testing
@@ -20,7 +21,7 @@ struct SafetyGuardViewTests {
 
     @Test func enterNeverAcknowledgesAndYAsksFirst() async throws {
         try await V.with { (h: CoreHarness) async throws in
-            await V.open(h, "payments-hsm")
+            await h.openTeardown("payments-hsm")
             let t = try #require(h.app.teardown)
             let before = t.pendingFlags.count
             #expect(before > 0)
@@ -35,18 +36,18 @@ struct SafetyGuardViewTests {
             await h.press(.enter)
             #expect(t.pendingFlags.count == before)
             await h.press(.char("y"))
-            await V.confirm(h)
+            await h.confirmDialog()
             #expect(t.pendingFlags.count == before - 1)
         }
     }
 
     @Test func everyScheduleDialogOfADisconnectedCloudHsmStoreNamesTheOrphanedMaterial() async throws {
         try await V.with(width: 120, height: 40) { (h: CoreHarness) async throws in
-            await V.open(h, "ledger-hsm")
+            await h.openTeardown("ledger-hsm")
             let t = try #require(h.app.teardown)
             if !t.pendingFlags.isEmpty {
                 await h.press(.char("Y"))
-                await V.confirm(h)
+                await h.confirmDialog()
             }
             guard case .scheduleDeletion? = t.plan?.action else { Issue.record("not ready to schedule:\n\(h.screen)"); return }
             await h.press(.enter)
@@ -72,11 +73,11 @@ struct SafetyGuardViewTests {
         try await V.with(width: 120, height: 40) { (h: CoreHarness) async throws in
             let ledgerPending = try await h.keys(ofStore: "ledger-hsm").filter { $0.keyState == .pendingDeletion }.count
             #expect(ledgerPending > 0)
-            await V.open(h, "payments-hsm")
+            await h.openTeardown("payments-hsm")
             await h.press(.char("Y"))
-            await V.confirm(h)
+            await h.confirmDialog()
             await h.press(.enter)
-            await V.confirm(h)
+            await h.confirmDialog()
             await h.press(.char("F"))
             let text = Self.dialogText(h)
             #expect(h.app.dialog?.title.hasPrefix("Fast-forward the core's clock") == true, "\(text)")
@@ -88,7 +89,7 @@ struct SafetyGuardViewTests {
             #expect(try await h.keys(ofStore: "ledger-hsm").filter { $0.keyState == .pendingDeletion }.count == ledgerPending,
                     "Cancel deletes nothing")
             await h.press(.char("F"))
-            await V.confirm(h)
+            await h.confirmDialog()
             #expect(try await h.keys(ofStore: "ledger-hsm").filter { $0.keyState == .pendingDeletion }.isEmpty,
                     "confirmed, the fast-forward deleted what it listed")
             #expect(try await h.keys(ofStore: "payments-hsm").isEmpty)
@@ -99,17 +100,17 @@ struct SafetyGuardViewTests {
         try await V.with(width: 120, height: 40) { (h: CoreHarness) async throws in
             let disabledBefore = Set(try await h.keys(ofStore: "payments-hsm").filter { $0.keyState == .disabled }.map(\.keyId))
             #expect(disabledBefore.count == 3)
-            await V.open(h, "payments-hsm")
+            await h.openTeardown("payments-hsm")
             await h.press(.char("Y"))
-            await V.confirm(h)
+            await h.confirmDialog()
             await h.press(.enter)
-            await V.confirm(h)
+            await h.confirmDialog()
             await h.press(.char("X"))
             #expect(Self.dialogText(h).contains("3 keys were Disabled before the teardown and stay Disabled"), "\(Self.dialogText(h))")
-            await V.confirm(h)
+            await h.confirmDialog()
             #expect(h.app.dialog?.title == "Enable 23 keys again?", "\(Self.dialogText(h))")
             #expect(Self.dialogText(h).contains("3 keys were Disabled before the teardown and stay Disabled"))
-            await V.confirm(h)
+            await h.confirmDialog()
             let after = try await h.keys(ofStore: "payments-hsm")
             #expect(after.filter { disabledBefore.contains($0.keyId) }.allSatisfy { $0.keyState == .disabled })
             #expect(after.filter { $0.keyState == .enabled }.count == 23)

@@ -1,6 +1,8 @@
 import CKSClient
 import CKSDomain
+import CKSEmbedded
 import CKSServer
+@testable import CKSTeardown
 import CKSWire
 import Foundation
 import Synchronization
@@ -9,8 +11,61 @@ import Testing
 
 /// Golden tests (the console's and the teardown's): the console on the in-memory test double with a hand-moved
 /// clock, rendering into a memory surface, so every frame is the same in every run.
+/// What drives the console in a test: the real event handling, then wait until the console is idle and redrawn.
+/// Both harnesses (in-memory and on a real core) drive it the same way.
 @MainActor
-final class Harness {
+protocol ConsoleDriver: AnyObject {
+    var app: ConsoleApp { get }
+    var surface: MemorySurface { get }
+    /// Moves the wall clock the console (and its backend) reads.
+    func moveClock(by seconds: TimeInterval)
+}
+
+extension ConsoleDriver {
+    /// Presses keys through the real event handling, then waits until the console is idle and redrawn.
+    func press(_ keys: Key...) async {
+        for k in keys {
+            app.handle(k)
+            await app.settle(on: surface)
+        }
+    }
+
+    func type(_ text: String) async {
+        for ch in text { await press(.char(ch)) }
+    }
+
+    /// Moves the clock and lets the console poll.
+    func advance(_ seconds: TimeInterval) async {
+        moveClock(by: seconds)
+        app.tick()
+        await app.settle(on: surface)
+    }
+
+    var screen: String { surface.text }
+
+    /// Puts the cursor on the store called `name` (through the table, as j/k would).
+    func selectStore(_ name: String) async {
+        if let s = app.stores.first(where: { $0.name == name }) { app.storesTable.select(s.id) }
+        await app.settle(on: surface)
+    }
+
+    /// Opens the teardown of `store` with `t` on the Stores screen.
+    func openTeardown(_ store: String) async {
+        await selectStore(store)
+        await press(.char("t"))
+    }
+
+    /// Tab to the confirm button, then Enter (again while the same dialog stays open: an irreversible one arms first,
+    /// and one taller than the screen first shows the rest of its consequences).
+    func confirmDialog() async {
+        let dialog = app.dialog
+        await press(.tab, .enter)
+        for _ in 0..<3 where dialog != nil && app.dialog === dialog { await press(.enter) }
+    }
+}
+
+@MainActor
+final class Harness: ConsoleDriver {
     static let start = Date(timeIntervalSince1970: 1_795_000_000) // 2026-11-18 UTC, fixed for golden files
     let time = SimulatedTime.manual(at: Harness.start)
     let inbox = ActivityInbox()
@@ -36,32 +91,7 @@ final class Harness {
         await app.settle(on: surface)
     }
 
-    /// Presses keys through the real event handling, then waits until the console is idle and redrawn.
-    func press(_ keys: Key...) async {
-        for k in keys {
-            app.handle(k)
-            await app.settle(on: surface)
-        }
-    }
-
-    func type(_ text: String) async {
-        for ch in text { await press(.char(ch)) }
-    }
-
-    /// Moves the shared clock and lets the console poll.
-    func advance(_ seconds: TimeInterval) async {
-        time.advance(by: seconds)
-        app.tick()
-        await app.settle(on: surface)
-    }
-
-    var screen: String { surface.text }
-
-    /// Puts the cursor on the store called `name` (through the table, as j/k would).
-    func selectStore(_ name: String) async {
-        if let s = app.stores.first(where: { $0.name == name }) { app.storesTable.select(s.id) }
-        await app.settle(on: surface)
-    }
+    func moveClock(by seconds: TimeInterval) { time.advance(by: seconds) }
 
     func store(named name: String) async -> StoreRecord? {
         await backend.listStoresForTest().first { $0.name == name }
@@ -80,13 +110,12 @@ extension InMemoryBackend {
 /// through the client and the admin API. The wall clock of both the core and the console is a hand-moved
 /// `ManualClock` (time scale 1), so nothing waits on real time.
 @MainActor
-final class CoreHarness {
+final class CoreHarness: ConsoleDriver {
     static let start = Date(timeIntervalSince1970: 1_795_000_000)
     static let connectDuration: TimeInterval = 120
     static let disconnectDuration: TimeInterval = 30
     let clock = ManualClock(CoreHarness.start)
-    let directory: URL
-    private(set) var core: EmbeddedCore
+    private(set) var core: InProcessCore
     let prepared: PreparedBackend
     let backend: KMSClientBackend
     /// A client of its own (not observed by the console) for seeding and for checking the core's state.
@@ -115,21 +144,20 @@ final class CoreHarness {
     }
 
     private init(estate: DemoEstate, width: Int, height: Int, readOnly: Bool, keymap: Keymap, startupMessages: [String]) async throws {
-        directory = try EmbeddedCore.makeTemporaryDirectory(prefix: "cks-console-test")
-        core = try await EmbeddedCore.start(dataDirectory: directory, options: Self.engineOptions(clock))
-        admin = core.client(retryPolicy: RetryPolicy(maxAttempts: 2, baseDelay: .milliseconds(5)))
+        core = try await InProcessCore.start(options: Self.engineOptions(clock),
+                                             retryPolicy: RetryPolicy(maxAttempts: 2, baseDelay: .milliseconds(5)))
+        admin = core.client
         do {
             // Seeded as `cks --demo` seeds: in process, through the core's front (SigV4 and all), without sockets.
-            let seeding = core.client(transport: InProcessTransport(core: core))
+            let seeding = core.core.client(transport: InProcessTransport(core: core.core))
             defer { seeding.shutdown() }
             seeded = try await DemoSeeder(estate: estate, client: seeding, connectDuration: Self.connectDuration,
                                           disconnectDuration: Self.disconnectDuration).seed(endingAt: clock.now())
         } catch {
-            await core.shutdown()
-            try? FileManager.default.removeItem(at: directory)
+            await core.stop()
             throw error
         }
-        prepared = BackendFactory.embedded(core, retryPolicy: RetryPolicy(maxAttempts: 2, baseDelay: .milliseconds(5)))
+        prepared = BackendFactory.embedded(core.core, retryPolicy: RetryPolicy(maxAttempts: 2, baseDelay: .milliseconds(5)))
         backend = prepared.backend as! KMSClientBackend
         var options = ConsoleOptions()
         options.readOnly = readOnly
@@ -142,45 +170,16 @@ final class CoreHarness {
         await app.settle(on: surface)
     }
 
-    func stop() async {
-        await core.shutdown()
-        try? FileManager.default.removeItem(at: directory)
-    }
+    func stop() async { await core.stop() }
 
     /// Stops the core (the console then finds nobody listening) ...
-    func stopCore() async { await core.shutdown() }
+    func stopCore() async { await core.stopKeepingData() }
 
     /// ... and starts it again on the same port over the same data (the console's client finds it there).
-    func restartCore() async throws {
-        core = try await EmbeddedCore.start(dataDirectory: directory, options: Self.engineOptions(clock), port: core.server.port)
-    }
+    func restartCore() async throws { core = try await core.restarted() }
 
-    /// Presses keys through the real event handling, then waits until the console is idle and redrawn.
-    func press(_ keys: Key...) async {
-        for k in keys {
-            app.handle(k)
-            await app.settle(on: surface)
-        }
-    }
-
-    func type(_ text: String) async {
-        for ch in text { await press(.char(ch)) }
-    }
-
-    /// Moves the wall clock of the core and the console, and lets the console poll.
-    func advance(_ seconds: TimeInterval) async {
-        clock.advance(by: seconds)
-        app.tick()
-        await app.settle(on: surface)
-    }
-
-    var screen: String { surface.text }
-
-    /// Puts the cursor on the store called `name` (through the table, as j/k would).
-    func selectStore(_ name: String) async {
-        if let s = app.stores.first(where: { $0.name == name }) { app.storesTable.select(s.id) }
-        await app.settle(on: surface)
-    }
+    /// The wall clock of both the core and the console.
+    func moveClock(by seconds: TimeInterval) { clock.advance(by: seconds) }
 
     /// The store as the core describes it now (through the test's own client).
     func store(named name: String) async throws -> CustomKeyStoresListEntry {
@@ -201,27 +200,4 @@ final class CoreHarness {
     }
 }
 
-/// A clock that moves only when told to (the core's and the console's wall clock in behaviour tests).
-final class ManualClock: Sendable {
-    private let current: Mutex<Date>
-    init(_ start: Date) { current = Mutex(start) }
-    func now() -> Date { current.withLock { $0 } }
-    func advance(by seconds: TimeInterval) { current.withLock { $0 = $0.addingTimeInterval(seconds) } }
-}
 
-/// The repository root, found from this file's path.
-func repoRoot(_ file: String = #filePath) -> URL {
-    URL(fileURLWithPath: file).deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
-}
-
-/// Waits for `condition` with a deadline (no fixed sleeps).
-func eventually(_ what: String, timeout: Duration = .seconds(10), _ condition: () async -> Bool) async -> Bool {
-    let clock = ContinuousClock()
-    let deadline = clock.now + timeout
-    while clock.now < deadline {
-        if await condition() { return true }
-        await Task.yield()
-    }
-    Issue.record("timed out waiting for \(what)")
-    return false
-}

@@ -1,4 +1,6 @@
 import CKSDomain
+import CKSEmbedded
+@testable import CKSTeardown
 import Foundation
 import Testing
 @testable import CKSConsole

@@ -1,5 +1,7 @@
 import CKSClient
 import CKSDomain
+import CKSEmbedded
+@testable import CKSTeardown
 import Foundation
 import Testing
 @testable import CKSConsole
@@ -9,7 +11,7 @@ import Testing
 @Suite("Teardown against the in-process core", .serialized)
 struct TeardownCoreTests {
     @Test func theScriptedTeardownWithWaitDeletesTheStoreAndNothingElse() async throws {
-        let core = try await InProcessCore.start()
+        let core = try await InProcessCore.forConsole()
         do {
             let target = try await core.cloudHsmStore("payments-hsm", keys: 5, used: 1)
             let other = try await core.cloudHsmStore("keep-me", keys: 2)
@@ -50,7 +52,7 @@ struct TeardownCoreTests {
     }
 
     @Test func theVerbConnectsTheAWSWayAndJournalsUnderTheStateDirectory() async throws {
-        let core = try await InProcessCore.start()
+        let core = try await InProcessCore.forConsole()
         do {
             try await core.cloudHsmStore("payments-hsm", keys: 3, used: 1)
             let home = FileManager.default.temporaryDirectory.appendingPathComponent("cks-home-\(UUID().uuidString)")
@@ -89,7 +91,7 @@ struct TeardownCoreTests {
     }
 
     @Test func orphanedKeyMaterialReportedByTheCoreIsNamed() async throws {
-        let core = try await InProcessCore.start()
+        let core = try await InProcessCore.forConsole()
         do {
             let store = try await core.cloudHsmStore("ledger-hsm", keys: 2)
             for id in store.keyIds { _ = try await core.client.scheduleKeyDeletion(keyId: id, pendingWindowInDays: 7) }
@@ -112,7 +114,7 @@ struct TeardownCoreTests {
     }
 
     @Test @MainActor func aWholeTeardownThroughTheConsoleEventLoop() async throws {
-        let core = try await InProcessCore.start()
+        let core = try await InProcessCore.forConsole()
         do {
             let target = try await core.cloudHsmStore("payments-hsm", keys: 4, used: 2)
             let inbox = ActivityInbox()

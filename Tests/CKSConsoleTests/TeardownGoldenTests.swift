@@ -1,3 +1,4 @@
+@testable import CKSTeardown
 import Foundation
 import Testing
 @testable import CKSConsole
@@ -28,42 +29,28 @@ struct TeardownGoldenTests {
         return h
     }
 
-    /// Opens the teardown of `store` with `t` on the Stores screen.
-    static func open(_ h: Harness, _ store: String) async {
-        await h.selectStore(store)
-        await h.press(.char("t"))
-    }
-
-    /// Tab to the confirm button, then Enter (twice for irreversible dialogs).
-    static func confirm(_ h: Harness) async {
-        // Enter again while the same dialog stays open: an irreversible one arms first, and one taller than the screen
-        // first shows the rest of its consequences.
-        let dialog = h.app.dialog
-        await h.press(.tab, .enter)
-        for _ in 0..<3 where dialog != nil && h.app.dialog === dialog { await h.press(.enter) }
-    }
 
     func reach(_ scene: Scene, _ h: Harness) async {
         switch scene {
         case .blocked:
-            await Self.open(h, "payments-hsm")
+            await h.openTeardown("payments-hsm")
             await h.press(.char("j"), .char(" "))
         case .waiting:
-            await Self.open(h, "partner-xks")
-            if !(h.app.teardown?.pendingFlags.isEmpty ?? true) { await h.press(.char("Y")); await Self.confirm(h) }
+            await h.openTeardown("partner-xks")
+            if !(h.app.teardown?.pendingFlags.isEmpty ?? true) { await h.press(.char("Y")); await h.confirmDialog() }
             await h.press(.enter)
-            await Self.confirm(h)
+            await h.confirmDialog()
         case .reconnect:
-            await Self.open(h, "ledger-hsm")
-            if !(h.app.teardown?.pendingFlags.isEmpty ?? true) { await h.press(.char("Y")); await Self.confirm(h) }
+            await h.openTeardown("ledger-hsm")
+            if !(h.app.teardown?.pendingFlags.isEmpty ?? true) { await h.press(.char("Y")); await h.confirmDialog() }
             await h.press(.enter)
-            await Self.confirm(h)
+            await h.confirmDialog()
         case .scheduleDialog:
-            await Self.open(h, "analytics-hsm")
-            if !(h.app.teardown?.pendingFlags.isEmpty ?? true) { await h.press(.char("Y")); await Self.confirm(h) }
+            await h.openTeardown("analytics-hsm")
+            if !(h.app.teardown?.pendingFlags.isEmpty ?? true) { await h.press(.char("Y")); await h.confirmDialog() }
             await h.press(.enter)
         case .delete:
-            await Self.open(h, "archive-xks")
+            await h.openTeardown("archive-xks")
             await h.press(.enter)
             await h.type("arch")
         }

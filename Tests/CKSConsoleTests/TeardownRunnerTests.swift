@@ -1,4 +1,5 @@
 import CKSDomain
+@testable import CKSTeardown
 import Foundation
 import Testing
 @testable import CKSConsole

@@ -1,5 +1,6 @@
 import CKSClient
 import CKSDomain
+@testable import CKSTeardown
 import CKSWire
 import Foundation
 import Testing
@@ -21,24 +22,10 @@ struct TeardownViewTests {
         }
     }
 
-    /// Opens the teardown of `store` with `t` on the Stores screen.
-    static func open(_ h: CoreHarness, _ store: String) async {
-        await h.selectStore(store)
-        await h.press(.char("t"))
-    }
-
-    /// Tab to the confirm button, then Enter (twice for irreversible dialogs).
-    static func confirm(_ h: CoreHarness) async {
-        // Enter again while the same dialog stays open: an irreversible one arms first, and one taller than the screen
-        // first shows the rest of its consequences.
-        let dialog = h.app.dialog
-        await h.press(.tab, .enter)
-        for _ in 0..<3 where dialog != nil && h.app.dialog === dialog { await h.press(.enter) }
-    }
 
     @Test func tOpensThePlanAsAChecklistWithFlaggedKeys() async throws {
         try await Self.with { (h: CoreHarness) async throws in
-            await Self.open(h, "payments-hsm")
+            await h.openTeardown("payments-hsm")
             let t = try #require(h.app.teardown)
             #expect(h.screen.contains("Stores › payments-hsm › Teardown"))
             #expect(h.screen.contains("1. Inventory keys"))
@@ -59,7 +46,7 @@ struct TeardownViewTests {
     @Test func aWholeTeardownWithFastForwardAndTypedName() async throws {
         let journal = TeardownJournal.memory()
         try await Self.with(journal: journal) { (h: CoreHarness) async throws in
-            await Self.open(h, "payments-hsm")
+            await h.openTeardown("payments-hsm")
             let t = try #require(h.app.teardown)
             let pendingBefore = Set(try await h.keys(ofStore: "payments-hsm").filter { $0.keyState == .pendingDeletion }.map(\.keyId))
             #expect(pendingBefore.count == 4)
@@ -68,11 +55,11 @@ struct TeardownViewTests {
             let first = try #require(t.pendingFlags.first?.keyId)
             await h.press(.char("y"))
             #expect(h.app.dialog?.title == "Acknowledge 1 flagged key?")
-            await Self.confirm(h)
+            await h.confirmDialog()
             #expect(!t.pendingFlags.contains { $0.keyId == first })
             await h.press(.char("Y"))
             #expect(h.app.dialog?.title.hasPrefix("Acknowledge") == true)
-            await Self.confirm(h)
+            await h.confirmDialog()
             #expect(t.pendingFlags.isEmpty)
             #expect(t.plan?.currentStep == .scheduleDeletion)
 
@@ -82,7 +69,7 @@ struct TeardownViewTests {
             #expect(h.screen.contains("Cancel"))
             await h.press(.char("-"), .char("-"))
             #expect(h.app.dialog?.window == 28)
-            await Self.confirm(h)
+            await h.confirmDialog()
             #expect(t.plan?.currentStep == .waitForDeletion)
             #expect(t.lastResults?.results.allSatisfy(\.succeeded) == true)
             #expect(h.screen.contains("Waiting: 30 keys left"))
@@ -96,11 +83,11 @@ struct TeardownViewTests {
             // Fast-forward past the last deletion date (CksAdmin.AdvanceClock): every key is gone; disconnect is next.
             await h.press(.char("F"))
             #expect(h.app.dialog?.title.hasPrefix("Fast-forward the core's clock") == true, "a dialog first")
-            await Self.confirm(h)
+            await h.confirmDialog()
             #expect(try await h.keys(ofStore: "payments-hsm").isEmpty)
             #expect(t.plan?.currentStep == .disconnect)
             await h.press(.enter)
-            await Self.confirm(h)
+            await h.confirmDialog()
             #expect(t.plan?.currentStep == .waitForDisconnected)
             await h.advance(CoreHarness.disconnectDuration + 90)
             #expect(t.plan?.currentStep == .deleteStore)
@@ -133,23 +120,23 @@ struct TeardownViewTests {
 
     @Test func abortGivesTheKeysBackAndOffersToEnableThem() async throws {
         try await Self.with { (h: CoreHarness) async throws in
-            await Self.open(h, "payments-hsm")
+            await h.openTeardown("payments-hsm")
             await h.press(.char("Y"))
-            await Self.confirm(h)
+            await h.confirmDialog()
             await h.press(.enter)
-            await Self.confirm(h)
+            await h.confirmDialog()
             let t = try #require(h.app.teardown)
             let scheduled = t.plan?.abortableKeyIds ?? []
             #expect(scheduled.count == 26)
 
             await h.press(.char("X"))
             #expect(h.app.dialog?.title == "Abort the teardown of payments-hsm?")
-            await Self.confirm(h)
+            await h.confirmDialog()
             // Only the 23 that were Enabled when the teardown scheduled them; the 3 Disabled before stay so.
             #expect(h.app.dialog?.title == "Enable 23 keys again?")
             let afterAbort = try await h.keys(ofStore: "payments-hsm")
             #expect(afterAbort.filter { scheduled.contains($0.keyId) }.allSatisfy { $0.keyState == .disabled })
-            await Self.confirm(h)
+            await h.confirmDialog()
             let after = try await h.keys(ofStore: "payments-hsm")
             #expect(after.filter { scheduled.contains($0.keyId) && $0.keyState == .enabled }.count == 23)
             #expect(after.filter { scheduled.contains($0.keyId) && $0.keyState == .disabled }.count == 3)
@@ -164,9 +151,9 @@ struct TeardownViewTests {
     /// until the change ends and then until the next key.
     @Test func keysPressedWhileAnActionRunsWaitOrAreRefusedVisibly() async throws {
         try await Self.with(width: 120, height: 40) { (h: CoreHarness) async throws in
-            await Self.open(h, "payments-hsm")
+            await h.openTeardown("payments-hsm")
             await h.press(.char("Y"))
-            await Self.confirm(h)
+            await h.confirmDialog()
             let t = try #require(h.app.teardown)
             guard case .scheduleDeletion? = t.plan?.action else { Issue.record("not ready to schedule: \(h.screen)"); return }
 
@@ -178,7 +165,7 @@ struct TeardownViewTests {
             #expect(h.app.dialog == nil)
             await h.app.settle(on: h.surface)
             #expect(h.app.dialog?.title.hasPrefix("Schedule deletion of") == true, "\(h.screen)")
-            await Self.confirm(h)
+            await h.confirmDialog()
             #expect(t.plan?.abortableKeyIds.isEmpty == false)
 
             // A change runs (the abort): F is refused, visibly and durably.
@@ -205,16 +192,16 @@ struct TeardownViewTests {
 
     @Test func aDisconnectedCloudHsmStoreWithPendingKeysOffersReconnect() async throws {
         try await Self.with { (h: CoreHarness) async throws in
-            await Self.open(h, "ledger-hsm")
+            await h.openTeardown("ledger-hsm")
             let t = try #require(h.app.teardown)
             #expect(h.screen.contains("orphaned") || t.plan?.warnings.contains { $0.kind == .keyMaterialWillBeOrphaned } == true)
             // ledger-hsm: 14 keys, 4 pending, DISCONNECTED: ack, schedule, then the wait asks to reconnect.
-            if !t.pendingFlags.isEmpty { await h.press(.char("Y")); await Self.confirm(h) }
-            if case .scheduleDeletion? = t.plan?.action { await h.press(.enter); await Self.confirm(h) }
+            if !t.pendingFlags.isEmpty { await h.press(.char("Y")); await h.confirmDialog() }
+            if case .scheduleDeletion? = t.plan?.action { await h.press(.enter); await h.confirmDialog() }
             #expect(t.plan?.action == .reconnect(calls: [.connectCustomKeyStore]))
             await h.press(.enter)
             #expect(h.app.dialog?.title == "Reconnect ledger-hsm?")
-            await Self.confirm(h)
+            await h.confirmDialog()
             #expect(try await h.store(named: "ledger-hsm").connectionState == .connecting)
         }
     }
@@ -223,16 +210,16 @@ struct TeardownViewTests {
         let journal = TeardownJournal.memory()
         try await Self.with(journal: journal, readOnly: true) { (h: CoreHarness) async throws in
             // Acknowledging flagged keys changes no resource: it counts for this session's plan, unjournalled.
-            await Self.open(h, "payments-hsm")
+            await h.openTeardown("payments-hsm")
             let flagged = h.app.teardown?.pendingFlags.count ?? 0
             #expect(flagged > 0)
             await h.press(.char("y"))
             #expect(h.app.dialog?.title == "Acknowledge 1 flagged key?", "always through the dialog")
-            await Self.confirm(h)
+            await h.confirmDialog()
             #expect(h.app.teardown?.pendingFlags.count == flagged - 1)
             #expect(journal.read().entries.isEmpty, "a read-only session starts no teardown in the journal")
             await h.press(.escape)
-            await Self.open(h, "archive-xks")
+            await h.openTeardown("archive-xks")
             let t = try #require(h.app.teardown)
             #expect(t.plan?.action == .deleteStore(confirmName: "archive-xks"))
             await h.press(.enter)
@@ -246,17 +233,17 @@ struct TeardownViewTests {
         // A first console schedules deletion, then "dies"; a second one on the same core and journal offers to resume.
         let journal = TeardownJournal.memory()
         try await Self.with(journal: journal) { (first: CoreHarness) async throws in
-            await Self.open(first, "partner-xks")
-            if !(first.app.teardown?.pendingFlags.isEmpty ?? true) { await first.press(.char("Y")); await Self.confirm(first) }
+            await first.openTeardown("partner-xks")
+            if !(first.app.teardown?.pendingFlags.isEmpty ?? true) { await first.press(.char("Y")); await first.confirmDialog() }
             await first.press(.enter)
-            await Self.confirm(first)
+            await first.confirmDialog()
             #expect(journal.inProgress().map(\.store.name) == ["partner-xks"])
             // A second teardown in progress: the offer lists both (most recent first) and resumes the one picked.
             await first.press(.escape)
-            await Self.open(first, "payments-hsm")
-            if !(first.app.teardown?.pendingFlags.isEmpty ?? true) { await first.press(.char("Y")); await Self.confirm(first) }
+            await first.openTeardown("payments-hsm")
+            if !(first.app.teardown?.pendingFlags.isEmpty ?? true) { await first.press(.char("Y")); await first.confirmDialog() }
             await first.press(.enter)
-            await Self.confirm(first)
+            await first.confirmDialog()
             #expect(journal.inProgress().map(\.store.name) == ["payments-hsm", "partner-xks"])
 
             var options = ConsoleOptions()

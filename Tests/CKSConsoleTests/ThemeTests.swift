@@ -1,3 +1,4 @@
+@testable import CKSTeardown
 import Foundation
 import Testing
 @testable import CKSConsole
@@ -19,7 +20,7 @@ struct ThemeTests {
     /// The compiled-in copy must equal themes/*.theme. `CKS_RECORD=1 swift test --filter ShippedThemes` regenerates it.
     @Test("ShippedThemes.swift matches the themes folder")
     func compiledInCopyMatchesFiles() throws {
-        let dir = repoRoot().appendingPathComponent("themes")
+        let dir = Locations.repositoryRoot.appendingPathComponent("themes")
         let names = try FileManager.default.contentsOfDirectory(atPath: dir.path).filter { $0.hasSuffix(".theme") }.sorted()
         var files: [String: String] = [:]
         for n in names { files[String(n.dropLast(6))] = try String(contentsOf: dir.appendingPathComponent(n), encoding: .utf8) }
@@ -33,7 +34,7 @@ struct ThemeTests {
                 out.append("\"\"\"##,")
             }
             out += ["    ]", "}"]
-            let target = repoRoot().appendingPathComponent("Sources/CKSConsole/Theme/ShippedThemes.swift")
+            let target = Locations.repositoryRoot.appendingPathComponent("Sources/CKSConsole/Theme/ShippedThemes.swift")
             try (out.joined(separator: "\n") + "\n").write(to: target, atomically: true, encoding: .utf8)
             return
         }

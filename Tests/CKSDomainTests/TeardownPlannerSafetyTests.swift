@@ -152,6 +152,16 @@ import Testing
         }
     }
 
+    @Test func theExternalKeysLeftInTheKeyManagerAreNamedEvenOnceTheStoreIsGone() {
+        let present = TF.plan(TF.observe(TF.store(.externalKeyStore, .connected), [TF.key("k1", xks: true)]))
+        #expect(present.notDeleted.contains { $0.contains("external keys (ext-k1)") })
+        var known = TF.store(.externalKeyStore, .disconnected)
+        known.externalKeyIds = ["ext-k1", "ext-k2"]
+        let gone = TeardownPlanner.plan(TeardownObservation(store: .gone(idOrName: known.id, lastKnown: known), keys: nil, now: TF.now))
+        #expect(gone.status == .done)
+        #expect(gone.notDeleted.contains { $0.contains("external keys (ext-k1, ext-k2)") }, "\(gone.notDeleted)")
+    }
+
     @Test func disconnectOnlyIsOfferedBeforeTheTeardownChangesAnything() {
         let fresh = TF.plan(TF.observe(TF.store(), [TF.key("k1")]))
         #expect(fresh.disconnectOnly?.isAvailable == true)

@@ -5,20 +5,19 @@ import Testing
 /// moving work off a key (update-alias) and `aws cloudtrail lookup-events --endpoint-url`, unchanged.
 @Suite("aws CLI: grants, policies, tags and CloudTrail lookup-events against cks serve")
 struct AwsCliEvidenceTests {
-    static func cloudtrail(_ arguments: [String], core: CoreProcess, as principal: TestPrincipal) async throws -> ProcessResult {
+    static func cloudtrail(_ arguments: [String], core: ServeProcess, as principal: TestPrincipal) async throws -> ProcessResult {
         try await ProcessRunner.run(
-            ["aws", "cloudtrail"] + arguments + ["--endpoint-url", core.endpoint, "--output", "json"],
+            ["aws", "cloudtrail"] + arguments + ["--endpoint-url", core.endpoint.absoluteString, "--output", "json"],
             environment: core.awsEnvironment(as: principal),
             removingEnvironment: ["AWS_MAX_ATTEMPTS", "AWS_RETRY_MODE", "AWS_PROFILE"], timeout: .seconds(180))
     }
 
     @Test("grants, key policy, tags, update-alias and cloudtrail lookup-events with the stock CLI",
           .enabled(if: ExternalTools.usable(.aws, .python3, .boto3),
-                   "needs the aws CLI and python3 with boto3 (CKS_REQUIRE_EXTERNAL=1 turns this skip into a failure)"),
-          .enabled(if: CksFeatures.serveBuilt, "`cks serve` is still a placeholder (no --listen): core issue not landed"))
+                   "needs the aws CLI and python3 with boto3 (CKS_REQUIRE_EXTERNAL=1 turns this skip into a failure)"))
     func evidence() async throws {
         try ExternalTools.require(.aws, .python3, .boto3)
-        try await withCore(principals: TestPrincipal.auditSet) { core in
+        try await withServe(principals: TestPrincipal.auditSet) { core in
             let key = try #require(try await AwsCliTests.ok(["create-key", "--description", "cli",
                                                              "--tags", "TagKey=owner,TagValue=billing"],
                                                             core: core)["KeyMetadata"] as? [String: Any])

@@ -8,18 +8,18 @@ struct AwsCliTests {
     static let password = "kmsuser-pass-1"
 
     /// `aws kms <arguments> --endpoint-url <core> --output json`.
-    static func aws(_ arguments: [String], core: CoreProcess, as principal: TestPrincipal? = nil) async throws -> ProcessResult {
+    static func aws(_ arguments: [String], core: ServeProcess, as principal: TestPrincipal? = nil) async throws -> ProcessResult {
         // The CLI's own retry settings (as an operator has them): with AWS_MAX_ATTEMPTS set, the
         // printed error gains "(reached max retries: N)" and no longer matches the seed's text.
         try await ProcessRunner.run(
-            ["aws", "kms"] + arguments + ["--endpoint-url", core.endpoint, "--output", "json"],
+            ["aws", "kms"] + arguments + ["--endpoint-url", core.endpoint.absoluteString, "--output", "json"],
             environment: core.awsEnvironment(as: principal),
             removingEnvironment: ["AWS_MAX_ATTEMPTS", "AWS_RETRY_MODE", "AWS_PROFILE"], timeout: .seconds(180))
     }
 
     /// Runs a command that must succeed and returns its JSON output (empty dictionary for no output).
     @discardableResult
-    static func ok(_ arguments: [String], core: CoreProcess, sourceLocation: SourceLocation = #_sourceLocation) async throws -> [String: Any] {
+    static func ok(_ arguments: [String], core: ServeProcess, sourceLocation: SourceLocation = #_sourceLocation) async throws -> [String: Any] {
         let result = try await aws(arguments, core: core)
         guard result.status == 0 else {
             Issue.record("aws kms \(arguments.joined(separator: " ")) failed:\n\(result)", sourceLocation: sourceLocation)
@@ -36,7 +36,7 @@ struct AwsCliTests {
     /// Runs a command that must fail as the CLI does for a service error: exit 255 and
     /// `An error occurred (<code>) when calling the <operation> operation: <message>` on stderr.
     @discardableResult
-    static func fails(_ arguments: [String], code: String, operation: String, core: CoreProcess,
+    static func fails(_ arguments: [String], code: String, operation: String, core: ServeProcess,
                       as principal: TestPrincipal? = nil, messageContains: String? = nil,
                       sourceLocation: SourceLocation = #_sourceLocation) async throws -> String {
         let result = try await aws(arguments, core: core, as: principal)
@@ -51,7 +51,7 @@ struct AwsCliTests {
         return String(line.dropFirst(min(prefix.count, line.count)))
     }
 
-    static func storeState(_ id: String, core: CoreProcess) async throws -> [String: Any] {
+    static func storeState(_ id: String, core: ServeProcess) async throws -> [String: Any] {
         let out = try await ok(["describe-custom-key-stores", "--custom-key-store-id", id], core: core)
         let stores = out["CustomKeyStores"] as? [[String: Any]] ?? []
         guard stores.count == 1 else { throw HarnessError("describe-custom-key-stores \(id): \(out)") }
@@ -59,7 +59,7 @@ struct AwsCliTests {
     }
 
     /// Polls describe-custom-key-stores until `wanted`, advancing the simulated clock through transient states.
-    static func waitForState(_ id: String, _ wanted: String, core: CoreProcess) async throws {
+    static func waitForState(_ id: String, _ wanted: String, core: ServeProcess) async throws {
         let deadline = ContinuousClock.now + .seconds(60)
         var seen: [String] = []
         while ContinuousClock.now < deadline {
@@ -77,11 +77,10 @@ struct AwsCliTests {
 
     @Test("the seed's safe teardown with stock aws kms commands, meeting every DeleteCustomKeyStore error",
           .enabled(if: ExternalTools.usable(.aws, .python3, .boto3),
-                   "needs the aws CLI and python3 with boto3 (CKS_REQUIRE_EXTERNAL=1 turns this skip into a failure)"),
-          .enabled(if: CksFeatures.serveBuilt, "`cks serve` is still a placeholder (no --listen): core issue not landed"))
+                   "needs the aws CLI and python3 with boto3 (CKS_REQUIRE_EXTERNAL=1 turns this skip into a failure)"))
     func seedTeardown() async throws {
         try ExternalTools.require(.aws, .python3, .boto3)
-        try await withCore { core in
+        try await withServe { core in
             let cluster = try await Python.admin("CreateCloudHsmCluster", ["HsmCount": 2, "KmsUserPassword": Self.password], core: core)
             let clusterId = try #require(cluster["ClusterId"] as? String)
             let anchor = core.logDirectory.appendingPathComponent("customerCA.crt")
@@ -176,11 +175,10 @@ struct AwsCliTests {
 
     @Test("FAILED connection, the error code in describe-custom-key-stores, and recovery through disconnect",
           .enabled(if: ExternalTools.usable(.aws, .python3, .boto3),
-                   "needs the aws CLI and python3 with boto3 (CKS_REQUIRE_EXTERNAL=1 turns this skip into a failure)"),
-          .enabled(if: CksFeatures.serveBuilt, "`cks serve` is still a placeholder (no --listen): core issue not landed"))
+                   "needs the aws CLI and python3 with boto3 (CKS_REQUIRE_EXTERNAL=1 turns this skip into a failure)"))
     func failedConnection() async throws {
         try ExternalTools.require(.aws, .python3, .boto3)
-        try await withCore { core in
+        try await withServe { core in
             let cluster = try await Python.admin("CreateCloudHsmCluster", ["HsmCount": 2, "KmsUserPassword": Self.password], core: core)
             let anchor = core.logDirectory.appendingPathComponent("anchor.crt")
             try Data((cluster["TrustAnchorCertificate"] as? String ?? "").utf8).write(to: anchor)
@@ -205,11 +203,10 @@ struct AwsCliTests {
     }
 
     @Test("encrypt and decrypt with fileb:// blobs (CLI v1 base64-encodes blob arguments again, stack notes P18)",
-          .enabled(if: ExternalTools.usable(.aws), "needs the aws CLI (CKS_REQUIRE_EXTERNAL=1 turns this skip into a failure)"),
-          .enabled(if: CksFeatures.serveBuilt, "`cks serve` is still a placeholder (no --listen): core issue not landed"))
+          .enabled(if: ExternalTools.usable(.aws), "needs the aws CLI (CKS_REQUIRE_EXTERNAL=1 turns this skip into a failure)"))
     func blobsRoundTrip() async throws {
         try ExternalTools.require(.aws)
-        try await withCore { core in
+        try await withServe { core in
             let key = try await Self.ok(["create-key", "--description", "cli blobs"], core: core)
             let keyId = try #require((key["KeyMetadata"] as? [String: Any])?["KeyId"] as? String)
             let plain = core.logDirectory.appendingPathComponent("plain.bin")
@@ -226,11 +223,10 @@ struct AwsCliTests {
     }
 
     @Test("access denied and bad credentials as the CLI prints them",
-          .enabled(if: ExternalTools.usable(.aws), "needs the aws CLI (CKS_REQUIRE_EXTERNAL=1 turns this skip into a failure)"),
-          .enabled(if: CksFeatures.serveBuilt, "`cks serve` is still a placeholder (no --listen): core issue not landed"))
+          .enabled(if: ExternalTools.usable(.aws), "needs the aws CLI (CKS_REQUIRE_EXTERNAL=1 turns this skip into a failure)"))
     func deniedAndUnrecognized() async throws {
         try ExternalTools.require(.aws)
-        try await withCore(principals: TestPrincipal.standardSet) { core in
+        try await withServe(principals: TestPrincipal.standardSet) { core in
             try await Self.fails(["delete-custom-key-store", "--custom-key-store-id", "cks-1234567890abcdef0"],
                                  code: "AccessDeniedException", operation: "DeleteCustomKeyStore", core: core,
                                  as: .reader, messageContains: "is not authorized to perform: kms:DeleteCustomKeyStore")

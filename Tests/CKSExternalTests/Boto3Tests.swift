@@ -37,11 +37,10 @@ extension TestPrincipal {
 struct Boto3Tests {
     @Test("boto3 suite", .enabled(if: ExternalTools.usable(.python3, .boto3),
                                   "needs python3 with boto3 (CKS_REQUIRE_EXTERNAL=1 turns this skip into a failure)"),
-          .enabled(if: CksFeatures.serveBuilt, "`cks serve` is still a placeholder (no --listen): core issue not landed"),
           arguments: Boto3Suite.all)
     func suite(_ suite: Boto3Suite) async throws {
         try ExternalTools.require(.python3, .boto3)
-        try await withCore(principals: suite.principals) { core in
+        try await withServe(principals: suite.principals) { core in
             let result = try await Python.run(suite.file, core: core)
             recordKnownDefects(result)
             if result.status != 0 {
@@ -54,11 +53,10 @@ struct Boto3Tests {
     /// event log before the answer; the next start folds what was not folded), and none is recorded twice.
     @Test("kill -9 while recording loses no event of an answered call",
           .enabled(if: ExternalTools.usable(.python3, .boto3),
-                   "needs python3 with boto3 (CKS_REQUIRE_EXTERNAL=1 turns this skip into a failure)"),
-          .enabled(if: CksFeatures.serveBuilt, "`cks serve` is still a placeholder (no --listen): core issue not landed"))
+                   "needs python3 with boto3 (CKS_REQUIRE_EXTERNAL=1 turns this skip into a failure)"))
     func killNineWhileRecording() async throws {
         try ExternalTools.require(.python3, .boto3)
-        let first = try await CoreProcess.start(principals: TestPrincipal.auditSet)
+        let first = try await ServeProcess.start(principals: TestPrincipal.auditSet)
         let ledger = first.logDirectory.appendingPathComponent("answered.txt")
         let load = Task { try await Python.run("suite_record_kill.py", ["load", ledger.path], core: first) }
         // Let the load run until a few hundred calls were answered (however loaded the machine), then kill the
@@ -76,7 +74,7 @@ struct Boto3Tests {
             first.removeFiles()
             return
         }
-        let second = try await CoreProcess.start(dataDirectory: first.dataDirectory, principals: TestPrincipal.auditSet)
+        let second = try await ServeProcess.start(dataDirectory: first.dataDirectory, principals: TestPrincipal.auditSet)
         let verify = try await Python.run("suite_record_kill.py", ["verify", ledger.path], core: second)
         if verify.status != 0 { Issue.record(suiteFailureReport(verify, core: second)) }
         await second.stop()
@@ -86,14 +84,13 @@ struct Boto3Tests {
         }
     }
 
-    /// Acknowledged writes survive SIGKILL, the simulated clock offset included (issue 2 "Persistence").
+    /// Acknowledged writes survive SIGKILL, the simulated clock offset included.
     @Test("kill -9 right after acknowledged writes loses nothing",
           .enabled(if: ExternalTools.usable(.python3, .boto3),
-                   "needs python3 with boto3 (CKS_REQUIRE_EXTERNAL=1 turns this skip into a failure)"),
-          .enabled(if: CksFeatures.serveBuilt, "`cks serve` is still a placeholder (no --listen): core issue not landed"))
+                   "needs python3 with boto3 (CKS_REQUIRE_EXTERNAL=1 turns this skip into a failure)"))
     func killNineLosesNothing() async throws {
         try ExternalTools.require(.python3, .boto3)
-        let first = try await CoreProcess.start()
+        let first = try await ServeProcess.start()
         let stateFile = first.logDirectory.appendingPathComponent("restart-state.json")
         let write = try await Python.run("suite_restart.py", ["write", stateFile.path], core: first)
         // Kill at once, before the core gets any chance to flush anything more.
@@ -103,9 +100,9 @@ struct Boto3Tests {
             first.removeFiles()
             return
         }
-        let second: CoreProcess
+        let second: ServeProcess
         do {
-            second = try await CoreProcess.start(dataDirectory: first.dataDirectory)
+            second = try await ServeProcess.start(dataDirectory: first.dataDirectory)
         } catch {
             Issue.record("restart on the same data directory failed: \(error)")
             return

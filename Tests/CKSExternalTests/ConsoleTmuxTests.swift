@@ -7,6 +7,16 @@ import Testing
 @Suite("console under tmux")
 struct ConsoleTmuxTests {
     /// Keeps the demo's files (data, journal, config) out of the user's home.
+    /// `cks --demo` run through sh, so its exit status (128+N for a signal) lands in `statusFile` whatever tmux
+    /// reports, in an environment isolated in `scratch`.
+    static func demo(_ binary: URL, _ scratch: TemporaryDirectory)
+        -> (command: [String], environment: [String: String], statusFile: URL) {
+        let statusFile = scratch.url.appendingPathComponent("exit-status")
+        var environment = isolatedEnvironment(scratch)
+        environment["CKS_QA_STATUS"] = statusFile.path
+        return (["/bin/sh", "-c", "\"$0\" \"$@\"; echo $? > \"$CKS_QA_STATUS\"", binary.path, "--demo"], environment, statusFile)
+    }
+
     static func isolatedEnvironment(_ scratch: TemporaryDirectory) -> [String: String] {
         [
             "XDG_DATA_HOME": scratch.url.appendingPathComponent("data").path,
@@ -24,7 +34,7 @@ struct ConsoleTmuxTests {
         return String(text[range])
     }
 
-    /// The key bound to an action, read from the help overlay (`?`), which issue 4 generates from the
+    /// The key bound to an action, read from the help overlay (`?`), which the console generates from the
     /// same binding table as the footer: the cell before the first cell mentioning `action`.
     static func binding(for action: String, in help: String) -> String? {
         for line in help.split(separator: "\n") where line.lowercased().contains(action.lowercased()) {
@@ -157,20 +167,15 @@ struct ConsoleTmuxTests {
     }
 
     @Test("browse stores → keys → detail, filter, mark, schedule and cancel deletion, resize, quit",
-          .enabled(if: ExternalTools.usable(.tmux), "needs tmux (CKS_REQUIRE_EXTERNAL=1 turns this skip into a failure)"),
-          .enabled(if: CksFeatures.consoleBuilt, "`cks console` is still a placeholder (no --demo): console issue not landed"))
+          .enabled(if: ExternalTools.usable(.tmux), "needs tmux (CKS_REQUIRE_EXTERNAL=1 turns this skip into a failure)"))
     func browseAndActOnKeys() async throws {
         try ExternalTools.require(.tmux)
-        let binary = try #require(Locations.cksBinary)
+        let binary = try Locations.requireCksBinary()
         let scratch = try TemporaryDirectory(prefix: "cks-qa-console")
         defer { scratch.remove() }
-        // Through sh, so the exit status (128+N for a signal) is recorded whatever tmux reports.
-        let statusFile = scratch.url.appendingPathComponent("exit-status")
-        let command = ["/bin/sh", "-c", "\"$0\" \"$@\"; echo $? > \"$CKS_QA_STATUS\"", binary.path, "--demo"]
-        var environment = Self.isolatedEnvironment(scratch)
-        environment["CKS_QA_STATUS"] = statusFile.path
+        let (command, environment, statusFile) = Self.demo(binary, scratch)
         try await withTmux(command, environment: environment) { tmux in
-            // Stores: header with EMBEDDED; states in words, FAILED with its code (issue 4 "Screens").
+            // Stores: header with EMBEDDED; states in words, FAILED with its code.
             let stores = try await Self.waitForCountedStores("the stores screen of the demo estate", in: tmux) {
                 $0.contains("EMBEDDED") && $0.contains("FAILED (")
             }
@@ -208,7 +213,7 @@ struct ConsoleTmuxTests {
             let first = try #require(alias(keyRows[pairIndex].text), "alias in \(keyRows[pairIndex].text)")
             let second = try #require(alias(keyRows[pairIndex + 1].text))
 
-            // Enter on a key: every DescribeKey field (issue 4 "Key detail").
+            // Enter on a key: every DescribeKey field.
             try await Self.moveCursor(to: first, in: tmux)
             try await tmux.send("Enter")
             let detail = try await tmux.waitFor("the key detail of \(first)") {
@@ -293,18 +298,13 @@ struct ConsoleTmuxTests {
     }
 
     @Test("a whole teardown of a demo store with fast-forward",
-          .enabled(if: ExternalTools.usable(.tmux), "needs tmux (CKS_REQUIRE_EXTERNAL=1 turns this skip into a failure)"),
-          .enabled(if: CksFeatures.consoleBuilt && CksFeatures.teardownBuilt,
-                   "`cks console`/`cks teardown` are still placeholders: console and teardown issues not landed"))
+          .enabled(if: ExternalTools.usable(.tmux), "needs tmux (CKS_REQUIRE_EXTERNAL=1 turns this skip into a failure)"))
     func demoTeardownWithFastForward() async throws {
         try ExternalTools.require(.tmux)
-        let binary = try #require(Locations.cksBinary)
+        let binary = try Locations.requireCksBinary()
         let scratch = try TemporaryDirectory(prefix: "cks-qa-teardown")
         defer { scratch.remove() }
-        let statusFile = scratch.url.appendingPathComponent("exit-status")
-        let command = ["/bin/sh", "-c", "\"$0\" \"$@\"; echo $? > \"$CKS_QA_STATUS\"", binary.path, "--demo"]
-        var environment = Self.isolatedEnvironment(scratch)
-        environment["CKS_QA_STATUS"] = statusFile.path
+        let (command, environment, statusFile) = Self.demo(binary, scratch)
         try await withTmux(command, environment: environment) { tmux in
             let stores = try await Self.waitForCountedStores("the stores screen", in: tmux) { $0.contains("EMBEDDED") }
             let rows = Self.storeRows(stores)
@@ -312,7 +312,7 @@ struct ConsoleTmuxTests {
                 .max { $0.keys < $1.keys }, "a CONNECTED store with keys:\n\(stores)")
             #expect(target.keys >= 100, "the demo's store with hundreds of keys:\n\(stores)")
 
-            // `:teardown STORE` opens the plan as a checklist (issue 5 "In the console").
+            // `:teardown STORE` opens the plan as a checklist.
             try await tmux.send(":")
             try await tmux.send("teardown \(target.name)", literal: true)
             try await tmux.send("Enter")
@@ -323,7 +323,7 @@ struct ConsoleTmuxTests {
                          "Wait DISCONNECTED", "Delete store"] {
                 #expect(plan.contains(step), "plan step \(step):\n\(plan)")
             }
-            // Recently used keys block scheduling until acknowledged (issue 5 "The plan"); wait for the use check.
+            // Recently used keys block scheduling until acknowledged; wait for the use check.
             plan = try await tmux.waitFor("the use check done", timeout: .seconds(60)) {
                 $0.contains("to acknowledge") || $0.contains("Enter opens the ScheduleKeyDeletion dialog")
             }

@@ -43,11 +43,10 @@ struct SafetyGuardTmuxTests {
     }
 
     @Test("Enter on the blocked use check acknowledges nothing; y and Y open the acknowledge dialog", .tags(.safety),
-          .enabled(if: ExternalTools.usable(.tmux), "needs tmux (CKS_REQUIRE_EXTERNAL=1 turns this skip into a failure)"),
-          .enabled(if: CksFeatures.consoleBuilt && CksFeatures.teardownBuilt, "`cks console`/`cks teardown` not built"))
+          .enabled(if: ExternalTools.usable(.tmux), "needs tmux (CKS_REQUIRE_EXTERNAL=1 turns this skip into a failure)"))
     func enterNeverAcknowledges() async throws {
         try ExternalTools.require(.tmux)
-        let binary = try #require(Locations.cksBinary)
+        let binary = try Locations.requireCksBinary()
         let scratch = try TemporaryDirectory(prefix: "cks-qa-enter")
         defer { scratch.remove() }
         try await withTmux([binary.path, "--demo"], environment: UI.isolatedEnvironment(scratch)) { tmux in
@@ -82,11 +81,10 @@ struct SafetyGuardTmuxTests {
     }
 
     @Test("the schedule dialog of a DISCONNECTED CloudHSM store says the key material will be orphaned", .tags(.safety),
-          .enabled(if: ExternalTools.usable(.tmux), "needs tmux (CKS_REQUIRE_EXTERNAL=1 turns this skip into a failure)"),
-          .enabled(if: CksFeatures.consoleBuilt && CksFeatures.teardownBuilt, "`cks console`/`cks teardown` not built"))
+          .enabled(if: ExternalTools.usable(.tmux), "needs tmux (CKS_REQUIRE_EXTERNAL=1 turns this skip into a failure)"))
     func scheduleDialogCarriesTheOrphanWarning() async throws {
         try ExternalTools.require(.tmux)
-        let binary = try #require(Locations.cksBinary)
+        let binary = try Locations.requireCksBinary()
         let scratch = try TemporaryDirectory(prefix: "cks-qa-orphan")
         defer { scratch.remove() }
         try await withTmux([binary.path, "--demo"], environment: UI.isolatedEnvironment(scratch)) { tmux in
@@ -109,11 +107,10 @@ struct SafetyGuardTmuxTests {
 
     @Test("fast-forward asks first and lists what it deletes elsewhere; abort gives back exactly what the teardown changed",
           .tags(.safety),
-          .enabled(if: ExternalTools.usable(.tmux), "needs tmux (CKS_REQUIRE_EXTERNAL=1 turns this skip into a failure)"),
-          .enabled(if: CksFeatures.consoleBuilt && CksFeatures.teardownBuilt, "`cks console`/`cks teardown` not built"))
+          .enabled(if: ExternalTools.usable(.tmux), "needs tmux (CKS_REQUIRE_EXTERNAL=1 turns this skip into a failure)"))
     func fastForwardAsksAndAbortRestoresExactly() async throws {
         try ExternalTools.require(.tmux)
-        let binary = try #require(Locations.cksBinary)
+        let binary = try Locations.requireCksBinary()
         let scratch = try TemporaryDirectory(prefix: "cks-qa-restore")
         defer { scratch.remove() }
         try await withTmux([binary.path, "--demo"], environment: UI.isolatedEnvironment(scratch)) { tmux in
@@ -170,19 +167,18 @@ struct SafetyGuardTmuxTests {
 
     @Test("wrong credentials: within 10 s a banner with the AWS error, the credentials source, endpoint and region",
           .tags(.safety),
-          .enabled(if: ExternalTools.usable(.tmux), "needs tmux (CKS_REQUIRE_EXTERNAL=1 turns this skip into a failure)"),
-          .enabled(if: CksFeatures.consoleBuilt && CksFeatures.teardownBuilt, "`cks console`/`cks teardown` not built"))
+          .enabled(if: ExternalTools.usable(.tmux), "needs tmux (CKS_REQUIRE_EXTERNAL=1 turns this skip into a failure)"))
     func wrongCredentialsShowWhatToCheck() async throws {
         try ExternalTools.require(.tmux)
-        let binary = try #require(Locations.cksBinary)
-        try await withCore { core in
+        let binary = try Locations.requireCksBinary()
+        try await withServe { core in
             let scratch = try TemporaryDirectory(prefix: "cks-qa-creds")
             defer { scratch.remove() }
             var environment = UI.isolatedEnvironment(scratch)
             environment.merge(core.awsEnvironment()) { _, new in new }
             environment["AWS_ACCESS_KEY_ID"] = "AKIAWRONGWRONGWRONG0"
             environment["AWS_SECRET_ACCESS_KEY"] = "wrong-secret-wrong-secret-wrong-secret00"
-            try await withTmux([binary.path, "--endpoint", core.endpoint], width: 80, height: 24, environment: environment) { tmux in
+            try await withTmux([binary.path, "--endpoint", core.endpoint.absoluteString], width: 80, height: 24, environment: environment) { tmux in
                 let screen = try await tmux.waitFor("the credentials banner", timeout: .seconds(10)) {
                     !$0.contains("Loading") && $0.contains("UnrecognizedClientException") && $0.contains("Check")
                 }

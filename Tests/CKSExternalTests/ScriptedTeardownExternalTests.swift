@@ -1,19 +1,17 @@
 import Foundation
 import Testing
 
-/// `cks teardown STORE` against a started `cks serve` (issue 5 "Scripted"), checked afterwards with boto3.
+/// `cks teardown STORE` against a started `cks serve`, checked afterwards with boto3.
 @Suite("cks teardown against cks serve")
 struct ScriptedTeardownExternalTests {
     @Test("--dry-run and a non-TTY run without --yes change nothing; --yes --wait tears the store down and nothing else",
           .enabled(if: ExternalTools.usable(.python3, .boto3),
-                   "needs python3 with boto3 (CKS_REQUIRE_EXTERNAL=1 turns this skip into a failure)"),
-          .enabled(if: CksFeatures.serveBuilt && CksFeatures.teardownBuilt,
-                   "`cks serve`/`cks teardown` are still placeholders: core and teardown issues not landed"))
+                   "needs python3 with boto3 (CKS_REQUIRE_EXTERNAL=1 turns this skip into a failure)"))
     func scriptedTeardownWithWait() async throws {
         try ExternalTools.require(.python3, .boto3)
-        let binary = try #require(Locations.cksBinary)
+        let binary = try Locations.requireCksBinary()
         // 50,000 simulated seconds per second: a 7-day window passes in about 12 s.
-        try await withCore(extraArguments: ["--time-scale", "50000"]) { core in
+        try await withServe(extraArguments: ["--time-scale", "50000"]) { core in
             let state = core.logDirectory.appendingPathComponent("teardown-state.json")
             let setup = try await Python.run("suite_scripted_teardown.py", ["setup", state.path], core: core)
             guard setup.status == 0 else { Issue.record(suiteFailureReport(setup, core: core)); return }
@@ -24,7 +22,7 @@ struct ScriptedTeardownExternalTests {
             environment["XDG_STATE_HOME"] = stateHome.path
             environment["HOME"] = core.logDirectory.path
             func teardown(_ extra: [String], timeout: Duration = .seconds(180)) async throws -> ProcessResult {
-                try await ProcessRunner.run([binary.path, "teardown", target, "--endpoint", core.endpoint] + extra,
+                try await ProcessRunner.run([binary.path, "teardown", target, "--endpoint", core.endpoint.absoluteString] + extra,
                                             environment: environment, timeout: timeout)
             }
 
@@ -49,7 +47,7 @@ struct ScriptedTeardownExternalTests {
             let verify = try await Python.run("suite_scripted_teardown.py", ["verify", state.path], core: core)
             if verify.status != 0 { Issue.record(suiteFailureReport(verify, core: core)) }
 
-            // Every action is in the journal under the state directory (issue 5 "The journal").
+            // Every action is in the journal under the state directory.
             let journal = stateHome.appendingPathComponent("cks/teardowns.jsonl")
             let lines = ((try? String(contentsOf: journal, encoding: .utf8)) ?? "").split(separator: "\n")
             for operation in ["ScheduleKeyDeletion", "DisconnectCustomKeyStore", "DeleteCustomKeyStore"] {
@@ -64,12 +62,11 @@ struct ScriptedTeardownExternalTests {
 
     @Test("--abort --enable-again: a store with 5 keys, 2 disabled beforehand, comes back with the 2 Disabled and the 3 Enabled",
           .enabled(if: ExternalTools.usable(.python3, .boto3),
-                   "needs python3 with boto3 (CKS_REQUIRE_EXTERNAL=1 turns this skip into a failure)"),
-          .enabled(if: CksFeatures.serveBuilt && CksFeatures.teardownBuilt, "`cks serve`/`cks teardown` not built"))
+                   "needs python3 with boto3 (CKS_REQUIRE_EXTERNAL=1 turns this skip into a failure)"))
     func scriptedAbortRestoresTheStateBefore() async throws {
         try ExternalTools.require(.python3, .boto3)
-        let binary = try #require(Locations.cksBinary)
-        try await withCore { core in
+        let binary = try Locations.requireCksBinary()
+        try await withServe { core in
             let state = core.logDirectory.appendingPathComponent("abort-state.json")
             let setup = try await Python.run("suite_scripted_teardown.py", ["setup-abort", state.path], core: core)
             guard setup.status == 0 else { Issue.record(suiteFailureReport(setup, core: core)); return }
@@ -81,7 +78,7 @@ struct ScriptedTeardownExternalTests {
             environment["XDG_STATE_HOME"] = core.logDirectory.appendingPathComponent("state").path
             environment["HOME"] = core.logDirectory.path
             func teardown(_ extra: [String]) async throws -> ProcessResult {
-                try await ProcessRunner.run([binary.path, "teardown", target, "--endpoint", core.endpoint] + extra,
+                try await ProcessRunner.run([binary.path, "teardown", target, "--endpoint", core.endpoint.absoluteString] + extra,
                                             environment: environment, timeout: .seconds(120))
             }
 

@@ -1,12 +1,12 @@
 import Foundation
 import Testing
 
-/// The `cks serve` command line as scripts see it (issue 2 "Package and command line").
-@Suite("cks serve, the process", .enabled(if: CksFeatures.serveBuilt, "`cks serve` is still a placeholder (no --listen): core issue not landed"))
+/// The `cks serve` command line as scripts see it.
+@Suite("cks serve, the process")
 struct ServeCommandTests {
     @Test("announces its endpoint, creates a 0600 principals file, prints the key id but never the secret")
     func announcesEndpointAndCreatesPrincipals() async throws {
-        try await withCore { core in
+        try await withServe { core in
             #expect(core.listeningLine.contains("listening on http://127.0.0.1:\(core.port)"))
             #expect(core.port > 0)
             let attributes = try FileManager.default.attributesOfItem(atPath: core.principalsFile.path)
@@ -25,19 +25,19 @@ struct ServeCommandTests {
 
     @Test("two data dirs get different random credentials")
     func freshCredentialsPerDataDirectory() async throws {
-        let a = try await withCore { $0.admin }
-        let b = try await withCore { $0.admin }
+        let a = try await withServe { $0.admin }
+        let b = try await withServe { $0.admin }
         #expect(a.accessKeyId != b.accessKeyId)
         #expect(a.secretAccessKey != b.secretAccessKey)
     }
 
     @Test("a principals file readable by group or others is refused with a fix")
     func groupReadablePrincipalsRefused() async throws {
-        guard let binary = Locations.cksBinary else { Issue.record("cks binary not found"); return }
+        let binary = try Locations.requireCksBinary()
         let dir = try TemporaryDirectory(prefix: "cks-qa-perm")
         defer { dir.remove() }
         let file = dir.url.appendingPathComponent("principals.json")
-        try CoreProcess.writePrincipals([.admin], to: file, mode: 0o644)
+        try ServeProcess.writePrincipals([.admin], to: file, mode: 0o644)
         let result = try await ProcessRunner.run(
             [binary.path, "serve", "--listen", "127.0.0.1:0", "--data-dir", dir.url.appendingPathComponent("data").path,
              "--principals", file.path], timeout: .seconds(30))
@@ -50,7 +50,7 @@ struct ServeCommandTests {
 
     @Test("a non-loopback address is refused without --allow-remote")
     func nonLoopbackRefused() async throws {
-        guard let binary = Locations.cksBinary else { Issue.record("cks binary not found"); return }
+        let binary = try Locations.requireCksBinary()
         let dir = try TemporaryDirectory(prefix: "cks-qa-remote")
         defer { dir.remove() }
         let result = try await ProcessRunner.run(
@@ -62,12 +62,12 @@ struct ServeCommandTests {
 
     @Test("SIGTERM shuts down cleanly (exit 0) and the data survives")
     func sigtermIsClean() async throws {
-        let core = try await CoreProcess.start()
+        let core = try await ServeProcess.start()
         await core.kill(signal: SIGTERM)
-        #expect(!core.process.isRunning, "still running 10 s after SIGTERM")
-        #expect(core.process.terminatingSignal == nil && core.process.exitCode == 0,
-                "exit after SIGTERM: status \(core.process.exitCode ?? -1)\n\(core.log)")
-        let again = try await CoreProcess.start(dataDirectory: core.dataDirectory)
+        #expect(!core.isRunning, "still running 10 s after SIGTERM")
+        #expect(core.terminatingSignal == nil && core.exitCode == 0,
+                "exit after SIGTERM: status \(core.exitCode ?? -1)\n\(core.log)")
+        let again = try await ServeProcess.start(dataDirectory: core.dataDirectory)
         #expect(again.admin == core.admin)
         await again.stop()
         again.removeFiles()

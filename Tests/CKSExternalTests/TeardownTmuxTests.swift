@@ -4,7 +4,7 @@ import Testing
 import Glibc
 #endif
 
-/// The guided teardown end to end under tmux against the real binary (issue 5 "Tests"): an aborted teardown
+/// The guided teardown end to end under tmux against the real binary: an aborted teardown
 /// (the keys come back Disabled and enabling them again is offered), and a teardown resumed after the console
 /// was killed with SIGKILL mid-wait (the journal survives, the console offers to resume, the plan is what the
 /// core holds). The whole teardown with fast-forward is in `ConsoleTmuxTests`.
@@ -39,12 +39,10 @@ struct TeardownTmuxTests {
     }
 
     @Test("abort during the wait: every key the teardown scheduled comes back Disabled, enabling them again is offered",
-          .enabled(if: ExternalTools.usable(.tmux), "needs tmux (CKS_REQUIRE_EXTERNAL=1 turns this skip into a failure)"),
-          .enabled(if: CksFeatures.consoleBuilt && CksFeatures.teardownBuilt,
-                   "`cks console`/`cks teardown` are still placeholders: console and teardown issues not landed"))
+          .enabled(if: ExternalTools.usable(.tmux), "needs tmux (CKS_REQUIRE_EXTERNAL=1 turns this skip into a failure)"))
     func abortedTeardown() async throws {
         try ExternalTools.require(.tmux)
-        let binary = try #require(Locations.cksBinary)
+        let binary = try Locations.requireCksBinary()
         let scratch = try TemporaryDirectory(prefix: "cks-qa-abort")
         defer { scratch.remove() }
         try await withTmux([binary.path, "--demo"], environment: UI.isolatedEnvironment(scratch)) { tmux in
@@ -92,14 +90,12 @@ struct TeardownTmuxTests {
 
     @Test("a teardown resumed after the console is killed mid-wait: journal intact, resume offered, the plan is the core's",
           .enabled(if: ExternalTools.usable(.tmux, .python3, .boto3),
-                   "needs tmux, python3 and boto3 (CKS_REQUIRE_EXTERNAL=1 turns this skip into a failure)"),
-          .enabled(if: CksFeatures.serveBuilt && CksFeatures.consoleBuilt && CksFeatures.teardownBuilt,
-                   "`cks serve`/`cks console`/`cks teardown` are still placeholders"))
+                   "needs tmux, python3 and boto3 (CKS_REQUIRE_EXTERNAL=1 turns this skip into a failure)"))
     func resumedAfterKill() async throws {
         try ExternalTools.require(.tmux, .python3, .boto3)
-        let binary = try #require(Locations.cksBinary)
+        let binary = try Locations.requireCksBinary()
         // Real time: the 30-day wait does not pass while the test runs; the core outlives both consoles.
-        try await withCore { core in
+        try await withServe { core in
             let state = core.logDirectory.appendingPathComponent("teardown-state.json")
             let setup = try await Python.run("suite_scripted_teardown.py", ["setup", state.path], core: core)
             guard setup.status == 0 else { Issue.record(suiteFailureReport(setup, core: core)); return }
@@ -113,7 +109,7 @@ struct TeardownTmuxTests {
             let journal = scratch.url.appendingPathComponent("state/cks/teardowns.jsonl")
 
             // First console: schedule every key of the target, then SIGKILL it while the teardown waits.
-            try await withTmux([binary.path, "--endpoint", core.endpoint], environment: environment) { tmux in
+            try await withTmux([binary.path, "--endpoint", core.endpoint.absoluteString], environment: environment) { tmux in
                 try await tmux.waitFor("the stores screen", timeout: .seconds(60)) { $0.contains("REMOTE") && $0.contains(target) }
                 let waiting = try await Self.scheduleEverything(target, in: tmux)
                 #expect(waiting.contains("Waiting: \(keyCount) keys left"), "\(waiting)")
@@ -136,7 +132,7 @@ struct TeardownTmuxTests {
             if pending.status != 0 { Issue.record(suiteFailureReport(pending, core: core)) }
 
             // Second console: the teardown in progress is offered at start; resuming shows the core's plan.
-            try await withTmux([binary.path, "--endpoint", core.endpoint], environment: environment) { tmux in
+            try await withTmux([binary.path, "--endpoint", core.endpoint.absoluteString], environment: environment) { tmux in
                 let offer = try await tmux.waitFor("the resume offer", timeout: .seconds(60)) {
                     $0.contains("1 teardown in progress") && $0.contains("Resume")
                 }

@@ -222,6 +222,15 @@ private typealias Tool = CKSTestSupport.ExternalTool
         try client("kms", cn: "cks.kms.us-east-1.amazonaws.com", signer: "ca")
         try client("other", cn: "someone.example.com", signer: "ca")
         try client("selfsigned", cn: "cks.kms.us-east-1.amazonaws.com", signer: nil)
+        // Expired: the right CA and name, valid for one day in 2020 (openssl ca sets dates in the past; x509 cannot).
+        try run(["req", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:P-256", "-nodes", "-subj", "/CN=cks.kms.us-east-1.amazonaws.com",
+                 "-keyout", "\(d)/expired.key", "-out", "\(d)/expired.csr"])
+        try Data("[ca]\ndefault_ca=test\n[test]\ndatabase=\(d)/index.txt\nnew_certs_dir=\(d)\nserial=\(d)/serial\ndefault_md=sha256\npolicy=any\n[any]\ncommonName=supplied\n".utf8)
+            .write(to: directory.url.appendingPathComponent("ca.cnf"))
+        try Data().write(to: directory.url.appendingPathComponent("index.txt"))
+        try Data("01\n".utf8).write(to: directory.url.appendingPathComponent("serial"))
+        try run(["ca", "-batch", "-config", "\(d)/ca.cnf", "-cert", "\(d)/ca.pem", "-keyfile", "\(d)/ca.key", "-in", "\(d)/expired.csr",
+                 "-out", "\(d)/expired.pem", "-startdate", "20200101000000Z", "-enddate", "20200102000000Z", "-notext"])
         var file = XksProxyConfigFile()
         file.tls = ["enabled": true, "clientCaFile": "\(d)/ca.pem"]
         let config = try file.write(to: directory.url.appendingPathComponent("proxy.json"))
@@ -233,7 +242,8 @@ private typealias Tool = CKSTestSupport.ExternalTool
         let failures = try Self.conformance(curl, extended: false)
         #expect(failures.isEmpty, "\(failures.joined(separator: "\n"))")
         for (label, extra) in [("no client certificate", [String]()), ("another common name", ["--cert", "\(d)/other.pem", "--key", "\(d)/other.key"]),
-                               ("a self-signed certificate", ["--cert", "\(d)/selfsigned.pem", "--key", "\(d)/selfsigned.key"])] {
+                               ("a self-signed certificate", ["--cert", "\(d)/selfsigned.pem", "--key", "\(d)/selfsigned.key"]),
+                               ("an expired certificate", ["--cert", "\(d)/expired.pem", "--key", "\(d)/expired.key"])] {
             var rejected = curl
             rejected.tlsArguments = cacert + extra
             let answer = try rejected.call("health", XksCurl.healthBody)

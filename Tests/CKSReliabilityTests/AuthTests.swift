@@ -292,8 +292,8 @@ extension Reliability {
             let file = dir.url.appendingPathComponent("principals.json")
             try ServeProcess.writePrincipals([Self.admin], to: file)
             try FileManager.default.setAttributes([.posixPermissions: 0o644], ofItemAtPath: file.path)
-            guard let binary = Locations.cksBinary else { throw HarnessError("no cks binary") }
-            let result = try await runProgram(binary, ["serve", "--listen", "127.0.0.1:0", "--data-dir",
+            let binary = try Locations.requireCksBinary()
+            let result = try await ProcessRunner.run([binary.path] + ["serve", "--listen", "127.0.0.1:0", "--data-dir",
                                                        dir.url.appendingPathComponent("data").path, "--principals", file.path],
                                               timeout: .seconds(30))
             #expect(result.status != 0)

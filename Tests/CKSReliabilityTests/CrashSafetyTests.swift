@@ -79,7 +79,7 @@ extension Reliability {
             let keyCount = Scale.pick(ci: 2000, long: 5000)
             let waveKills = Scale.pick(ci: 16, long: 94)
             let fillKills = Scale.pick(ci: 2, long: 4)
-            var random = SeededGenerator(seed: Scale.seed)
+            var random = SplitMix64(seed: Scale.seed)
             reportFigure("crash", "seed \(Scale.seed), \(keyCount) keys")
 
             let core = try await ServeProcess.start()

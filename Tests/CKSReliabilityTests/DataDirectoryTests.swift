@@ -11,8 +11,8 @@ import Glibc
 /// A `cks serve` that must refuse to start: run to its end (killed after `timeout`, which counts as having started).
 func refusedServe(_ dataDirectory: URL, _ arguments: [String] = [], environment: [String: String] = [:],
                   timeout: Duration = .seconds(15)) async throws -> (status: Int32, stderr: String) {
-    guard let binary = Locations.cksBinary else { throw HarnessError("no cks binary") }
-    let result = try await runProgram(binary, ["serve", "--listen", "127.0.0.1:0", "--data-dir", dataDirectory.path] + arguments,
+    let binary = try Locations.requireCksBinary()
+    let result = try await ProcessRunner.run([binary.path] + ["serve", "--listen", "127.0.0.1:0", "--data-dir", dataDirectory.path] + arguments,
                                       environment: environment, timeout: timeout)
     return (result.status, result.stdout + result.stderr)
 }
@@ -181,14 +181,14 @@ extension Reliability {
                     "the refusal names the first core: \(output.suffix(500))")
 
             // The console's embedded core on the same (default) directory: a clear message, not a second clock.
-            guard let binary = Locations.cksBinary else { throw HarnessError("no cks binary") }
+            let binary = try Locations.requireCksBinary()
             let home = parent.url.appendingPathComponent("home")
             try FileManager.default.createDirectory(at: home, withIntermediateDirectories: true)
             var environment = ["XDG_DATA_HOME": parent.url.path, "HOME": home.path, "AWS_ENDPOINT_URL": "",
                                "AWS_ENDPOINT_URL_KMS": "", "AWS_PROFILE": "", "AWS_CONFIG_FILE": home.appendingPathComponent("none").path,
                                "AWS_SHARED_CREDENTIALS_FILE": home.appendingPathComponent("none").path]
             environment["AWS_ACCESS_KEY_ID"] = ""
-            let embedded = try await runProgram(binary, ["stores", "--output", "json"], environment: environment, timeout: .seconds(20))
+            let embedded = try await ProcessRunner.run([binary.path] + ["stores", "--output", "json"], environment: environment, timeout: .seconds(20))
             #expect(embedded.status != 0, "cks stores over the same default directory must refuse: \(embedded.stdout.prefix(300))")
             #expect(embedded.stderr.contains("\(first.pid)") && embedded.stderr.contains(first.endpoint.absoluteString),
                     "the message names the core and where to reach it: \(embedded.stderr.suffix(500))")
@@ -215,7 +215,7 @@ extension Reliability {
             let keys = try await Fixtures.makeKeys(client, storeId: storeId, count: Scale.pick(ci: 1500, long: 5000))
             await core.stop()
 
-            var generator = SeededGenerator(seed: Scale.seed)
+            var generator = SplitMix64(seed: Scale.seed)
             let size = DataFile.size(core.databaseFile)
             let offset = (size / 2 / 4096) * 4096
             try DataFile.overwrite(core.databaseFile, at: offset, with: (0..<8192).map { _ in UInt8.random(in: 0...255, using: &generator) })

@@ -9,10 +9,10 @@ extension Reliability {
     @Suite struct Exposure {
         @Test(arguments: ["0.0.0.0:0", "[::]:0", "10.1.2.3:0", "192.168.0.1:7911", "example.com:0"])
         func nonLoopbackWithoutAllowRemoteIsRefused(_ listen: String) async throws {
-            guard let binary = Locations.cksBinary else { throw HarnessError("no cks binary") }
+            let binary = try Locations.requireCksBinary()
             let dir = try TemporaryDirectory(prefix: "cks-rel-bind")
             defer { dir.remove() }
-            let result = try await runProgram(binary, ["serve", "--listen", listen, "--data-dir",
+            let result = try await ProcessRunner.run([binary.path] + ["serve", "--listen", listen, "--data-dir",
                                                        dir.url.appendingPathComponent("data").path], timeout: .seconds(30))
             #expect(result.status != 0, "cks serve --listen \(listen) must refuse: \(result.stdout)")
             #expect(!result.stdout.contains("listening on"), "never listened on \(listen)")

@@ -1,5 +1,6 @@
 import CKSClient
 import CKSWire
+import CKSDomain
 import Foundation
 import Testing
 #if canImport(Glibc)
@@ -89,7 +90,7 @@ extension Reliability {
                     for worker in 0..<workers {
                         group.addTask {
                             try await onThread {
-                                var generator = FuzzGenerator(rng: SeededGenerator(seed: Scale.seed &+ UInt64(worker)),
+                                var generator = FuzzGenerator(rng: SplitMix64(seed: Scale.seed &+ UInt64(worker)),
                                                               storeIds: [storeId], keyIds: keyIds, clusterIds: clusterIds)
                                 var connection = try RawConnection(port: builder.port, timeout: 15)
                                 var previous = "(new connection)"

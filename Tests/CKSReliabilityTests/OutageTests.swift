@@ -16,7 +16,7 @@ extension Reliability {
             let rounds = Scale.pick(ci: 3, long: 10)
             let core = try await ServeProcess.start()
             var problems: [String] = []
-            var random = SeededGenerator(seed: Scale.seed &+ 11)
+            var random = SplitMix64(seed: Scale.seed &+ 11)
             do {
                 var setup = core.client()
                 let storeId = try await Fixtures.makeStore(setup, name: "outage-store")
@@ -96,7 +96,8 @@ extension Reliability {
         /// shows, the last screen stays, and the console resumes by itself.
         @Test(.enabled(if: TmuxSession.available || Scale.requireExternal, "tmux is not installed"))
         func consoleShowsTheOutageAndResumes() async throws {
-            guard requireTmux(), let binary = Locations.cksBinary else { return }
+            guard requireTmux() else { return }   // recorded as an issue when tmux is required
+            let binary = try Locations.requireCksBinary()
             let core = try await ServeProcess.start()
             defer { Task { [core] in await core.kill() } }
             let client = core.client()
@@ -105,11 +106,7 @@ extension Reliability {
             _ = try await Fixtures.makeKeys(client, storeId: storeId, count: 30)
             let scratch = try TemporaryDirectory(prefix: "cks-rel-outage")
             defer { scratch.remove() }
-            let environment = ["AWS_ACCESS_KEY_ID": core.admin.accessKeyId, "AWS_SECRET_ACCESS_KEY": core.admin.secretAccessKey,
-                               "AWS_CONFIG_FILE": "/dev/null", "AWS_SHARED_CREDENTIALS_FILE": "/dev/null",
-                               "XDG_CONFIG_HOME": scratch.url.path, "XDG_STATE_HOME": scratch.url.path]
-            let shell = [binary.path, "--endpoint", core.endpoint.absoluteString, "--region", "us-east-1"]
-                .map(TmuxSession.quote).joined(separator: " ") + "; echo \"EXIT:$?\""
+            let (shell, environment) = Fixtures.console(binary, against: core, scratch: scratch.url)
             try await withTmux(shell: shell, width: 120, height: 32, environment: environment) { tmux in
                 try await tmux.waitFor("the store on screen") { $0.contains("outage-console-store") }
                 for outage in 0..<Scale.pick(ci: 2, long: 6) {

@@ -28,7 +28,7 @@ extension Reliability {
             let rounds = Scale.pick(ci: 30, long: 300)
             let clients = 6
             let callsPerClient = 5
-            var random = SeededGenerator(seed: Scale.seed &+ 7)
+            var random = SplitMix64(seed: Scale.seed &+ 7)
             try await withServe { core in
                 let admin = core.client()
                 var outcomes: [String: Int] = [:]
@@ -108,7 +108,7 @@ extension Reliability {
             }
         }
 
-        static func randomOperation(withKeys: Bool, keys: [String], using random: inout SeededGenerator) -> RaceModel.Operation {
+        static func randomOperation(withKeys: Bool, keys: [String], using random: inout SplitMix64) -> RaceModel.Operation {
             let roll = Int.random(in: 0..<100, using: &random)
             if withKeys {
                 switch roll {

@@ -63,7 +63,7 @@ extension Reliability {
                     for reader in 0..<2 {
                         group.addTask {
                             let c = client()
-                            var random = SeededGenerator(seed: Scale.seed &+ UInt64(reader))
+                            var random = SplitMix64(seed: Scale.seed &+ UInt64(reader))
                             while ContinuousClock.now < deadline {
                                 do {
                                     _ = try await c.listKeys(limit: 100)

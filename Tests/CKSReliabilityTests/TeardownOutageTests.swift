@@ -11,10 +11,10 @@ extension Reliability {
     /// schedule, and running the teardown again finishes it.
     @Suite struct TeardownOutage {
         @Test func journalAndPlanAgreeWithTheCoreThroughKills() async throws {
-            guard let binary = Locations.cksBinary else { throw HarnessError("no cks binary") }
+            let binary = try Locations.requireCksBinary()
             let keyCount = Scale.pick(ci: 150, long: 2000)
             let laterKills = Scale.pick(ci: 2, long: 8)
-            var random = SeededGenerator(seed: Scale.seed &+ 17)
+            var random = SplitMix64(seed: Scale.seed &+ 17)
             // The fastest clock the core allows, a simulated day per second: the 7-day waiting period takes 7 s.
             let core = try await ServeProcess.start(extraArguments: ["--time-scale", "86400"])
             let scratch = try TemporaryDirectory(prefix: "cks-rel-teardown")
@@ -30,8 +30,8 @@ extension Reliability {
                                    "XDG_CONFIG_HOME": scratch.url.path]
                 let journal = scratch.url.appendingPathComponent("cks/teardowns.jsonl")
                 let endpoint = core.endpoint.absoluteString
-                func teardown(_ extra: [String]) async throws -> (status: Int32, stdout: String, stderr: String) {
-                    try await runProgram(binary, ["teardown", storeId, "--endpoint", endpoint, "--region", "us-east-1",
+                func teardown(_ extra: [String]) async throws -> ProcessResult {
+                    try await ProcessRunner.run([binary.path] + ["teardown", storeId, "--endpoint", endpoint, "--region", "us-east-1",
                                                   "--window-days", "7", "--acknowledge-flagged", "--output", "json"] + extra,
                                          environment: environment, timeout: .seconds(120))
                 }
@@ -95,7 +95,8 @@ extension Reliability {
         /// with the core, and the recomputed plan schedules the rest.
         @Test(.enabled(if: TmuxSession.available || Scale.requireExternal, "tmux is not installed"))
         func consoleTeardownThroughAnOutage() async throws {
-            guard requireTmux(), let binary = Locations.cksBinary else { return }
+            guard requireTmux() else { return }   // recorded as an issue when tmux is required
+            let binary = try Locations.requireCksBinary()
             let keyCount = Scale.pick(ci: 200, long: 2000)
             let core = try await ServeProcess.start()
             defer { Task { [core] in await core.kill() } }
@@ -106,12 +107,9 @@ extension Reliability {
             let keys = Set(try await Fixtures.makeKeys(client, storeId: storeId, count: keyCount))
             let scratch = try TemporaryDirectory(prefix: "cks-rel-console-teardown")
             defer { scratch.remove() }
-            let environment = ["AWS_ACCESS_KEY_ID": core.admin.accessKeyId, "AWS_SECRET_ACCESS_KEY": core.admin.secretAccessKey,
-                               "AWS_CONFIG_FILE": "/dev/null", "AWS_SHARED_CREDENTIALS_FILE": "/dev/null",
-                               "HOME": scratch.url.path, "XDG_CONFIG_HOME": scratch.url.path, "XDG_STATE_HOME": scratch.url.path]
+            let (shell, environment) = Fixtures.console(binary, against: core, scratch: scratch.url,
+                                                        environment: ["HOME": scratch.url.path])
             let journal = scratch.url.appendingPathComponent("cks/teardowns.jsonl")
-            let shell = [binary.path, "--endpoint", core.endpoint.absoluteString, "--region", "us-east-1"]
-                .map(TmuxSession.quote).joined(separator: " ") + "; echo \"EXIT:$?\""
             let scheduleReady = "Enter opens the ScheduleKeyDeletion dialog"
             try await withTmux(shell: shell, width: 120, height: 36, environment: environment) { tmux in
                 func press(_ key: String, until what: String, _ predicate: @escaping (String) -> Bool) async throws {
@@ -262,7 +260,7 @@ extension Reliability {
 
         /// A dry run after the restart plans from what the core holds: it schedules exactly the keys still Enabled.
         func expectPlanNamesUnscheduledKeys(core: ServeProcess, storeId: String, keys: Set<String>,
-                                            teardown: ([String]) async throws -> (status: Int32, stdout: String, stderr: String)) async throws {
+                                            teardown: ([String]) async throws -> ProcessResult) async throws {
             let enabled = Set(await core.client().describeKeys(keyIds: Array(keys)).compactMap { item in
                 item.value?.keyState == .enabled ? item.id : nil
             })

@@ -1,3 +1,4 @@
+import CKSDomain
 import Foundation
 import Testing
 #if canImport(Glibc)
@@ -48,7 +49,8 @@ extension Reliability {
         @Test(.enabled(if: TmuxSession.available || Scale.requireExternal, "tmux is not installed"),
               arguments: TerminalScenario.all)
         func consoleSurvives(_ scenario: TerminalScenario) async throws {
-            guard requireTmux(), let binary = Locations.cksBinary else { return }
+            guard requireTmux() else { return }   // recorded as an issue when tmux is required
+            let binary = try Locations.requireCksBinary()
             let scratch = try TemporaryDirectory(prefix: "cks-rel-term")
             defer { scratch.remove() }
             for (path, bytes) in scenario.files {
@@ -92,7 +94,7 @@ extension Reliability {
                 case "20x5 terminal":
                     _ = try await tmux.waitFor("the too-small message") { $0.contains("too small") || $0.contains("80x24") }
                 case "resize storm":
-                    var random = SeededGenerator(seed: Scale.seed)
+                    var random = SplitMix64(seed: Scale.seed)
                     for _ in 0..<Scale.pick(ci: 40, long: 400) {
                         try await tmux.resize(width: Int.random(in: 1...250, using: &random), height: Int.random(in: 1...80, using: &random))
                     }
@@ -101,7 +103,7 @@ extension Reliability {
                     }
                     try await tmux.waitFor("a full screen after the storm") { !$0.contains("too small") && $0.count > 200 }
                 case "random bytes on stdin":
-                    var random = SeededGenerator(seed: Scale.seed &+ 3)
+                    var random = SplitMix64(seed: Scale.seed &+ 3)
                     // Everything but the bytes the terminal itself turns into signals or quits on (^C ^Z ^\ q Q).
                     // 7-bit bytes: tmux 3.3a itself was seen to exit on some random high bytes sent with send-keys -H.
                     let excluded: Set<UInt8> = [0x03, 0x1A, 0x1C, 0x11, 0x13, UInt8(ascii: "q"), UInt8(ascii: "Q")]
@@ -125,7 +127,7 @@ extension Reliability {
                 switch scenario.name {
                 case "Ctrl-C": try await tmux.send(["C-c"])
                 case "SIGTERM", "SIGHUP":
-                    let pids = try await runProgram(URL(fileURLWithPath: "/usr/bin/pgrep"), ["-P", "\(try await tmux.paneInfo().pid ?? 0)"])
+                    let pids = try await ProcessRunner.run(["pgrep"] + ["-P", "\(try await tmux.paneInfo().pid ?? 0)"])
                     for pid in pids.stdout.split(separator: "\n").compactMap({ Int32($0) }) {
                         sendSignal(pid, scenario.name == "SIGHUP" ? SIGHUP : SIGTERM)
                     }
@@ -166,7 +168,8 @@ extension Reliability {
         /// endpoint for nobody (it once did: its SIGHUP handling never heard the signal outside the test runner).
         @Test(.enabled(if: TmuxSession.available || Scale.requireExternal, "tmux is not installed"))
         func consoleEndsWithItsTerminal() async throws {
-            guard requireTmux(), let binary = Locations.cksBinary else { return }
+            guard requireTmux() else { return }   // recorded as an issue when tmux is required
+            let binary = try Locations.requireCksBinary()
             let scratch = try TemporaryDirectory(prefix: "cks-rel-hup")
             defer { scratch.remove() }
             let environment = ["XDG_CONFIG_HOME": scratch.url.appendingPathComponent("config").path,

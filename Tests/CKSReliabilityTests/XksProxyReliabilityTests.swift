@@ -1,5 +1,6 @@
 import CKSTestSupport
 import CKSWire
+import CKSDomain
 import Foundation
 import Testing
 #if canImport(Glibc)
@@ -111,7 +112,7 @@ extension Reliability {
             let count = ProcessInfo.processInfo.environment["CKS_LONG"] == "1" ? 30_000 : 3_000
             let seed = UInt64(ProcessInfo.processInfo.environment["CKS_FUZZ_SEED"] ?? "") ?? UInt64.random(in: 0...UInt64.max)
             let (violations, statuses, slowest) = try await onThread { () -> ([String], [Int: Int], (Double, String)) in
-                var rng = SplitMix(seed: seed)
+                var rng = SplitMix64(seed: seed)
                 var violations: [String] = []
                 var statuses: [Int: Int] = [:]
                 var slowest = (0.0, "")
@@ -193,18 +194,6 @@ extension Reliability {
     }
 }
 
-/// A small deterministic generator (splitmix64), so a failing seed can be replayed with CKS_FUZZ_SEED.
-struct SplitMix: RandomNumberGenerator {
-    var state: UInt64
-    init(seed: UInt64) { state = seed }
-    mutating func next() -> UInt64 {
-        state &+= 0x9E37_79B9_7F4A_7C15
-        var z = state
-        z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
-        z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
-        return z ^ (z >> 31)
-    }
-}
 
 enum XksFuzz {
     static let statuses: Set<Int> = [200, 400, 401, 403, 404, 405, 429, 500, 501, 503]
@@ -220,7 +209,7 @@ enum XksFuzz {
         return nil
     }
 
-    static func next(_ rng: inout SplitMix, port: Int, index: Int) -> (Data, String) {
+    static func next(_ rng: inout SplitMix64, port: Int, index: Int) -> (Data, String) {
         func pick<T>(_ items: [T]) -> T { items[Int.random(in: 0..<items.count, using: &rng)] }
         let keys = ["foo", "encrypt-only", "decrypt-only", "unusable", "disabled", "missing", "", "a/b", String(repeating: "k", count: 200), "%00", ".."]
         let operations = ["health", "metadata", "encrypt", "decrypt", "sign", ""]
@@ -246,7 +235,7 @@ enum XksFuzz {
     /// A Base64 value over the proxy's plaintext limit.
     static let hugeValue = "\"" + Data(count: 70_000).base64EncodedString() + "\""
 
-    static func fuzzBody(_ rng: inout SplitMix) -> Data {
+    static func fuzzBody(_ rng: inout SplitMix64) -> Data {
         func pick<T>(_ items: [T]) -> T { items[Int.random(in: 0..<items.count, using: &rng)] }
         // Content does not matter to the proxy's checks, only sizes: a repeated byte pattern is enough (and cheap).
         let b64 = { (n: Int) in Data((0..<n).map { UInt8(truncatingIfNeeded: $0 &* 131 &+ n) }).base64EncodedString() }

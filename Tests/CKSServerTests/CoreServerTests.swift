@@ -1,6 +1,7 @@
 import CKSDomain
 import CKSServer
 import CKSWire
+import CKSTestSupport
 import Foundation
 import Synchronization
 import Testing
@@ -13,8 +14,8 @@ import Testing
     }
 
     @Test func createsAPrivatePrincipalsFileWhenAbsent() async throws {
-        let directory = try TemporaryDirectory()
-        defer { directory.cleanup() }
+        let directory = try TemporaryDirectory(prefix: "cks-tests")
+        defer { directory.remove() }
         let data = directory.url.appendingPathComponent("nested/data")
         var configuration = CoreConfiguration(dataDirectory: data)
         configuration.port = 0
@@ -31,7 +32,7 @@ import Testing
         #expect(!"\(admin)".contains(admin.secretAccessKey))
 
         // The created credentials work.
-        let core = TestCore(server: server, directory: directory)
+        let core = FrontHarness(server: server, directory: directory)
         let response = try await core.call("TrentService.ListKeys", principal: admin)
         #expect(response.status == 200)
         await server.shutdown()
@@ -44,8 +45,8 @@ import Testing
     }
 
     @Test func refusesAPrincipalsFileOthersCanRead() async throws {
-        let directory = try TemporaryDirectory()
-        defer { directory.cleanup() }
+        let directory = try TemporaryDirectory(prefix: "cks-tests")
+        defer { directory.remove() }
         let file = directory.url.appendingPathComponent("principals.json")
         try TestPrincipals.write(to: file, mode: 0o644)
         var configuration = CoreConfiguration(dataDirectory: directory.url)
@@ -60,8 +61,8 @@ import Testing
     }
 
     @Test func refusesAMissingExplicitPrincipalsFileAndABrokenOne() async throws {
-        let directory = try TemporaryDirectory()
-        defer { directory.cleanup() }
+        let directory = try TemporaryDirectory(prefix: "cks-tests")
+        defer { directory.remove() }
         var configuration = CoreConfiguration(dataDirectory: directory.url)
         configuration.port = 0
         configuration.principalsFile = directory.url.appendingPathComponent("absent.json")
@@ -75,8 +76,8 @@ import Testing
     }
 
     @Test func refusesNonLoopbackWithoutAllowRemote() async throws {
-        let directory = try TemporaryDirectory()
-        defer { directory.cleanup() }
+        let directory = try TemporaryDirectory(prefix: "cks-tests")
+        defer { directory.remove() }
         var configuration = CoreConfiguration(dataDirectory: directory.url)
         configuration.host = "0.0.0.0"
         configuration.port = 0
@@ -91,9 +92,9 @@ import Testing
     }
 
     @Test func aBusyPortIsAnErrorNotAHang() async throws {
-        let core = try await TestCore.start()
-        let directory = try TemporaryDirectory()
-        defer { directory.cleanup() }
+        let core = try await FrontHarness.start()
+        let directory = try TemporaryDirectory(prefix: "cks-tests")
+        defer { directory.remove() }
         var configuration = CoreConfiguration(dataDirectory: directory.url)
         configuration.port = core.port
         await #expect(throws: CoreStartError.self) { _ = try await CoreServer.start(configuration, handler: FakeHandler()) }
@@ -109,7 +110,7 @@ import Testing
             events.withLock { $0.append("handled") }
             return Data("{}".utf8)
         }
-        let core = try await TestCore.start(handler: handler, onClose: { events.withLock { $0.append("closed") } })
+        let core = try await FrontHarness.start(handler: handler, onClose: { events.withLock { $0.append("closed") } })
         let inFlight = Task { try await core.call("TrentService.ListKeys") }
         try await poll { events.withLock { $0.contains("handling") } }
         let stopping = Task { await core.server.shutdown() }
@@ -121,17 +122,7 @@ import Testing
         // Shutting down twice is harmless and closes once.
         await core.server.shutdown()
         #expect(events.withLock { $0.filter { $0 == "closed" }.count } == 1)
-        core.directory.cleanup()
-    }
-}
-
-/// Waits until `condition` holds, polling; fails after `timeout`.
-func poll(timeout: Duration = .seconds(10), _ condition: @Sendable () -> Bool) async throws {
-    let clock = ContinuousClock()
-    let deadline = clock.now + timeout
-    while !condition() {
-        guard clock.now < deadline else { throw RawHTTPConnection.Failure(description: "condition not met in time") }
-        try await Task.sleep(for: .milliseconds(10))
+        core.directory.remove()
     }
 }
 

@@ -22,7 +22,7 @@ struct EngineKeyRowCacheTests {
             #expect(try await h.keyState(plain.keyId) == .pendingDeletion)
             #expect(try await h.keyState(plain.keyId) == .pendingDeletion)
             // The waiting period ends by the wall clock alone (no write): the cached row must not answer.
-            h.wall.advance(7 * 86_400 + 1)
+            h.wall.advance(by: 7 * 86_400 + 1)
             await h.expect(.notFound, DescribeKeyRequest(keyId: plain.keyId))
 
             // A key in a store: its state follows the store's connection, settled at each DescribeKey's now.
@@ -33,7 +33,7 @@ struct EngineKeyRowCacheTests {
             #expect(try await h.keyState(inStore.keyId) == .enabled)
             try await h.disconnect(storeId, wait: false)
             #expect(try await h.keyState(inStore.keyId) == .unavailable)
-            h.wall.advance(60)
+            h.wall.advance(by: 60)
             #expect(try await h.keyState(inStore.keyId) == .unavailable)
             try await h.connect(storeId, wait: false)
             #expect(try await h.keyState(inStore.keyId) == .unavailable)   // CONNECTING

@@ -161,7 +161,7 @@ struct EngineKeyStateTests {
             _ = try await h.schedule(key.keyId, days: 7)
             try await h.disconnect(storeId, wait: false)
             // One jump over both the DISCONNECTING end and the deletion date.
-            h.wall.advance(8 * 86_400)
+            h.wall.advance(by: 8 * 86_400)
             let cluster = try await h.call(DescribeCloudHsmClustersRequest(clusterId: clusterId)).clusters.first
             #expect(cluster?.orphanedKeyMaterial?.map(\.keyId) == [key.keyId])
         }

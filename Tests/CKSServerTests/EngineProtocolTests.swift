@@ -1,6 +1,7 @@
 import CKSDomain
 import CKSServer
 import CKSWire
+import CKSTestSupport
 import Foundation
 import Testing
 
@@ -12,8 +13,8 @@ import Testing
         secretAccessKey: "operatorSecretKeyoperatorSecretKeyoper3",
         allow: ["kms:Describe*", "kms:List*", "kms:Create*", "kms:Connect*", "cks:*"])
 
-    private func withEngineCore(_ body: (TestCore) async throws -> Void) async throws {
-        let directory = try TemporaryDirectory()
+    private func withEngineCore(_ body: (FrontHarness) async throws -> Void) async throws {
+        let directory = try TemporaryDirectory(prefix: "cks-tests")
         let principalsFile = directory.url.appendingPathComponent("principals.json")
         try TestPrincipals.write(to: principalsFile,
                                  principals: [TestPrincipals.admin, TestPrincipals.reader, Self.operatorPrincipal])
@@ -21,12 +22,12 @@ import Testing
         configuration.port = 0
         configuration.principalsFile = principalsFile
         let server = try await CoreServer.start(configuration)
-        let core = TestCore(server: server, directory: directory)
+        let core = FrontHarness(server: server, directory: directory)
         do { try await body(core) } catch { await core.stop(); throw error }
         await core.stop()
     }
 
-    private func createStore(_ core: TestCore, name: String = "ExampleKeyStore") async throws -> String {
+    private func createStore(_ core: FrontHarness, name: String = "ExampleKeyStore") async throws -> String {
         let cluster = try await core.call("CksAdmin.CreateCloudHsmCluster", #"{"HsmCount":2,"KmsUserPassword":"kmsPswd1"}"#)
         #expect(cluster.status == 200)
         let clusterId = try #require(cluster.json["ClusterId"] as? String)

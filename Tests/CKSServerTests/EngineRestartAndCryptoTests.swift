@@ -40,10 +40,10 @@ struct EngineRestartAndCryptoTests {
         try await withEngine { h in
             let (storeId, _) = try await h.hsmStore()
             try await h.connect(storeId, wait: false)
-            h.wall.advance(600)
+            h.wall.advance(by: 600)
             try h.restart()
             #expect(try await h.state(storeId) == .connecting)
-            h.wall.advance(600)
+            h.wall.advance(by: 600)
             #expect(try await h.state(storeId) == .connected)
         }
     }
@@ -55,7 +55,7 @@ struct EngineRestartAndCryptoTests {
             try h.restart(timeScale: 60)
             let t1 = try await h.call(GetClockRequest()).now
             #expect(abs(t1.timeIntervalSince(before)) < 0.01)
-            h.wall.advance(20)
+            h.wall.advance(by: 20)
             let t2 = try await h.call(GetClockRequest()).now
             #expect(abs(t2.timeIntervalSince(t1) - 1200) < 0.01)
         }

@@ -1,22 +1,15 @@
 @testable import CKSServer
 import CKSDomain
+import CKSTestSupport
 import CKSWire
 import Foundation
 import Synchronization
 import Testing
 
-/// A wall clock the engine tests move by hand.
-final class EngineTestWall: Sendable {
-    let seconds: Mutex<Double>
-    init(_ start: Double = 1_900_000_000) { seconds = Mutex(start) }
-    func advance(_ s: Double) { seconds.withLock { $0 += s } }
-    var now: Date { Date(timeIntervalSince1970: seconds.withLock { $0 }) }
-}
-
 /// An engine over a temporary database, called exactly as the HTTP front calls it: `handle(target:body:caller:)`.
 final class EngineHarness: Sendable {
     let directory: URL
-    let wall: EngineTestWall
+    let wall: ManualClock
     let options: EngineOptions
     let engineBox: Mutex<KMSEngine?>
 
@@ -27,10 +20,10 @@ final class EngineHarness: Sendable {
     /// CONNECTING lasts 20 simulated minutes and DISCONNECTING 30 s, as the defaults say.
     init(quota: Int = 10, connect: TimeInterval = 1200, disconnect: TimeInterval = 30, timeScale: Double = 1) throws {
         directory = FileManager.default.temporaryDirectory.appendingPathComponent("cks-engine-\(UUID().uuidString)")
-        let wall = EngineTestWall()
+        let wall = ManualClock()
         self.wall = wall
         options = EngineOptions(storeQuota: quota, timeScale: timeScale, connectDuration: connect, disconnectDuration: disconnect,
-                                wallClock: { wall.now })
+                                wallClock: { wall.now() })
         engineBox = Mutex(try KMSEngine.open(databaseAt: directory.appendingPathComponent("cks.sqlite"), options: options))
     }
 

@@ -1,6 +1,7 @@
 import CKSDomain
 import CKSServer
 import CKSWire
+import CKSTestSupport
 import Foundation
 import Testing
 
@@ -8,8 +9,8 @@ import Testing
 /// SigV4 authentication, IAM-style authorization and the Caller handed to the engine.
 @Suite struct ProtocolTests {
     private func withCore(_ handler: FakeHandler = FakeHandler(), maxBodyBytes: Int = 1 << 20,
-                          _ body: (TestCore, FakeHandler) async throws -> Void) async throws {
-        let core = try await TestCore.start(handler: handler, maxBodyBytes: maxBodyBytes)
+                          _ body: (FrontHarness, FakeHandler) async throws -> Void) async throws {
+        let core = try await FrontHarness.start(handler: handler, maxBodyBytes: maxBodyBytes)
         do {
             try await body(core, handler)
         } catch {
@@ -45,7 +46,7 @@ import Testing
         try await withCore { core, _ in
             let ok = try await core.call("TrentService.ListKeys")
             let error = try await core.call("TrentService.Nope")
-            let refused = try await core.send(TestCore.raw(method: "GET", path: "/", headers: [("Host", "x")], body: Data()))
+            let refused = try await core.send(FrontHarness.raw(method: "GET", path: "/", headers: [("Host", "x")], body: Data()))
             let ids = [ok, error, refused].map { $0.header("x-amzn-RequestId") }
             #expect(ids.allSatisfy(isRequestId))
             #expect(Set(ids.compactMap { $0 }).count == 3)
@@ -54,11 +55,11 @@ import Testing
 
     @Test func onlyPostSlashWithJSONIsServed() async throws {
         try await withCore { core, handler in
-            let get = try await core.send(TestCore.raw(method: "GET", path: "/", headers: [("Host", "x")], body: Data()))
+            let get = try await core.send(FrontHarness.raw(method: "GET", path: "/", headers: [("Host", "x")], body: Data()))
             #expect(get.status == 405)
             #expect(get.errorType == "UnknownOperationException")
             #expect(get.header("Allow") == "POST")
-            let path = try await core.send(TestCore.raw(method: "POST", path: "/keys",
+            let path = try await core.send(FrontHarness.raw(method: "POST", path: "/keys",
                 headers: [("Host", "x"), ("Content-Type", "application/x-amz-json-1.1"), ("Content-Length", "2")],
                 body: Data("{}".utf8)))
             #expect(path.status == 404)
@@ -79,12 +80,12 @@ import Testing
     @Test func declaredOversizedBodyIsRefusedBeforeItIsSent() async throws {
         try await withCore { core, handler in
             let port = core.port
-            let response = try await offPool {
-                let connection = try RawHTTPConnection(port: port)
+            let response = try await onThread {
+                let connection = try RawConnection(port: port)
                 // Only the head: the server must answer without waiting for the 2 MB it announced.
                 connection.send("POST / HTTP/1.1\r\nHost: x\r\nContent-Type: application/x-amz-json-1.1\r\n"
                                 + "X-Amz-Target: TrentService.ListKeys\r\nContent-Length: 2000000\r\n\r\n")
-                return try connection.readResponse()
+                return try connection.response()
             }
             #expect(response.status == 413)
             #expect(response.errorType == "RequestEntityTooLargeException")
@@ -96,13 +97,13 @@ import Testing
     @Test func streamedOversizedBodyIsCutOff() async throws {
         try await withCore(maxBodyBytes: 4096) { core, handler in
             let port = core.port
-            let response = try await offPool {
-                let connection = try RawHTTPConnection(port: port)
+            let response = try await onThread {
+                let connection = try RawConnection(port: port)
                 connection.send("POST / HTTP/1.1\r\nHost: x\r\nContent-Type: application/x-amz-json-1.1\r\n"
                                 + "X-Amz-Target: TrentService.ListKeys\r\nTransfer-Encoding: chunked\r\n\r\n")
                 let chunk = String(repeating: " ", count: 1024)
                 for _ in 0..<8 { connection.send(String(1024, radix: 16) + "\r\n" + chunk + "\r\n") }
-                return try connection.readResponse()
+                return try connection.response()
             }
             #expect(response.status == 413)
             #expect(response.errorType == "RequestEntityTooLargeException")
@@ -129,7 +130,7 @@ import Testing
             #expect(unknown.status == 400)
             #expect(unknown.errorType == "UnknownOperationException")
             #expect(unknown.json.count == 1) // {"__type":"UnknownOperationException"} as AWS sends it
-            let missing = try await core.send(TestCore.raw(method: "POST", path: "/",
+            let missing = try await core.send(FrontHarness.raw(method: "POST", path: "/",
                 headers: [("Host", "x"), ("Content-Type", "application/x-amz-json-1.1"), ("Content-Length", "2")],
                 body: Data("{}".utf8)))
             #expect(missing.errorType == "UnknownOperationException")
@@ -179,10 +180,10 @@ import Testing
         try await withCore { core, handler in
             let head = [("Host", "127.0.0.1:\(core.port)"), ("Content-Type", "application/x-amz-json-1.1"),
                         ("X-Amz-Target", "TrentService.ListKeys"), ("Content-Length", "2")]
-            let none = try await core.send(TestCore.raw(method: "POST", path: "/", headers: head, body: Data("{}".utf8)))
+            let none = try await core.send(FrontHarness.raw(method: "POST", path: "/", headers: head, body: Data("{}".utf8)))
             #expect(none.status == 400)
             #expect(none.errorType == "MissingAuthenticationTokenException")
-            let garbage = try await core.send(TestCore.raw(method: "POST", path: "/",
+            let garbage = try await core.send(FrontHarness.raw(method: "POST", path: "/",
                 headers: head + [("Authorization", "AWS4-HMAC-SHA256 garbage"), ("X-Amz-Date", "20260101T000000Z")],
                 body: Data("{}".utf8)))
             #expect(garbage.status == 400)
@@ -249,12 +250,12 @@ import Testing
             let first = core.signedRequest(target: "TrentService.ListKeys", body: "{}")
             let second = core.signedRequest(target: "TrentService.DescribeCustomKeyStores", body: "{}")
             let port = core.port
-            let statuses = try await offPool {
-                let connection = try RawHTTPConnection(port: port)
+            let statuses = try await onThread {
+                let connection = try RawConnection(port: port)
                 connection.send(first)
-                let a = try connection.readResponse()
+                let a = try connection.response()
                 connection.send(second)
-                let b = try connection.readResponse()
+                let b = try connection.response()
                 return [a.status, b.status]
             }
             #expect(statuses == [200, 200])

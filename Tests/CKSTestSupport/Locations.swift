@@ -43,6 +43,19 @@ public enum Locations {
         return candidates.first { fm.isExecutableFile(atPath: $0.path) }
     }()
 
+    /// The built `cks` is missing: the test cannot run, and says so as a failure (never a silent pass).
+    public struct MissingBinary: Error, CustomStringConvertible {
+        public var description: String {
+            "the cks binary was not found next to the test bundle nor in .build/debug (build it, or set CKS_BINARY)"
+        }
+    }
+
+    /// The built `cks`; throws `MissingBinary` (failing the calling test) when it is not there.
+    public static func requireCksBinary() throws -> URL {
+        guard let binary = cksBinary else { throw MissingBinary() }
+        return binary
+    }
+
     /// An executable on PATH, or nil.
     public static func tool(_ name: String) -> URL? { ExternalTool.locate(name) }
 }

@@ -64,7 +64,7 @@ public final class XksProxyProcess: Sendable {
     /// Starts the proxy and waits for its first stdout line (and the certificate line when TLS is on).
     public static func start(config: String, dataDirectory: String, extraArguments: [String] = [],
                              environment: [String: String]? = nil, timeout: Duration = .seconds(60)) async throws -> XksProxyProcess {
-        guard let cks = Locations.cksBinary else { throw ManagedProcess.ProcessFailure(description: "the cks binary is not built") }
+        let cks = try Locations.requireCksBinary()
         let process = try ManagedProcess(cks, ["xks-proxy", "--config", config, "--data-dir", dataDirectory,
                                                "--listen", "127.0.0.1:0"] + extraArguments, environment: environment,
                                      separateStandardError: true)
@@ -91,7 +91,7 @@ public final class XksProxyProcess: Sendable {
 
     /// Runs `cks xks-proxy ARGS` to completion: (exit status, stdout, stderr).
     public static func run(_ arguments: [String], environment: [String: String]? = nil) throws -> (status: Int32, output: String, error: String) {
-        guard let cks = Locations.cksBinary else { throw ManagedProcess.ProcessFailure(description: "the cks binary is not built") }
+        let cks = try Locations.requireCksBinary()
         return try ProgramRun.run(cks, ["xks-proxy"] + arguments, environment: environment)
     }
 

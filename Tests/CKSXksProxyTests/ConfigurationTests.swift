@@ -19,6 +19,9 @@ import Testing
         #expect(config.keyStores[0].keys == [.init(id: "foo", usage: [.encrypt, .decrypt], status: .enabled),
                                              .init(id: "bar", usage: [], status: .disabled)])
         #expect(config.warnings.isEmpty)
+        #expect(config.keyStores[0].requestsPerSecond == nil)
+        let limited = Self.valid.replacingOccurrences(of: "\"keys\": [", with: "\"requestsPerSecond\": 1800, \"keys\": [")
+        #expect(try ProxyConfiguration.parse(Data(limited.utf8)).keyStores[0].requestsPerSecond == 1800)
         // Slashes around the prefix do not matter; credentials KMS would refuse are a warning, not an error.
         let loose = Self.valid.replacingOccurrences(of: "\"example/uri/path/prefix\"", with: "\"/example/uri/path/prefix/\"")
             .replacingOccurrences(of: "MUBSXM6K3KMXHN6RRCXI7TWQH4", with: "AKIAIOSFODNN7EXAMPL1")
@@ -52,6 +55,10 @@ import Testing
         #expect(message(v.replacingOccurrences(of: "{\"enabled\": false}", with: "{\"enabled\": true, \"certificateFile\": \"c.pem\"}"))
             .contains("go together"))
         #expect(message(#"{"tls":{"enabled":true},"keyStores":[]}"#).contains("non-empty"))
+        for bad in ["0", "1.5", "\"10\"", "2000000"] {
+            #expect(message(v.replacingOccurrences(of: "\"keys\": [", with: "\"requestsPerSecond\": \(bad), \"keys\": ["))
+                .contains("keyStores[0].requestsPerSecond must be a whole number"), "\(bad)")
+        }
     }
 
     @Test func aFileOthersCanReadIsRefused() throws {

@@ -168,6 +168,32 @@ import Testing
                                  body: Data(healthBody.utf8)).errorName == "AuthenticationFailedException")
     }
 
+    @Test func aStoreBeyondItsQuotaIsThrottledUntilTheBucketRefills() throws {
+        var configuration = ServiceFixture.configuration()
+        configuration.keyStores[0].requestsPerSecond = 3
+        var f = try ServiceFixture(configuration: configuration)
+        defer { f.remove() }
+        let health = f.path(.getHealthStatus)
+        for _ in 0..<3 { #expect(f.post(health, healthBody).status == 200) }
+        let throttled = f.post(health, healthBody)
+        #expect(throttled.status == 429 && throttled.errorName == "ThrottlingException")
+        #expect(f.encrypt("foo", Data("x".utf8)).errorName == "ThrottlingException")
+        // Another store has its own quota (none); unauthenticated requests spend no token.
+        #expect(f.post("/kms/xks/v1/health", healthBody).status == 200)
+        f.now = f.now.addingTimeInterval(1.0 / 3)
+        var stranger = f
+        stranger.credentials = AWSCredentials(accessKeyId: "Invalid" + ServiceFixture.first.accessKeyId,
+                                              secretAccessKey: ServiceFixture.first.secretAccessKey)
+        #expect(stranger.post(health, healthBody).errorName == "AuthenticationFailedException")
+        #expect(f.post(health, healthBody).status == 200)
+        #expect(f.post(health, healthBody).errorName == "ThrottlingException")
+        // A reload that keeps the rate keeps the bucket; one without a quota lifts it.
+        f.service.apply(configuration)
+        #expect(f.post(health, healthBody).errorName == "ThrottlingException")
+        f.service.apply(ServiceFixture.configuration())
+        #expect(f.post(health, healthBody).status == 200)
+    }
+
     @Test func signaturesOutsideFiveMinutesAreRefused() throws {
         let f = try ServiceFixture()
         defer { f.remove() }

@@ -64,7 +64,7 @@ public final class URLSessionTransport: KMSTransport {
     /// was killed while holding the request), the error reads "cannot connect" although the request arrived.
     private let mayHavePooledConnection = Mutex(false)
     /// Set by `shutdown()`. Foundation stops the process ("Session invalidated") if a task is created on an
-    /// invalidated session, which a console poll racing its own quit did (found by the reliability outage suite):
+    /// invalidated session, which a console poll racing its own quit can do:
     /// task creation and invalidation are ordered under this lock, and a send after shutdown fails as cancelled.
     private let invalidated = Mutex(false)
 

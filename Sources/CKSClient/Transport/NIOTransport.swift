@@ -5,8 +5,8 @@ import NIOHTTP1
 import NIOPosix
 
 /// AsyncHTTPClient (SwiftNIO) with one connection pool per transport, so one pooled set of keep-alive connections
-/// per endpoint. The same event-loop model as the core, and no libcurl: measured against `URLSessionTransport`
-/// by `cks-bench --only transport` (issue 6), which decides the default.
+/// per endpoint. The same event-loop model as the core, and no libcurl. `cks-bench --only transport` compares it
+/// with `URLSessionTransport`, which decides the default (docs/perf/decisions.md).
 ///
 /// Error classification follows `URLSessionTransport`: "cannot reach" only when the request cannot have left
 /// (the connect itself failed), anything after that is `connectionLost` or `timedOut`, so the client's retry

@@ -1,4 +1,5 @@
 import CKSDomain
+import CKSTeardown
 import Foundation
 
 /// State-changing actions: why one is not allowed now, the dialog that confirms it, and the bulk run.

@@ -1,5 +1,7 @@
+import CKSClient
 import CKSDomain
-import CKSServer
+import CKSEmbedded
+import CKSTeardown
 import Foundation
 
 /// Live data: polling the stores, counting keys, listing a store's keys progressively, last use.
@@ -159,7 +161,7 @@ extension ConsoleApp {
         // Keys changed elsewhere while it ran: list again (this pass's view of them may predate the change).
         if !scan.invalidated.isEmpty { scanKeys(label: "list keys again (changed during the last pass)") }
         // The pass decoded (and dropped) a description per key: hand the freed heap back.
-        if scan.rows.values.reduce(0, { $0 + $1.count }) >= 10_000 { MallocArenas.releaseFreeMemory() }
+        if scan.rows.values.reduce(0, { $0 + $1.count }) >= 10_000 { AllocatorPolicy.releaseFreeMemory() }
         // The account is learnt from the first key ARN (KMS has no "who am I").
         if endpoint?.account == "?" {
             launch(nil) { app in await app.refreshEndpointInfo() }

@@ -1,4 +1,5 @@
 import CKSDomain
+import CKSTeardown
 import Foundation
 
 /// Keys: overlays first (dialog, command line, filter, help), then the binding table.
@@ -102,15 +103,19 @@ extension ConsoleApp {
         }
     }
 
-    /// The filter of the table on screen, as get/set closures (the tables have different row types).
-    var activeTableFilter: (get: () -> String, set: (String) -> Void)? {
+    /// The table on screen (the screens with a list register it here); nil on the key detail.
+    var activeTable: (any NavigableTable)? {
         switch screen {
-        case .stores: return ({ self.storesTable.filter }, { self.storesTable.setFilter($0) })
-        case .keys(let id):
-            let t = keysView(id).table
-            return ({ t.filter }, { t.setFilter($0) })
+        case .stores: return storesTable
+        case .keys(let id): return keysView(id).table
         case .keyDetail: return nil
         }
+    }
+
+    /// The filter of the table on screen, as get/set closures.
+    var activeTableFilter: (get: () -> String, set: (String) -> Void)? {
+        guard let t = activeTable else { return nil }
+        return ({ t.filter }, { t.setFilter($0) })
     }
 
     // MARK: actions
@@ -159,18 +164,8 @@ extension ConsoleApp {
         case .refresh: refreshNow()
         case .mark: if case .keys(let id) = screen { let t = keysView(id).table; t.toggleMark(); t.move(by: 1) }
         case .markAll: if case .keys(let id) = screen { keysView(id).table.toggleMarkAll() }
-        case .sortNext:
-            switch screen {
-            case .stores: storesTable.sortNext(width: lastWidth)
-            case .keys(let id): keysView(id).table.sortNext(width: lastWidth)
-            case .keyDetail: break
-            }
-        case .sortReverse:
-            switch screen {
-            case .stores: storesTable.reverseSort()
-            case .keys(let id): keysView(id).table.reverseSort()
-            case .keyDetail: break
-            }
+        case .sortNext: activeTable?.sortNext(width: lastWidth)
+        case .sortReverse: activeTable?.reverseSort()
         case .teardown:
             if let reason = availability(.teardown) { say(reason, .warning); return }
             if let s = storesTable.current?.record { teardownHandler?(self, s) }
@@ -183,19 +178,11 @@ extension ConsoleApp {
     }
 
     func move(_ delta: Int) {
-        switch screen {
-        case .stores: storesTable.move(by: delta)
-        case .keys(let id): keysView(id).table.move(by: delta)
-        case .keyDetail: detailScroll = max(0, detailScroll + delta)
-        }
+        if let t = activeTable { t.move(by: delta) } else { detailScroll = max(0, detailScroll + delta) }
     }
 
     func page(_ direction: Int) {
-        switch screen {
-        case .stores: storesTable.page(direction)
-        case .keys(let id): keysView(id).table.page(direction)
-        case .keyDetail: detailScroll = max(0, detailScroll + direction * 10)
-        }
+        if let t = activeTable { t.page(direction) } else { detailScroll = max(0, detailScroll + direction * 10) }
     }
 
     func moveTo(top: Bool) {

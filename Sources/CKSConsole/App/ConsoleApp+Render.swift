@@ -1,4 +1,5 @@
 import CKSDomain
+import CKSTeardown
 import Foundation
 
 /// Drawing: header, title, banner, the screen, the Activity pane, the status line, the footer, overlays.

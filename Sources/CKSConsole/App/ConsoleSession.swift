@@ -1,5 +1,6 @@
 import CKSClient
-import CKSServer
+import CKSEmbedded
+import CKSTeardown
 import CKSWire
 import Foundation
 import Synchronization
@@ -13,9 +14,7 @@ public struct ConsoleFlags: Sendable {
     public var theme: String?
     public var ascii = false
     public var readOnly = false
-    public var endpoint: String?
-    public var profile: String?
-    public var region: String?
+    public var client = ClientFlags()
     public init() {}
 }
 
@@ -50,8 +49,7 @@ public enum ConsoleSession {
         let prepared: PreparedBackend
         do {
             prepared = try await preparing.value
-            // A signal that came while preparing, but too late to cancel it, still stops the console (found by the
-            // reliability suite: SIGTERM during a demo's seeding was swallowed and the console kept running).
+            // A signal that came while preparing, but too late to cancel it, still stops the console.
             let interrupted = Interrupts.received.load(ordering: .relaxed) != 0
             Interrupts.remove(interrupts)
             StartupProgress.clear()
@@ -113,26 +111,20 @@ public enum ConsoleSession {
 /// Chooses the backend: the demo, the embedded core (no endpoint configured anywhere) or a remote endpoint,
 /// always through the project's KMS client over HTTP.
 public enum BackendFactory {
-    /// Time in a demo runs 60 times faster than the wall clock.
-    public static let demoTimeScale = 60.0
-    /// A demo's connects last 10 simulated minutes (10 s), its disconnects one simulated minute (1 s).
-    public static let demoConnectDuration: TimeInterval = 600
-    public static let demoDisconnectDuration: TimeInterval = 60
-
     public static func make(_ flags: ConsoleFlags, environment: [String: String],
                             progress: (@Sendable (DemoSeeder.Progress) -> Void)? = nil) async throws -> PreparedBackend {
-        if flags.demo { return try await demo(region: flags.region ?? "us-east-1", progress: progress ?? { _ in }) }
+        if flags.demo { return try await demo(region: flags.client.region ?? "us-east-1", progress: progress ?? { _ in }) }
         // The same resolution as the scripted verbs (flags, environment, ~/.aws files; else the embedded core),
         // with every exchange reported to the Activity pane.
         let inbox = ActivityInbox()
         let connection = try await ClientConnection.open(
-            ClientFlags(endpoint: flags.endpoint, profile: flags.profile, region: flags.region), environment: environment,
+            flags.client, environment: environment,
             transport: ObservingTransport(wrapping: NIOTransport(), recorder: inbox.recorder))
         let region = connection.configuration.region
         let info: EndpointInfo
         if let core = connection.embedded {
-            info = EndpointInfo(endpoint: core.endpoint.absoluteString, account: core.admin.account, region: region,
-                                principal: core.admin.name, mode: .embedded, context: connection.context)
+            info = EndpointInfo(endpoint: core.endpoint.absoluteString, account: core.identity.account, region: region,
+                                principal: core.identity.principal, mode: .embedded, context: connection.context)
         } else {
             info = EndpointInfo(endpoint: connection.client.endpoint.absoluteString, account: "?", region: region,
                                 principal: connection.client.credentials.accessKeyId, mode: .remote, context: connection.context)
@@ -158,19 +150,10 @@ public enum BackendFactory {
                                 inbox: ActivityInbox = ActivityInbox()) -> PreparedBackend {
         let client = core.client(transport: ObservingTransport(wrapping: NIOTransport(), recorder: inbox.recorder),
                                  retryPolicy: retryPolicy)
-        let info = EndpointInfo(endpoint: core.endpoint.absoluteString, account: core.admin.account, region: core.region,
-                                principal: core.admin.name, mode: .embedded, note: note)
+        let info = EndpointInfo(endpoint: core.endpoint.absoluteString, account: core.identity.account, region: core.region,
+                                principal: core.identity.principal, mode: .embedded, note: note)
         return PreparedBackend(backend: KMSClientBackend(client: client, info: info), inbox: inbox, core: core,
                                stop: { await core.shutdown() })
-    }
-
-    /// The engine options of a demo: accelerated time, short connects, no fsync (the data is thrown away), and a
-    /// clock that starts `DemoSeeder.history` in the past so the seeded estate has a history ending now.
-    public static func demoEngineOptions(wall: @escaping @Sendable () -> Date = { Date() }) -> EngineOptions {
-        let history = DemoSeeder.history
-        return EngineOptions(timeScale: demoTimeScale, connectDuration: demoConnectDuration,
-                             disconnectDuration: demoDisconnectDuration, durability: .normal,
-                             wallClock: { wall().addingTimeInterval(-history) })
     }
 
     /// `cks --demo`: a core on a fresh temporary data directory with accelerated time, seeded with the demo estate
@@ -179,19 +162,20 @@ public enum BackendFactory {
                             progress: @escaping @Sendable (DemoSeeder.Progress) -> Void = { _ in }) async throws -> PreparedBackend {
         let core: EmbeddedCore
         do {
-            core = try await EmbeddedCore.startTemporary(options: demoEngineOptions(), region: region)
+            core = try await DemoCore.start(region: region)
         } catch {
             throw BackendError.other("the demo core could not start: \(error)")
         }
-        let prepared = embedded(core, note: "demo, time x\(Int(demoTimeScale))")
+        let prepared = embedded(core, note: "demo, time x\(Int(DemoCore.timeScale))")
         do {
             // Seeded through the same client API, signed and verified the same way, but handed to the core's front
-            // in process (no loopback sockets): ~850 calls take a fraction of the time. Still recorded in Activity.
+            // in process (no loopback sockets), which is much faster for the estate's hundreds of calls. Still
+            // recorded in Activity.
             let seeding = core.client(transport: ObservingTransport(wrapping: InProcessTransport(core: core),
                                                                     recorder: prepared.inbox.recorder))
             defer { seeding.shutdown() }
-            let seeder = DemoSeeder(estate: estate, client: seeding, connectDuration: demoConnectDuration,
-                                    disconnectDuration: demoDisconnectDuration)
+            let seeder = DemoSeeder(estate: estate, client: seeding, connectDuration: DemoCore.connectDuration,
+                                    disconnectDuration: DemoCore.disconnectDuration)
             let tag = ActionTag(id: -1, label: "seed the demo estate (cks --demo)")
             _ = try await ActionTag.$current.withValue(tag) { try await seeder.seed(endingAt: Date(), progress: progress) }
         } catch {
@@ -256,5 +240,14 @@ enum Interrupts {
         watcher.cancel()
         signal(SIGINT, SIG_DFL)
         signal(SIGTERM, SIG_DFL)
+    }
+}
+
+extension ScriptedStoreRow {
+    /// A store as the console lists it, with its counts when known.
+    public init(_ store: StoreRecord, census: KeyCensus?) {
+        self.init(name: store.name, id: store.id, type: store.type.rawValue, connectionState: store.connectionState.rawValue,
+                  connectionErrorCode: store.connectionErrorCode?.rawValue, keyCount: census?.total,
+                  pendingDeletionCount: census?.pendingDeletion, creationDate: store.creationDate)
     }
 }

@@ -1,4 +1,6 @@
+import CKSClient
 import CKSDomain
+import CKSTeardown
 import Foundation
 
 /// Everything the console asks of the core. The product's implementation is `KMSClientBackend`: the project's
@@ -10,6 +12,8 @@ public protocol ConsoleBackend: Sendable {
     /// What the configuration already says (endpoint, region, where the credentials come from), before any call: an
     /// error banner can say what to check even when the first call fails.
     func configuredEndpointInfo() -> EndpointInfo?
+    /// The guided teardown's calls over this backend; `endpointIdentity` names the endpoint in the journal.
+    func teardownService(info: EndpointInfo, endpointIdentity: String?) async -> any TeardownService
     /// DescribeCustomKeyStores (every page).
     func listStores() async throws -> [StoreRecord]
     /// The keys of one store, streamed as they are described (ListKeys, then DescribeKey per key).
@@ -185,19 +189,8 @@ extension Duration {
     }
 }
 
-/// Errors a backend may throw besides `KMSError`, and how any error reads in the console.
-public enum BackendError: Error, Sendable, CustomStringConvertible {
-    /// The endpoint could not be reached (connection refused, reset, timed out).
-    case unreachable(String)
-    case other(String)
-
-    public var description: String {
-        switch self {
-        case .unreachable(let m): return "cannot reach the core: \(m)"
-        case .other(let m): return m
-        }
-    }
-
+/// How any error reads in the console.
+extension BackendError {
     /// (code, message, request id) of any error, for the Activity pane and dialogs.
     /// The KMS error code of any error, when the server answered with a known `__type`.
     public static func kmsCode(_ error: any Error) -> KMSErrorCode? {

@@ -1,5 +1,6 @@
 import CKSClient
 import CKSDomain
+import CKSTeardown
 import CKSWire
 import Foundation
 import Synchronization
@@ -106,6 +107,11 @@ public final class KMSClientBackend: ConsoleBackend {
     /// DescribeKey (and bulk action) calls in flight at once.
     let concurrency: Int
     private let info: Mutex<EndpointInfo>
+    public func teardownService(info: EndpointInfo, endpointIdentity: String?) async -> any TeardownService {
+        KMSClientTeardownService(client: client, account: info.account, principal: info.principal,
+                                 endpointIdentity: endpointIdentity)
+    }
+
     /// Whether the endpoint has the core's admin API (CksAdmin.*: the clock, HSM counts): nil until asked, false
     /// against AWS (asked once, then never again).
     private let hasAdminAPI = Mutex<Bool?>(nil)

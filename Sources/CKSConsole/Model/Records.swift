@@ -1,4 +1,5 @@
 import CKSDomain
+import CKSTeardown
 import Foundation
 
 /// A custom key store as the console shows it (DescribeCustomKeyStores, plus the HSM count when known).
@@ -90,13 +91,6 @@ public struct KeyLastUsage: Sendable, Hashable {
     public init(lastUsed: Date?, operation: String? = nil, trackingStartDate: Date? = nil) {
         self.lastUsed = lastUsed; self.operation = operation; self.trackingStartDate = trackingStartDate
     }
-}
-
-/// How many keys a store holds and how many of them are pending deletion.
-public struct KeyCensus: Sendable, Hashable {
-    public var total: Int
-    public var pendingDeletion: Int
-    public init(total: Int, pendingDeletion: Int) { self.total = total; self.pendingDeletion = pendingDeletion }
 }
 
 /// Where the console is connected, for the header.

@@ -1,4 +1,5 @@
 import CKSDomain
+import CKSTeardown
 import Foundation
 
 /// What the console knows of a key's last use: not asked yet, being asked, known, or failed.

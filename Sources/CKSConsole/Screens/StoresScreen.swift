@@ -1,4 +1,5 @@
 import CKSDomain
+import CKSTeardown
 import Foundation
 
 /// A row of the Stores screen: the store and, once counted, its keys.

@@ -1,4 +1,5 @@
 import CKSDomain
+import CKSTeardown
 import Foundation
 import Synchronization
 

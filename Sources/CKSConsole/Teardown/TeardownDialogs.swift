@@ -1,4 +1,5 @@
 import CKSDomain
+import CKSTeardown
 import Foundation
 
 /// The dialogs of the teardown view. Each names the target, the exact API call and its consequence, and opens

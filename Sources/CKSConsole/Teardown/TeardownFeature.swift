@@ -1,4 +1,5 @@
 import CKSDomain
+import CKSTeardown
 import Foundation
 
 /// Plugs the guided teardown into the console: `t` on a store and `:teardown STORE` open it, and at start
@@ -8,7 +9,7 @@ public final class TeardownFeature {
     public let journal: TeardownJournal
     /// `--demo`: fast-forward is allowed.
     public let demo: Bool
-    /// How calls are made: over the console's own KMS client when it has one, else over its backend.
+    /// How calls are made: the backend's teardown service unless a test gives another.
     let makeService: @MainActor (ConsoleApp) async -> any TeardownService
 
     /// - Parameter embeddedDataDirectory: the data directory of the embedded core the console runs on (a demo's
@@ -20,18 +21,14 @@ public final class TeardownFeature {
         self.makeService = makeService ?? { app in await TeardownFeature.defaultService(app, embeddedDataDirectory: embeddedDataDirectory) }
     }
 
-    /// Over the console's KMS client (request ids, the Activity pane through its observing transport) when the
-    /// backend has one; otherwise over the backend itself (a test double).
+    /// The backend's teardown service: over the console's KMS client (request ids, the Activity pane through its
+    /// observing transport).
     public static func defaultService(_ app: ConsoleApp, embeddedDataDirectory: URL? = nil) async -> any TeardownService {
         let info = await app.backend.endpointInfo()
-        if let backend = app.backend as? KMSClientBackend {
-            // An embedded core is named by its data directory, as `cks serve` and `cks teardown` name it.
-            let identity = info.mode == .embedded
-                ? TeardownJournal.endpointIdentity(embeddedDataDirectory: embeddedDataDirectory ?? EmbeddedCore.defaultDataDirectory()) : nil
-            return KMSClientTeardownService(client: backend.client, account: info.account, principal: info.principal,
-                                            endpointIdentity: identity)
-        }
-        return ConsoleBackendTeardownService(backend: app.backend, info: info)
+        // An embedded core is named by its data directory, as `cks serve` and `cks teardown` name it.
+        let identity = info.mode == .embedded
+            ? TeardownJournal.endpointIdentity(embeddedDataDirectory: embeddedDataDirectory ?? CKSPaths().dataDirectory) : nil
+        return await app.backend.teardownService(info: info, endpointIdentity: identity)
     }
 
     /// Installs the feature on `app`: the `t` / `:teardown` handler and, at start, the resume offer.

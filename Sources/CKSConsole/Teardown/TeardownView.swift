@@ -1,4 +1,5 @@
 import CKSDomain
+import CKSTeardown
 import Foundation
 
 /// Drawing of the teardown view: the plan as a checklist, the current step with its one action (or the

@@ -1,3 +1,4 @@
+import CKSTeardown
 import CNcursesw
 import Foundation
 #if canImport(Glibc)

@@ -1,3 +1,4 @@
+import CKSTeardown
 /// Where the console draws: a grid of cells, each holding a character and a semantic style.
 /// Screens and widgets draw only through this protocol, so tests render into `MemorySurface`
 /// and the terminal renders through `NcursesSurface` with the same code. Both pass every text through

@@ -1,3 +1,4 @@
+import CKSDomain
 import Foundation
 
 /// Finds themes: a user's `$XDG_CONFIG_HOME/cks/themes/NAME.theme` first (it overrides a shipped
@@ -60,27 +61,17 @@ public struct ThemeCatalog: Sendable {
     }
 }
 
-/// Where the console keeps its configuration (`$XDG_CONFIG_HOME/cks`, else `~/.config/cks`).
+/// Where the console keeps its configuration and its log (see `CKSPaths`).
 public enum ConsolePaths {
+    /// `$XDG_CONFIG_HOME/cks`, else `~/.config/cks`.
     public static func configDirectory(environment: [String: String]) -> URL? {
-        if let xdg = environment["XDG_CONFIG_HOME"], !xdg.isEmpty {
-            return URL(fileURLWithPath: xdg).appendingPathComponent("cks")
-        }
-        if let home = environment["HOME"], !home.isEmpty {
-            return URL(fileURLWithPath: home).appendingPathComponent(".config/cks")
-        }
-        return nil
+        CKSPaths(environment: environment).configDirectory
     }
 
-    /// `$XDG_STATE_HOME/cks`, else `~/.local/state/cks`: where the console's log goes.
+    /// `$XDG_STATE_HOME/cks`, else `~/.local/state/cks`, else the temporary directory: where the console's log goes.
     public static func stateDirectory(environment: [String: String]) -> URL {
-        if let xdg = environment["XDG_STATE_HOME"], !xdg.isEmpty {
-            return URL(fileURLWithPath: xdg).appendingPathComponent("cks")
-        }
-        if let home = environment["HOME"], !home.isEmpty {
-            return URL(fileURLWithPath: home).appendingPathComponent(".local/state/cks")
-        }
-        return FileManager.default.temporaryDirectory.appendingPathComponent("cks")
+        CKSPaths(environment: environment).stateDirectory
+            ?? FileManager.default.temporaryDirectory.appendingPathComponent("cks")
     }
 }
 

@@ -1,3 +1,4 @@
+import CKSTeardown
 import Foundation
 
 /// A modal dialog. State-changing ones name the target, the exact API call and the consequence, and

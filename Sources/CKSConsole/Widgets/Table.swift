@@ -1,3 +1,4 @@
+import CKSTeardown
 import Foundation
 
 /// How much room a column wants: at least `min`, `preferred` before any column grows further, at most `max`,
@@ -42,6 +43,17 @@ public struct Column<Row> {
     }
 }
 
+/// What the screens' shared keys (move, page, sort, filter) do to whichever table is on screen, whatever its rows.
+@MainActor
+protocol NavigableTable: AnyObject {
+    var filter: String { get }
+    func setFilter(_ text: String)
+    func sortNext(width: Int)
+    func reverseSort()
+    func move(by delta: Int)
+    func page(_ direction: Int)
+}
+
 /// A generic list/table: rows, filter, sort, cursor, marks. It keeps the filtered and sorted view
 /// ready and draws only the rows that fit, so a list of 100,000 keys costs what the screen shows.
 @MainActor
@@ -81,7 +93,7 @@ public final class Table<Row: Identifiable> where Row.ID: Hashable {
 
     /// Marked rows that still exist, in view order, and how many of them the filter hides.
     /// Called for every footer action on every frame: with no marks (the usual case) it must not touch the rows,
-    /// which at 100,000 keys cost most of a frame (found by cks-bench's console run).
+    /// which at 100,000 keys would cost most of a frame.
     /// With marks set, the scan over the rows is made once and kept until rows, view or marks change (the footer
     /// asks per action per frame; at 100,000 rows a scan costs milliseconds).
     public func markedRows() -> (visible: [Row], hidden: Int) {
@@ -313,3 +325,5 @@ public final class Table<Row: Identifiable> where Row.ID: Hashable {
         cursor = min(max(0, cursor), max(0, visible.count - 1))
     }
 }
+
+extension Table: NavigableTable {}

@@ -99,10 +99,14 @@ public struct TeardownObservation: Sendable, Hashable {
         public var cloudHsmClusterId: String?
         /// External key stores: the proxy (never deleted by the teardown).
         public var xksProxyUriEndpoint: String?
+        /// External key stores: the external key ids seen behind its KMS keys during the teardown, so the plan of a
+        /// store that is gone still names what stays in the external key manager.
+        public var externalKeyIds: [String]?
 
         public init(id: String, name: String, type: CustomKeyStoreType, connectionState: ConnectionState,
                     connectionErrorCode: ConnectionErrorCode? = nil, cloudHsmClusterId: String? = nil,
-                    xksProxyUriEndpoint: String? = nil) {
+                    xksProxyUriEndpoint: String? = nil, externalKeyIds: [String]? = nil) {
+            self.externalKeyIds = externalKeyIds
             self.id = id
             self.name = name
             self.type = type

@@ -7,7 +7,7 @@ import Foundation
 /// store is not DISCONNECTED, and never proposes disconnecting a CloudHSM store whose keys are pending
 /// deletion (the "disconnect only" alternative then requires `.disconnectWithPendingKeys`).
 public enum TeardownPlanner {
-    /// A key used more recently than this is flagged (issue 5: "used within the last 30 days").
+    /// A key used more recently than this is flagged ("used within the last 30 days").
     public static let recentUseInterval: TimeInterval = 30 * 86_400
 
     public static func plan(_ o: TeardownObservation) -> TeardownPlan {
@@ -49,7 +49,7 @@ public enum TeardownPlanner {
         if cloudHsm != true {
             let proxy = store?.xksProxyUriEndpoint.map { "external key store proxy at \($0)" } ?? "external key store proxy"
             items.append("the \(proxy)")
-            let external = keys.compactMap(\.xksKeyId).sorted()
+            let external = Set(keys.compactMap(\.xksKeyId)).union(store?.externalKeyIds ?? []).sorted()
             items.append(external.isEmpty
                          ? "the external key manager and its external keys: KMS never touches them"
                          : "the external key manager and its external keys (\(TeardownText.list(external))): KMS never touches them")

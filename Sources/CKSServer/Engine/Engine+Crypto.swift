@@ -9,6 +9,12 @@ extension KMSEngine {
     func encrypt(_ r: EncryptRequest, _ caller: Caller) async throws -> EncryptResponse {
         try Self.checkAlgorithm(r.encryptionAlgorithm)
         if let tokens = r.grantTokens { try Self.checkGrantTokens(tokens) }
+        if let answer = try await useLiveKey(r.keyId, caller, operation: .encrypt, context: r.encryptionContext,
+                                             dryRun: r.dryRun == true, { live in
+            EncryptResponse(ciphertextBlob: try await self.sealLive(live, r.plaintext, context: r.encryptionContext ?? [:],
+                                                                   operation: .encrypt, requestId: caller.requestId),
+                            keyId: live.key.arn, encryptionAlgorithm: "SYMMETRIC_DEFAULT")
+        }) { return answer }
         return try await useKey(r.keyId, caller, operation: .encrypt, context: r.encryptionContext, dryRun: r.dryRun == true) { key in
             let blob = try CiphertextBlob.seal(r.plaintext, keyId: key.id, material: key.material ?? Data(),
                                                context: r.encryptionContext ?? [:])
@@ -29,6 +35,12 @@ extension KMSEngine {
                 throw KMSError(.incorrectKey, "The key ID in the request does not identify a KMS key that can perform this operation.")
             }
         }
+        if let answer = try await useLiveKey(keyId, caller, operation: .decrypt, context: r.encryptionContext,
+                                             dryRun: r.dryRun == true, { live in
+            DecryptResponse(keyId: live.key.arn, plaintext: try await self.openLive(live, blob, context: r.encryptionContext ?? [:],
+                                                                                    requestId: caller.requestId),
+                            encryptionAlgorithm: "SYMMETRIC_DEFAULT", keyMaterialId: nil)
+        }) { return answer }
         return try await useKey(keyId, caller, operation: .decrypt, context: r.encryptionContext, dryRun: r.dryRun == true) { key in
             let plaintext = try CiphertextBlob.open(blob, material: key.material ?? Data(), context: r.encryptionContext ?? [:])
             return DecryptResponse(keyId: key.arn, plaintext: plaintext, encryptionAlgorithm: "SYMMETRIC_DEFAULT",
@@ -39,6 +51,13 @@ extension KMSEngine {
     func generateDataKey(_ r: GenerateDataKeyRequest, _ caller: Caller) async throws -> GenerateDataKeyResponse {
         let size = try Self.dataKeySize(keySpec: r.keySpec, numberOfBytes: r.numberOfBytes)
         if let tokens = r.grantTokens { try Self.checkGrantTokens(tokens) }
+        if let answer = try await useLiveKey(r.keyId, caller, operation: .generateDataKey, context: r.encryptionContext,
+                                             dryRun: r.dryRun == true, { live in
+            let plaintext = Self.randomBytes(size)
+            return GenerateDataKeyResponse(ciphertextBlob: try await self.sealLive(live, plaintext, context: r.encryptionContext ?? [:],
+                                                                                  operation: .generateDataKey, requestId: caller.requestId),
+                                           plaintext: plaintext, keyId: live.key.arn, keyMaterialId: nil)
+        }) { return answer }
         return try await useKey(r.keyId, caller, operation: .generateDataKey, context: r.encryptionContext, dryRun: r.dryRun == true) { key in
             let plaintext = Self.randomBytes(size)
             let blob = try CiphertextBlob.seal(plaintext, keyId: key.id, material: key.material ?? Data(),
@@ -61,6 +80,13 @@ extension KMSEngine {
         -> GenerateDataKeyWithoutPlaintextResponse {
         let size = try Self.dataKeySize(keySpec: r.keySpec, numberOfBytes: r.numberOfBytes)
         if let tokens = r.grantTokens { try Self.checkGrantTokens(tokens) }
+        if let answer = try await useLiveKey(r.keyId, caller, operation: .generateDataKeyWithoutPlaintext, context: r.encryptionContext,
+                                             dryRun: r.dryRun == true, { live in
+            GenerateDataKeyWithoutPlaintextResponse(
+                ciphertextBlob: try await self.sealLive(live, Self.randomBytes(size), context: r.encryptionContext ?? [:],
+                                                        operation: .generateDataKeyWithoutPlaintext, requestId: caller.requestId),
+                keyId: live.key.arn, keyMaterialId: nil)
+        }) { return answer }
         return try await useKey(r.keyId, caller, operation: .generateDataKeyWithoutPlaintext, context: r.encryptionContext,
                                 dryRun: r.dryRun == true) { key in
             let blob = try CiphertextBlob.seal(Self.randomBytes(size), keyId: key.id, material: key.material ?? Data(),
@@ -85,10 +111,27 @@ extension KMSEngine {
                 throw KMSError(.incorrectKey, "The key ID in the request does not identify a KMS key that can perform this operation.")
             }
         }
-        let (plaintext, source) = try await useKey(sourceId, caller, operation: .reEncrypt, grantOperation: "ReEncryptFrom",
+        let fromLive = try await useLiveKey(sourceId, caller, operation: .reEncrypt, grantOperation: "ReEncryptFrom",
+                                            context: r.sourceEncryptionContext, dryRun: false, { live in
+            (try await self.openLive(live, blob, context: r.sourceEncryptionContext ?? [:], operation: .reEncrypt,
+                                     requestId: caller.requestId), live.key.arn)
+        })
+        let (plaintext, source): (Data, String)
+        if let fromLive {
+            (plaintext, source) = fromLive
+        } else {
+            (plaintext, source) = try await useKey(sourceId, caller, operation: .reEncrypt, grantOperation: "ReEncryptFrom",
                                                    context: r.sourceEncryptionContext, dryRun: false) { key in
-            (try CiphertextBlob.open(blob, material: key.material ?? Data(), context: r.sourceEncryptionContext ?? [:]), key.arn)
+                (try CiphertextBlob.open(blob, material: key.material ?? Data(), context: r.sourceEncryptionContext ?? [:]), key.arn)
+            }
         }
+        if let answer = try await useLiveKey(r.destinationKeyId, caller, operation: .reEncrypt, grantOperation: "ReEncryptTo",
+                                             context: r.destinationEncryptionContext, dryRun: r.dryRun == true, { live in
+            ReEncryptResponse(ciphertextBlob: try await self.sealLive(live, plaintext, context: r.destinationEncryptionContext ?? [:],
+                                                                     operation: .reEncrypt, requestId: caller.requestId),
+                              sourceKeyId: source, keyId: live.key.arn, sourceEncryptionAlgorithm: "SYMMETRIC_DEFAULT",
+                              destinationEncryptionAlgorithm: "SYMMETRIC_DEFAULT")
+        }) { return answer }
         return try await useKey(r.destinationKeyId, caller, operation: .reEncrypt, grantOperation: "ReEncryptTo",
                                 context: r.destinationEncryptionContext, dryRun: r.dryRun == true) { key in
             let sealed = try CiphertextBlob.seal(plaintext, keyId: key.id, material: key.material ?? Data(),
@@ -116,8 +159,10 @@ extension KMSEngine {
     /// Runs a cryptographic operation on a key in one write transaction: resolves it (aliases allowed), checks
     /// table 2.3 and the simulated backend, runs `body`, and records the key's last usage (except on a database
     /// served read-only for recovery, where decrypting what it still holds is the point).
+    /// `liveChecked`: called by `useLiveKey` once the key's real proxy answered.
+    @discardableResult
     func useKey<T: Sendable>(_ keyId: String, _ caller: Caller, operation: KeyOperation, grantOperation: String? = nil,
-                             context: [String: String]?, dryRun: Bool,
+                             context: [String: String]?, dryRun: Bool, liveChecked: Bool = false,
                              _ body: @escaping @Sendable (KMSKey) throws -> T) async throws -> T {
         let scope = caller.scope, requestId = caller.requestId ?? UUID().uuidString.lowercased()
         let trail = caller.trail
@@ -133,7 +178,7 @@ extension KMSEngine {
             }
             let (state, store) = try Self.effectiveState(of: key, w, now)
             try KeyStateRules.check(operation, state: state, arn: key.arn)
-            if let store { try Self.checkBackend(key, store, w) }
+            if let store, try !self.checkLiveBackend(store, liveChecked: liveChecked, w) { try Self.checkBackend(key, store, w) }
             let result = try body(key)
             if dryRun {
                 throw KMSError(.dryRunOperation, "The request would have succeeded, but the DryRun option is set.")
@@ -204,7 +249,8 @@ enum CiphertextBlob {
 
     static func keyId(of blob: Data) throws -> String {
         let bytes = [UInt8](blob)
-        guard bytes.count >= minimumLength, Data(bytes[0..<4]) == magic,
+        // `CKX1` blobs (a key of a store on a real proxy, `ExternalCiphertextBlob`) carry the key id at the same place.
+        guard bytes.count >= minimumLength, Data(bytes[0..<4]) == magic || Data(bytes[0..<4]) == ExternalCiphertextBlob.magic,
               let id = String(bytes: bytes[4..<40], encoding: .ascii), KeyIdentifiers.isKeyId(id) else { throw invalid() }
         return id
     }

@@ -34,6 +34,7 @@ extension KMSEngine {
         }
         let description = r.description ?? ""
         if let policy = r.policy { try KeyPolicyRules.validate(policy) }
+        let checkedLive = try await checkLiveExternalKey(r, scope)
         let (key, store) = try await write { w, now -> (KMSKey, CustomKeyStore?) in
             var keyStore: CustomKeyStore?
             var key = KMSKey(id: KeyIdentifiers.newKeyId(), scope: scope, creationDate: now.kmsRounded, description: description,
@@ -58,8 +59,11 @@ extension KMSEngine {
                     try BackendRules.checkActiveWithHsms(cluster, minimum: 2, operation: "CreateKey")
                 }
                 if let xks = store.xks, let xksKeyId = r.xksKeyId {
+                    let usedBy = try w.keyUsing(xksKeyId: xksKeyId, storeId: store.id)
                     let proxy = try w.proxy(uriEndpoint: xks.uriEndpoint, uriPath: xks.uriPath)
-                    try BackendRules.checkXksKey(xksKeyId, proxy: proxy, storeId: store.id, usedBy: try w.keyUsing(xksKeyId: xksKeyId, storeId: store.id))
+                    let known = checkedLive ? XksProxy(uriEndpoint: xks.uriEndpoint, uriPath: xks.uriPath, accessKeyId: "",
+                                                       rawSecretAccessKey: "", externalKeyIds: [xksKeyId]) : proxy
+                    try BackendRules.checkXksKey(xksKeyId, proxy: known, storeId: store.id, usedBy: usedBy)
                     key.xksKeyId = xksKeyId
                 }
                 key.customKeyStoreId = store.id
@@ -260,7 +264,7 @@ extension KMSEngine {
 
     /// A stable, non-secret identifier of key material (64 hex digits, as KMS's backing key ids).
     static func materialIdentifier(_ material: Data) -> String {
-        // Hex by table: String(format:) per byte cost ~7% of a DescribeKey's CPU (perf, issue 6).
+        // Hex by table: String(format:) per byte is costly on DescribeKey's path (docs/perf/decisions.md).
         let digits = Array("0123456789abcdef".utf8)
         var hex = [UInt8]()
         hex.reserveCapacity(64)

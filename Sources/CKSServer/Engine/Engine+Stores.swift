@@ -15,6 +15,7 @@ extension KMSEngine {
             xksSecretAccessKey: r.xksProxyAuthenticationCredential?.rawSecretAccessKey)
         let (cloudHsm, xks) = try StoreRules.settings(for: draft)
         let quota = options.storeQuota
+        let checkedLive = try await checkLiveProxyForCreate(draft.name, xks, scope)
         let id = try await write { w, now -> String in
             if try w.storeCount(in: scope) >= quota { throw StoreRules.quotaExceeded(quota) }
             if try w.store(named: draft.name, in: scope) != nil { throw StoreRules.nameInUse(draft.name) }
@@ -25,7 +26,7 @@ extension KMSEngine {
             }
             if let xks {
                 try StoreRules.checkXksUniqueness(xks, against: try w.allStores(in: scope))
-                try Self.checkProxy(xks, w)
+                if !checkedLive { try Self.checkProxy(xks, w) }
             }
             var id = CustomKeyStoreIdentifiers.newId()
             while try w.store(id: id) != nil { id = CustomKeyStoreIdentifiers.newId() }
@@ -93,6 +94,7 @@ extension KMSEngine {
 
     func connectCustomKeyStore(_ r: ConnectCustomKeyStoreRequest, _ scope: ResourceScope) async throws -> ConnectCustomKeyStoreResponse {
         let duration = options.connectDuration
+        let liveOutcome = try await liveConnectOutcome(r.customKeyStoreId, scope)
         try await write { w, now in
             var store = try Self.existingStore(r.customKeyStoreId, scope, w, now)
             guard try ConnectionRules.connect(storeId: store.id, state: store.connection.state) == .start else { return }
@@ -101,6 +103,8 @@ extension KMSEngine {
             case .awsCloudHsm:
                 let cluster = try store.cloudHsm.flatMap { try w.cluster(id: $0.clusterId, in: scope) }
                 outcome = try BackendRules.connectOutcome(store: store, cluster: cluster)
+            case .externalKeyStore where liveOutcome != nil:
+                outcome = store.connectionFault ?? liveOutcome ?? nil
             case .externalKeyStore:
                 let proxy = try store.xks.flatMap { try w.proxy(uriEndpoint: $0.uriEndpoint, uriPath: $0.uriPath) }
                 outcome = BackendRules.connectOutcome(store: store, proxy: proxy)
@@ -143,6 +147,7 @@ extension KMSEngine {
         if r.xksProxyAuthenticationCredential != nil { fields.insert(.xksProxyAuthenticationCredential) }
         if r.xksProxyConnectivity != nil { fields.insert(.xksProxyConnectivity) }
         let updateFields = fields
+        let checkedLive = try await checkLiveProxyForUpdate(r, fields: updateFields, scope)
         try await write { w, now in
             var store = try Self.existingStore(r.customKeyStoreId, scope, w, now)
             try ConnectionRules.update(storeId: store.id, type: store.type, state: store.connection.state, fields: updateFields)
@@ -158,35 +163,12 @@ extension KMSEngine {
                 }
                 store.cloudHsm = hsm
             }
-            if let old = store.xks, !updateFields.isDisjoint(with: [.xksProxyUriEndpoint, .xksProxyUriPath, .xksProxyVpcEndpointServiceName,
-                                                                    .xksProxyVpcEndpointServiceOwner, .xksProxyAuthenticationCredential,
-                                                                    .xksProxyConnectivity]) {
-                var xks = old
-                if let c = r.xksProxyConnectivity { xks.connectivity = c }
-                if let e = r.xksProxyUriEndpoint { xks.uriEndpoint = e }
-                if let p = r.xksProxyUriPath { xks.uriPath = p }
-                if let n = r.xksProxyVpcEndpointServiceName { xks.vpcEndpointServiceName = n }
-                if let o = r.xksProxyVpcEndpointServiceOwner { xks.vpcEndpointServiceOwner = o }
-                if let cred = r.xksProxyAuthenticationCredential {
-                    xks.accessKeyId = cred.accessKeyId
-                    xks.rawSecretAccessKey = cred.rawSecretAccessKey
-                }
-                switch xks.connectivity {
-                case .publicEndpoint:
-                    if r.xksProxyVpcEndpointServiceName != nil || r.xksProxyVpcEndpointServiceOwner != nil {
-                        throw KMSError(.validation, "XksProxyVpcEndpointServiceName and XksProxyVpcEndpointServiceOwner are valid only with VPC_ENDPOINT_SERVICE connectivity.")
-                    }
-                    xks.vpcEndpointServiceName = nil
-                    xks.vpcEndpointServiceOwner = nil
-                case .vpcEndpointService:
-                    if xks.vpcEndpointServiceName == nil {
-                        throw KMSError(.validation, "XksProxyVpcEndpointServiceName is required for an external key store with VPC_ENDPOINT_SERVICE connectivity.")
-                    }
-                }
+            if let old = store.xks, !updateFields.isDisjoint(with: Self.xksUpdateFields) {
+                let xks = try Self.mergedXks(old, r)
                 let others = try w.allStores(in: scope).filter { $0.id != store.id }
                 try StoreRules.checkXksUniqueness(xks, against: others)
                 // KMS validates the new settings with a GetHealthStatus call (semantics §1.2 note 3).
-                try Self.checkProxy(xks, w)
+                if !checkedLive { try Self.checkProxy(xks, w) }
                 store.xks = xks
             }
             try w.update(store)

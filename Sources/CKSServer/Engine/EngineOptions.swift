@@ -1,4 +1,5 @@
 import CKSPersistence
+import CKSXksClient
 import Foundation
 
 /// How the engine behaves: quotas, simulated time, durability.
@@ -13,13 +14,16 @@ public struct EngineOptions: Sendable {
     public var disconnectDuration: TimeInterval = 30
     /// SQLite commit durability. `.normal` (the default) hands every commit to the OS before the answer, so it
     /// survives `kill -9` of the core; `.full` also survives a power loss or kernel crash, at the price of an fsync
-    /// per commit, which serializes every write behind the disk (2–20 ms each on a shared VM disk: 50–500
-    /// CreateKey/ScheduleKeyDeletion per second at most, whatever the CPU; issue 6's benchmark).
+    /// per commit, which serializes every write behind the disk and caps writes per second whatever the CPU
+    /// (docs/perf/decisions.md).
     public var durability: Durability = .normal
     /// The wall clock; injectable so tests control time.
     public var wallClock: @Sendable () -> Date = { Date() }
     /// What the operator allowed at start for a data directory that needs it.
     public var recovery = RecoveryChoices()
+    /// How to reach real XKS proxies; nil: no client, so every external key store is served by the simulated
+    /// proxies of the admin API (an unregistered endpoint is unreachable).
+    public var xks: XksClientOptions?
     /// The most events the use record keeps (the oldest go first); with the 90-day retention this bounds the
     /// database. About 400 bytes per event with its indexes: 5,000,000 events ≈ 2 GB.
     public var maxRecordedEvents: Int64 = 5_000_000

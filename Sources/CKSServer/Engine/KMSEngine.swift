@@ -1,6 +1,7 @@
 import CKSDomain
 import CKSPersistence
 import CKSWire
+import CKSXksClient
 import Foundation
 import Synchronization
 
@@ -16,6 +17,8 @@ public final class KMSEngine: KMSRequestHandling, Sendable {
     let trackingStart: Date
     /// Key rows for DescribeKey without a database transaction; invalidated by every write.
     let keyRows = KeyRowCache()
+    /// The client of real XKS proxies and the periodic health check of their stores.
+    let liveProxies: LiveProxies
     /// The use record's writer (event log, folded into the database); nil on a database served read-only.
     let recorder: EventRecorder?
     /// Set by `close()`: the workload ticker stops.
@@ -32,6 +35,8 @@ public final class KMSEngine: KMSRequestHandling, Sendable {
     /// `options.recovery.resetClock`.
     public static func open(databaseAt url: URL, options: EngineOptions = EngineOptions()) throws -> KMSEngine {
         if let problem = SimulatedClock.problem(withTimeScale: options.timeScale) { throw CoreStartError(problem) }
+        let liveProxies: LiveProxies
+        do throws(XksClientSetupError) { liveProxies = try LiveProxies(options: options.xks) } catch { throw CoreStartError(error.message) }
         let recovery = options.recovery
         let database = try KMSDatabase.open(at: url, options: DatabaseOpenOptions(
             durability: options.durability, initialize: recovery.initialize, readOnlyRecovery: recovery.readOnly,
@@ -77,8 +82,10 @@ public final class KMSEngine: KMSRequestHandling, Sendable {
             let recorder = database.isReadOnly || !options.recordsUse ? nil
                 : try EventRecorder.open(database: database, logURL: EventLogFile.url(forDatabase: url),
                                          maxEvents: options.maxRecordedEvents, syncsLog: options.durability == .full)
-            return KMSEngine(database: database, options: options, clock: clock, trackingStart: start,
-                             recorder: recorder, notices: database.notices + notices)
+            let engine = KMSEngine(database: database, options: options, clock: clock, trackingStart: start,
+                                   recorder: recorder, notices: database.notices + notices, liveProxies: liveProxies)
+            engine.findLiveStores()
+            return engine
         } catch {
             try? database.close()
             throw error
@@ -86,7 +93,8 @@ public final class KMSEngine: KMSRequestHandling, Sendable {
     }
 
     init(database: KMSDatabase, options: EngineOptions, clock: SimulatedClock, trackingStart: Date,
-         recorder: EventRecorder?, notices: [String]) {
+         recorder: EventRecorder?, notices: [String], liveProxies: LiveProxies) {
+        self.liveProxies = liveProxies
         self.database = database
         self.options = options
         self.clock = Mutex(clock)
@@ -107,6 +115,7 @@ public final class KMSEngine: KMSRequestHandling, Sendable {
 
     /// Folds the use record's log, then closes the database (in-flight accesses finish first).
     public func close() throws {
+        liveProxies.stop()
         closed.withLock { $0 = true }
         recorder?.close()
         try database.close()
@@ -134,7 +143,7 @@ public final class KMSEngine: KMSRequestHandling, Sendable {
 
     func run(_ handler: Handler, parsed: JSONValue, caller: Caller) async throws -> Data {
         do {
-            return try await handler(self, parsed, caller)
+            return try await Self.$callerArn.withValue(caller.arn) { try await handler(self, parsed, caller) }
         } catch let error as KMSError {
             throw error
         } catch is CancellationError {

@@ -3,8 +3,8 @@ import Synchronization
 
 /// A read-through cache of key rows (with their store's row) for DescribeKey, the hottest read.
 ///
-/// A read otherwise opens a SQLite read transaction on a pool connection, which in the issue 6 profile cost
-/// more than everything else DescribeKey does. The engine is the only writer, so the cache can be exact:
+/// A read otherwise opens a SQLite read transaction on a pool connection, which costs more than everything else
+/// DescribeKey does (docs/perf/decisions.md). The engine is the only writer, so the cache can be exact:
 /// - every write (and clock advance) empties it when it begins, and bumps a generation when it begins and ends;
 /// - while a write is in flight the cache is neither read nor filled;
 /// - a reader fills it only with rows read from a snapshot taken after the generation it noted, and only if the

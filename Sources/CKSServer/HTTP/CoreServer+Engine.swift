@@ -23,6 +23,7 @@ extension CoreServer {
             throw CoreStartError("cannot open the database \(configuration.databaseFile.path): \(error)")
         }
         for notice in engine.notices { logger.notice("\(configuration.dataDirectory.path): \(notice)") }
+        engine.startHealthChecks { message in logger.warning("\(message)") }
         if engine.isReadOnly {
             logger.warning("serving \(configuration.databaseFile.path) read-only, without the integrity check (--skip-integrity-check): every change is refused")
         }

@@ -155,7 +155,7 @@ public struct KMSFront: Sendable {
     }
 
     /// The first value of header `name` (given in lower case), compared without allocating a lowered copy of
-    /// every header name on every lookup (perf, issue 6).
+    /// every header name on every lookup (the core's hot path).
     func header(_ name: String, in headers: [(String, String)]) -> String? {
         headers.first { SigV4.equalsIgnoringASCIICase($0.0, lowercased: name) }?.1
     }

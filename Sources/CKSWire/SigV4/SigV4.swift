@@ -83,7 +83,7 @@ public enum SigV4 {
     /// is percent-encoded (botocore's `quote(path, safe='/~')`); query pairs are sorted but not re-encoded.
     public static func canonicalRequest(method: String, path: String, query: String, headers: [(String, String)],
                                         signedHeaders: [String], payloadHash: String) -> String {
-        // Built in one string: this runs on every request the core verifies (perf, issue 6).
+        // Built in one string: this runs on every request the core verifies.
         let names = canonicalSignedHeaderNames(signedHeaders)
         var text = ""
         text.reserveCapacity(256 + payloadHash.utf8.count)
@@ -130,7 +130,7 @@ public enum SigV4 {
     /// Task 3: the hex signature, from the derived key kSigning = HMAC chain over date, region, service, "aws4_request".
     public static func signature(secretAccessKey: String, scopeDate: String, region: String, service: String,
                                  stringToSign: String) -> String {
-        // kSigning comes from a cache: it changes once a day per credential and region (perf, issue 6).
+        // kSigning comes from a cache: it changes once a day per credential and region.
         var mac = SigningKeyCache.shared.keyedHMAC(secretAccessKey: secretAccessKey, scopeDate: scopeDate,
                                                    region: region, service: service)
         var message = stringToSign
@@ -250,7 +250,7 @@ public enum SigV4 {
 
     /// Python's `' '.join(value.split())`: trims and collapses runs of whitespace (str.isspace set).
     /// What `trimmingCharacters(in: .whitespaces)` removes (tab and Unicode space separators) from both ends,
-    /// without Foundation's NSString bridge, which cost ~11% of a request's CPU in the core (perf, issue 6).
+    /// without Foundation's NSString bridge, which is costly on the core's hot path (docs/perf/decisions.md).
     public static func trimWhitespace<S: StringProtocol>(_ text: S) -> Substring {
         let scalars = Substring(text).unicodeScalars
         func isSpace(_ u: Unicode.Scalar) -> Bool {

@@ -32,7 +32,7 @@ public struct SigV4Authorization: Sendable, Hashable {
         }
         let trimmed = SigV4.trimWhitespace(header)
         // Split on ASCII bytes, not Characters: this runs on every request, and Character-wise splitting (grapheme
-        // breaking) with a dictionary of copied strings was ~7% of a cheap request's CPU (perf, issue 6).
+        // breaking) with a dictionary of copied strings costs far more (docs/perf/decisions.md).
         let algorithmEnd = trimmed.utf8.firstIndex(of: UInt8(ascii: " ")) ?? trimmed.endIndex
         let algorithm = trimmed[..<algorithmEnd]
         guard algorithm == SigV4.algorithm else {

@@ -5,8 +5,8 @@ import Synchronization
 /// Derived SigV4 signing keys (kSigning), by secret, scope date, region and service.
 ///
 /// Deriving kSigning is four HMACs and changes only once a day per credential and region, yet the verifier
-/// and the client signer would otherwise redo it for every request (about a tenth of the core's CPU per
-/// DescribeKey in the issue 6 profile). The cache is bounded: when full it is emptied, which a long-running
+/// and the client signer would otherwise redo it for every request (docs/perf/decisions.md). The cache is
+/// bounded: when full it is emptied, which a long-running
 /// process reaches only after `capacity` distinct (credential, day, region, service) scopes.
 final class SigningKeyCache: Sendable {
     struct Scope: Hashable, Sendable {

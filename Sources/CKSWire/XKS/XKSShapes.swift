@@ -108,7 +108,7 @@ public struct XKSRequestMetadata: Sendable, Hashable {
         self.kmsViaService = kmsViaService
     }
 
-    var json: JSONValue {
+    public var json: JSONValue {
         var members: [(String, JSONValue)] = []
         func add(_ name: String, _ value: String?) { if let value { members.append((name, .string(value))) } }
         add("awsPrincipalArn", awsPrincipalArn)

@@ -1,5 +1,6 @@
 import CKSClient
 import CKSDomain
+@testable import CKSTeardown
 import CKSWire
 import Foundation
 import Testing

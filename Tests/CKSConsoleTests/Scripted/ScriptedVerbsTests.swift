@@ -1,5 +1,7 @@
 import CKSClient
 import CKSDomain
+import CKSEmbedded
+@testable import CKSTeardown
 import CKSWire
 import Foundation
 import Synchronization

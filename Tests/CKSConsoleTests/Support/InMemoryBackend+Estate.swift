@@ -1,4 +1,6 @@
 import CKSDomain
+import CKSEmbedded
+@testable import CKSTeardown
 import Foundation
 @testable import CKSConsole
 
@@ -50,17 +52,8 @@ extension DemoEstate {
     }
 }
 
-/// A small deterministic generator (SplitMix64), so seeded estates have the same ids in every run.
-public struct SplitMix64: RandomNumberGenerator, Sendable {
-    var state: UInt64
-    public init(seed: UInt64) { state = seed }
-    public mutating func next() -> UInt64 {
-        state &+= 0x9E37_79B9_7F4A_7C15
-        var z = state
-        z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
-        z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
-        return z ^ (z >> 31)
-    }
+/// Ids for seeded estates, the same in every run (`SplitMix64` is deterministic).
+extension SplitMix64 {
     mutating func hex(_ n: Int) -> String {
         String((0..<n).map { _ in "0123456789abcdef".randomElement(using: &self)! })
     }
@@ -73,6 +66,11 @@ public struct SplitMix64: RandomNumberGenerator, Sendable {
 }
 
 extension InMemoryBackend: TeardownCapableBackend {
+    /// The teardown over this backend's own calls (no KMS client behind it).
+    public func teardownService(info: EndpointInfo, endpointIdentity: String?) async -> any TeardownService {
+        ConsoleBackendTeardownService(backend: self, info: info)
+    }
+
     public func deleteStore(_ storeId: String) async throws {
         try await call("DeleteCustomKeyStore", target: storeId) {
             let s = try storeState(storeId)

@@ -1,4 +1,5 @@
 import CKSDomain
+@testable import CKSTeardown
 import Foundation
 import Synchronization
 @testable import CKSConsole

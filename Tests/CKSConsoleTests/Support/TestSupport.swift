@@ -1,2 +1,2 @@
-// The helpers every suite that starts programs shares (temporary directories, the built `cks`, external tools).
+// The suites' one set of fixtures (CKSTestSupport).
 @_exported import CKSTestSupport

@@ -66,8 +66,3 @@ enum ExternalTools {
     }
 }
 
-/// A harness failure with a readable description.
-struct HarnessError: Error, CustomStringConvertible {
-    var description: String
-    init(_ description: String) { self.description = description }
-}

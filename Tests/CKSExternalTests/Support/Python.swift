@@ -7,7 +7,7 @@ enum Python {
     static func run(
         _ file: String,
         _ arguments: [String] = [],
-        core: CoreProcess,
+        core: ServeProcess,
         as principal: TestPrincipal? = nil,
         timeout: Duration = .seconds(300)
     ) async throws -> ProcessResult {
@@ -22,7 +22,7 @@ enum Python {
 
     /// Calls `CksAdmin.<op>` through cks_admin.py and returns the decoded JSON answer.
     @discardableResult
-    static func admin(_ op: String, _ body: [String: Any] = [:], core: CoreProcess) async throws -> [String: Any] {
+    static func admin(_ op: String, _ body: [String: Any] = [:], core: ServeProcess) async throws -> [String: Any] {
         let json = String(decoding: try JSONSerialization.data(withJSONObject: body), as: UTF8.self)
         let result = try await run("cks_admin.py", [op, json], core: core, timeout: .seconds(180))
         guard result.status == 0,
@@ -33,7 +33,7 @@ enum Python {
 }
 
 /// A failure report for a suite run: the suite's own PASS/FAIL report, then the end of the server log.
-func suiteFailureReport(_ result: ProcessResult, core: CoreProcess) -> Comment {
+func suiteFailureReport(_ result: ProcessResult, core: ServeProcess) -> Comment {
     let serverLog = core.log.split(separator: "\n", omittingEmptySubsequences: false).suffix(40).joined(separator: "\n")
     return Comment(rawValue: "\(result)\n\(serverLog)")
 }
@@ -50,4 +50,9 @@ func recordKnownDefects(_ result: ProcessResult, sourceLocation: SourceLocation 
             Issue.record(Comment(rawValue: String(line)), sourceLocation: sourceLocation)
         }
     }
+}
+
+extension Locations {
+    /// The Python suites and their helper module.
+    static let pythonDirectory: URL = repositoryRoot.appendingPathComponent("Tests/CKSExternalTests/python")
 }

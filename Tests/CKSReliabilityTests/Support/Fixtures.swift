@@ -7,6 +7,19 @@ import Foundation
 enum Fixtures {
     static let kmsUserPassword = "kmsuser-Pa55word"
 
+    /// `cks` against `core` for a tmux session: the shell line (its exit status echoed as `EXIT:n`) and an
+    /// environment signed as the core's admin, with the console's configuration and state in `scratch`.
+    static func console(_ binary: URL, against core: ServeProcess, scratch: URL,
+                        environment extra: [String: String] = [:]) -> (shell: String, environment: [String: String]) {
+        var environment = ["AWS_ACCESS_KEY_ID": core.admin.accessKeyId, "AWS_SECRET_ACCESS_KEY": core.admin.secretAccessKey,
+                           "AWS_CONFIG_FILE": "/dev/null", "AWS_SHARED_CREDENTIALS_FILE": "/dev/null",
+                           "XDG_CONFIG_HOME": scratch.path, "XDG_STATE_HOME": scratch.path]
+        environment.merge(extra) { _, new in new }
+        let shell = [binary.path, "--endpoint", core.endpoint.absoluteString, "--region", "us-east-1"]
+            .map(TmuxSession.quote).joined(separator: " ") + "; echo \"EXIT:$?\""
+        return (shell, environment)
+    }
+
     /// A fresh CloudHSM cluster (2 HSMs) and a store on it, left DISCONNECTED.
     static func makeStore(_ client: KMSClient, name: String) async throws -> String {
         let cluster = try await client.createCloudHsmCluster(kmsUserPassword: kmsUserPassword, hsmCount: 2)

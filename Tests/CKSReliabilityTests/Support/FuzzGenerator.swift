@@ -1,4 +1,5 @@
 import CKSWire
+import CKSDomain
 import Foundation
 
 /// A JSON document under the fuzzer's full control: numbers as raw text (`1e400`, `-0`), duplicate keys,
@@ -86,7 +87,7 @@ struct FuzzCase {
 /// and mutates them: wrong types, missing and extra members, boundary and out-of-range values, long strings,
 /// invalid UTF-8, deep nesting, truncated bodies, wrong content types, methods, paths and targets.
 struct FuzzGenerator {
-    var rng: SeededGenerator
+    var rng: SplitMix64
     /// Ids that exist in the fuzzed core, so valid-looking requests reach the engine's deeper paths.
     var storeIds: [String]
     var keyIds: [String]

@@ -23,11 +23,6 @@ enum Scale {
     static let requireExternal = ProcessInfo.processInfo.environment["CKS_REQUIRE_EXTERNAL"] == "1"
 }
 
-/// A failure of the harness itself (cannot start the core, unreadable answer), with what explains it.
-struct HarnessError: Error, CustomStringConvertible {
-    var description: String
-    init(_ description: String) { self.description = description }
-}
 
 /// Prints one figure of a run (`[reliability] crash: kills survived = 20`), the numbers the README quotes.
 func reportFigure(_ suite: String, _ text: String) {
@@ -44,40 +39,6 @@ func reportFigure(_ suite: String, _ text: String) {
     }
 }
 
-/// A small deterministic generator (SplitMix64), so that a failing run can be replayed from its seed.
-struct SeededGenerator: RandomNumberGenerator, Sendable {
-    private var state: UInt64
-    init(seed: UInt64) { state = seed }
-    mutating func next() -> UInt64 {
-        state &+= 0x9E37_79B9_7F4A_7C15
-        var z = state
-        z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
-        z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
-        return z ^ (z >> 31)
-    }
-}
-
-/// Polls `condition` until it holds or `timeout` passes; returns whether it held. No fixed sleeps in tests.
-func poll(timeout: Duration, every interval: Duration = .milliseconds(50),
-          _ condition: () async throws -> Bool) async rethrows -> Bool {
-    let deadline = ContinuousClock.now + timeout
-    while true {
-        if try await condition() { return true }
-        if ContinuousClock.now >= deadline { return false }
-        try? await Task.sleep(for: interval)
-    }
-}
-
-/// Runs blocking work (sockets, waits) on a thread of its own, never on Swift's small cooperative pool.
-func onThread<T: Sendable>(_ body: @escaping @Sendable () throws -> T) async throws -> T {
-    try await withCheckedThrowingContinuation { continuation in
-        let thread = Thread {
-            do { continuation.resume(returning: try body()) } catch { continuation.resume(throwing: error) }
-        }
-        thread.stackSize = 4 << 20
-        thread.start()
-    }
-}
 
 /// `kill(2)` under a name no method shadows.
 @discardableResult

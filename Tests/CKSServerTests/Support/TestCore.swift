@@ -1,19 +1,9 @@
 import CKSDomain
 import CKSServer
+import CKSTestSupport
 import CKSWire
 import Foundation
 import Synchronization
-
-/// A fresh data directory under TMPDIR, removed by `cleanup()`.
-struct TemporaryDirectory: Sendable {
-    let url: URL
-    init() throws {
-        url = FileManager.default.temporaryDirectory.appendingPathComponent("cks-tests-\(UUID().uuidString)")
-        // Private, as a data directory must be.
-        try FileManager.default.createDirectory(at: url, withIntermediateDirectories: true, attributes: [.posixPermissions: 0o700])
-    }
-    func cleanup() { try? FileManager.default.removeItem(at: url) }
-}
 
 /// The principals the protocol tests use: an admin, a read-only user in another account.
 enum TestPrincipals {
@@ -58,14 +48,14 @@ final class FakeHandler: KMSRequestHandling, Sendable {
 }
 
 /// A core on a free port in front of `handler`, with the test principals.
-struct TestCore: Sendable {
+struct FrontHarness: Sendable {
     let server: CoreServer
     let directory: TemporaryDirectory
     var port: Int { server.port }
 
     static func start(handler: any KMSRequestHandling = FakeHandler(), maxBodyBytes: Int = 1 << 20,
-                      onClose: @escaping @Sendable () async -> Void = {}) async throws -> TestCore {
-        let directory = try TemporaryDirectory()
+                      onClose: @escaping @Sendable () async -> Void = {}) async throws -> FrontHarness {
+        let directory = try TemporaryDirectory(prefix: "cks-tests")
         let principalsFile = directory.url.appendingPathComponent("principals.json")
         try TestPrincipals.write(to: principalsFile)
         var configuration = CoreConfiguration(dataDirectory: directory.url.appendingPathComponent("data"))
@@ -73,12 +63,12 @@ struct TestCore: Sendable {
         configuration.principalsFile = principalsFile
         configuration.maxBodyBytes = maxBodyBytes
         let server = try await CoreServer.start(configuration, handler: handler, onClose: onClose)
-        return TestCore(server: server, directory: directory)
+        return FrontHarness(server: server, directory: directory)
     }
 
     func stop() async {
         await server.shutdown()
-        directory.cleanup()
+        directory.remove()
     }
 
     /// A signed `POST /` request as raw HTTP text, signed the way botocore signs.
@@ -94,7 +84,7 @@ struct TestCore: Sendable {
                               credentials: credentials, region: region, service: "kms", date: date)
         headers += extraHeaders
         headers.append(("Content-Length", String(bodyData.count)))
-        return TestCore.raw(method: "POST", path: "/", headers: headers, body: bodyData)
+        return FrontHarness.raw(method: "POST", path: "/", headers: headers, body: bodyData)
     }
 
     static func raw(method: String, path: String, headers: [(String, String)], body: Data) -> [UInt8] {
@@ -105,17 +95,17 @@ struct TestCore: Sendable {
     }
 
     /// Sends one request on a new connection and reads the answer.
-    func send(_ request: [UInt8]) async throws -> RawHTTPConnection.Response {
+    func send(_ request: [UInt8]) async throws -> RawResponse {
         let port = self.port
-        return try await offPool {
-            let connection = try RawHTTPConnection(port: port)
+        return try await onThread {
+            let connection = try RawConnection(port: port)
             connection.send(request)
-            return try connection.readResponse()
+            return try connection.response()
         }
     }
 
     func call(_ target: String, _ body: String = "{}", principal: Principal = TestPrincipals.admin,
-              region: String = "us-east-1") async throws -> RawHTTPConnection.Response {
+              region: String = "us-east-1") async throws -> RawResponse {
         try await send(signedRequest(target: target, body: body, principal: principal, region: region))
     }
 }
