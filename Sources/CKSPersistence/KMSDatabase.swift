@@ -79,6 +79,7 @@ public final class KMSDatabase: Sendable {
         var notices: [String] = []
         let name = url.lastPathComponent
         let wal = URL(fileURLWithPath: url.path + "-wal"), shm = URL(fileURLWithPath: url.path + "-shm")
+        let events = EventLogFile.url(forDatabase: url)
         let keyFile = directory.appendingPathComponent(DataDirectory.keyName)
         let size = DataDirectory.fileSize(url)
         let keyExists = DataDirectory.fileSize(keyFile) != nil
@@ -99,8 +100,9 @@ public final class KMSDatabase: Sendable {
             fresh = true
         }
         if fresh {
-            // A log or index left by a lost database must not be applied to the new one: SQLite would replay it.
-            for stray in [wal, shm] where DataDirectory.fileSize(stray) != nil {
+            // A log or index left by a lost database must not be applied to the new one: SQLite would replay it
+            // (and the core its event log).
+            for stray in [wal, shm, events] where DataDirectory.fileSize(stray) != nil {
                 let aside = URL(fileURLWithPath: stray.path + ".orphaned-\(Int(Date().timeIntervalSince1970))")
                 try FileManager.default.moveItem(at: stray, to: aside)
                 notices.append("moved \(stray.lastPathComponent), left by a lost database, aside to \(aside.lastPathComponent)")
@@ -131,7 +133,7 @@ public final class KMSDatabase: Sendable {
         if fresh {
             _ = try DataDirectory.makePrivateFile(url, create: true)
         }
-        for file in [url, wal, shm] {
+        for file in [url, wal, shm, events] {
             if let notice = try DataDirectory.tighten(file) { notices.append(notice) }
         }
 

@@ -25,7 +25,7 @@ struct BenchConfig {
     var nginxExecutable: String
     var command: String
 
-    static let allSections = ["ceiling", "core", "scale", "console", "teardown", "xks", "evidence", "lookup"]
+    static let allSections = ["ceiling", "core", "scale", "console", "teardown", "xks", "evidence", "lookup", "recording"]
 
     mutating func applyQuick() {
         quick = true

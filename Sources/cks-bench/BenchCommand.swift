@@ -83,7 +83,11 @@ struct CKSBench: AsyncParsableCommand {
             if config.sections.contains("teardown") { try await bench.teardown(); try bench.checkpoint(wallStart) }
             if config.sections.contains("xks") { try bench.xksProxy(); try bench.checkpoint(wallStart) }
             if config.sections.contains("evidence") { try bench.evidence(); try bench.checkpoint(wallStart) }
-            else if config.sections.contains("lookup") { try bench.lookupOverALargeRecord(); try bench.checkpoint(wallStart) }
+            else {
+                // Either half of 'evidence' alone: the recording cost A/B, LookupEvents over a large record.
+                if config.sections.contains("recording") { try bench.recordingCost(); try bench.checkpoint(wallStart) }
+                if config.sections.contains("lookup") { try bench.lookupOverALargeRecord(); try bench.checkpoint(wallStart) }
+            }
             // Last: the in-process console driver runs the console's own code, which may trap.
             if config.sections.contains("console"), let big { try await bench.console(estate: big) }
         } catch {

@@ -49,8 +49,8 @@ struct Boto3Tests {
         }
     }
 
-    /// Every answered call's event survives SIGKILL of the core while calls are in flight (group commit: the
-    /// answer is sent only after its event's transaction committed).
+    /// Every answered call's event survives SIGKILL of the core while calls are in flight (the event is in the
+    /// event log before the answer; the next start folds what was not folded), and none is recorded twice.
     @Test("kill -9 while recording loses no event of an answered call",
           .enabled(if: ExternalTools.usable(.python3, .boto3),
                    "needs python3 with boto3 (CKS_REQUIRE_EXTERNAL=1 turns this skip into a failure)"))

@@ -262,3 +262,66 @@ struct PersistenceTests {
         }
     }
 }
+
+@Suite("Event log")
+struct EventLogTests {
+    static func event(_ n: Int, message: String? = nil) -> KeyEvent {
+        KeyEvent(eventId: "id-\(n)", time: Date(timeIntervalSince1970: 1_900_000_000.25 + Double(n)),
+                 scope: ResourceScope(account: "111122223333", region: "eu-west-1"), keyId: n % 2 == 0 ? "k-\(n)" : nil,
+                 keyParameter: "alias/é-\(n)", operation: "Encrypt", principalArn: "arn:aws:iam::111122223333:user/a",
+                 username: "a", accessKeyId: n % 3 == 0 ? nil : "AKIA\(n)", source: "grant:g", requestId: "r-\(n)",
+                 errorCode: message == nil ? nil : "NotFoundException", errorMessage: message, readOnly: n % 2 == 0)
+    }
+
+    @Test("records read back as written; a torn last record is cut off and appends follow the last whole one")
+    func roundTripAndTornTail() throws {
+        let directory = FileManager.default.temporaryDirectory.appendingPathComponent("cks-log-\(UUID().uuidString)")
+        try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(at: directory) }
+        let url = directory.appendingPathComponent("cks.sqlite-events")
+        let events = (1...20).map { Self.event($0, message: $0 % 4 == 0 ? "Key 'x' does not exist" : nil) }
+        let (log, fresh, none) = try EventLogFile.open(url)
+        #expect(fresh == nil && none.isEmpty)
+        for e in events { try log.append(EventLogCodec.record(e)) }
+        let generation = log.generation, size = log.size
+        log.close()
+        let mode = (try FileManager.default.attributesOfItem(atPath: url.path)[.posixPermissions] as? NSNumber)?.intValue
+        #expect(mode == 0o600)
+
+        // Half a record more, as a crash in the middle of a write would leave.
+        let torn = EventLogCodec.record(Self.event(99))
+        let handle = try FileHandle(forWritingTo: url)
+        try handle.seekToEnd()
+        try handle.write(contentsOf: Data(torn.prefix(torn.count / 2)))
+        try handle.close()
+
+        let (again, readGeneration, read) = try EventLogFile.open(url)
+        #expect(readGeneration == generation)
+        #expect(read.map(\.event) == events)
+        #expect(read.last?.end == size)
+        #expect(again.size == size)
+        try again.append(EventLogCodec.record(Self.event(21)))
+        again.close()
+        let (_, _, after) = try EventLogFile.open(url)
+        #expect(after.map(\.event) == events + [Self.event(21)])
+    }
+
+    @Test("a restarted log is empty with a new generation; a file that is not a log reads as empty")
+    func restart() throws {
+        let directory = FileManager.default.temporaryDirectory.appendingPathComponent("cks-log-\(UUID().uuidString)")
+        try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(at: directory) }
+        let url = directory.appendingPathComponent("cks.sqlite-events")
+        let (log, _, _) = try EventLogFile.open(url)
+        try log.append(EventLogCodec.record(Self.event(1)))
+        let first = log.generation
+        try log.restart()
+        #expect(log.generation != first)
+        log.close()
+        let (_, generation, events) = try EventLogFile.open(url)
+        #expect(generation != nil && events.isEmpty)
+        try Data("not a log at all".utf8).write(to: url)
+        let (_, none, nothing) = try EventLogFile.open(url)
+        #expect(none == nil && nothing.isEmpty)
+    }
+}

@@ -35,6 +35,8 @@ extension KMSEngine {
         }
         let after = try r.nextToken.map(Self.decodeEventToken)
         let limit = r.maxResults ?? 50
+        // Read-your-writes: every event of a call answered before this one is folded into the database first.
+        await recorder?.flush()
         return try await read { db, now in
             var filter = KeyEventFilter.none
             if let attribute = attributes.first {

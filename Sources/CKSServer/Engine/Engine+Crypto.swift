@@ -167,7 +167,7 @@ extension KMSEngine {
         let scope = caller.scope, requestId = caller.requestId ?? UUID().uuidString.lowercased()
         let trail = caller.trail
         let eventId = UUID().uuidString.lowercased()
-        let result = try await write { w, now in
+        let (result, use) = try await write { w, now -> (T, KeyEvent?) in
             let key = try Self.resolveKey(keyId, allowAlias: true, scope, w, now)
             let grant = try Self.authorizingGrant(caller, key: key, operation: grantOperation ?? operation.rawValue,
                                                   context: context, w)
@@ -183,25 +183,20 @@ extension KMSEngine {
             if dryRun {
                 throw KMSError(.dryRunOperation, "The request would have succeeded, but the DryRun option is set.")
             }
-            if self.isReadOnly { return result }
+            if self.isReadOnly { return (result, nil) }
             let at = now.kmsRounded
             try w.recordUsage(keyId: key.id, KeyLastUsage(operation: operation.rawValue, timestamp: at,
                                                           requestId: requestId, cloudTrailEventId: eventId))
-            // The event of this use is written in the same transaction as the last usage, so the two agree and
-            // the answer needs no second commit. ReEncrypt records one event per key it uses.
-            if trail != nil {
-                try w.insert(events: [KeyEvent(
-                    eventId: eventId, time: now, scope: scope, keyId: key.id, keyParameter: keyId,
-                    operation: operation.rawValue, principalArn: caller.arn, username: caller.principalName,
-                    accessKeyId: caller.accessKeyId, source: source, requestId: requestId, errorCode: nil,
-                    errorMessage: nil, readOnly: true)])
-            }
-            return result
+            // The event of this use carries the id and time the last usage names (GetKeyLastUsage's
+            // CloudTrailEventId finds it); the caller records it before answering. ReEncrypt has one per key.
+            let use = trail == nil ? nil : KeyEvent(
+                eventId: eventId, time: now, scope: scope, keyId: key.id, keyParameter: keyId,
+                operation: operation.rawValue, principalArn: caller.arn, username: caller.principalName,
+                accessKeyId: caller.accessKeyId, source: source, requestId: requestId, errorCode: nil,
+                errorMessage: nil, readOnly: true)
+            return (result, use)
         }
-        trail?.notes.withLock {
-            $0.recordedInline = true
-            $0.eventId = eventId
-        }
+        if let use { trail?.notes.withLock { $0.uses.append(use) } }
         return result
     }
 

@@ -35,12 +35,15 @@ extension KMSEngine {
         do {
             let output = try await run(handler, parsed: parsed, caller: traced)
             let notes = trail.notes.withLock { $0 }
-            if !notes.recordedInline {
+            if notes.uses.isEmpty {
                 await recorder.record(event(target: target, member: member, parsed: parsed, caller: caller, notes: notes, error: nil))
+            } else {
+                for use in notes.uses { await recorder.record(use) }
             }
             return output
         } catch let error as KMSError {
             let notes = trail.notes.withLock { $0 }
+            for use in notes.uses { await recorder.record(use) }
             await recorder.record(event(target: target, member: member, parsed: parsed, caller: caller, notes: notes, error: error))
             throw error
         }
@@ -70,7 +73,7 @@ extension KMSEngine {
         let operation = WireOperation.operationName(of: target)
         let source = error?.code == .accessDenied ? "denied"
             : (notes.source ?? (caller.needsGrant ? "grant" : "principals-file"))
-        return KeyEvent(eventId: notes.eventId ?? UUID().uuidString.lowercased(), time: now(), scope: scope,
+        return KeyEvent(eventId: UUID().uuidString.lowercased(), time: now(), scope: scope,
                         keyId: keyId, keyParameter: parameter, operation: operation, principalArn: caller.arn,
                         username: caller.principalName, accessKeyId: caller.accessKeyId, source: source,
                         requestId: caller.requestId ?? UUID().uuidString.lowercased(), errorCode: error?.code.rawValue,

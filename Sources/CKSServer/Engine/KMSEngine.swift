@@ -19,7 +19,7 @@ public final class KMSEngine: KMSRequestHandling, Sendable {
     let keyRows = KeyRowCache()
     /// The client of real XKS proxies and the periodic health check of their stores.
     let liveProxies: LiveProxies
-    /// The use record's group-commit writer; nil on a database served read-only.
+    /// The use record's writer (event log, folded into the database); nil on a database served read-only.
     let recorder: EventRecorder?
     /// Set by `close()`: the workload ticker stops.
     let closed = Mutex(false)
@@ -79,8 +79,11 @@ public final class KMSEngine: KMSRequestHandling, Sendable {
                 }
                 return (clock, start, notices)
             }
+            let recorder = database.isReadOnly || !options.recordsUse ? nil
+                : try EventRecorder.open(database: database, logURL: EventLogFile.url(forDatabase: url),
+                                         maxEvents: options.maxRecordedEvents, syncsLog: options.durability == .full)
             let engine = KMSEngine(database: database, options: options, clock: clock, trackingStart: start,
-                                   notices: database.notices + notices, liveProxies: liveProxies)
+                                   recorder: recorder, notices: database.notices + notices, liveProxies: liveProxies)
             engine.findLiveStores()
             return engine
         } catch {
@@ -89,15 +92,15 @@ public final class KMSEngine: KMSRequestHandling, Sendable {
         }
     }
 
-    init(database: KMSDatabase, options: EngineOptions, clock: SimulatedClock, trackingStart: Date, notices: [String],
-         liveProxies: LiveProxies) {
+    init(database: KMSDatabase, options: EngineOptions, clock: SimulatedClock, trackingStart: Date,
+         recorder: EventRecorder?, notices: [String], liveProxies: LiveProxies) {
         self.liveProxies = liveProxies
         self.database = database
         self.options = options
         self.clock = Mutex(clock)
         self.trackingStart = trackingStart
         self.notices = notices
-        self.recorder = database.isReadOnly || !options.recordsUse ? nil : EventRecorder(database: database, maxEvents: options.maxRecordedEvents)
+        self.recorder = recorder
         if !database.isReadOnly { startWorkloadTicker() }
     }
 
@@ -110,10 +113,11 @@ public final class KMSEngine: KMSRequestHandling, Sendable {
     /// The data directory's lock, to record where the core listens.
     public func recordEndpoint(_ endpoint: String) { database.recordEndpoint(endpoint) }
 
-    /// Closes the database (in-flight accesses finish first).
+    /// Folds the use record's log, then closes the database (in-flight accesses finish first).
     public func close() throws {
         liveProxies.stop()
         closed.withLock { $0 = true }
+        recorder?.close()
         try database.close()
     }
 

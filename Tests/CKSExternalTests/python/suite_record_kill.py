@@ -64,16 +64,23 @@ def verify(ledger_path):
     trail = boto3.session.Session().client(
         "cloudtrail", endpoint_url=ENDPOINT, region_name=REGION,
         aws_access_key_id=p["accessKeyId"], aws_secret_access_key=p["secretAccessKey"])
-    recorded = set()
+    recorded = {}
     for key in sorted({e["key"] for e in entries}):
         for page in trail.get_paginator("lookup_events").paginate(
                 LookupAttributes=[{"AttributeKey": "ResourceName", "AttributeValue": key}]):
             for event in page["Events"]:
-                recorded.add(json.loads(event["CloudTrailEvent"])["requestID"])
+                request = json.loads(event["CloudTrailEvent"])["requestID"]
+                recorded[request] = recorded.get(request, 0) + 1
     missing = [e for e in entries if e["request"] not in recorded]
     print(f"{len(entries)} answered calls, {len(recorded)} events recorded for their keys, {len(missing)} missing")
     if missing:
         print("FAIL: answered calls without an event after kill -9:", missing[:10])
+        sys.exit(1)
+    # Each call of the load (DescribeKey, Encrypt, Decrypt) uses one key: one event each, however often the
+    # log was folded or replayed.
+    twice = [r for r, n in recorded.items() if n > 1]
+    if twice:
+        print("FAIL: calls recorded more than once (a replayed log folded twice):", twice[:10])
         sys.exit(1)
     print("PASS every answered call has its event")
 
