@@ -1,7 +1,7 @@
 // swift-tools-version: 6.1
 // cks: a local AWS KMS custom key store service (`cks serve`) and the console that tears stores down safely.
 // Dependency direction (see README, "How it is built"): CKSDomain → CKSPersistence → CKSWire → CKSServer | CKSClient;
-// CKSClient → CKSTeardown; CKSServer + CKSClient → CKSEmbedded; CKSTeardown + CKSEmbedded → CKSConsole → cks.
+// CKSClient → CKSTeardown; CKSServer + CKSXksProxy + CKSClient → CKSEmbedded; CKSTeardown + CKSEmbedded → CKSConsole → cks.
 // The XKS proxy (`cks xks-proxy`) stands beside the core: CKSWire → CKSXksProxy → cks; the core's client of
 // proxies sits between wire and server: CKSWire → CKSXksClient → CKSServer.
 import PackageDescription
