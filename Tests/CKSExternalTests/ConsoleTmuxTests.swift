@@ -402,7 +402,7 @@ struct ConsoleTmuxTests {
             try await tmux.send(":")
             try await tmux.send("proxy stop", literal: true)
             try await tmux.send("Enter")
-            try await tmux.waitFor("the proxy stopped") { $0.contains("Stopped the XKS proxy of live-xks") }
+            try await tmux.waitFor("the proxy stopped", timeout: .seconds(120)) { $0.contains("Stopped the XKS proxy of live-xks") }
             try await tmux.send("/")
             try await tmux.send("live-xks", literal: true)
             try await tmux.send("Enter")
@@ -411,14 +411,14 @@ struct ConsoleTmuxTests {
             try await tmux.waitFor("the disconnect dialog") { $0.contains("DisconnectCustomKeyStore") }
             try await tmux.send("Tab")
             try await tmux.send("Enter")
-            try await tmux.waitFor("live-xks DISCONNECTED", timeout: .seconds(30)) {
+            try await tmux.waitFor("live-xks DISCONNECTED", timeout: .seconds(90)) {
                 Self.storeRows($0).first?.state == "DISCONNECTED"
             }
             try await tmux.send("c")
             try await tmux.waitFor("the connect dialog") { $0.contains("ConnectCustomKeyStore") }
             try await tmux.send("Tab")
             try await tmux.send("Enter")
-            try await tmux.waitFor("live-xks FAILED (XKS_PROXY_NOT_REACHABLE)", timeout: .seconds(60)) {
+            try await tmux.waitFor("live-xks FAILED (XKS_PROXY_NOT_REACHABLE)", timeout: .seconds(120)) {
                 $0.contains("FAILED (XKS_PROXY_NOT_REACHABLE)")
             }
             try await tmux.send("q")
