@@ -33,9 +33,11 @@ public final class DemoLiveProxy: Sendable {
 
     public static func externalKeyId(_ k: Int) -> String { "ekm-live-\(k + 1)" }
 
-    /// What the core's XKS client needs to reach the proxy.
+    /// What the core's XKS client needs to reach the proxy. The budget per call is generous, unlike KMS's 250 ms:
+    /// the proxy shares a laptop (or a CI machine) with the core and the console, and a stopped proxy is refused
+    /// at once anyway, so the demo's outage still shows immediately.
     public var clientOptions: XksClientOptions {
-        XksClientOptions(resolve: [Self.host: .init(secure: false, address: "127.0.0.1", port: port)], timeout: .seconds(5))
+        XksClientOptions(resolve: [Self.host: .init(secure: false, address: "127.0.0.1", port: port)], timeout: .seconds(30))
     }
 
     public var isRunning: Bool { server.withLock { $0 != nil } }
