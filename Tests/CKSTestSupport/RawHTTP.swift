@@ -48,8 +48,9 @@ public final class RawConnection: @unchecked Sendable {
     public let fd: Int32
     private var buffer = [UInt8]()
 
-    /// Connects to 127.0.0.1:`port`; `timeout` bounds every later read and write.
-    public init(port: Int, timeout: TimeInterval = 10) throws {
+    /// Connects to 127.0.0.1:`port`; `timeout` bounds every later read and write. The default is long because an
+    /// in-process server shares two cores with the whole test suite; tests about time-outs pass their own.
+    public init(port: Int, timeout: TimeInterval = 30) throws {
         fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
         guard fd >= 0 else { throw HarnessError("socket: errno \(errno)") }
         var tv = timeval(tv_sec: Int(timeout), tv_usec: Int((timeout - floor(timeout)) * 1_000_000))
@@ -267,7 +268,7 @@ public struct RawRequestBuilder: Sendable {
 }
 
 /// Sends one request on a fresh connection and reads the answer (blocking; use from `onThread`).
-public func exchange(port: Int, _ request: Data, timeout: TimeInterval = 15) throws -> RawResponse {
+public func exchange(port: Int, _ request: Data, timeout: TimeInterval = 30) throws -> RawResponse {
     let connection = try RawConnection(port: port, timeout: timeout)
     connection.send(request)
     guard let response = connection.readResponse() else {
