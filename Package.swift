@@ -90,7 +90,7 @@ let package = Package(
         // The console, UI only: models → pure renderers → widgets → screens.
         .target(name: "CKSConsole", dependencies: [
             "CKSDomain", "CKSWire", "CKSClient", "CKSTeardown", "CKSEmbedded", "CNcursesw",
-        ]),
+        ], resources: [.copy("Demo/Scenarios")]),   // the demo autopilot's shipped scenarios
         // PKCS#11 through dlopen, with the few declarations it needs (no -dev package at build time).
         .target(name: "CPKCS11", linkerSettings: [.linkedLibrary("dl")]),
         // `cks xks-proxy`: the XKS Proxy API (spec v1.0.3) over software keys (SQLite) or a PKCS#11 token.
@@ -145,7 +145,7 @@ let package = Package(
             .product(name: "Logging", package: "swift-log"),
         ]),
         // Suites that drive real third-party programs (aws CLI, boto3, moto, tmux) against the built `cks`.
-        .testTarget(name: "CKSExternalTests", dependencies: ["cks", "CKSClient", "CKSWire", "CKSTestSupport"],
+        .testTarget(name: "CKSExternalTests", dependencies: ["cks", "CKSClient", "CKSWire", "CKSConsole", "CKSTestSupport"],
                     exclude: ["python"]),
         // Tests that attack cks: kill -9 mid-teardown, races, a fuzzer, auth, exposure, console outages, soak.
         // CI size by default; CKS_LONG=1 for the long versions.

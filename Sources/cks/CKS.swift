@@ -12,7 +12,11 @@ struct CKS: AsyncParsableCommand {
         """,
         version: "cks \(CKSVersion.current)",
         subcommands: [ConsoleCommand.self, ServeCommand.self, StoresCommand.self, KeysCommand.self, TeardownCommand.self,
-                      XksProxyCommand.self],
+                      XksProxyCommand.self, ReplayCommand.self],
         defaultSubcommand: ConsoleCommand.self
     )
+
+    static func main() async {
+        await main(AutopilotArguments.rewrite(Array(CommandLine.arguments.dropFirst())))
+    }
 }

@@ -21,10 +21,12 @@ public final class TmuxSession: @unchecked Sendable {
     }
 
     /// Starts `command` (argv) in a new `width`×`height` session with `LANG=C.UTF-8`, `TERM=xterm-256color` and
-    /// `environment`.
+    /// `environment`. With `alternateScreen` false the pane ignores the alternate screen, so a full-screen program's
+    /// last frame stays in the pane after it exits.
     public static func start(_ command: [String], width: Int = 120, height: Int = 40,
-                             environment: [String: String] = [:]) async throws -> TmuxSession {
-        try await launch(command.map(quote).joined(separator: " "), width: width, height: height, environment: environment)
+                             environment: [String: String] = [:], alternateScreen: Bool = true) async throws -> TmuxSession {
+        try await launch(command.map(quote).joined(separator: " "), width: width, height: height, environment: environment,
+                         alternateScreen: alternateScreen)
     }
 
     /// Starts `shell` (a `sh -c` command line) likewise, with `HOME` in the session's scratch directory unless given.
@@ -34,8 +36,16 @@ public final class TmuxSession: @unchecked Sendable {
     }
 
     private static func launch(_ commandLine: String, width: Int, height: Int, environment: [String: String],
-                               privateHome: Bool = false) async throws -> TmuxSession {
+                               privateHome: Bool = false, alternateScreen: Bool = true) async throws -> TmuxSession {
         let scratch = try TemporaryDirectory(prefix: "cks-tmux")
+        // The server reads its configuration when it starts, before the program runs (a set-option after new-session
+        // could come too late).
+        var configuration = "/dev/null"
+        if !alternateScreen {
+            let file = scratch.url.appendingPathComponent("tmux.conf")
+            try "set-window-option -g alternate-screen off\n".write(to: file, atomically: true, encoding: .utf8)
+            configuration = file.path
+        }
         let name = "cks-\(UUID().uuidString.prefix(8).lowercased())"
         let session = TmuxSession(name: name, socket: scratch.url.appendingPathComponent("sock"), scratch: scratch)
         var env = ["LANG": "C.UTF-8", "LC_ALL": "C.UTF-8", "TERM": "xterm-256color"]
@@ -43,7 +53,7 @@ public final class TmuxSession: @unchecked Sendable {
         env.merge(environment) { _, new in new }
         let assignments = env.sorted { $0.key < $1.key }.map { "\($0.key)=\(quote($0.value))" }
         let command = (["exec", "env"] + assignments + [commandLine]).joined(separator: " ")
-        let result = try await session.tmux(["-f", "/dev/null", "new-session", "-d", "-s", name,
+        let result = try await session.tmux(["-f", configuration, "new-session", "-d", "-s", name,
                                              "-x", "\(width)", "-y", "\(height)", command])
         guard result.status == 0 else {
             scratch.remove()
@@ -156,8 +166,9 @@ public final class TmuxSession: @unchecked Sendable {
 
 /// Runs `body` with a tmux session running `command` (argv), killed afterwards; the last screen is attached to a failure.
 public func withTmux<T>(_ command: [String], width: Int = 120, height: Int = 40, environment: [String: String] = [:],
-                        _ body: (TmuxSession) async throws -> T) async throws -> T {
-    try await withSession(TmuxSession.start(command, width: width, height: height, environment: environment), body)
+                        alternateScreen: Bool = true, _ body: (TmuxSession) async throws -> T) async throws -> T {
+    try await withSession(TmuxSession.start(command, width: width, height: height, environment: environment,
+                                            alternateScreen: alternateScreen), body)
 }
 
 /// Runs `body` with a tmux session running `shell` (a `sh -c` line), killed afterwards; the last screen is attached

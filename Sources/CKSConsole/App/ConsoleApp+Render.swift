@@ -10,6 +10,7 @@ extension ConsoleApp {
         surface.clear()
         let size = surface.size
         lastWidth = size.width
+        captionRows = 0..<0
         if size.width < options.minimumSize.width || size.height < options.minimumSize.height {
             drawTooSmall(size, on: surface)
             surface.flush()
@@ -30,7 +31,10 @@ extension ConsoleApp {
                 row += 1
             }
         }
-        var bottom = size.height - 1 // footer row
+        let captionRows = caption.map { captionLines($0, width: size.width) } ?? []
+        let footerRow = size.height - 1 - captionRows.count
+        self.captionRows = footerRow..<(footerRow + captionRows.count)
+        var bottom = footerRow
         let status = statusLine()
         // A message takes two rows when it needs them, so what it says to do is not cut off.
         let statusRows = status.map { Array(TextWidth.wrap($0.0, to: size.width - 2).prefix(2)) } ?? []
@@ -51,14 +55,17 @@ extension ConsoleApp {
         }
         if let r = activityRect { drawActivity(in: r, on: surface) }
         if let cands = commandLine?.candidates, !cands.isEmpty {
-            surface.put(size.height - 2, 0, TextWidth.pad(" " + cands.joined(separator: "  "), to: size.width, ellipsis: symbols.ellipsis), Style(.muted))
+            surface.put(footerRow - 1, 0, TextWidth.pad(" " + cands.joined(separator: "  "), to: size.width, ellipsis: symbols.ellipsis), Style(.muted))
         } else if let (text, role) = status {
             let cut = TextWidth.wrap(text, to: size.width - 2).count > statusRows.count
             for (i, piece) in statusRows.enumerated() {
                 let last = i == statusRows.count - 1
                 let shown = last && cut ? TextWidth.truncate(piece + " " + symbols.ellipsis, to: size.width - 2, ellipsis: symbols.ellipsis) : piece
-                surface.put(size.height - 1 - statusRows.count + i, 0, TextWidth.pad(" " + shown, to: size.width, ellipsis: symbols.ellipsis), Style(role))
+                surface.put(footerRow - statusRows.count + i, 0, TextWidth.pad(" " + shown, to: size.width, ellipsis: symbols.ellipsis), Style(role))
             }
+        }
+        for (i, line) in captionRows.enumerated() {
+            surface.put(footerRow + i, 0, line, Style(caption?.role ?? .headerAccent))
         }
         drawFooter(on: surface, row: size.height - 1, width: size.width)
         if let d = dialog {
@@ -67,6 +74,23 @@ extension ConsoleApp {
         }
         surface.flush()
         screen.handler.didDraw(self)
+    }
+
+    /// The caption's rows (two at most, padded to the width): the text, and the autopilot's keys on the right of the
+    /// last row when they fit.
+    func captionLines(_ caption: DemoCaption, width: Int) -> [String] {
+        let marker = caption.paused ? (symbols.isASCII ? "||" : "⏸") : (symbols.isASCII ? ">" : "▶")
+        let hint = caption.hint.isEmpty ? "" : "  " + caption.hint + " "
+        var pieces = Array(TextWidth.wrap("\(marker) " + caption.text, to: width - 2).prefix(2))
+        if pieces.isEmpty { pieces = [marker] }
+        return pieces.enumerated().map { i, piece in
+            let last = i == pieces.count - 1
+            let room = width - 1 - TextWidth.of(piece)
+            if last, !hint.isEmpty, room >= TextWidth.of(hint) {
+                return " " + piece + String(repeating: " ", count: room - TextWidth.of(hint)) + hint
+            }
+            return TextWidth.pad(" " + piece, to: width, ellipsis: symbols.ellipsis)
+        }
     }
 
     /// The status line: a bulk action's progress, else the last message until it expires or the next action.

@@ -79,6 +79,10 @@ public final class ConsoleApp {
     /// `:proxy stop|start|status` in a demo (set when the demo core has its real XKS proxy): the message to show and
     /// whether it is good news.
     public var demoProxyHandler: ((String) async -> (String, Bool))?
+    /// The demo autopilot's caption line, drawn above the footer while a scenario plays (Demo/Autopilot.swift).
+    public internal(set) var caption: DemoCaption?
+    /// The rows the caption took in the last frame (the autopilot's waits look at the screen without them).
+    public internal(set) var captionRows: Range<Int> = 0..<0
     /// Called whenever something changed that should be drawn (the terminal loop wakes up).
     public var onChange: (() -> Void)?
 

@@ -15,6 +15,19 @@ public struct ConsoleFlags: Sendable {
     public var ascii = false
     public var readOnly = false
     public var client = ClientFlags()
+    /// `--autopilot [SCENARIO]`: play a scenario on the demo (Demo/Autopilot.swift).
+    public var autopilot = false
+    public var scenario: String?
+    /// `--autopilot --list`: list the scenarios and exit.
+    public var listScenarios = false
+    /// `--exit-at-end`: quit with status 0 when the scenario ends (1 when it stops on a problem).
+    public var exitAtEnd = false
+    /// `--pace X`: the autopilot's reading times and key beats times X (0: as fast as the screen allows).
+    public var pace: Double = 1
+    /// `--record FILE.cast`: record the session as asciicast v2.
+    public var record: String?
+    /// `--record-anyway`: record a real endpoint's session (access key ids masked).
+    public var recordAnyway = false
     public init() {}
 }
 
@@ -37,6 +50,11 @@ public enum ConsoleSession {
     /// Runs the console; returns the exit status.
     @MainActor
     public static func run(_ flags: ConsoleFlags, environment: [String: String] = ProcessInfo.processInfo.environment) async -> Int32 {
+        let presentation: ConsolePresentation
+        switch ConsolePresentation.resolve(flags, environment: environment) {
+        case .exit(let status): return status
+        case .run(let p): presentation = p
+        }
         let utf8 = TerminalRunner.prepareLocale()
         let settings = ConsoleSettings.resolve(themeFlag: flags.theme, asciiFlag: flags.ascii, readOnlyFlag: flags.readOnly,
                                                environment: environment, utf8Locale: utf8)
@@ -84,7 +102,11 @@ public enum ConsoleSession {
             .install(on: app)
         if let live = prepared.core?.demoProxy { app.demoProxyHandler = { verb in await DemoProxyCommand.run(verb, on: live) } }
         let log = ConsolePaths.stateDirectory(environment: environment).appendingPathComponent("console.log")
-        let status = await TerminalRunner.run(app: app, settings: settings, environment: environment, logFile: log)
+        var shown = presentation
+        let info = prepared.backend.configuredEndpointInfo()
+        if info.mode == .remote { shown.secrets.append(info.principal) }
+        let status = await TerminalRunner.run(app: app, settings: settings, environment: environment, logFile: log,
+                                              presentation: shown)
         await prepared.stop()
         return status
     }

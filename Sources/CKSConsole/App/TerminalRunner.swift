@@ -20,11 +20,36 @@ public enum TerminalRunner {
     }
 
     /// Runs until the user quits. Returns the process exit status: 0 after q, 130 after Ctrl-C, 128+N after signal N.
-    public static func run(app: ConsoleApp, settings: ConsoleSettings, environment: [String: String], logFile: URL) async -> Int32 {
+    public static func run(app: ConsoleApp, settings: ConsoleSettings, environment: [String: String], logFile: URL,
+                           presentation: ConsolePresentation = ConsolePresentation()) async -> Int32 {
         let savedStderr = redirectStderr(to: logFile)
         installCrashHandlers()
         let surface = NcursesSurface(theme: settings.theme, environment: environment)
         surface.asciiOnly = app.symbols.isASCII
+        // The autopilot reads the screen, and a recording writes it, from a copy of every frame.
+        var drawing: any Surface = surface
+        var mirror: MirrorSurface?
+        var pilot: Autopilot?
+        if presentation.scenario != nil || presentation.recordURL != nil {
+            let m = MirrorSurface(inner: surface, asciiOnly: surface.asciiOnly)
+            m.styleSequence = { [unowned surface] style in
+                AsciicastRecorder.sgr(surface.theme.resolve(style.role, depth: surface.depth, extra: style.extra))
+            }
+            if let url = presentation.recordURL {
+                m.recorder = try? AsciicastRecorder(url: url, width: surface.size.width, height: surface.size.height,
+                                                    title: presentation.recordingTitle, environment: environment,
+                                                    secrets: presentation.secrets)
+            }
+            if let scenario = presentation.scenario {
+                pilot = Autopilot(scenario: scenario, app: app, pace: AutopilotPace(presentation.pace),
+                                  exitAtEnd: presentation.exitAtEnd, screen: { [unowned m, unowned app] in
+                    (m.lastLines.enumerated().filter { !app.captionRows.contains($0.offset) }.map(\.element)
+                        .joined(separator: "\n"), m.frame)
+                })
+            }
+            mirror = m
+            drawing = m
+        }
         TerminalState.active = true
         let catalog = ThemeCatalog(environment: environment)
         app.themeHandler = { [weak surface] name in
@@ -41,6 +66,7 @@ public enum TerminalRunner {
         app.onChange = { dirty = true }
         installTerminationSignals()
         app.start()
+        pilot?.start()
         let clock = ContinuousClock()
         var lastTick = clock.now - .seconds(10)
         while app.running {
@@ -50,6 +76,7 @@ public enum TerminalRunner {
             if signal != 0 { app.exitStatus = 128 + signal; break }
             var handled = false
             while let key = surface.readKey() {
+                if pilot?.intercept(key) == true { handled = true; if !app.running { break }; continue }
                 app.handle(key)
                 handled = true
                 if !app.running { break }
@@ -62,12 +89,14 @@ public enum TerminalRunner {
                 dirty = true
             }
             if dirty || handled {
-                app.render(on: surface)
+                app.render(on: drawing)
                 dirty = false
             }
             try? await Task.sleep(for: .milliseconds(20))
         }
         app.running = false
+        pilot?.stop()
+        mirror?.recorder?.close()
         restoreTerminal()
         restoreStderr(savedStderr)
         return app.exitStatus

@@ -7,6 +7,8 @@ enum ExternalTool: String, Sendable, CaseIterable {
     case boto3
     case aws
     case tmux
+    /// The asciinema Python package (2.x), which checks the console's recordings.
+    case asciinema
 
     /// What to install when the tool is missing (shown in skip reasons and failures).
     var installHint: String {
@@ -15,6 +17,7 @@ enum ExternalTool: String, Sendable, CaseIterable {
         case .boto3: return "boto3 for python3 (`python3 -m pip install boto3`)"
         case .aws: return "the aws CLI (`python3 -m pip install awscli`)"
         case .tmux: return "tmux (`apt-get install tmux`)"
+        case .asciinema: return "asciinema for python3 (`python3 -m pip install asciinema`)"
         }
     }
 }
@@ -31,6 +34,7 @@ enum ExternalTools {
         found[.aws] = executableOnPath("aws") != nil
         found[.tmux] = executableOnPath("tmux") != nil
         found[.boto3] = found[.python3] == true && runQuietly(["python3", "-c", "import boto3, botocore"]) == 0
+        found[.asciinema] = found[.python3] == true && runQuietly(["python3", "-c", "import asciinema.asciicast.v2"]) == 0
         return found
     }()
 
