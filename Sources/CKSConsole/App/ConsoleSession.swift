@@ -104,7 +104,7 @@ public enum ConsoleSession {
         let log = ConsolePaths.stateDirectory(environment: environment).appendingPathComponent("console.log")
         var shown = presentation
         let info = prepared.backend.configuredEndpointInfo()
-        if info.mode == .remote { shown.secrets.append(info.principal) }
+        if let info, info.mode == .remote { shown.secrets.append(info.principal) }
         let status = await TerminalRunner.run(app: app, settings: settings, environment: environment, logFile: log,
                                               presentation: shown)
         await prepared.stop()

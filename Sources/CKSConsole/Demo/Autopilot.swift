@@ -247,9 +247,12 @@ public final class Autopilot {
     /// arms first, a tall one shows the rest of its lines first).
     private func confirm() async -> String? {
         guard let app, let dialog = app.dialog else { return "confirm: no dialog is open" }
+        // Each press after a frame is drawn: a tall dialog knows what it hides only once drawn.
         await press(.tab)
+        _ = await fresh()
         await press(.enter)
         for _ in 0..<4 where app.dialog === dialog {
+            _ = await fresh()
             await hold(pace.beat)
             await press(.enter)
         }

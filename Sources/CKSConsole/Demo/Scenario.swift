@@ -218,7 +218,12 @@ public struct ScenarioCatalog: Sendable {
             }
         }
         return names.map { n in
-            do { return (try load(n), n, nil) } catch { return (nil, n, error.description) }
+            do throws(ScenarioError) {
+                let scenario = try load(n)
+                return (scenario, n, nil)
+            } catch {
+                return (nil, n, error.description)
+            }
         }
     }
 
