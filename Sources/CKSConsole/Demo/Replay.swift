@@ -36,8 +36,21 @@ public enum Replay {
             if let idleLimit { gap = min(gap, idleLimit) }
             previous = event.time
             if gap > 0.0005 { try? await Task.sleep(for: .milliseconds(Int(gap * 1000))) }
-            FileHandle.standardOutput.write(Data(event.data.utf8))
+            guard writeAll(Array(event.data.utf8)) else { return 1 }
         }
         return 0
+    }
+
+    /// Writes every byte to stdout, waiting while the terminal is full (EAGAIN) or a signal interrupts (EINTR);
+    /// false when the terminal is gone.
+    static func writeAll(_ bytes: [UInt8]) -> Bool {
+        var offset = 0
+        while offset < bytes.count {
+            let n = bytes[offset...].withUnsafeBytes { write(1, $0.baseAddress, $0.count) }
+            if n > 0 { offset += n; continue }
+            if n < 0 && (errno == EINTR || errno == EAGAIN) { usleep(2_000); continue }
+            return false
+        }
+        return true
     }
 }
