@@ -75,14 +75,14 @@ import Testing
             let surface = MemorySurface(width: 140, height: 40)
             app.start()
             await app.settle(on: surface)
-            #expect(surface.text.contains("ctx a"), surface.text)
+            #expect(surface.text.contains("ctx a"), "\(surface.text)")
             #expect(app.stores.map(\.name) == ["a-east"])
 
             // :region eu-west-1: the same account's other region.
             app.run("region eu-west-1")
             await app.settle(on: surface)
-            #expect(app.stores.map(\.name) == ["a-west"], surface.text)
-            #expect(surface.text.contains("ctx a") && surface.text.contains("eu-west-1"), surface.text)
+            #expect(app.stores.map(\.name) == ["a-west"], "\(surface.text)")
+            #expect(surface.text.contains("ctx a") && surface.text.contains("eu-west-1"), "\(surface.text)")
             // A malformed region is refused with a message, nothing switched.
             app.run("region nowhere")
             #expect(app.statusText?.contains("not a region name") == true)
@@ -91,23 +91,23 @@ import Testing
             app.handle(.char("R"))
             await app.settle(on: surface)
             #expect(app.screen == .regions)
-            #expect(surface.text.contains("us-east-1") && surface.text.contains("eu-west-1"), surface.text)
+            #expect(surface.text.contains("us-east-1") && surface.text.contains("eu-west-1"), "\(surface.text)")
             app.regionsTable?.select("us-east-1")
             app.handle(.enter)
             await app.settle(on: surface)
-            #expect(app.stores.map(\.name) == ["a-east"], surface.text)
+            #expect(app.stores.map(\.name) == ["a-east"], "\(surface.text)")
 
             // :ctx and Enter on b: the other account, in its own region.
             app.run("ctx")
             await app.settle(on: surface)
             #expect(app.screen == .contexts)
-            #expect(surface.text.contains("down") && surface.text.contains("http://127.0.0.1:9"), surface.text)
+            #expect(surface.text.contains("down") && surface.text.contains("http://127.0.0.1:9"), "\(surface.text)")
             app.contextsTable?.select("b")
             app.handle(.enter)
             await app.settle(on: surface)
             #expect(app.contextName == "b")
-            #expect(app.stores.map(\.name) == ["b-west"], surface.text)
-            #expect(surface.text.contains("ctx b"), surface.text)
+            #expect(app.stores.map(\.name) == ["b-west"], "\(surface.text)")
+            #expect(surface.text.contains("ctx b"), "\(surface.text)")
 
             // :stores all: every context in both regions; the unreachable one has its error rows.
             app.run("stores all")
@@ -120,7 +120,7 @@ import Testing
             #expect(failed.map(\.row.context) == ["down", "down"])
             #expect(failed.allSatisfy { $0.row.failure?.exit == .cannotReachEndpoint })
             #expect(view.table.rows.first { $0.row.store?.name == "b-west" }?.row.account == "444455556666")
-            #expect(surface.text.contains("ERROR"), surface.text)
+            #expect(surface.text.contains("ERROR"), "\(surface.text)")
 
             // :export json, then csv: the table as shown.
             let json = directory.appendingPathComponent("all.json")
@@ -145,8 +145,8 @@ import Testing
             app.handle(.enter)
             await app.settle(on: surface)
             #expect(app.contextName == "a")
-            #expect(app.screen == .keys(storeId: aWest.row.store?.id ?? ""), surface.text)
-            #expect(surface.text.contains("ctx a") && surface.text.contains("eu-west-1"), surface.text)
+            #expect(app.screen == .keys(storeId: aWest.row.store?.id ?? ""), "\(surface.text)")
+            #expect(surface.text.contains("ctx a") && surface.text.contains("eu-west-1"), "\(surface.text)")
             await app.stopBackend?()
         } catch {
             await core.stop()

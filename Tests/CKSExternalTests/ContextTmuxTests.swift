@@ -62,7 +62,7 @@ struct ContextTmuxTests {
                 let west = try await tmux.waitFor("one in eu-west-1", timeout: .seconds(60)) {
                     $0.contains("store-one-eu") && $0.contains("ctx one") && $0.contains("eu-west-1")
                 }
-                #expect(!west.contains("store-one "), west)
+                #expect(!west.contains("store-one "), "\(west)")
 
                 // The region picker lists the regions known (each context's own, those visited).
                 try await tmux.send("R")
@@ -88,9 +88,9 @@ struct ContextTmuxTests {
                     screen.contains("All stores") && !screen.contains("loading") && screen.contains("store-one-eu")
                         && screen.contains("store-two") && screen.contains("store-one ")
                 }
-                let downRow = try #require(all.split(separator: "\n").first { $0.contains("down") && $0.contains("ERROR") }, all)
+                let downRow = try #require(all.split(separator: "\n").first { $0.contains("down") && $0.contains("ERROR") }, "\(all)")
                 #expect(downRow.contains("us-east-1"))
-                #expect(all.contains("111122223333") && all.contains("444455556666"), all)
+                #expect(all.contains("111122223333") && all.contains("444455556666"), "\(all)")
                 #expect(all.contains("ctx two"), "the header names the context:\n\(all)")
 
                 // Export the table on screen.
@@ -99,8 +99,8 @@ struct ContextTmuxTests {
                 try await tmux.send("Enter")
                 try await tmux.waitFor("Wrote")
                 let csv = try String(contentsOf: exported, encoding: .utf8)
-                #expect(csv.hasPrefix("CONTEXT,ACCOUNT,REGION,NAME,ID,STATE,KEYS"), csv)
-                #expect(csv.contains("store-two") && csv.contains("down"), csv)
+                #expect(csv.hasPrefix("CONTEXT,ACCOUNT,REGION,NAME,ID,STATE,KEYS"), "\(csv)")
+                #expect(csv.contains("store-two") && csv.contains("down"), "\(csv)")
 
                 // Open store-one-eu from the view: its context and region are opened, then its keys.
                 try await tmux.send("/")
@@ -117,14 +117,14 @@ struct ContextTmuxTests {
                 try await tmux.waitFor("Stores (1)")
                 try await tmux.send("y")
                 let copied = try await tmux.waitFor("Copied")
-                let id = try #require(copied.firstMatch(of: #/cks-[0-9a-f]{17}/#).map { String($0.0) }, copied)
+                let id = try #require(copied.firstMatch(of: #/cks-[0-9a-f]{17}/#).map { String($0.0) }, "\(copied)")
                 let buffer = try await tmux.tmux(["show-buffer"])
                 #expect(buffer.stdout.contains(id), "OSC 52 reached tmux's buffer: \(buffer)")
                 try await tmux.send("q")
             }
             // The context used last is remembered.
             let remembered = try String(contentsOf: scratch.url.appendingPathComponent("state/cks/context"), encoding: .utf8)
-            #expect(remembered.hasPrefix("one\neu-west-1"), remembered)
+            #expect(remembered.hasPrefix("one\neu-west-1"), "\(remembered)")
         } catch {
             await one.stop()
             await two.stop()

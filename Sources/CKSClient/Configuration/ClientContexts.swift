@@ -19,6 +19,10 @@ public struct ClientContext: Sendable, Hashable {
 
     public var region: String { configuration?.region ?? ClientConfigurationResolver.defaultRegion }
 
+    public init(name: String, kind: Kind, configuration: ClientConfiguration?, problem: String?, flags: ClientFlags) {
+        self.name = name; self.kind = kind; self.configuration = configuration; self.problem = problem; self.flags = flags
+    }
+
     /// The endpoint as a list shows it (`embedded` for the core in the process).
     public var endpointText: String {
         switch configuration?.endpoint {

@@ -159,6 +159,9 @@ public enum BackendFactory {
             standardRegions: regions.isEmpty ? ContextSwitching.awsRegions : regions,
             allStoresRegions: regions)
         prepared.stopOnSwitch = prepared.stop
+        if let info = prepared.backend.configuredEndpointInfo(), let name = info.contextName {
+            memory.save(context: name, region: info.region)
+        }
         return prepared
     }
 

@@ -42,7 +42,7 @@ import Testing
             let r = try await CKSBinary.run(["stores", "--all-contexts", "--output", "json"], environment: env,
                                             timeout: .seconds(180))
             #expect(r.status == 5, "stderr: \(r.err)")
-            let rows = try #require(try JSONSerialization.jsonObject(with: Data(r.out.utf8)) as? [[String: Any]], r.out)
+            let rows = try #require(try JSONSerialization.jsonObject(with: Data(r.out.utf8)) as? [[String: Any]], "\(r.out)")
             let byContext = Dictionary(grouping: rows) { $0["Context"] as? String ?? "" }
             let first = try #require(byContext["one"]?.first)
             #expect(first["CustomKeyStoreName"] as? String == "store-one")
