@@ -11,6 +11,8 @@ import Synchronization
 public final class KMSClientTeardownService: TeardownService {
     public let client: KMSClient
     public let endpoint: String
+    public let context: String?
+    public var region: String? { client.region }
     /// Calls in flight for per-key work (DescribeKey, GetKeyLastUsage, bulk actions).
     public let concurrency: Int
     private let identity: Mutex<(account: String?, principal: String?)>
@@ -24,8 +26,9 @@ public final class KMSClientTeardownService: TeardownService {
     /// - Parameter endpointIdentity: how the journal names the endpoint, when its URL is not stable (an embedded
     ///   core listens on a new port each run, so it is named by its data directory instead).
     public init(client: KMSClient, account: String? = nil, principal: String? = nil, concurrency: Int = 8,
-                endpointIdentity: String? = nil) {
+                endpointIdentity: String? = nil, context: String? = nil) {
         self.client = client
+        self.context = context
         self.endpoint = endpointIdentity ?? client.endpoint.absoluteString
         self.concurrency = concurrency
         identity = Mutex((account, principal ?? client.credentials.accessKeyId))

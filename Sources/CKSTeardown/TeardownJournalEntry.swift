@@ -86,6 +86,10 @@ public struct TeardownJournalEntry: Codable, Sendable, Hashable {
     /// ScheduleKeyDeletion lines: each target's key state just before it was scheduled (what abort restores).
     public var statesBefore: [String: String]?
     public var note: String?
+    /// The context (`:ctx`) and region the teardown runs in: resuming opens them again. Absent in lines written
+    /// before contexts existed (such a teardown resumes in whatever region is open, as before).
+    public var context: String?
+    public var region: String?
 
     public init(time: Date, teardown: String, endpoint: String, account: String?, principal: String?, store: Store,
                 step: TeardownStep.Kind?, operation: Operation, targets: [String], result: Result,
@@ -156,6 +160,9 @@ public struct TeardownRecord: Sendable, Hashable {
     public var state: State
     public var lastStep: TeardownStep.Kind?
     public var lastOperation: TeardownJournalEntry.Operation
+    /// The context and region it runs in (nil in journals written before contexts).
+    public var context: String?
+    public var region: String?
 
     /// Whether this record is about the given store on the given endpoint and account.
     public func matches(endpoint: String, account: String?, store idOrName: String) -> Bool {
@@ -178,6 +185,8 @@ extension TeardownRecord {
                     cancelledKeyIds: [], enabledKeyIds: [], state: .inProgress, lastStep: nil, lastOperation: e.operation)
             }()
             r.updatedAt = max(r.updatedAt, e.time)
+            if let c = e.context { r.context = c }
+            if let region = e.region { r.region = region }
             r.store = e.store  // the latest name wins (a store can be renamed)
             r.lastOperation = e.operation
             if let step = e.step { r.lastStep = step }

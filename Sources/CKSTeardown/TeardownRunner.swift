@@ -432,10 +432,12 @@ extension TeardownRunner {
         let store = lastKnownStore ?? TeardownJournalEntry.Store(id: storeRef, name: storeRef, type: .awsCloudHsm)
         let id = teardown ?? teardownId ?? UUID().uuidString.lowercased()
         if teardown == nil { teardownId = id }
-        journal.append(TeardownJournalEntry(
+        var entry = TeardownJournalEntry(
             time: Date(), teardown: id, endpoint: service.endpoint, account: identity?.account,
             principal: identity?.principal, store: store, step: step, operation: operation, targets: targets,
-            result: result, requestIds: requestIds, failures: failures, windowDays: windowDays, note: note))
+            result: result, requestIds: requestIds, failures: failures, windowDays: windowDays, note: note)
+        (entry.context, entry.region) = (service.context, service.region)
+        journal.append(entry)
     }
 
     /// The journal lines of a bulk call, written as its results arrive (one line per 100 keys keeps lines
@@ -448,16 +450,19 @@ extension TeardownRunner {
         let id = teardown ?? teardownId ?? UUID().uuidString.lowercased()
         if teardown == nil { teardownId = id }
         let (journal, endpoint, identity) = (self.journal, service.endpoint, self.identity)
+        let (context, region) = (service.context, service.region)
         return BulkJournalLines { chunk in
             let failures = Dictionary(chunk.compactMap { r in r.error.map { (r.target, $0.description) } }, uniquingKeysWith: { $1 })
             let result: TeardownJournalEntry.Result = failures.isEmpty ? .ok : failures.count == chunk.count ? .failed : .partial
-            journal.append(TeardownJournalEntry(
+            var entry = TeardownJournalEntry(
                 time: Date(), teardown: id, endpoint: endpoint, account: identity?.account, principal: identity?.principal,
                 store: store, step: step, operation: operation, targets: chunk.map(\.target), result: result,
                 requestIds: chunk.compactMap(\.requestId), failures: failures, windowDays: windowDays,
                 statesBefore: Dictionary(chunk.compactMap { r in statesBefore[r.target].map { (r.target, $0.rawValue) } },
                                          uniquingKeysWith: { a, _ in a }),
-                note: nil))
+                note: nil)
+            (entry.context, entry.region) = (context, region)
+            journal.append(entry)
         }
     }
 

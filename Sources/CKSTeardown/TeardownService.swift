@@ -57,6 +57,9 @@ public struct TeardownCallResult: Sendable, Hashable {
 public protocol TeardownService: Sendable {
     /// The endpoint calls go to, as the journal records it.
     var endpoint: String { get }
+    /// The context (`:ctx`) and region the calls are made in, as the journal records them (nil: not known).
+    var context: String? { get }
+    var region: String? { get }
     /// The account and principal the calls are made as, when known (for the journal).
     func caller() async -> (account: String?, principal: String?)
     /// The service's notion of now: the core's simulated clock when it has one, else the local clock.
@@ -95,4 +98,9 @@ extension KeyLastUse {
         if created >= tracking { return .neverUsed }
         return .unknown(reason: "created before usage tracking started (\(TeardownText.date(tracking)))")
     }
+}
+
+extension TeardownService {
+    public var context: String? { nil }
+    public var region: String? { nil }
 }

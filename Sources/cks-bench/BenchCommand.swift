@@ -90,6 +90,7 @@ struct CKSBench: AsyncParsableCommand {
             }
             // Last: the in-process console driver runs the console's own code, which may trap.
             if config.sections.contains("console"), let big { try await bench.console(estate: big) }
+            if config.sections.contains("contexts") { try await bench.allStoresFirstFrame(); try bench.checkpoint(wallStart) }
         } catch {
             Host.log("FAILED: \(error)")
             bench.results.notes.append("The run stopped early: \(error)")

@@ -106,6 +106,8 @@ extension ConsoleApp {
             put(" \(e.mode.rawValue) ", .badgeMode)
             put(" ", .header)
             if options.readOnly { put(" READ-ONLY ", .badgeReadOnly); put(" ", .header) }
+            // The context always shows (before the endpoint, which gives way first).
+            if let name = e.contextName { put("ctx ", .header); put(name, .headerAccent); put("  ", .header) }
             let endpointText = e.endpoint.replacingOccurrences(of: "http://", with: "").replacingOccurrences(of: "https://", with: "")
             let clock = e.note.map { _ in coreNow }
             let longNote = e.note.map { note in "\(note), clock \(formatting.dateTime(clock ?? coreNow))" }

@@ -109,7 +109,7 @@ public final class KMSClientBackend: ConsoleBackend {
     private let info: Mutex<EndpointInfo>
     public func teardownService(info: EndpointInfo, endpointIdentity: String?) async -> any TeardownService {
         KMSClientTeardownService(client: client, account: info.account, principal: info.principal,
-                                 endpointIdentity: endpointIdentity)
+                                 endpointIdentity: endpointIdentity, context: info.contextName)
     }
 
     /// Whether the endpoint has the core's admin API (CksAdmin.*: the clock, HSM counts): nil until asked, false

@@ -45,6 +45,9 @@ extension ConsoleApp.Screen {
         case .stores: return StoresScreenHandler()
         case .keys(let s): return KeysScreenHandler(storeId: s)
         case .keyDetail(let s, let k): return KeyDetailScreenHandler(storeId: s, keyId: k)
+        case .contexts: return ContextsScreenHandler()
+        case .regions: return RegionsScreenHandler()
+        case .allStores: return AllStoresScreenHandler()
         }
     }
 }
