@@ -196,14 +196,14 @@ enum TeardownView {
             section("Evidence: \(plan.flaggedKeys.count) flags (\(counts)), \(acked) acknowledged; one acknowledgement per reason")
             for (i, flag) in pending.enumerated() {
                 let box = c.marks.contains(flag.keyId) ? (s.isASCII ? "[*]" : "[\(s.mark)]") : "[ ]"
-                let name = TextWidth.pad(flag.aliases.first.map { "\($0) (\(flag.keyId.prefix(8))…)" } ?? flag.keyId, to: 28)
+                let name = TextWidth.pad(flag.aliases.first ?? String(flag.keyId.prefix(13)) + "…", to: 26)
                 let reason = TextWidth.pad(flag.reason.name.rawValue, to: 8)
                 out.append(Line(text: " \(box) \(name) \(reason) \(TeardownPlanText.reason(flag.reason, now: now, short: true))",
                                 style: Style(flag.reason.name == .observed || flag.reason.name == .refused ? .danger : .warning), flag: i))
             }
             // Acknowledged flags in the same order as the pending ones (by alias, then id), whatever order they were acknowledged in.
             for flag in TeardownController.displayOrder(plan.flaggedKeys.filter(\.isAcknowledged)) {
-                out.append(Line(text: " \(s.check) \(TextWidth.pad(flag.aliases.first ?? flag.keyId, to: 28)) "
+                out.append(Line(text: " \(s.check) \(TextWidth.pad(flag.aliases.first ?? flag.keyId, to: 26)) "
                                 + "\(TextWidth.pad(flag.reason.name.rawValue, to: 8)) acknowledged", style: Style(.muted)))
             }
         }
