@@ -59,10 +59,10 @@ public enum TeardownPlanText {
         case .deletionCancelledElsewhere: return "its deletion was cancelled outside this teardown"
         case .usedInWindow(let uses, let last, let days):
             let ago = TeardownText.duration(now.timeIntervalSince(last.time))
-            return "\(TeardownText.count(uses, "call")) in \(days) days, latest \(last.operation) by \(last.caller) \(ago) ago"
+            return "\(TeardownText.count(uses, "call")) in \(days) days, latest \(last.operation) by \(caller(last.caller, short)) \(ago) ago"
         case .refusedInWindow(let refusals, let last, let days):
             let ago = TeardownText.duration(now.timeIntervalSince(last.time))
-            return "\(TeardownText.count(refusals, "refused call")) in \(days) days, latest \(last.operation) by \(last.caller) "
+            return "\(TeardownText.count(refusals, "refused call")) in \(days) days, latest \(last.operation) by \(caller(last.caller, short)) "
                 + "(\(last.errorCode ?? "refused")) \(ago) ago"
         case .grants(let grants):
             let services = Set(grants.compactMap(\.service)).sorted()
@@ -78,6 +78,12 @@ public enum TeardownPlanText {
             return "\(TeardownText.count(calls.count, "call")) refused while disabled, latest \(last.operation) by \(last.caller) at "
                 + "\(TeardownText.date(last.time)) (\(last.errorCode ?? "refused"))"
         }
+    }
+
+    /// A caller's ARN, or in short its last part (`role/payments-api`).
+    static func caller(_ arn: String, _ short: Bool) -> String {
+        guard short, arn.hasPrefix("arn:"), let last = arn.split(separator: ":").last else { return arn }
+        return String(last)
     }
 
     /// `[x]`, `[>]`, `[~]`, `[!]`, `[ ]` in ASCII; `✓ ▶ … ✗ ·` otherwise.

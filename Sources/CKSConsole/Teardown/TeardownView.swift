@@ -180,6 +180,21 @@ enum TeardownView {
         var out: [Line] = []
         func section(_ title: String) { out.append(Line(text: title, style: Style(.border))) }
         let pending = c.pendingFlags
+        // What the last action did comes first: it must stay in view above a long list of flags.
+        if let (label, results) = c.lastResults {
+            let failed = results.filter { !$0.succeeded }
+            section("Last action: \(label): \(results.count - failed.count) of \(results.count) succeeded")
+            for r in failed.prefix(8) {
+                out.append(Line(text: " \(s.cross) \(r.target): \(r.error?.description ?? "?")", style: Style(.danger)))
+            }
+            if failed.count > 8 { out.append(Line(text: "   and \(failed.count - 8) more (see the Activity pane)", style: Style(.muted))) }
+        }
+        if let given = c.givenBack, !given.keyIds.isEmpty {
+            out.append(Line(text: " \(TeardownText.count(given.keyIds.count, "key")) given back by the abort \(given.keyIds.count == 1 ? "is" : "are") Disabled"
+                            + (given.enableAgain.isEmpty ? "." : "; \(given.enableAgain.count) of them can be enabled again (Enabled before the teardown)."),
+                            style: Style(.warning)))
+            for note in given.unchangedNotes { out.append(Line(text: "   \(note)", style: Style(.muted))) }
+        }
         if let watched = plan.observation, !watched.refusals.isEmpty {
             section("Refused while observed: \(watched.refusals.count) (newest first, live)")
             for r in watched.refusals.prefix(12) {
@@ -207,14 +222,6 @@ enum TeardownView {
                                 + "\(TextWidth.pad(flag.reason.name.rawValue, to: 8)) acknowledged", style: Style(.muted)))
             }
         }
-        if let (label, results) = c.lastResults {
-            let failed = results.filter { !$0.succeeded }
-            section("Last action: \(label): \(results.count - failed.count) of \(results.count) succeeded")
-            for r in failed.prefix(8) {
-                out.append(Line(text: " \(s.cross) \(r.target): \(r.error?.description ?? "?")", style: Style(.danger)))
-            }
-            if failed.count > 8 { out.append(Line(text: "   and \(failed.count - 8) more (see the Activity pane)", style: Style(.muted))) }
-        }
         for w in plan.warnings {
             let role: Role = w.kind == .externalKeysUntouched ? .normal : (w.isAcknowledged ? .muted : .warning)
             out.append(Line(text: " \(s.warning) \(w.message)" + (w.isAcknowledged ? " (acknowledged)" : ""), style: Style(role)))
@@ -237,12 +244,6 @@ enum TeardownView {
             out.append(Line(text: " \(c.keyName(.abortTeardown)) aborts the teardown: CancelKeyDeletion on \(TeardownText.count(abort.keyIds.count, "key")) it scheduled (they come back Disabled"
                             + (abort.enableAgain.isEmpty ? ")." : "; the \(abort.enableAgain.count) Enabled before can then be enabled again)."),
                             style: Style(.muted)))
-        }
-        if let given = c.givenBack, !given.keyIds.isEmpty {
-            out.append(Line(text: " \(TeardownText.count(given.keyIds.count, "key")) given back by the abort \(given.keyIds.count == 1 ? "is" : "are") Disabled"
-                            + (given.enableAgain.isEmpty ? "." : "; \(given.enableAgain.count) of them can be enabled again (Enabled before the teardown)."),
-                            style: Style(.warning)))
-            for note in given.unchangedNotes { out.append(Line(text: "   \(note)", style: Style(.muted))) }
         }
         section(plan.status == .done ? "Not deleted" : "Not deleted by this teardown")
         for item in plan.notDeleted { out.append(Line(text: " - \(item)", style: Style(.muted))) }
