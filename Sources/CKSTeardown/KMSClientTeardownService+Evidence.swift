@@ -115,9 +115,11 @@ extension KMSClientTeardownService {
     /// read side by side. Either way the request count follows the events in the window, not the keys.
     func trailCalls(on keyIds: Set<String>, from: Date, to: Date, refusalsOnly: Bool = false)
         async throws(TeardownCallError) -> (calls: [String: [TrailCall]], requests: Int, read: Int) {
+        // An empty window (an observation that began this very second) has no events: nothing to ask.
+        guard to > from else { return ([:], 0, 0) }
         let trail = cloudTrailClient()
-        let slices = isPaced ? 1 : 4
-        let span = max(to.timeIntervalSince(from), 1) / Double(slices)
+        let slices = isPaced || to.timeIntervalSince(from) < 3_600 ? 1 : 4
+        let span = to.timeIntervalSince(from) / Double(slices)
         let ranges = (0..<slices).map { i in
             (from.addingTimeInterval(Double(i) * span), i == slices - 1 ? to : from.addingTimeInterval(Double(i + 1) * span))
         }
