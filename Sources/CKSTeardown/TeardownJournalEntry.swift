@@ -56,6 +56,10 @@ public struct TeardownJournalEntry: Codable, Sendable, Hashable {
         case complete = "CompleteTeardown"
         /// The operator chose the reversible alternative instead: the store stays, disconnected.
         case disconnectOnly = "DisconnectOnly"
+        /// Disable-and-observe: the keys were marked (TagResource) and the Enabled ones disabled (DisableKey).
+        case observe = "DisableAndObserve"
+        /// The observation ended by an abort: the keys the teardown disabled were enabled again, the marks removed.
+        case endObservation = "EndObservation"
     }
 
     public enum Result: String, Codable, Sendable, Hashable {
@@ -195,9 +199,12 @@ extension TeardownRecord {
             switch e.operation {
             case .start: r.state = .inProgress
             case .acknowledge: r.acknowledgements.formUnion(ok.compactMap(TeardownAcknowledgement.init(journalTarget:)))
-            case .scheduleKeyDeletion:
-                r.scheduledKeyIds.formUnion(ok)
-                for id in ok { if let state = e.statesBefore?[id].flatMap(KeyState.init(rawValue:)) { r.statesBefore[id] = state } }
+            case .scheduleKeyDeletion, .observe:
+                if e.operation == .scheduleKeyDeletion { r.scheduledKeyIds.formUnion(ok) }
+                // The earliest state recorded wins: a key disabled to be observed was Enabled before the teardown.
+                for id in ok where r.statesBefore[id] == nil {
+                    if let state = e.statesBefore?[id].flatMap(KeyState.init(rawValue:)) { r.statesBefore[id] = state }
+                }
             case .cancelKeyDeletion:
                 r.scheduledKeyIds.subtract(ok)
                 r.cancelledKeyIds.formUnion(ok)
@@ -205,7 +212,7 @@ extension TeardownRecord {
             case .abort: r.state = .aborted
             case .complete: r.state = .completed
             case .disconnectOnly: r.state = .disconnectedOnly
-            case .connectCustomKeyStore, .disconnectCustomKeyStore: break
+            case .connectCustomKeyStore, .disconnectCustomKeyStore, .endObservation: break
             case .deleteCustomKeyStore: if e.result == .ok { r.state = .completed }
             }
             records[e.teardown] = r

@@ -196,7 +196,8 @@ extension ConsoleApp {
         case .connect, .disconnect, .scheduleDeletion, .cancelDeletion, .enableKey, .disableKey:
             if let reason = availability(action) { say(reason, .warning); return }
             openDialog(for: action)
-        case .teardownStep, .teardownMark, .acknowledge, .acknowledgeAll, .abortTeardown, .disconnectOnly, .acceptOrphaning, .fastForward:
+        case .teardownStep, .teardownMark, .acknowledge, .acknowledgeAll, .abortTeardown, .disconnectOnly, .acceptOrphaning, .fastForward,
+             .observe:
             teardown?.perform(action)
         case .yank: yank()
         case .regionPicker: openRegionPicker()

@@ -228,7 +228,17 @@ extension ConsoleApp {
         } else if case .known(let u, _)? = usage[keyId], let t = u.trackingStartDate {
             usageLine = "never since tracking began \(formatting.date(t))"
         }
-        let fields = KeyDetailScreen.fields(k, store: store(storeId), usage: usageLine, formatting: formatting, now: coreNow)
+        var fields = KeyDetailScreen.fields(k, store: store(storeId), usage: usageLine, formatting: formatting, now: coreNow)
+        if let shown = detailEvidence, shown.keyId == keyId {
+            if let evidence = shown.evidence {
+                fields += KeyEvidenceView.fields(evidence, aliases: k.aliases, width: rect.width - 36, ascii: symbols.isASCII,
+                                                 formatting: formatting, now: coreNow)
+            } else {
+                fields.append(("Evidence of use", "this endpoint cannot tell (no grants, policy or CloudTrail)", Style(.muted)))
+            }
+        } else {
+            fields.append(("Evidence of use", "gathering grants, policy, tags and CloudTrail\(symbols.ellipsis)", Style(.muted)))
+        }
         let labelWidth = min(30, (fields.map { TextWidth.of($0.0) }.max() ?? 10) + 1)
         // Long values continue on the next lines rather than being cut.
         let valueWidth = max(10, rect.width - labelWidth - 4)

@@ -147,6 +147,12 @@ public final class ConsoleApp {
     var detailRecord: KeyRecord?
     /// Why describing it failed (the screen says so instead of waiting).
     var detailFailure: String?
+    /// Who can and did use the key the Key detail screen shows (nil until gathered, or when the endpoint cannot tell).
+    var detailEvidence: (keyId: String, evidence: KeyEvidence?)?
+    /// The Keys list's evidence column, per key id, from one evidence pass per store.
+    var keyEvidence: [String: KeyEvidence] = [:]
+    /// Stores whose evidence pass has run (or is running).
+    var evidenceRequested: Set<String> = []
     var usage: [String: UsageInfo] = [:]
     var usageInFlight = 0
     var bulk: BulkProgress?
@@ -286,7 +292,8 @@ public final class ConsoleApp {
         if let v = keysViews[storeId] { return v }
         let v = KeysView(storeId: storeId, table: KeysScreen.makeTable(
             formatting: formatting, now: { [weak self] in self?.coreNow ?? Date() },
-            usage: { [weak self] id in self?.usageText(id) ?? "" }))
+            usage: { [weak self] id in self?.usageText(id) ?? "" },
+            evidence: { [weak self] id in self?.keyEvidence[id] }))
         // A pass running now fills it too.
         v.loading = scan != nil
         keysViews[storeId] = v

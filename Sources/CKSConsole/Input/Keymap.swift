@@ -16,6 +16,7 @@ public enum Action: String, CaseIterable, Sendable, Hashable {
     case acknowledge, acknowledgeAll = "acknowledge-all"
     case abortTeardown = "abort-teardown", disconnectOnly = "disconnect-only"
     case acceptOrphaning = "accept-orphaning", fastForward = "fast-forward"
+    case observe
     // Contexts and regions (App/ConsoleApp+Contexts.swift).
     case yank, regionPicker = "region-picker"
 }
@@ -68,6 +69,7 @@ public struct Keymap: Sendable {
         Binding(action: .abortTeardown, keys: [.char("X")], label: "abort", help: "Abort the teardown: cancel deletion of every key it scheduled (they come back Disabled)", screens: [.teardown], changesState: true, inFooter: true),
         Binding(action: .disconnectOnly, keys: [.char("o")], label: "disconnect only", help: "The reversible alternative: disconnect the store and keep it and its keys", screens: [.teardown], changesState: true, inFooter: true),
         Binding(action: .acceptOrphaning, keys: [.char("P")], label: "accept orphaning", help: "Go on without reconnecting a CloudHSM store whose keys are pending deletion (orphans key material)", screens: [.teardown], changesState: false, inFooter: false),
+        Binding(action: .observe, keys: [.char("W")], label: "observe first", help: "Disable the keys and watch for refused calls before scheduling (7 days by default; AWS's advice), through a dialog", screens: [.teardown], changesState: true, inFooter: false),
         Binding(action: .fastForward, keys: [.char("F")], label: "fast-forward", help: "Demo only: move the core's clock past the last deletion date (CksAdmin.AdvanceClock), after a dialog listing what that deletes", screens: [.teardown], changesState: true, inFooter: true),
         Binding(action: .mark, keys: [.char(" ")], label: "mark", help: "Mark or unmark the key under the cursor", screens: [.keys], changesState: false, inFooter: true),
         Binding(action: .markAll, keys: [.char("V")], label: "mark all", help: "Mark every visible key (again: clear the marks)", screens: [.keys], changesState: false, inFooter: false),
