@@ -130,3 +130,25 @@ public struct LookupEventsSequence: AsyncSequence, Sendable {
         }
     }
 }
+
+/// Another client's transport, used without owning it: shutting this one down leaves the owner's connections open.
+struct BorrowedTransport: KMSTransport {
+    let owner: any KMSTransport
+    func send(_ request: TransportRequest, timeout: TimeInterval) async throws -> TransportResponse {
+        try await owner.send(request, timeout: timeout)
+    }
+    func shutdown() {}
+    var enforcesTimeout: Bool { owner.enforcesTimeout }
+}
+
+extension KMSClient {
+    /// A CloudTrail client on this client's transport and credentials. `endpoint` defaults to this client's endpoint
+    /// (a cks core answers both services); against AWS pass CloudTrail's own (`ClientConfigurationResolver.resolve(_:
+    /// service: "cloudtrail")`). The transport stays this client's: shutting the CloudTrail client down closes nothing.
+    public func cloudTrail(endpoint: URL? = nil,
+                           requestsPerSecond: Double = CloudTrailClient.defaultRequestsPerSecond) -> CloudTrailClient {
+        CloudTrailClient(endpoint: endpoint ?? self.endpoint, region: region, credentials: credentials,
+                         transport: BorrowedTransport(owner: transport), retryPolicy: retryPolicy,
+                         defaultTimeout: defaultTimeout, requestsPerSecond: requestsPerSecond)
+    }
+}

@@ -26,6 +26,7 @@ public enum DemoCore {
         let directory = try EmbeddedCore.makeTemporaryDirectory(prefix: "cks-demo")
         var proxy: DemoLiveProxy?
         do {
+            try DemoScopes.writePrincipals(in: directory)
             let live = try await DemoLiveProxy.start(in: directory.appendingPathComponent("xks-proxy", isDirectory: true))
             proxy = live
             var options = engineOptions()

@@ -62,7 +62,53 @@ public struct DemoSeeder: Sendable {
             if p.finalState == .failed { n += 3 }
             if p.finalState == .connecting { n += 1 }
         }
-        return n + 11 + Self.usageRounds.count // the clock moves between steps
+        for p in estate.stores where Self.hasDependencies(p) {
+            n += 2 + min(p.keyCount - p.disabled - p.pendingDeletion, Self.taggedKeys) + 1 // grants, tags, workload
+        }
+        return n + 12 + Self.usageRounds.count // the clock moves between steps, and who the caller is
+    }
+
+    /// Keys per connected store tagged with an owner.
+    static let taggedKeys = 8
+    /// The application the demo's workloads run as (the role name; the account is the caller's).
+    public static let workloadRole = "payments-api"
+
+    /// Connected stores with enough Enabled keys get grants, tags and a workload.
+    static func hasDependencies(_ p: DemoEstate.StorePlan) -> Bool {
+        p.finalState == .connected && p.keyCount - p.disabled - p.pendingDeletion >= 3
+    }
+
+    /// Grants to `ebs.amazonaws.com` and `rds.amazonaws.com` on the first two Enabled keys of each connected store,
+    /// owner/application/environment tags on its first Enabled keys, and a workload calling Decrypt every hour on the
+    /// third, as the role `payments-api`.
+    func seedDependencies(_ stores: [(plan: DemoEstate.StorePlan, id: String)], keyIds: [String: [Int: String]],
+                          _ run: Run) async throws {
+        let account = try await run.call { () throws(KMSClientError) in try await client.callerIdentity().account }
+        for store in stores where Self.hasDependencies(store.plan) {
+            let p = store.plan
+            let enabled = (p.disabled..<(p.keyCount - p.pendingDeletion)).compactMap { keyIds[store.id]?[$0] }
+            let grants: [(String, [String])] = [
+                ("ebs.amazonaws.com", ["Decrypt", "GenerateDataKeyWithoutPlaintext", "DescribeKey"]),
+                ("rds.amazonaws.com", ["Decrypt", "Encrypt", "GenerateDataKey"]),
+            ]
+            for (i, grant) in grants.enumerated() {
+                _ = try await run.call { () throws(KMSClientError) in
+                    try await client.createGrant(CreateGrantRequest(keyId: enabled[i], granteePrincipal: grant.0,
+                                                                    operations: grant.1, name: "\(p.name)-\(grant.0.prefix { $0 != "." })"))
+                }
+            }
+            let owner = p.name.split(separator: "-").first.map(String.init) ?? p.name
+            try await run.each(Array(enabled.prefix(Self.taggedKeys)), "tagging owners") { id throws(KMSClientError) in
+                try await client.tagResource(keyId: id, tags: [Tag(tagKey: "owner", tagValue: "team-\(owner)"),
+                                                               Tag(tagKey: "application", tagValue: p.description),
+                                                               Tag(tagKey: "environment", tagValue: "production")])
+            }
+            _ = try await run.call { () throws(KMSClientError) in
+                try await client.startWorkload(keyId: enabled[2], operation: "Decrypt",
+                                               principal: "arn:aws:iam::\(account ?? "111122223333"):role/\(Self.workloadRole)",
+                                               everyMinutes: 60)
+            }
+        }
     }
 
     /// Seeds the estate; `progress` hears after every call. Throws the first failed call (the estate is a
@@ -120,6 +166,10 @@ public struct DemoSeeder: Sendable {
                 (0..<store.plan.keyCount).filter { test(store.plan, $0) }.compactMap { keyIds[store.id]?[$0] }
             }
         }
+
+        // 3b. Dependencies, so the evidence has something to say: grants to AWS services, tagged owners, and one
+        //     application that keeps calling a key of each connected store (a workload on the simulated clock).
+        try await seedDependencies(stores.map { ($0.plan, $0.id) }, keyIds: keyIds, run)
 
         // 4. Use: three keys in four were used, at moments spread over the last two months (all before anything is
         //    disabled or scheduled, which would refuse Encrypt); the fourth never.

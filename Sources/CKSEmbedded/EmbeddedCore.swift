@@ -142,7 +142,13 @@ public final class ClientConnection: ClientSession {
                             retryPolicy: RetryPolicy = RetryPolicy(), timeout: TimeInterval = 30,
                             transport: (any KMSTransport)? = nil) async throws -> ClientConnection {
         let resolver = ClientConfigurationResolver(environment: environment, homeDirectory: homeDirectory)
-        let configuration = try resolver.resolve(flags)
+        let flags = try contextFlags(flags, resolver: resolver)
+        var configuration = try resolver.resolve(flags)
+        configuration.sources["context"] = ClientContextCatalog.name(of: configuration, flags: flags)
+        if let problem = configuration.credentialsProblem, configuration.credentials == nil,
+           case .remote = configuration.endpoint {
+            throw ClientConfigurationError(problem)
+        }
         switch configuration.endpoint {
         case .remote(let url):
             guard let credentials = configuration.credentials else {
@@ -166,6 +172,18 @@ public final class ClientConnection: ClientSession {
     }
 
     public var embeddedIdentity: EmbeddedIdentity? { embedded?.identity }
+
+    /// `--context NAME` (else `CKS_CONTEXT` when no `--endpoint`/`--profile` says otherwise) turned into the flags
+    /// that open that context; flags without a context are returned as they are.
+    public static func contextFlags(_ flags: ClientFlags, resolver: ClientConfigurationResolver) throws -> ClientFlags {
+        var name = flags.context
+        if name == nil, flags.endpoint == nil, flags.profile == nil, !flags.embedded,
+           let fromEnvironment = resolver.environment["CKS_CONTEXT"], !fromEnvironment.isEmpty {
+            name = fromEnvironment
+        }
+        guard let name else { return flags }
+        return try ClientContextCatalog(resolver: resolver, commandLine: flags).flags(forContext: name, commandLine: flags)
+    }
 
     /// Stops the embedded core, if one was started.
     public func close() async {

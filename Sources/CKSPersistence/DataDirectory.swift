@@ -125,7 +125,7 @@ public final class DataDirectoryLock: Sendable {
         guard fd >= 0 else {
             throw DataDirectoryError("cannot open the lock file \(url.path): \(String(cString: strerror(errno)))")
         }
-        guard flock(fd, LOCK_EX | LOCK_NB) == 0 else {
+        guard lockWaitingOutOwnRelease(fd, lockFile: url) else {
             let code = errno
             let fields = readFields(fd)
             close(fd)
@@ -196,6 +196,22 @@ public final class DataDirectoryLock: Sendable {
             fields[String(line[..<colon.lowerBound])] = String(line[colon.upperBound...])
         }
         return fields
+    }
+
+    /// Takes the flock, or fails with `errno` set. When this process itself shows as the holder, the lock was just
+    /// released here while a child being spawned (between fork and exec) still shares the descriptor: that ends
+    /// within moments, so it tries again for up to three seconds before refusing.
+    private static func lockWaitingOutOwnRelease(_ fd: Int32, lockFile: URL) -> Bool {
+        let deadline = Date().addingTimeInterval(3)
+        while true {
+            if flock(fd, LOCK_EX | LOCK_NB) == 0 { return true }
+            let code = errno
+            guard code == EWOULDBLOCK, Date() < deadline, lockHolderFromProcLocks(lockFile) == getpid() else {
+                errno = code
+                return false
+            }
+            usleep(10_000)
+        }
     }
 
     /// Who holds the lock, from the file; when it names no live process (the holder has not written it yet),

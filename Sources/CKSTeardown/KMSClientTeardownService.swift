@@ -11,6 +11,8 @@ import Synchronization
 public final class KMSClientTeardownService: TeardownService {
     public let client: KMSClient
     public let endpoint: String
+    public let context: String?
+    public var region: String? { client.region }
     /// Calls in flight for per-key work (DescribeKey, GetKeyLastUsage, bulk actions).
     public let concurrency: Int
     private let identity: Mutex<(account: String?, principal: String?)>
@@ -20,12 +22,22 @@ public final class KMSClientTeardownService: TeardownService {
     private let hasClusterAdmin = Mutex<Bool?>(nil)
     /// Whether the endpoint was asked who the caller is (once).
     private let askedIdentity = Mutex(false)
+    /// Where LookupEvents goes: CloudTrail's endpoint when it is not the KMS endpoint (AWS); nil → the KMS endpoint
+    /// (a cks core answers both).
+    public let cloudTrailEndpoint: URL?
+    /// LookupEvents per second: nil → CloudTrail's quota (2) unless the endpoint is a cks core (no quota).
+    public let lookupRequestsPerSecond: Double?
+    private let trail = Mutex<CloudTrailClient?>(nil)
 
     /// - Parameter endpointIdentity: how the journal names the endpoint, when its URL is not stable (an embedded
     ///   core listens on a new port each run, so it is named by its data directory instead).
     public init(client: KMSClient, account: String? = nil, principal: String? = nil, concurrency: Int = 8,
-                endpointIdentity: String? = nil) {
+                endpointIdentity: String? = nil, context: String? = nil, cloudTrailEndpoint: URL? = nil,
+                lookupRequestsPerSecond: Double? = nil) {
+        self.cloudTrailEndpoint = cloudTrailEndpoint
+        self.lookupRequestsPerSecond = lookupRequestsPerSecond
         self.client = client
+        self.context = context
         self.endpoint = endpointIdentity ?? client.endpoint.absoluteString
         self.concurrency = concurrency
         identity = Mutex((account, principal ?? client.credentials.accessKeyId))
@@ -49,6 +61,23 @@ public final class KMSClientTeardownService: TeardownService {
             identity.withLock { $0.account = account }
         }
         return identity.withLock { $0 }
+    }
+
+    /// Whether LookupEvents is paced at CloudTrail's quota (always, unless a rate was given or the endpoint is a cks core).
+    var isPaced: Bool {
+        if let rate = lookupRequestsPerSecond { return rate <= CloudTrailClient.defaultRequestsPerSecond }
+        return !(hasCoreClock.withLock { $0 } == true && cloudTrailEndpoint == nil)
+    }
+
+    /// The CloudTrail client on this client's transport, made once.
+    func cloudTrailClient() -> CloudTrailClient {
+        trail.withLock { made in
+            if let made { return made }
+            let rate = lookupRequestsPerSecond ?? (isPaced ? CloudTrailClient.defaultRequestsPerSecond : 1_000_000)
+            let c = client.cloudTrail(endpoint: cloudTrailEndpoint, requestsPerSecond: rate)
+            made = c
+            return c
+        }
     }
 
     public func now() async -> Date {
@@ -98,9 +127,12 @@ public final class KMSClientTeardownService: TeardownService {
         if !metadata.isEmpty, let all = try? await client.allAliases() {
             for alias in all { if let key = alias.targetKeyId, let name = alias.aliasName { aliases[key, default: []].append(name) } }
         }
+        // Observation marks: only a Disabled key can be one the teardown observes.
+        let marks = await observationMarks(metadata.filter { $0.keyState == .disabled }.map(\.keyId))
         return metadata.map { m in
             TeardownObservation.Key(id: m.keyId, state: m.keyState ?? .enabled, deletionDate: m.deletionDate,
-                                    aliases: (aliases[m.keyId] ?? []).sorted(), xksKeyId: m.xksKeyConfiguration?.id)
+                                    aliases: (aliases[m.keyId] ?? []).sorted(), xksKeyId: m.xksKeyConfiguration?.id,
+                                    observation: marks[m.keyId])
         }
     }
 
@@ -221,6 +253,11 @@ public final class KMSClientTeardownService: TeardownService {
                                         isTransport: isTransport, exit: problem.exit)
         wrapped.line = problem.line
         return wrapped
+    }
+
+    func perKeyCall(_ ids: [String], progress: @escaping @Sendable (TeardownCallResult) -> Void,
+                    _ call: @escaping @Sendable (String) async throws(KMSClientError) -> TeardownCallResult) async -> [TeardownCallResult] {
+        await perKey(ids, progress: progress, call)
     }
 
     private func perKey(_ ids: [String], progress: @escaping @Sendable (TeardownCallResult) -> Void,

@@ -56,6 +56,10 @@ public struct TeardownJournalEntry: Codable, Sendable, Hashable {
         case complete = "CompleteTeardown"
         /// The operator chose the reversible alternative instead: the store stays, disconnected.
         case disconnectOnly = "DisconnectOnly"
+        /// Disable-and-observe: the keys were marked (TagResource) and the Enabled ones disabled (DisableKey).
+        case observe = "DisableAndObserve"
+        /// The observation ended by an abort: the keys the teardown disabled were enabled again, the marks removed.
+        case endObservation = "EndObservation"
     }
 
     public enum Result: String, Codable, Sendable, Hashable {
@@ -86,6 +90,10 @@ public struct TeardownJournalEntry: Codable, Sendable, Hashable {
     /// ScheduleKeyDeletion lines: each target's key state just before it was scheduled (what abort restores).
     public var statesBefore: [String: String]?
     public var note: String?
+    /// The context (`:ctx`) and region the teardown runs in: resuming opens them again. Absent in lines written
+    /// before contexts existed (such a teardown resumes in whatever region is open, as before).
+    public var context: String?
+    public var region: String?
 
     public init(time: Date, teardown: String, endpoint: String, account: String?, principal: String?, store: Store,
                 step: TeardownStep.Kind?, operation: Operation, targets: [String], result: Result,
@@ -156,6 +164,9 @@ public struct TeardownRecord: Sendable, Hashable {
     public var state: State
     public var lastStep: TeardownStep.Kind?
     public var lastOperation: TeardownJournalEntry.Operation
+    /// The context and region it runs in (nil in journals written before contexts).
+    public var context: String?
+    public var region: String?
 
     /// Whether this record is about the given store on the given endpoint and account.
     public func matches(endpoint: String, account: String?, store idOrName: String) -> Bool {
@@ -178,6 +189,8 @@ extension TeardownRecord {
                     cancelledKeyIds: [], enabledKeyIds: [], state: .inProgress, lastStep: nil, lastOperation: e.operation)
             }()
             r.updatedAt = max(r.updatedAt, e.time)
+            if let c = e.context { r.context = c }
+            if let region = e.region { r.region = region }
             r.store = e.store  // the latest name wins (a store can be renamed)
             r.lastOperation = e.operation
             if let step = e.step { r.lastStep = step }
@@ -186,9 +199,12 @@ extension TeardownRecord {
             switch e.operation {
             case .start: r.state = .inProgress
             case .acknowledge: r.acknowledgements.formUnion(ok.compactMap(TeardownAcknowledgement.init(journalTarget:)))
-            case .scheduleKeyDeletion:
-                r.scheduledKeyIds.formUnion(ok)
-                for id in ok { if let state = e.statesBefore?[id].flatMap(KeyState.init(rawValue:)) { r.statesBefore[id] = state } }
+            case .scheduleKeyDeletion, .observe:
+                if e.operation == .scheduleKeyDeletion { r.scheduledKeyIds.formUnion(ok) }
+                // The earliest state recorded wins: a key disabled to be observed was Enabled before the teardown.
+                for id in ok where r.statesBefore[id] == nil {
+                    if let state = e.statesBefore?[id].flatMap(KeyState.init(rawValue:)) { r.statesBefore[id] = state }
+                }
             case .cancelKeyDeletion:
                 r.scheduledKeyIds.subtract(ok)
                 r.cancelledKeyIds.formUnion(ok)
@@ -196,7 +212,7 @@ extension TeardownRecord {
             case .abort: r.state = .aborted
             case .complete: r.state = .completed
             case .disconnectOnly: r.state = .disconnectedOnly
-            case .connectCustomKeyStore, .disconnectCustomKeyStore: break
+            case .connectCustomKeyStore, .disconnectCustomKeyStore, .endObservation: break
             case .deleteCustomKeyStore: if e.result == .ok { r.state = .completed }
             }
             records[e.teardown] = r

@@ -9,7 +9,17 @@ public enum TeardownPlanText {
         case .takeInventory:
             return "List the store's keys (ListKeys, then DescribeKey per key)"
         case .checkUse(let ids):
-            return "Check when \(TeardownText.count(ids.count, "key")) \(ids.count == 1 ? "was" : "were") last used (GetKeyLastUsage)"
+            return "Gather who can and did use \(TeardownText.count(ids.count, "key")) (GetKeyLastUsage, ListGrants, GetKeyPolicy, "
+                + "ListResourceTags per key; one CloudTrail LookupEvents pass)"
+        case .observe(let ids, let disable, _, let until):
+            var text = "Disable \(TeardownText.count(disable.count, "key")) (DisableKey) and mark \(ids.count) (TagResource) to "
+                + "observe refused calls until \(TeardownText.date(until))"
+            if let now { text += " (\(TeardownText.duration(until.timeIntervalSince(now))))" }
+            return text
+        case .waitForObservation(let until, let count):
+            var text = "Observe: \(TeardownText.count(count, "key")) disabled, watching for refused calls until \(TeardownText.date(until))"
+            if let now { text += " (\(TeardownText.duration(max(0, until.timeIntervalSince(now)))) left)" }
+            return text
         case .acknowledge(let flags):
             let keys = Set(flags.map(\.keyId)).count
             return "Acknowledge \(TeardownText.count(keys, "flagged key")), one by one or as a marked set, before scheduling deletion"
@@ -47,7 +57,33 @@ public enum TeardownPlanText {
             return "used \(ago) ago\(operation.map { " (\($0))" } ?? "")" + (short ? "" : " on \(TeardownText.date(at))")
         case .useUnknown(let why): return "use unknown: \(why)"
         case .deletionCancelledElsewhere: return "its deletion was cancelled outside this teardown"
+        case .usedInWindow(let uses, let last, let days):
+            let ago = TeardownText.duration(now.timeIntervalSince(last.time))
+            return "\(TeardownText.count(uses, "call")) in \(days) days, latest \(last.operation) by \(caller(last.caller, short)) \(ago) ago"
+        case .refusedInWindow(let refusals, let last, let days):
+            let ago = TeardownText.duration(now.timeIntervalSince(last.time))
+            return "\(TeardownText.count(refusals, "refused call")) in \(days) days, latest \(last.operation) by \(caller(last.caller, short)) "
+                + "(\(last.errorCode ?? "refused")) \(ago) ago"
+        case .grants(let grants):
+            let services = Set(grants.compactMap(\.service)).sorted()
+            let others = Set(grants.filter { $0.service == nil }.map(\.grantee)).sorted()
+            var parts: [String] = []
+            if !services.isEmpty { parts.append("svc: " + services.joined(separator: ", ")) }
+            if !others.isEmpty { parts.append(TeardownText.list(others, limit: short ? 1 : 3)) }
+            return "\(TeardownText.count(grants.count, "grant")) to " + parts.joined(separator: "; ")
+        case .policy(let principals):
+            return "policy allows \(TeardownText.list(principals, limit: short ? 1 : 3))"
+        case .refusedWhileObserved(let calls):
+            guard let last = calls.first else { return "refused while observed" }
+            return "\(TeardownText.count(calls.count, "call")) refused while disabled, latest \(last.operation) by \(last.caller) at "
+                + "\(TeardownText.date(last.time)) (\(last.errorCode ?? "refused"))"
         }
+    }
+
+    /// A caller's ARN, or in short its last part (`role/payments-api`).
+    static func caller(_ arn: String, _ short: Bool) -> String {
+        guard short, arn.hasPrefix("arn:"), let last = arn.split(separator: ":").last else { return arn }
+        return String(last)
     }
 
     /// `[x]`, `[>]`, `[~]`, `[!]`, `[ ]` in ASCII; `✓ ▶ … ✗ ·` otherwise.
@@ -95,6 +131,17 @@ public enum TeardownPlanText {
             if !option.isAvailable, let why = option.unavailableReason { out.append("  (not available: \(why))") }
             if option.requiredAcknowledgement != nil, !option.isAcknowledged {
                 out.append("  (needs an acknowledgement that the key material of pending keys will be orphaned)")
+            }
+        }
+        if let watched = plan.observation {
+            out.append("Observation: \(TeardownText.count(watched.keyIds.count, "key")) disabled and watched from "
+                + "\(TeardownText.date(watched.from)) until \(TeardownText.date(watched.until))"
+                + (watched.isComplete ? " (complete)" : " (\(TeardownText.duration(watched.remaining)) left)"))
+            for r in watched.refusals.prefix(20) {
+                out.append("  refused: \(TeardownText.date(r.call.time)) \(r.call.operation) on \(r.keyId) by \(r.call.caller) (\(r.call.errorCode ?? "refused"))")
+            }
+            if !watched.disabledByTeardown.isEmpty {
+                out.append("  Abort (--abort) re-enables exactly the \(watched.disabledByTeardown.count) it disabled.")
             }
         }
         if !plan.abortableKeyIds.isEmpty {

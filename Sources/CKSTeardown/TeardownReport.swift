@@ -18,12 +18,15 @@ public struct TeardownReport: Encodable, Sendable {
         public var keyIds: [String]?
         public var windowDays: Int?
         public var deletionDate: String?
+        public var observeUntil: String? = nil
     }
 
     public struct Flag: Encodable, Sendable {
         public var keyId: String
         public var aliases: [String]
         public var reason: String
+        /// The name `--acknowledge-reason` takes for it (used, refused, grants, policy, unknown, cancelled, observed).
+        public var acknowledgeReason: String
         public var detail: String
         public var acknowledged: Bool
         /// What to pass to `--acknowledge` (the key id) or the acknowledgement's journal form.
@@ -63,6 +66,34 @@ public struct TeardownReport: Encodable, Sendable {
     public var disconnectOnly: String?
     public var abortableKeyIds: [String]
     public var notDeleted: [String]
+    /// The disable-and-observe phase, when there is one.
+    public var observation: Observation?
+    /// The evidence pass of this run: LookupEvents requests and events read.
+    public var evidencePass: EvidencePassFigures?
+
+    public struct Observation: Encodable, Sendable {
+        public var from: String
+        public var until: String
+        public var complete: Bool
+        public var keyIds: [String]
+        /// Keys the teardown disabled: what `--abort` re-enables, and nothing else.
+        public var disabledByTeardown: [String]
+        public var refusedAttempts: [Refusal]
+    }
+
+    public struct Refusal: Encodable, Sendable {
+        public var keyId: String
+        public var time: String
+        public var operation: String
+        public var caller: String
+        public var errorCode: String?
+    }
+
+    public struct EvidencePassFigures: Encodable, Sendable {
+        public var lookupEventsRequests: Int
+        public var eventsRead: Int
+        public var keys: Int
+    }
     public var performed: [Performed]
     public var dryRun: Bool
     public var exitStatus: Int32
@@ -91,8 +122,13 @@ public struct TeardownReport: Encodable, Sendable {
             case .usedRecently: reason = "usedWithin30Days"
             case .useUnknown: reason = "useUnknown"
             case .deletionCancelledElsewhere: reason = "deletionCancelledElsewhere"
+            case .usedInWindow: reason = "usedInWindow"
+            case .refusedInWindow: reason = "refusedInWindow"
+            case .grants: reason = "grants"
+            case .policy: reason = "policy"
+            case .refusedWhileObserved: reason = "refusedWhileObserved"
             }
-            return Flag(keyId: flag.keyId, aliases: flag.aliases, reason: reason,
+            return Flag(keyId: flag.keyId, aliases: flag.aliases, reason: reason, acknowledgeReason: flag.reason.name.rawValue,
                         detail: TeardownPlanText.reason(flag.reason, now: now), acknowledged: flag.isAcknowledged,
                         acknowledgement: flag.acknowledgement.journalTarget)
         }
@@ -106,6 +142,14 @@ public struct TeardownReport: Encodable, Sendable {
         disconnectOnly = plan.disconnectOnly?.explanation
         abortableKeyIds = plan.abortableKeyIds
         notDeleted = plan.notDeleted
+        observation = plan.observation.map { o in
+            Observation(from: ScriptedDate.iso(o.from), until: ScriptedDate.iso(o.until), complete: o.isComplete, keyIds: o.keyIds,
+                        disabledByTeardown: o.disabledByTeardown,
+                        refusedAttempts: o.refusals.map {
+                            Refusal(keyId: $0.keyId, time: ScriptedDate.iso($0.call.time), operation: $0.call.operation,
+                                    caller: $0.call.caller, errorCode: $0.call.errorCode)
+                        })
+        }
         self.performed = performed
         self.dryRun = dryRun
         self.exitStatus = exitStatus
@@ -118,6 +162,11 @@ public struct TeardownReport: Encodable, Sendable {
         let calls = action.calls.map(\.rawValue)
         switch action {
         case .takeInventory: return Action(kind: "takeInventory", description: description, calls: calls)
+        case .observe(let ids, _, _, let until):
+            return Action(kind: "observe", description: description, calls: calls, keyIds: ids, deletionDate: nil,
+                          observeUntil: ScriptedDate.iso(until))
+        case .waitForObservation(let until, _):
+            return Action(kind: "waitForObservation", description: description, calls: calls, observeUntil: ScriptedDate.iso(until))
         case .checkUse(let ids): return Action(kind: "checkUse", description: description, calls: calls, keyIds: ids)
         case .acknowledge(let flags):
             return Action(kind: "acknowledge", description: description, calls: calls, keyIds: Array(Set(flags.map(\.keyId))).sorted())

@@ -8,6 +8,8 @@ public enum TeardownProgress: Sendable, Hashable {
     case inventory(found: Int)
     /// GetKeyLastUsage answers so far.
     case usage(done: Int, total: Int)
+    /// Keys whose grants, policy and tags have been read so far (the CloudTrail pass follows).
+    case evidence(done: Int, total: Int)
     /// One call of a bulk action finished.
     case call(TeardownCallResult, done: Int, total: Int)
     /// A step of a multi-call action (reconnect from FAILED) or a note.
@@ -52,6 +54,8 @@ public struct TeardownAbortOutcome: Sendable {
     /// The keys whose deletion was cancelled, by their state before the teardown.
     public var givenBack: AbortPreview
     public var plan: TeardownPlan
+    /// Abort during an observation: the keys enabled again (exactly those the teardown had disabled), sorted.
+    public var reEnabled: [String] = []
 
     public var failed: [TeardownCallResult] { results.filter { !$0.succeeded } }
 }
@@ -82,7 +86,17 @@ public actor TeardownRunner {
     private var acknowledgements: Set<TeardownAcknowledgement> = []
     /// Acknowledgements made in this run and not yet journalled (written with its first change).
     private var unjournalled: [TeardownAcknowledgement] = []
+    /// The evidence each acknowledgement was given on, as shown then (journalled with it).
+    private var evidenceShown: [TeardownAcknowledgement: String] = [:]
     private var lastUse: [String: KeyLastUse] = [:]
+    private var evidence: [String: KeyEvidence] = [:]
+    private var observedRefusals: [RefusedAttempt] = []
+    /// Days of CloudTrail the evidence covers (default 90).
+    public private(set) var lookbackDays = TeardownObservation.defaultLookbackDays
+    /// Days to disable and observe the keys before scheduling; nil: no observation asked (one the keys show is honoured).
+    public private(set) var observeDays: Int?
+    /// The last evidence pass: its LookupEvents requests and events read.
+    public private(set) var lastEvidencePass: EvidencePass?
     private var lastKnownStore: TeardownJournalEntry.Store?
     /// The teardown an abort ended, so "enable again" is journalled under it.
     private var abortedTeardownId: String?
@@ -115,6 +129,19 @@ public actor TeardownRunner {
     /// The waiting period for keys this run schedules: the one given to this run, else 30 days (never the journal's).
     public var window: PendingWindow { explicitWindow ?? .default }
 
+    /// The look-back window of the evidence (days of CloudTrail) and the observation asked for; plans again (no call).
+    /// A changed look-back drops the evidence gathered so far, so it is gathered again for the new window.
+    @discardableResult
+    public func setEvidenceOptions(lookbackDays: Int? = nil, observeDays: Int?) -> TeardownPlan? {
+        if let lookbackDays, lookbackDays != self.lookbackDays {
+            self.lookbackDays = lookbackDays
+            evidence = [:]
+            lastUse = [:]
+        }
+        self.observeDays = observeDays
+        return replan()
+    }
+
     /// Changes the window for keys not yet scheduled and plans again (no call).
     @discardableResult
     public func setWindow(_ window: PendingWindow) -> TeardownPlan? {
@@ -140,9 +167,18 @@ public actor TeardownRunner {
             let external = Set(earlierExternal).union(keys.compactMap(\.xksKeyId)).sorted()
             lastKnownStore?.externalKeyIds = external.isEmpty ? nil : external
             let orphaned = await orphanedMaterial(store.cloudHsmClusterId)
-            o = TeardownObservation(store: .present(store), keys: keys, lastUse: lastUse, scheduledByTeardown: scheduled,
+            // An observation the keys show: what was refused on them since it began (one CloudTrail pass).
+            let marked = keys.filter { !$0.isPendingDeletion && $0.observation != nil }
+            if let since = marked.compactMap(\.observation?.from).min() {
+                do { observedRefusals = try await service.refusedCalls(on: Set(marked.map(\.id)), since: since, now: now) }
+                catch { throw .call(TeardownCallError(typeName: error.typeName, message: "cannot watch the observed keys for "
+                    + "refused calls: \(error.message)", code: error.code, isTransport: error.isTransport, exit: error.exit)) }
+            } else {
+                observedRefusals = []
+            }
+            o = evidenceFields(TeardownObservation(store: .present(store), keys: keys, lastUse: lastUse, scheduledByTeardown: scheduled,
                                     stateBeforeTeardown: stateBefore, acknowledgements: acknowledgements,
-                                    orphanedKeyMaterial: orphaned, window: window, now: now)
+                                    orphanedKeyMaterial: orphaned, window: window, now: now))
         } else {
             guard let known = lastKnownStore else { throw .storeNotFound(storeRef) }
             let orphaned = await orphanedMaterial(known.cloudHsmClusterId)
@@ -171,6 +207,13 @@ public actor TeardownRunner {
         guard !new.isEmpty else { return plan }
         acknowledgements.formUnion(new)
         if journaled {
+            // The evidence shown when each was given, journalled with it.
+            let now = observation?.now ?? Date()
+            for ack in new {
+                if let flag = plan?.flaggedKeys.first(where: { $0.acknowledgement == ack }) {
+                    evidenceShown[ack] = "\(ack.journalTarget) [\(flag.reason.name.rawValue)]: \(TeardownPlanText.reason(flag.reason, now: now))"
+                }
+            }
             unjournalled.append(contentsOf: new)
             if changedInThisRun { flushAcknowledgements(step: plan?.currentStep) }
         }
@@ -187,18 +230,40 @@ public actor TeardownRunner {
         let step = plan.currentStep
         var results: [TeardownCallResult] = []
         switch action {
-        case .acknowledge, .waitForDeletion, .waitForConnectionState, .waitForDisconnected, .none:
+        case .acknowledge, .waitForObservation, .waitForDeletion, .waitForConnectionState, .waitForDisconnected, .none:
             return TeardownActionOutcome(results: [], plan: plan)
         case .takeInventory:
             break
         case .checkUse(let ids):
             let found = await service.lastUse(of: ids) { progress(.usage(done: $0, total: ids.count)) }
+            let wanted = Set(ids)
+            let keys = (observation.keys ?? []).filter { wanted.contains($0.id) }
+            let pass = await service.evidence(of: keys, lookbackDays: lookbackDays, now: observation.now) {
+                progress(.evidence(done: $0, total: ids.count))
+            }
+            lastEvidencePass = pass
+            evidence.merge(pass.evidence) { _, new in new }
             lastUse.merge(found) { _, new in new }
+        case .observe(let ids, let disable, let from, let until):
+            beginChange(step: step)
+            let id = teardownId ?? UUID().uuidString.lowercased()
+            teardownId = id
+            let before = Dictionary(disable.map { ($0, KeyState.enabled) }, uniquingKeysWith: { a, _ in a })
+            let lines = bulkJournal(.observe, step: step, statesBefore: before)
+            results = await bulk(ids, total: ids.count, journal: lines, progress: progress) { [service] ids, report in
+                await service.observe(ids, disable: Set(disable), mark: ObservationMark(from: from, until: until),
+                                      teardownId: id, progress: report)
+            }
+            let done = Set(results.filter(\.succeeded).map(\.target))
+            stateBefore.merge(before.filter { done.contains($0.key) }) { old, _ in old }
         case .scheduleDeletion(let ids, let window, _):
             beginChange(step: step)
             // Each key's state just before: what abort restores (journalled with the line that schedules it).
-            let observed = Dictionary((observation.keys ?? []).map { ($0.id, $0.state) }, uniquingKeysWith: { a, _ in a })
-            let before = Dictionary(ids.compactMap { id in observed[id].map { (id, $0) } }, uniquingKeysWith: { a, _ in a })
+            // A key the teardown disabled to observe it (its mark says so) was Enabled before.
+            let observed = Dictionary((observation.keys ?? []).map { ($0.id, $0.observation?.disabledBy != nil ? KeyState.enabled : $0.state) },
+                                      uniquingKeysWith: { a, _ in a })
+            let before = Dictionary(ids.compactMap { id in (stateBefore[id] ?? observed[id]).map { (id, $0) } },
+                                    uniquingKeysWith: { a, _ in a })
             let lines = bulkJournal(.scheduleKeyDeletion, step: step, windowDays: window.days, statesBefore: before)
             results = await bulk(ids, total: ids.count, journal: lines, progress: progress) { [service] ids, report in
                 await service.scheduleKeyDeletion(ids, window: window, progress: report)
@@ -231,6 +296,9 @@ public actor TeardownRunner {
     /// that were Enabled before the teardown scheduled them.
     public func abort(progress: @escaping @Sendable (TeardownProgress) -> Void = { _ in }) async throws(TeardownRunError) -> TeardownAbortOutcome {
         let current = try await refresh(progress: progress)
+        if current.abort == nil, let watched = current.observation {
+            return try await endObservation(watched, plan: current, progress: progress)
+        }
         guard let preview = current.abort else {
             throw .notAllowed("nothing to abort: no key this teardown scheduled is pending deletion")
         }
@@ -253,6 +321,35 @@ public actor TeardownRunner {
         unjournalled = []
         let next = try await refresh(progress: progress)
         return TeardownAbortOutcome(results: results, givenBack: givenBack, plan: next)
+    }
+
+    /// Abort during the observation: EnableKey on exactly the keys the teardown disabled (their `cks:teardown` mark),
+    /// nothing else, and the marks removed from every observed key.
+    private func endObservation(_ watched: ObservationStatus, plan current: TeardownPlan,
+                                progress: @escaping @Sendable (TeardownProgress) -> Void) async throws(TeardownRunError) -> TeardownAbortOutcome {
+        let disabledNow = Set((observation?.keys ?? []).filter { $0.state == .disabled }.map(\.id))
+        let enable = watched.disabledByTeardown.filter(disabledNow.contains)
+        beginChange(step: current.currentStep)
+        write(.abort, step: current.currentStep, targets: watched.keyIds, result: .ok,
+              note: "abort teardown during the observation: enable the keys it disabled, remove the marks")
+        let lines = bulkJournal(.endObservation, step: current.currentStep)
+        let total = Set(enable + watched.keyIds).count
+        let results = await bulk(enable + watched.keyIds.filter { !enable.contains($0) }, total: total, journal: lines,
+                                 progress: progress) { [service] _, report in
+            await service.endObservation(enable: enable, unmark: watched.keyIds, progress: report)
+        }
+        abortedTeardownId = teardownId
+        lastAbort = nil
+        teardownId = nil
+        started = false
+        scheduled = []
+        stateBefore = [:]
+        acknowledgements = []
+        unjournalled = []
+        observeDays = nil
+        let next = try await refresh(progress: progress)
+        return TeardownAbortOutcome(results: results, givenBack: AbortPreview(keyIds: [], stateBefore: [:]), plan: next,
+                                    reEnabled: results.filter { $0.succeeded && enable.contains($0.target) }.map(\.target))
     }
 
     /// EnableKey on keys the last abort gave back that were Enabled before the teardown scheduled them (they are
@@ -302,8 +399,11 @@ public actor TeardownRunner {
     /// delete, in every store (the clock is the whole core's). Changes nothing.
     public func fastForwardPreview() async throws(TeardownRunError) -> FastForwardPreview {
         let current = try await refresh()
-        guard let last = current.waitProgress?.lastDeletionDate, let now = observation?.now else {
-            throw .notAllowed("nothing to fast-forward: no key is waiting for deletion")
+        // The end of a running observation, else the last deletion date.
+        var observing: Date?
+        if case .waitForObservation(let until, _) = current.action { observing = until }
+        guard let last = observing ?? current.waitProgress?.lastDeletionDate, let now = observation?.now else {
+            throw .notAllowed("nothing to fast-forward: no key is waiting for deletion or being observed")
         }
         let account: (stores: [TeardownObservation.Store], keys: [FastForwardPreview.PendingKey])
         do { account = try await service.pendingDeletions() } catch { throw .call(error) }
@@ -376,8 +476,19 @@ extension TeardownRunner {
         return await service.orphanedKeyMaterial(clusterId: clusterId)
     }
 
+    /// The evidence-related fields of an observation, from what this runner holds.
+    private func evidenceFields(_ base: TeardownObservation) -> TeardownObservation {
+        var o = base
+        o.evidence = evidence
+        o.lookbackDays = lookbackDays
+        o.observeDays = observeDays
+        o.observedRefusals = observedRefusals
+        return o
+    }
+
     private func replan() -> TeardownPlan? {
         guard var o = observation else { return plan }
+        o = evidenceFields(o)
         o.acknowledgements = acknowledgements
         o.scheduledByTeardown = scheduled
         o.stateBeforeTeardown = stateBefore
@@ -423,7 +534,9 @@ extension TeardownRunner {
         guard !unjournalled.isEmpty else { return }
         let acks = unjournalled.sorted()
         unjournalled = []
-        write(.acknowledge, step: step, targets: acks.map(\.journalTarget), result: .ok)
+        let shown = acks.compactMap { evidenceShown[$0] }
+        write(.acknowledge, step: step, targets: acks.map(\.journalTarget), result: .ok,
+              note: shown.isEmpty ? nil : "evidence shown: " + shown.joined(separator: "; "))
     }
 
     func write(_ operation: TeardownJournalEntry.Operation, step: TeardownStep.Kind?, targets: [String],
@@ -432,10 +545,12 @@ extension TeardownRunner {
         let store = lastKnownStore ?? TeardownJournalEntry.Store(id: storeRef, name: storeRef, type: .awsCloudHsm)
         let id = teardown ?? teardownId ?? UUID().uuidString.lowercased()
         if teardown == nil { teardownId = id }
-        journal.append(TeardownJournalEntry(
+        var entry = TeardownJournalEntry(
             time: Date(), teardown: id, endpoint: service.endpoint, account: identity?.account,
             principal: identity?.principal, store: store, step: step, operation: operation, targets: targets,
-            result: result, requestIds: requestIds, failures: failures, windowDays: windowDays, note: note))
+            result: result, requestIds: requestIds, failures: failures, windowDays: windowDays, note: note)
+        (entry.context, entry.region) = (service.context, service.region)
+        journal.append(entry)
     }
 
     /// The journal lines of a bulk call, written as its results arrive (one line per 100 keys keeps lines
@@ -448,16 +563,19 @@ extension TeardownRunner {
         let id = teardown ?? teardownId ?? UUID().uuidString.lowercased()
         if teardown == nil { teardownId = id }
         let (journal, endpoint, identity) = (self.journal, service.endpoint, self.identity)
+        let (context, region) = (service.context, service.region)
         return BulkJournalLines { chunk in
             let failures = Dictionary(chunk.compactMap { r in r.error.map { (r.target, $0.description) } }, uniquingKeysWith: { $1 })
             let result: TeardownJournalEntry.Result = failures.isEmpty ? .ok : failures.count == chunk.count ? .failed : .partial
-            journal.append(TeardownJournalEntry(
+            var entry = TeardownJournalEntry(
                 time: Date(), teardown: id, endpoint: endpoint, account: identity?.account, principal: identity?.principal,
                 store: store, step: step, operation: operation, targets: chunk.map(\.target), result: result,
                 requestIds: chunk.compactMap(\.requestId), failures: failures, windowDays: windowDays,
                 statesBefore: Dictionary(chunk.compactMap { r in statesBefore[r.target].map { (r.target, $0.rawValue) } },
                                          uniquingKeysWith: { a, _ in a }),
-                note: nil))
+                note: nil)
+            (entry.context, entry.region) = (context, region)
+            journal.append(entry)
         }
     }
 

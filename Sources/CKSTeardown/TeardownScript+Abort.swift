@@ -46,6 +46,29 @@ extension TeardownScript {
         var cancelResults: [String: String] = [:]
         var given: AbortPreview
 
+        if plan.abort == nil, let watched = plan.observation {
+            // Abort during the observation: re-enable exactly the keys the teardown disabled (its mark), nothing else.
+            let enable = watched.disabledByTeardown
+            say("Abort the observation of \(storeName): enable again the \(TeardownText.count(enable.count, "key")) the teardown "
+                + "disabled (EnableKey) and remove the marks of \(watched.keyIds.count) (UntagResource). No other key is touched.")
+            let given = AbortPreview(keyIds: enable, stateBefore: Dictionary(enable.map { ($0, KeyState.enabled) }, uniquingKeysWith: { a, _ in a }))
+            if options.dryRun {
+                say("Dry run: nothing was changed.")
+                return await abortFinish(runner: runner, given: given, cancel: [:], enable: [:], notes: notes, exit: .wouldAct)
+            }
+            guard confirmAbort(storeName, keys: enable.count, enabling: true) else {
+                return await abortFinish(runner: runner, given: given, cancel: [:], enable: [:], notes: notes, exit: .blocked)
+            }
+            let outcome: TeardownAbortOutcome
+            do { outcome = try await runner.abort() } catch { return fail(error, plan: plan, performed: []) }
+            var enableResults: [String: String] = [:]
+            for r in outcome.results where enable.contains(r.target) { enableResults[r.target] = r.error?.description ?? "ok" }
+            say("  EnableKey+UntagResource: \(outcome.results.filter(\.succeeded).count) of \(outcome.results.count) succeeded")
+            for r in outcome.failed { say("  failed \(r.target): \(r.error?.description ?? "?")") }
+            notes.append("Observation ended: \(TeardownText.count(outcome.reEnabled.count, "key")) enabled again.")
+            return await abortFinish(runner: runner, given: given, cancel: [:], enable: enableResults, notes: notes,
+                                     exit: outcome.failed.isEmpty ? .done : .failure)
+        }
         if let preview = plan.abort {
             given = preview
             say("Abort the teardown of \(storeName): cancel the deletion of \(TeardownText.count(preview.keyIds.count, "key")) it scheduled.")

@@ -1,6 +1,7 @@
 import CKSClient
 import CKSDomain
 import Foundation
+import Synchronization
 #if canImport(Glibc)
 import Glibc
 #endif
@@ -28,8 +29,17 @@ public struct TeardownScriptOptions: Sendable {
     public var json: Bool?
     /// Keys the operator acknowledges by id (recent or unknown use, deletion cancelled elsewhere).
     public var acknowledgeKeys: [String] = []
-    /// Acknowledge every key flagged when the check runs (they are listed in the output).
+    /// Acknowledge every key flagged when the check runs (they are listed in the output), for the reasons this flag
+    /// covered before evidence existed (`EvidenceReason.flaggedBeforeEvidence`: used, unknown, cancelled) and no other.
     public var acknowledgeFlagged = false
+    /// `--acknowledge-reason`: the reasons accepted; a key is acknowledged only when every one of its reasons is named.
+    public var acknowledgeReasons: Set<EvidenceReason> = []
+    /// `--lookback-days`: days of CloudTrail the evidence covers (default 90).
+    public var lookbackDays: Int?
+    /// `--observe-days`: disable the keys and watch them this many days before scheduling (off by default).
+    public var observeDays: Int?
+    /// `--lookup-events-rate`: LookupEvents per second (default CloudTrail's 2; unpaced against a cks core).
+    public var lookupEventsRate: Double?
     /// Let the wait run on a CloudHSM store that is not connected, orphaning key material.
     public var acceptOrphanedKeyMaterial = false
     /// `--abort`: cancel the deletion of every key this teardown scheduled (they come back Disabled).
@@ -80,6 +90,8 @@ public struct TeardownScript: Sendable {
     public var sleep: @Sendable (Duration) async throws -> Void
     /// Where calls go and as whom, for what error messages say to check.
     public var context: EndpointContext?
+    /// The last evidence pass's figures, for the JSON report.
+    let evidenceFigures = EvidenceFigures()
 
     public init(store: String, options: TeardownScriptOptions, service: any TeardownService, journal: TeardownJournal,
                 terminal: TeardownTerminal = .standard,
@@ -101,6 +113,7 @@ public struct TeardownScript: Sendable {
         if let report = TeardownJournal.report(journal.read().skipped, url: journal.url) { warn(report) }
         if options.abort { return await runAbort() }
         let runner = TeardownRunner(service: service, journal: journal, store: store, window: options.window, sleep: sleep)
+        await runner.setEvidenceOptions(lookbackDays: options.lookbackDays, observeDays: options.observeDays)
         var performed: [TeardownReport.Performed] = []
         var plan: TeardownPlan
         do { plan = try await runner.refresh() } catch { return fail(error, plan: nil, performed: []) }
@@ -111,6 +124,7 @@ public struct TeardownScript: Sendable {
             do { plan = try await runner.perform(plan.action).plan } catch TeardownRunError.planChanged(let fresh) { plan = fresh } catch {
                 return fail(error, plan: plan, performed: performed)
             }
+            if let pass = await runner.lastEvidencePass { evidenceFigures.set(pass, keys: pass.evidence.count) }
         }
         // A dry run takes the acknowledgements given on the command line into account (in memory only), so it
         // shows, and exits with, what the same command without --dry-run would do next.
@@ -154,12 +168,25 @@ public struct TeardownScript: Sendable {
                     }
                     say("Blocked: \(reason)")
                 }
-                if case .acknowledge = plan.action {
-                    say("Acknowledge with --acknowledge KEY_ID (repeatable) or --acknowledge-flagged, then run again.")
+                if case .acknowledge(let flags) = plan.action {
+                    let reasons = Set(flags.map(\.reason.name)).sorted().map(\.rawValue).joined(separator: ",")
+                    if flags.contains(where: { $0.reason.name == .observed }) {
+                        say("Calls were refused while the keys were disabled: something still uses them. Re-enable the keys "
+                            + "the teardown disabled and stop with --abort, or go on with --acknowledge-reason observed "
+                            + "(or --acknowledge KEY_ID), then run again.")
+                    } else {
+                        say("Acknowledge with --acknowledge KEY_ID (every reason shown for that key), --acknowledge-reason "
+                            + "\(reasons) (a key only when all its reasons are named), or --acknowledge-flagged "
+                            + "(used, unknown, cancelled only), then run again.")
+                    }
                 }
                 return finish(plan, now: now, performed: performed, exit: .blocked)
 
             case .waiting:
+                if case .waitForObservation = plan.action, !options.wait {
+                    say("\(TeardownPlanText.action(plan.action, now: now)). Run this command again later, or with --wait, to continue.")
+                    return finish(plan, now: now, performed: performed, exit: .waiting)
+                }
                 if case .waitForDeletion = plan.action, !options.wait {
                     say("\(TeardownPlanText.action(plan.action, now: now)). Run this command again later, or with --wait, to continue.")
                     return finish(plan, now: now, performed: performed, exit: .waiting)
@@ -170,7 +197,12 @@ public struct TeardownScript: Sendable {
                 }
                 let line = TeardownPlanText.action(plan.action)
                 if line != lastWaitLine { say("\(line) ..."); lastWaitLine = line }
-                let seconds: TimeInterval = { if case .waitForDeletion = plan.action { return options.pollInterval }; return 1 }()
+                let seconds: TimeInterval = {
+                    switch plan.action {
+                    case .waitForDeletion, .waitForObservation: return options.pollInterval
+                    default: return 1
+                    }
+                }()
                 do { try await sleep(.milliseconds(Int(max(0.01, seconds) * 1000))) } catch {
                     return finish(plan, now: now, performed: performed, exit: .waiting)
                 }
@@ -234,11 +266,17 @@ public struct TeardownScript: Sendable {
         }
     }
 
-    /// Acknowledgements the flags give for what the plan is blocked on, if any.
+    /// Acknowledgements the flags give for what the plan is blocked on, if any. `--acknowledge KEY_ID` covers every
+    /// reason shown for that key; `--acknowledge-reason` and `--acknowledge-flagged` name reasons, and a key is
+    /// acknowledged only when every one of its reasons in this decision is named (never a blanket yes).
     private func acknowledgementsFromOptions(_ plan: TeardownPlan) -> [TeardownAcknowledgement]? {
         guard case .acknowledge(let flags) = plan.action else { return nil }
         let keys = Set(options.acknowledgeKeys)
-        return flags.filter { options.acknowledgeFlagged || keys.contains($0.keyId) }.map(\.acknowledgement)
+        let named = options.acknowledgeReasons.union(options.acknowledgeFlagged ? EvidenceReason.flaggedBeforeEvidence : [])
+        let byKey = Dictionary(grouping: flags, by: \.keyId)
+        return flags.filter { flag in
+            keys.contains(flag.keyId) || (byKey[flag.keyId] ?? []).allSatisfy { named.contains($0.reason.name) }
+        }.map(\.acknowledgement)
     }
 
     private func askAcknowledgement(_ flags: [FlaggedKey], now: Date) -> Bool {
@@ -298,9 +336,11 @@ public struct TeardownScript: Sendable {
                         showNotDeleted: Bool = false) -> Int32 {
         if let problem = journal.problem { warn(problem) }
         if json {
-            terminal.out(TeardownReport(plan: plan, now: now, performed: performed, dryRun: options.dryRun,
+            var report = TeardownReport(plan: plan, now: now, performed: performed, dryRun: options.dryRun,
                                         exitStatus: exit.rawValue, journal: journal.url?.path,
-                                        journalProblem: journal.problem).json())
+                                        journalProblem: journal.problem)
+            report.evidencePass = evidenceFigures.get()
+            terminal.out(report.json())
         } else if plan.status == .done && showNotDeleted {
             say("Not deleted:")
             plan.notDeleted.forEach { say("  - \($0)") }
@@ -311,6 +351,15 @@ public struct TeardownScript: Sendable {
     static func quoted(_ s: String) -> String {
         (try? String(decoding: JSONEncoder().encode(s), as: UTF8.self)) ?? "\"\""
     }
+}
+
+/// The figures of the last evidence pass, kept across the script's steps.
+final class EvidenceFigures: Sendable {
+    private let value = Mutex<TeardownReport.EvidencePassFigures?>(nil)
+    func set(_ pass: EvidencePass, keys: Int) {
+        value.withLock { $0 = .init(lookupEventsRequests: pass.lookupRequests, eventsRead: pass.eventsRead, keys: keys) }
+    }
+    func get() -> TeardownReport.EvidencePassFigures? { value.withLock { $0 } }
 }
 
 extension TeardownScript {
@@ -332,9 +381,15 @@ extension TeardownScript {
         if let embedded = connection.embeddedIdentity {
             service = KMSClientTeardownService(client: connection.client, account: embedded.account,
                                                principal: embedded.principal,
-                                               endpointIdentity: TeardownJournal.endpointIdentity(embeddedDataDirectory: embedded.dataDirectory))
+                                               endpointIdentity: TeardownJournal.endpointIdentity(embeddedDataDirectory: embedded.dataDirectory),
+                                               lookupRequestsPerSecond: options.lookupEventsRate)
         } else {
-            service = KMSClientTeardownService(client: connection.client)
+            // CloudTrail's own endpoint when one is configured apart from KMS's (AWS_ENDPOINT_URL_CLOUDTRAIL, ...).
+            let trail = try? ClientConfigurationResolver(environment: environment).resolve(flags, service: "cloudtrail")
+            var trailEndpoint: URL?
+            if case .remote(let url)? = trail?.endpoint, url != connection.client.endpoint { trailEndpoint = url }
+            service = KMSClientTeardownService(client: connection.client, cloudTrailEndpoint: trailEndpoint,
+                                               lookupRequestsPerSecond: options.lookupEventsRate)
         }
         let journal = TeardownJournal(url: TeardownJournal.defaultURL(environment: environment))
         var script = TeardownScript(store: store, options: options, service: service, journal: journal, terminal: terminal)

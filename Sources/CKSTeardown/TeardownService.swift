@@ -57,6 +57,9 @@ public struct TeardownCallResult: Sendable, Hashable {
 public protocol TeardownService: Sendable {
     /// The endpoint calls go to, as the journal records it.
     var endpoint: String { get }
+    /// The context (`:ctx`) and region the calls are made in, as the journal records them (nil: not known).
+    var context: String? { get }
+    var region: String? { get }
     /// The account and principal the calls are made as, when known (for the journal).
     func caller() async -> (account: String?, principal: String?)
     /// The service's notion of now: the core's simulated clock when it has one, else the local clock.
@@ -82,6 +85,58 @@ public protocol TeardownService: Sendable {
     /// Every custom key store of the account and every key pending deletion in it, wherever it is: what moving the
     /// core's clock would delete (the demo's fast-forward asks before it does).
     func pendingDeletions() async throws(TeardownCallError) -> (stores: [TeardownObservation.Store], keys: [FastForwardPreview.PendingKey])
+    /// Who can and did use each key: grants, key policy, tags per key, and one pass over CloudTrail's KMS events for the
+    /// look-back window, filtered locally. CloudTrail unreachable or denied gives `.unknown` use, never "unused".
+    func evidence(of keys: [TeardownObservation.Key], lookbackDays: Int, now: Date,
+                  progress: @escaping @Sendable (Int) -> Void) async -> EvidencePass
+    /// Calls refused on these keys since `since` (one pass over CloudTrail), newest first.
+    func refusedCalls(on keyIds: Set<String>, since: Date, now: Date) async throws(TeardownCallError) -> [RefusedAttempt]
+    /// Disable-and-observe: marks each key (TagResource: the window, and this teardown's id on the keys it disables),
+    /// then DisableKey on those of `disable`. One result per key.
+    func observe(_ keyIds: [String], disable: Set<String>, mark: ObservationMark, teardownId: String,
+                 progress: @escaping @Sendable (TeardownCallResult) -> Void) async -> [TeardownCallResult]
+    /// Ends an observation: EnableKey on `enable` (exactly the keys the teardown disabled), then removes the marks of `unmark`.
+    func endObservation(enable: [String], unmark: [String],
+                        progress: @escaping @Sendable (TeardownCallResult) -> Void) async -> [TeardownCallResult]
+}
+
+/// What one evidence pass found, and what it cost in LookupEvents requests.
+public struct EvidencePass: Sendable, Hashable {
+    /// Per key; a key without an entry has no evidence beyond GetKeyLastUsage.
+    public var evidence: [String: KeyEvidence]
+    /// LookupEvents requests made for the whole pass (one pass over the account's KMS events, never one per key).
+    public var lookupRequests: Int
+    /// CloudTrail events read in the window (every key's, before local filtering).
+    public var eventsRead: Int
+
+    public init(evidence: [String: KeyEvidence] = [:], lookupRequests: Int = 0, eventsRead: Int = 0) {
+        self.evidence = evidence
+        self.lookupRequests = lookupRequests
+        self.eventsRead = eventsRead
+    }
+}
+
+/// The evidence and observation calls, with defaults for a service that has none (no evidence, no observation).
+extension TeardownService {
+    public func evidence(of keys: [TeardownObservation.Key], lookbackDays: Int, now: Date,
+                         progress: @escaping @Sendable (Int) -> Void) async -> EvidencePass { EvidencePass() }
+
+    public func refusedCalls(on keyIds: Set<String>, since: Date, now: Date) async throws(TeardownCallError) -> [RefusedAttempt] {
+        throw TeardownCallError(typeName: "UnsupportedOperation", message: "this endpoint gives no record of refused calls")
+    }
+
+    public func observe(_ keyIds: [String], disable: Set<String>, mark: ObservationMark, teardownId: String,
+                        progress: @escaping @Sendable (TeardownCallResult) -> Void) async -> [TeardownCallResult] {
+        keyIds.map { TeardownCallResult(target: $0, error: TeardownCallError(typeName: "UnsupportedOperation",
+                                                                            message: "this endpoint cannot disable and mark keys")) }
+    }
+
+    public func endObservation(enable: [String], unmark: [String],
+                               progress: @escaping @Sendable (TeardownCallResult) -> Void) async -> [TeardownCallResult] {
+        (enable + unmark.filter { !enable.contains($0) }).map {
+            TeardownCallResult(target: $0, error: TeardownCallError(typeName: "UnsupportedOperation", message: "this endpoint cannot end an observation"))
+        }
+    }
 }
 
 extension KeyLastUse {
@@ -95,4 +150,9 @@ extension KeyLastUse {
         if created >= tracking { return .neverUsed }
         return .unknown(reason: "created before usage tracking started (\(TeardownText.date(tracking)))")
     }
+}
+
+extension TeardownService {
+    public var context: String? { nil }
+    public var region: String? { nil }
 }

@@ -9,7 +9,8 @@ struct BenchConfig {
     var coreSizes = [1_000, 10_000]
     var scaleSizes = [1_000, 10_000, 100_000]
     var teardownKeys = 10_000
-    var sections: Set<String> = ["ceiling", "core", "scale", "console", "teardown", "xks", "evidence"]
+    var sections: Set<String> = ["ceiling", "core", "scale", "console", "teardown", "xks", "evidence", "contexts",
+                                 "evidencepass"]
     var withMoto = true
     /// Write docs/bench/latest.{md,json}: after every section (marked partial), and in full at the end.
     var publish = false
@@ -25,7 +26,8 @@ struct BenchConfig {
     var nginxExecutable: String
     var command: String
 
-    static let allSections = ["ceiling", "core", "scale", "console", "teardown", "xks", "evidence", "lookup", "recording"]
+    static let allSections = ["ceiling", "core", "scale", "console", "teardown", "xks", "evidence", "lookup", "recording",
+                              "contexts", "evidencepass"]
 
     mutating func applyQuick() {
         quick = true

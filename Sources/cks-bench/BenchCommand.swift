@@ -88,8 +88,10 @@ struct CKSBench: AsyncParsableCommand {
                 if config.sections.contains("recording") { try bench.recordingCost(); try bench.checkpoint(wallStart) }
                 if config.sections.contains("lookup") { try bench.lookupOverALargeRecord(); try bench.checkpoint(wallStart) }
             }
+            if config.sections.contains("evidencepass") { try await bench.evidencePass(); try bench.checkpoint(wallStart) }
             // Last: the in-process console driver runs the console's own code, which may trap.
             if config.sections.contains("console"), let big { try await bench.console(estate: big) }
+            if config.sections.contains("contexts") { try await bench.allStoresFirstFrame(); try bench.checkpoint(wallStart) }
         } catch {
             Host.log("FAILED: \(error)")
             bench.results.notes.append("The run stopped early: \(error)")

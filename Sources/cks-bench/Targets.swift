@@ -95,6 +95,7 @@ enum Targets {
         limit("console first frame ≤ 300 ms against a running core", "console first frame, running core", 300, unit: "ms")
         limit("console first frame ≤ 600 ms with the embedded core", "console first frame, embedded core", 600, unit: "ms")
         limit("console RSS ≤ 80 MB with a 100,000-key store open", "console RSS", 80, unit: "MiB")
+        limit("all-stores view (4 contexts × 2 regions) first complete frame ≤ 1 s", "all-stores view first complete frame", 1000, unit: "ms")
         limit("keystroke → redrawn frame ≤ 16 ms", "console keystroke", 16, unit: "ms")
         // The scheduling itself (the bulk call, client → HTTP → engine → SQLite) with the client's default transport;
         // finding the keys the AWS way (ListKeys + DescribeKey each) is reported beside it.

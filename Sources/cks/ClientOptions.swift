@@ -15,7 +15,10 @@ struct ClientOptions: ParsableArguments {
     @Option(help: "AWS region (else AWS_REGION, AWS_DEFAULT_REGION, the profile's region, else us-east-1).")
     var region: String?
 
-    var flags: ClientFlags { ClientFlags(endpoint: endpoint, profile: profile, region: region) }
+    @Option(help: "Context: a profile's name, embedded, or endpoint (--endpoint); else CKS_CONTEXT. `:ctx` in the console lists them.")
+    var context: String?
+
+    var flags: ClientFlags { ClientFlags(endpoint: endpoint, profile: profile, region: region, context: context) }
 
     /// The scripted verbs' connection: resolved the AWS way, the embedded core when nothing names an endpoint.
     static let connect: ScriptedVerbs.Connect = { flags in try await ClientConnection.open(flags) }

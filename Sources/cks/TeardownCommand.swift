@@ -11,8 +11,14 @@ struct TeardownCommand: AsyncParsableCommand {
         discussion: """
         Prints the plan computed from what the endpoint shows now, then performs each step that is ready, after \
         confirmation (type the store's name on a terminal; --yes otherwise), until it has to wait, is blocked, or \
-        the store is deleted. Run it again at any point: it continues where things stand. Keys used in the last \
-        30 days, or whose use is unknown, must be acknowledged (--acknowledge KEY_ID or --acknowledge-flagged). \
+        the store is deleted. Run it again at any point: it continues where things stand. Each key's evidence is \
+        gathered first (GetKeyLastUsage; grants, key policy and tags per key; one CloudTrail LookupEvents pass over \
+        --lookback-days, 90 by default), and a key is flagged per reason: used, refused, grants, policy, unknown \
+        (CloudTrail unreachable or denied), cancelled. Each reason must be acknowledged (--acknowledge KEY_ID for all \
+        of a key's reasons, --acknowledge-reason REASON[,…], or --acknowledge-flagged for used, unknown and cancelled \
+        only). --observe-days N first disables the keys (tagged cks:teardown=<id> and cks:observe on the endpoint) and \
+        watches them N days: a refused call blocks (exit 11, reason observed) with the caller named; --abort then \
+        re-enables exactly the keys it disabled. \
         Actions are journalled in $XDG_STATE_HOME/cks/teardowns.jsonl (else ~/.local/state/cks); a run obeys no \
         decision from it (its window is --window-days or 30, its acknowledgements are its own), and a refused or dry \
         run writes nothing. --abort cancels the deletion of every key the teardown scheduled (they come back \
@@ -44,6 +50,18 @@ struct TeardownCommand: AsyncParsableCommand {
     @Flag(name: .customLong("acknowledge-flagged"), help: "Acknowledge every key flagged by the use check (they are listed in the output).")
     var acknowledgeFlagged = false
 
+    @Option(name: .customLong("acknowledge-reason"), help: ArgumentHelp("Acknowledge flagged keys for these reasons (used, refused, grants, policy, unknown, cancelled, observed); repeatable. A key is acknowledged only when every one of its reasons is named.", valueName: "REASON[,REASON…]"))
+    var acknowledgeReason: [String] = []
+
+    @Option(name: .customLong("lookback-days"), help: "Days of CloudTrail events the evidence looks at (default 90, 1 to 90).")
+    var lookbackDays: Int?
+
+    @Option(name: .customLong("observe-days"), help: "Before scheduling, disable the keys (tagged cks:teardown=<id>) and watch this many days for refused calls (1 to 30; off by default).")
+    var observeDays: Int?
+
+    @Option(name: .customLong("lookup-events-rate"), help: "LookupEvents requests per second (default CloudTrail's quota, 2; unpaced against a cks core).")
+    var lookupEventsRate: Double?
+
     @Flag(name: .customLong("accept-orphaned-key-material"), help: "Let the wait run while a CloudHSM store is not connected instead of reconnecting it (orphans key material).")
     var acceptOrphanedKeyMaterial = false
 
@@ -64,10 +82,17 @@ struct TeardownCommand: AsyncParsableCommand {
             throw ValidationError("--window-days must be between 7 and 30 (got \(days))")
         }
         if !(pollSeconds > 0) { throw ValidationError("--poll-seconds must be positive") }
+        if let days = lookbackDays, !(1...90).contains(days) { throw ValidationError("--lookback-days must be between 1 and 90 (CloudTrail keeps 90 days of events; got \(days))") }
+        if let days = observeDays, !(1...30).contains(days) { throw ValidationError("--observe-days must be between 1 and 30 (got \(days))") }
+        if let rate = lookupEventsRate, !(rate > 0) { throw ValidationError("--lookup-events-rate must be positive") }
+        for list in acknowledgeReason {
+            if case .failure(let bad) = EvidenceReason.parseList(list) { throw ValidationError("--acknowledge-reason: \(bad)") }
+        }
         if enableAgain && !abort { throw ValidationError("--enable-again goes with --abort") }
         if abort {
             let others = [("--window-days", windowDays != nil), ("--wait", wait), ("--acknowledge", !acknowledge.isEmpty),
-                          ("--acknowledge-flagged", acknowledgeFlagged), ("--accept-orphaned-key-material", acceptOrphanedKeyMaterial)]
+                          ("--acknowledge-flagged", acknowledgeFlagged), ("--acknowledge-reason", !acknowledgeReason.isEmpty),
+                          ("--observe-days", observeDays != nil), ("--accept-orphaned-key-material", acceptOrphanedKeyMaterial)]
             if let clash = others.first(where: { $0.1 }) { throw ValidationError("\(clash.0) does not go with --abort") }
         }
     }
@@ -81,6 +106,10 @@ struct TeardownCommand: AsyncParsableCommand {
         options.json = output.map { $0 == .json }
         options.acknowledgeKeys = acknowledge
         options.acknowledgeFlagged = acknowledgeFlagged
+        options.acknowledgeReasons = Set(acknowledgeReason.flatMap { (try? EvidenceReason.parseList($0).get()) ?? [] })
+        options.lookbackDays = lookbackDays
+        options.observeDays = observeDays
+        options.lookupEventsRate = lookupEventsRate
         options.acceptOrphanedKeyMaterial = acceptOrphanedKeyMaterial
         options.pollInterval = pollSeconds
         options.abort = abort

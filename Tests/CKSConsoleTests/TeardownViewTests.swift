@@ -32,7 +32,7 @@ struct TeardownViewTests {
             #expect(h.screen.contains("2. Check use"))
             #expect(h.screen.contains("7. Delete store"))
             #expect(h.screen.contains("Blocked:"))
-            #expect(h.screen.contains("Flagged keys"))
+            #expect(h.screen.contains("Evidence: ") && h.screen.contains("flags"))
             #expect(t.plan?.currentStep == .checkUse)
             #expect(!(t.plan?.flaggedKeys.isEmpty ?? true), "the demo estate used keys in the last 30 days (Encrypt)")
             #expect(h.screen.contains("y ack"))

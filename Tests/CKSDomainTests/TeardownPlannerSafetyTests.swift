@@ -22,7 +22,7 @@ import Testing
         #expect(reason == "2 keys to acknowledge before scheduling deletion: 1 used within the last 30 days, 1 with unknown use")
         #expect(plan.step(.checkUse).status == .blocked(reason: reason))
         guard case .acknowledge(let flags) = plan.action else { Issue.record("\(plan.action)"); return }
-        #expect(flags.map(\.acknowledgement) == [.init(.keyInUse, "k1"), .init(.keyInUse, "k2")])
+        #expect(flags.map(\.acknowledgement) == [.init(.keyInUse, "k1"), .init(.keyUseUnknown, "k2")])
         #expect(!plan.action.changesState)
     }
 
@@ -34,16 +34,23 @@ import Testing
     }
 
     @Test func acknowledgingTheMarkedSetUnblocks() {
-        let acks: Set<TeardownAcknowledgement> = [.init(.keyInUse, "k1"), .init(.keyInUse, "k2")]
+        let acks: Set<TeardownAcknowledgement> = [.init(.keyInUse, "k1"), .init(.keyUseUnknown, "k2")]
         let plan = TF.plan(TF.observe(TF.store(), keys, lastUse: uses, acks: acks))
         #expect(plan.currentStep == .scheduleDeletion)
         #expect(plan.status == .ready)
         #expect(plan.step(.checkUse).summary == "4 keys checked, 2 flagged and acknowledged, 1 never used, 1 not used in the last 30 days")
     }
 
+    @Test func anAcknowledgementForAnotherReasonDoesNotCount() {
+        // "used" does not cover "unknown": each reason has its own acknowledgement.
+        let plan = TF.plan(TF.observe(TF.store(), keys, lastUse: uses, acks: [.init(.keyInUse, "k1"), .init(.keyInUse, "k2")]))
+        guard case .acknowledge(let flags) = plan.action else { Issue.record("\(plan.action)"); return }
+        #expect(flags.map(\.acknowledgement) == [.init(.keyUseUnknown, "k2")])
+    }
+
     @Test func anAcknowledgementForAnotherKeyOrKindDoesNotCount() {
         let acks: Set<TeardownAcknowledgement> = [.init(.keyInUse, "k9"), .init(.rescheduleCancelledKey, "k1"),
-                                                  .init(.keyInUse, "k2")]
+                                                  .init(.keyUseUnknown, "k2")]
         let plan = TF.plan(TF.observe(TF.store(), keys, lastUse: uses, acks: acks))
         guard case .acknowledge(let flags) = plan.action else { Issue.record("\(plan.action)"); return }
         #expect(flags.map(\.keyId) == ["k1"])

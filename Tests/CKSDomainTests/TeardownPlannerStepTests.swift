@@ -57,7 +57,8 @@ import Testing
         #expect(plan.status == .waiting)
         #expect(plan.action == .waitForDeletion(keysLeft: 2, lastDeletionDate: TF.now + 10 * TF.day))
         #expect(plan.waitProgress == WaitProgress(keysLeft: 2, lastDeletionDate: TF.now + 10 * TF.day,
-                                                  remaining: 10 * TF.day, overdueKeys: 0))
+                                                  remaining: 10 * TF.day, overdueKeys: 0,
+                                                  deletionDates: [TF.now + 3 * TF.day, TF.now + 10 * TF.day]))
         #expect(plan.step(.waitForDeletion).summary == "2 keys left, last after 2027-01-25 08:00 UTC (in 10d 0h)")
         #expect(TF.statuses(plan) == ["done", "done", "done", "waiting", "upcoming", "upcoming", "upcoming"])
         #expect(plan.abortableKeyIds == ["k1", "k2"])

@@ -60,6 +60,7 @@ import Testing
             case .reconnect: w.store.connectionState = .connected
             case .waitForDeletion(_, let last): w.advance(to: (last ?? w.now) + 1)
             case .waitForConnectionState, .waitForDisconnected: w.advance(to: w.now + 120)
+            case .observe, .waitForObservation: Issue.record("no observation was asked for: \(plan.action)")
             case .disconnect:
                 w.store.connectionState = .disconnecting
                 w.disconnectingUntil = w.now + 60

@@ -6,11 +6,19 @@ public struct ClientFlags: Sendable, Hashable {
     public var endpoint: String?
     public var profile: String?
     public var region: String?
+    /// The context to use (`--context`, else `CKS_CONTEXT`): a profile's name, `embedded` or `endpoint`
+    /// (see `ClientContextCatalog`). Resolved into `profile`/`embedded` by the catalog before `resolve`.
+    public var context: String?
+    /// Ignore every configured endpoint and use the embedded core (the `embedded` context).
+    public var embedded: Bool
 
-    public init(endpoint: String? = nil, profile: String? = nil, region: String? = nil) {
+    public init(endpoint: String? = nil, profile: String? = nil, region: String? = nil, context: String? = nil,
+                embedded: Bool = false) {
         self.endpoint = endpoint
         self.profile = profile
         self.region = region
+        self.context = context
+        self.embedded = embedded
     }
 }
 
@@ -33,14 +41,21 @@ public struct ClientConfiguration: Sendable, Hashable {
     /// Where each value came from (`endpoint`, `region`, `credentials`), e.g. "--endpoint", "AWS_REGION",
     /// "~/.aws/credentials [dev]", "default". For `cks` diagnostics and tests.
     public var sources: [String: String]
+    /// Why the profile's credentials could not be resolved (an SSO session, a role to assume through STS, a
+    /// failing credential_process), in words that say what to do; nil when nothing was left unresolved.
+    public var credentialsProblem: String?
+    /// The account the profile names (`aws_account_id`, `sso_account_id`), when it names one.
+    public var account: String?
 
     public init(endpoint: Endpoint, region: String, profile: String = "default", credentials: AWSCredentials?,
-                sources: [String: String] = [:]) {
+                sources: [String: String] = [:], credentialsProblem: String? = nil, account: String? = nil) {
         self.endpoint = endpoint
         self.region = region
         self.profile = profile
         self.credentials = credentials
         self.sources = sources
+        self.credentialsProblem = credentialsProblem
+        self.account = account
     }
 }
 
@@ -119,7 +134,10 @@ public struct ClientConfigurationResolver: Sendable {
                 (configProfile?["endpoint_url"], configName),
             ]
         }
-        if let (value, source) = endpointCandidates.first(where: { nonEmpty($0.0) != nil }), let text = value {
+        if flags.embedded {
+            endpoint = .embedded
+            sources["endpoint"] = "embedded"
+        } else if let (value, source) = endpointCandidates.first(where: { nonEmpty($0.0) != nil }), let text = value {
             endpoint = .remote(try Self.parseEndpoint(text, source: source))
             sources["endpoint"] = source
         } else {
@@ -147,8 +165,24 @@ public struct ClientConfigurationResolver: Sendable {
             credentials = c
             sources["credentials"] = configName
         }
+        var problem: String?
+        if credentials == nil, let configProfile {
+            switch ProfileCredentials.resolve(profile: profile, section: configProfile, endpoint: endpoint,
+                                              config: config, credentialsFile: credentialsFile,
+                                              configName: { self.configSectionName($0) }) {
+            case .resolved(let c, let source): credentials = c; sources["credentials"] = source
+            case .unsupported(let why): problem = why
+            case .none: break
+            }
+        }
+        let account = nonEmpty(configProfile?["aws_account_id"]) ?? nonEmpty(configProfile?["sso_account_id"])
         return ClientConfiguration(endpoint: endpoint, region: region, profile: profile, credentials: credentials,
-                                   sources: sources)
+                                   sources: sources, credentialsProblem: problem, account: account)
+    }
+
+    /// `~/.aws/config [profile NAME]` (or `[default]`), as messages name a profile's section.
+    func configSectionName(_ profile: String) -> String {
+        "\(display(configFileURL)) [\(profile == "default" ? "default" : "profile \(profile)")]"
     }
 
     /// `http://host:port` or `https://…`; a bare `host:port` is taken as `http://host:port`, since the core
@@ -163,7 +197,7 @@ public struct ClientConfigurationResolver: Sendable {
         return url
     }
 
-    private static func credentials(in section: SharedConfigFile.Section?) -> AWSCredentials? {
+    static func credentials(in section: SharedConfigFile.Section?) -> AWSCredentials? {
         guard let section, let id = section["aws_access_key_id"], !id.isEmpty,
               let secret = section["aws_secret_access_key"], !secret.isEmpty else { return nil }
         let token = section["aws_session_token"].flatMap { $0.isEmpty ? nil : $0 }

@@ -11,21 +11,26 @@ extension ConsoleApp {
         guard !storesInFlight else { return }
         storesInFlight = true
         storesPoll.started(at: wallClock())
+        let generation = backendGeneration
         launch(label) { app in
             do {
                 let list = try await app.backend.listStores()
                 let core = try? await app.backend.coreTime()
+                // Another context was opened meanwhile: what this one answered is not shown.
+                guard generation == app.backendGeneration else { return }
                 app.storesInFlight = false
                 let now = app.wallClock()
                 if let core { app.clock.sample(wall: now, core: core) }
                 app.storesPoll.succeeded(at: now)
                 app.applyStores(list)
+                app.openPendingStore()
                 if app.banner != nil {
                     app.banner = nil
                     app.say("The endpoint answers again.", .ok)
                 }
                 await app.lookForNewKeys()
             } catch {
+                guard generation == app.backendGeneration else { return }
                 app.storesInFlight = false
                 app.storesPoll.failed()
                 app.noteFailure(error, during: "listing the stores")
@@ -46,7 +51,7 @@ extension ConsoleApp {
         if let missing = stack.compactMap({ s -> String? in
             switch s {
             case .keys(let id), .keyDetail(let id, _): return ids.contains(id) ? nil : id
-            case .stores: return nil
+            case .stores, .contexts, .regions, .allStores: return nil
             }
         }).first {
             stack = [.stores]
@@ -76,11 +81,13 @@ extension ConsoleApp {
         scan = KeyScan()
         keysPoll.started(at: wallClock())
         for view in keysViews.values { view.loading = true; view.received = 0; view.scanned = 0; view.error = nil }
+        let generation = backendGeneration
         launch(label) { app in
             let clock = ContinuousClock()
             var lastFlush = clock.now
             do {
                 for try await batch in app.backend.storeKeys() {
+                    guard generation == app.backendGeneration else { return }
                     for record in batch {
                         guard let storeId = record.customKeyStoreId else { continue }
                         app.scan?.rows[storeId, default: []].append(KeyRow(record: record))
@@ -93,8 +100,10 @@ extension ConsoleApp {
                         app.changed()
                     }
                 }
+                guard generation == app.backendGeneration else { return }
                 app.finishScan()
             } catch {
+                guard generation == app.backendGeneration else { return }
                 app.flushScan(final: true)
                 app.scan = nil
                 app.keysPoll.failed()

@@ -53,7 +53,9 @@ extension ConsoleApp {
             run(line.text)
             return
         case .tab:
-            line.complete(stores: stores.map(\.name) + stores.map(\.id), themes: ThemeCatalog.shippedNames)
+            line.complete(stores: stores.map(\.name) + stores.map(\.id), themes: ThemeCatalog.shippedNames,
+                          contexts: contexts?.catalog.contexts.map(\.name) ?? [],
+                          regions: regionChoices().map(\.region))
         case .backspace:
             if line.text.isEmpty { commandLine = nil; return }
             line.backspace()
@@ -72,6 +74,23 @@ extension ConsoleApp {
             switch cmd {
             case .quit: running = false
             case .stores: stack = [.stores]; showHelp = false; teardown = nil
+            case .allStores: showHelp = false; teardown = nil; openAllStores()
+            case .context(nil): openContextList()
+            case .context(let name?):
+                guard let switching = contexts else { say("Only one context is known here.", .warning); return }
+                guard let context = switching.catalog.context(named: name) else {
+                    say("No context named \(name); :ctx lists them.", .warning)
+                    return
+                }
+                switchContext(context, region: context.region)
+            case .region(nil): openRegionPicker()
+            case .region(let name?):
+                guard Self.isRegionName(name) else {
+                    say("\(name) is not a region name (such as us-east-1 or eu-west-1).", .warning)
+                    return
+                }
+                switchRegion(name)
+            case .export(let format, let path): export(format: format, path: path)
             case .help: showHelp = true
             case .activity:
                 showActivity.toggle()
@@ -171,13 +190,17 @@ extension ConsoleApp {
         case .sortNext: activeTable?.sortNext(width: lastWidth)
         case .sortReverse: activeTable?.reverseSort()
         case .teardown:
+            if screen == .allStores { openFromAllStores(teardown: true); return }
             if let reason = availability(.teardown) { say(reason, .warning); return }
             if let s = storesTable.current?.record { teardownHandler?(self, s) }
         case .connect, .disconnect, .scheduleDeletion, .cancelDeletion, .enableKey, .disableKey:
             if let reason = availability(action) { say(reason, .warning); return }
             openDialog(for: action)
-        case .teardownStep, .teardownMark, .acknowledge, .acknowledgeAll, .abortTeardown, .disconnectOnly, .acceptOrphaning, .fastForward:
+        case .teardownStep, .teardownMark, .acknowledge, .acknowledgeAll, .abortTeardown, .disconnectOnly, .acceptOrphaning, .fastForward,
+             .observe:
             teardown?.perform(action)
+        case .yank: yank()
+        case .regionPicker: openRegionPicker()
         }
     }
 
@@ -210,6 +233,13 @@ extension ConsoleApp {
     func refreshNow() {
         refreshStores(label: "refresh")
         screen.handler.refresh(self)
+    }
+
+    /// `us-east-1`, `eu-central-2`, `us-gov-west-1`: letters and digits in dash-separated words ending in a number.
+    static func isRegionName(_ name: String) -> Bool {
+        let parts = name.split(separator: "-", omittingEmptySubsequences: false)
+        return parts.count >= 3 && parts.allSatisfy { !$0.isEmpty && $0.allSatisfy { $0.isASCII && ($0.isLowercase || $0.isNumber) } }
+            && parts.last!.allSatisfy(\.isNumber) && name.count <= 30
     }
 
     func teardownUnavailableReason() -> String? {

@@ -130,6 +130,8 @@ extension ConsoleApp {
             put(" \(e.mode.rawValue) ", .badgeMode)
             put(" ", .header)
             if options.readOnly { put(" READ-ONLY ", .badgeReadOnly); put(" ", .header) }
+            // The context always shows (before the endpoint, which gives way first).
+            if let name = e.contextName { put("ctx ", .header); put(name, .headerAccent); put("  ", .header) }
             let endpointText = e.endpoint.replacingOccurrences(of: "http://", with: "").replacingOccurrences(of: "https://", with: "")
             let clock = e.note.map { _ in coreNow }
             let longNote = e.note.map { note in "\(note), clock \(formatting.dateTime(clock ?? coreNow))" }
@@ -250,7 +252,17 @@ extension ConsoleApp {
         } else if case .known(let u, _)? = usage[keyId], let t = u.trackingStartDate {
             usageLine = "never since tracking began \(formatting.date(t))"
         }
-        let fields = KeyDetailScreen.fields(k, store: store(storeId), usage: usageLine, formatting: formatting, now: coreNow)
+        var fields = KeyDetailScreen.fields(k, store: store(storeId), usage: usageLine, formatting: formatting, now: coreNow)
+        if let shown = detailEvidence, shown.keyId == keyId {
+            if let evidence = shown.evidence {
+                fields += KeyEvidenceView.fields(evidence, aliases: k.aliases, width: rect.width - 36, ascii: symbols.isASCII,
+                                                 formatting: formatting, now: coreNow)
+            } else {
+                fields.append(("Evidence of use", "this endpoint cannot tell (no grants, policy or CloudTrail)", Style(.muted)))
+            }
+        } else {
+            fields.append(("Evidence of use", "gathering grants, policy, tags and CloudTrail\(symbols.ellipsis)", Style(.muted)))
+        }
         let labelWidth = min(30, (fields.map { TextWidth.of($0.0) }.max() ?? 10) + 1)
         // Long values continue on the next lines rather than being cut.
         let valueWidth = max(10, rect.width - labelWidth - 4)

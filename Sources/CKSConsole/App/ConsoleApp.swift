@@ -22,6 +22,12 @@ public final class ConsoleApp {
         case stores
         case keys(storeId: String)
         case keyDetail(storeId: String, keyId: String)
+        /// `:ctx`: every context, Enter opens one.
+        case contexts
+        /// `R`: the regions of the current context, Enter opens one.
+        case regions
+        /// `:stores all`: every context's stores in every region.
+        case allStores
 
         @MainActor var kind: ScreenKind { handler.kind }
     }
@@ -60,7 +66,24 @@ public final class ConsoleApp {
     }
 
     // Configuration.
-    let backend: any ConsoleBackend
+    /// The backend of the context on screen; replaced by a context or region switch (`ConsoleApp+Contexts.swift`).
+    public internal(set) var backend: any ConsoleBackend
+    /// Bumped when the backend is replaced: answers of the previous one are dropped.
+    var backendGeneration = 0
+    /// Moving between contexts and regions (`:ctx`, `:region`, `R`, `:stores all`); nil: one context only.
+    public var contexts: ContextSwitching?
+    /// Stops what the current backend started (an embedded core) when another replaces it.
+    public var stopBackend: (@Sendable () async -> Void)?
+    /// The all-stores view (`:stores all`): its table and whether a fetch is running.
+    var allStores: AllStoresView?
+    var contextsTable: Table<ContextRow>?
+    var regionsTable: Table<RegionRow>?
+    /// Regions opened in this session (the region picker and the all-stores view offer them).
+    var visitedRegions: Set<String> = []
+    /// The store to open once a context opened from the all-stores view lists its stores.
+    var pendingOpen: PendingOpen?
+    /// Copies text to the terminal's clipboard (OSC 52); set by the terminal runner. Returns whether it was sent.
+    public var clipboardHandler: ((String) -> Bool)?
     public let options: ConsoleOptions
     public internal(set) var keymap: Keymap
     public internal(set) var symbols: Symbols
@@ -128,6 +151,12 @@ public final class ConsoleApp {
     var detailRecord: KeyRecord?
     /// Why describing it failed (the screen says so instead of waiting).
     var detailFailure: String?
+    /// Who can and did use the key the Key detail screen shows (nil until gathered, or when the endpoint cannot tell).
+    var detailEvidence: (keyId: String, evidence: KeyEvidence?)?
+    /// The Keys list's evidence column, per key id, from one evidence pass per store.
+    var keyEvidence: [String: KeyEvidence] = [:]
+    /// Stores whose evidence pass has run (or is running).
+    var evidenceRequested: Set<String> = []
     var usage: [String: UsageInfo] = [:]
     var usageInFlight = 0
     var bulk: BulkProgress?
@@ -267,7 +296,8 @@ public final class ConsoleApp {
         if let v = keysViews[storeId] { return v }
         let v = KeysView(storeId: storeId, table: KeysScreen.makeTable(
             formatting: formatting, now: { [weak self] in self?.coreNow ?? Date() },
-            usage: { [weak self] id in self?.usageText(id) ?? "" }))
+            usage: { [weak self] id in self?.usageText(id) ?? "" },
+            evidence: { [weak self] id in self?.keyEvidence[id] }))
         // A pass running now fills it too.
         v.loading = scan != nil
         keysViews[storeId] = v

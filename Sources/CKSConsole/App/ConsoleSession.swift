@@ -1,4 +1,5 @@
 import CKSClient
+import CKSDomain
 import CKSEmbedded
 import CKSTeardown
 import CKSWire
@@ -39,6 +40,11 @@ public struct PreparedBackend: Sendable {
     public var core: EmbeddedCore?
     /// Stops the embedded core (and removes a demo's data). Idempotent.
     public var stop: @Sendable () async -> Void
+    /// The contexts the console can move between; nil: this one only.
+    public var contexts: ContextSwitching?
+    /// What to stop when the operator moves to another context (nil: nothing before the session ends; a demo's core
+    /// lives as long as the session).
+    public var stopOnSwitch: (@Sendable () async -> Void)?
     public init(backend: any ConsoleBackend, inbox: ActivityInbox, core: EmbeddedCore? = nil,
                 stop: @escaping @Sendable () async -> Void = {}) {
         self.backend = backend; self.inbox = inbox; self.core = core; self.stop = stop
@@ -94,6 +100,8 @@ public enum ConsoleSession {
         options.ascii = settings.ascii
         options.startupMessages = settings.problems
         let app = ConsoleApp(backend: prepared.backend, inbox: prepared.inbox, options: options, keymap: settings.keymap)
+        app.contexts = prepared.contexts
+        app.stopBackend = prepared.contexts == nil ? nil : prepared.stopOnSwitch
         // The guided teardown; a demo's journal lives in its throw-away data directory, removed with its core.
         let journal = flags.demo
             ? TeardownJournal(url: prepared.core?.dataDirectory.appendingPathComponent("teardowns.jsonl"))
@@ -107,6 +115,7 @@ public enum ConsoleSession {
         if let info, info.mode == .remote { shown.secrets.append(info.principal) }
         let status = await TerminalRunner.run(app: app, settings: settings, environment: environment, logFile: log,
                                               presentation: shown)
+        await app.stopBackend?()
         await prepared.stop()
         return status
     }
@@ -136,24 +145,70 @@ public enum ConsoleSession {
 public enum BackendFactory {
     public static func make(_ flags: ConsoleFlags, environment: [String: String],
                             progress: (@Sendable (DemoSeeder.Progress) -> Void)? = nil) async throws -> PreparedBackend {
-        if flags.demo { return try await demo(region: flags.client.region ?? "us-east-1", progress: progress ?? { _ in }) }
-        // The same resolution as the scripted verbs (flags, environment, ~/.aws files; else the embedded core),
-        // with every exchange reported to the Activity pane.
+        if flags.demo {
+            var prepared = try await demo(region: flags.client.region ?? "us-east-1", progress: progress ?? { _ in })
+            if let core = prepared.core {
+                prepared.contexts = DemoScopes.switching(core: core)
+                prepared.stopOnSwitch = nil
+            }
+            return prepared
+        }
+        // The context: --context / CKS_CONTEXT, else what --endpoint / --profile say, else the one used last
+        // (remembered in the state directory), else the AWS resolution (flags, environment, ~/.aws files; else the
+        // embedded core).
+        let resolver = ClientConfigurationResolver(environment: environment)
+        let memory = ContextMemory(paths: CKSPaths(environment: environment))
+        var clientFlags = flags.client
+        if clientFlags.context == nil, clientFlags.endpoint == nil, clientFlags.profile == nil,
+           (environment["CKS_CONTEXT"] ?? "").isEmpty, let last = memory.load() {
+            let catalog = ClientContextCatalog(resolver: resolver, commandLine: clientFlags)
+            if let context = catalog.context(named: last.context), context.problem == nil {
+                clientFlags = context.flags(region: clientFlags.region ?? last.region)
+            }
+        }
         let inbox = ActivityInbox()
+        var prepared = try await open(clientFlags, environment: environment, inbox: inbox)
+        let catalog = ClientContextCatalog(resolver: resolver, commandLine: flags.client)
+        let regions = (environment["CKS_REGIONS"] ?? "").split(separator: ",").map { $0.trimmingCharacters(in: .whitespaces) }
+            .filter { !$0.isEmpty }
+        prepared.contexts = ContextSwitching(
+            catalog: catalog,
+            open: { context, region, inbox in
+                try await BackendFactory.open(context.flags(region: region), environment: environment, inbox: inbox)
+            },
+            session: { context in try await ClientConnection.open(context.flags, environment: environment) },
+            remember: { memory.save(context: $0, region: $1) },
+            standardRegions: regions.isEmpty ? ContextSwitching.awsRegions : regions,
+            allStoresRegions: regions)
+        prepared.stopOnSwitch = prepared.stop
+        if let info = prepared.backend.configuredEndpointInfo(), let name = info.contextName {
+            memory.save(context: name, region: info.region)
+        }
+        return prepared
+    }
+
+    /// The console over the client the AWS resolution of `flags` gives, every exchange reported to `inbox`.
+    public static func open(_ flags: ClientFlags, environment: [String: String], inbox: ActivityInbox) async throws -> PreparedBackend {
         let connection = try await ClientConnection.open(
-            flags.client, environment: environment,
+            flags, environment: environment,
             transport: ObservingTransport(wrapping: NIOTransport(), recorder: inbox.recorder))
         let region = connection.configuration.region
+        let name = connection.configuration.sources["context"]
         let info: EndpointInfo
         if let core = connection.embedded {
             info = EndpointInfo(endpoint: core.endpoint.absoluteString, account: core.identity.account, region: region,
-                                principal: core.identity.principal, mode: .embedded, context: connection.context)
+                                principal: core.identity.principal, mode: .embedded, context: connection.context,
+                                contextName: name)
         } else {
-            info = EndpointInfo(endpoint: connection.client.endpoint.absoluteString, account: "?", region: region,
-                                principal: connection.client.credentials.accessKeyId, mode: .remote, context: connection.context)
+            info = EndpointInfo(endpoint: connection.client.endpoint.absoluteString,
+                                account: connection.configuration.account ?? "?", region: region,
+                                principal: connection.client.credentials.accessKeyId, mode: .remote, context: connection.context,
+                                contextName: name)
         }
-        return PreparedBackend(backend: KMSClientBackend(client: connection.client, info: info), inbox: inbox,
-                               core: connection.embedded, stop: { await connection.close() })
+        var prepared = PreparedBackend(backend: KMSClientBackend(client: connection.client, info: info), inbox: inbox,
+                                       core: connection.embedded, stop: { await connection.close() })
+        prepared.stopOnSwitch = prepared.stop
+        return prepared
     }
 
     /// The console over the KMS client against `url`, every exchange reported to the Activity pane.
@@ -174,7 +229,8 @@ public enum BackendFactory {
         let client = core.client(transport: ObservingTransport(wrapping: NIOTransport(), recorder: inbox.recorder),
                                  retryPolicy: retryPolicy)
         let info = EndpointInfo(endpoint: core.endpoint.absoluteString, account: core.identity.account, region: core.region,
-                                principal: core.identity.principal, mode: .embedded, note: note)
+                                principal: core.identity.principal, mode: .embedded, note: note,
+                                contextName: note == nil ? nil : DemoScopes.adminContext)
         return PreparedBackend(backend: KMSClientBackend(client: client, info: info), inbox: inbox, core: core,
                                stop: { await core.shutdown() })
     }
@@ -211,7 +267,10 @@ public enum BackendFactory {
                                             item: DemoLiveProxy.endpoint, error: error)
                     }
                 }
-                return try await seeder.seed(endingAt: Date(), progress: progress)
+                let summary = try await seeder.seed(endingAt: Date(), progress: progress)
+                let recorder = prepared.inbox.recorder
+                try await DemoScopes.seed(core: core, wrap: { ObservingTransport(wrapping: $0, recorder: recorder) })
+                return summary
             }
         } catch {
             await prepared.stop()
@@ -308,4 +367,55 @@ public enum DemoProxyCommand {
             return (":proxy takes stop, start or status, got '\(verb)'", false)
         }
     }
+}
+
+extension DemoScopes {
+    /// The demo's contexts: `demo` (the admin's account) and `demo-ops` (the second account), on the demo core, each
+    /// in the demo's region with `eu-west-1` known to the region picker and the all-stores view. Switching never
+    /// stops the demo core (it lives as long as the session).
+    static func switching(core: EmbeddedCore) -> ContextSwitching {
+        let contexts: [ClientContext] = [(adminContext, "admin"), (opsContext, opsPrincipal)].compactMap { name, principalName in
+            guard let p = principal(principalName, of: core) else { return nil }
+            let credentials = AWSCredentials(accessKeyId: p.accessKeyId, secretAccessKey: p.secretAccessKey)
+            let configuration = ClientConfiguration(endpoint: .remote(core.endpoint), region: core.region, profile: name,
+                                                    credentials: credentials, sources: ["context": name], account: p.account)
+            return ClientContext(name: name, kind: .embedded, configuration: configuration, problem: nil,
+                                 flags: ClientFlags(region: core.region, context: name))
+        }
+        let note = "demo, time x\(Int(DemoCore.timeScale))"
+        return ContextSwitching(
+            catalog: ClientContextCatalog(contexts: contexts),
+            open: { context, region, inbox in
+                guard let configuration = context.configuration, let credentials = configuration.credentials else {
+                    throw BackendError.other("context \(context.name) has no credentials")
+                }
+                let client = KMSClient(endpoint: core.endpoint, region: region, credentials: credentials,
+                                       transport: ObservingTransport(wrapping: NIOTransport(), recorder: inbox.recorder))
+                let info = EndpointInfo(endpoint: core.endpoint.absoluteString, account: configuration.account ?? "?",
+                                        region: region, principal: context.name == adminContext ? "admin" : opsPrincipal,
+                                        mode: .embedded, note: note, contextName: context.name)
+                return PreparedBackend(backend: KMSClientBackend(client: client, info: info), inbox: inbox, core: core,
+                                       stop: { client.shutdown() })
+            },
+            session: { context in
+                guard let configuration = context.configuration, let credentials = configuration.credentials else {
+                    throw BackendError.other("context \(context.name) has no credentials")
+                }
+                return FixedClientSession(client: KMSClient(endpoint: core.endpoint, region: configuration.region,
+                                                     credentials: credentials),
+                                   configuration: configuration)
+            },
+            standardRegions: [core.region, secondRegion],
+            allStoresRegions: [core.region, secondRegion])
+    }
+}
+
+/// A session over a client made elsewhere (the demo core as one of its principals): closing it closes the client
+/// only, never the core behind it.
+public final class FixedClientSession: ClientSession {
+    public let client: KMSClient
+    public let configuration: ClientConfiguration
+    public init(client: KMSClient, configuration: ClientConfiguration) { self.client = client; self.configuration = configuration }
+    public var embeddedIdentity: EmbeddedIdentity? { nil }
+    public func close() async { client.shutdown() }
 }

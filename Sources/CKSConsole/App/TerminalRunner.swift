@@ -62,6 +62,10 @@ public enum TerminalRunner {
                 return "theme \(name): \(error)"
             }
         }
+        app.clipboardHandler = { text in
+            let sequence = OSC52.sequence(for: text, inTmux: environment["TMUX"] != nil)
+            return sequence.withCString { write(1, $0, strlen($0)) } > 0
+        }
         var dirty = true
         app.onChange = { dirty = true }
         installTerminationSignals()

@@ -16,11 +16,16 @@ public enum Action: String, CaseIterable, Sendable, Hashable {
     case acknowledge, acknowledgeAll = "acknowledge-all"
     case abortTeardown = "abort-teardown", disconnectOnly = "disconnect-only"
     case acceptOrphaning = "accept-orphaning", fastForward = "fast-forward"
+    case observe
+    // Contexts and regions (App/ConsoleApp+Contexts.swift).
+    case yank, regionPicker = "region-picker"
 }
 
 /// Where a binding applies.
 public enum ScreenKind: String, Sendable, Hashable, CaseIterable {
     case stores, keys, keyDetail = "key-detail", teardown
+    /// The contexts list, the region picker and the all-stores view.
+    case contexts, allStores = "all-stores"
 }
 
 /// One entry of the binding table: the single source of the footer, the help and read-only filtering.
@@ -52,11 +57,11 @@ public struct Keymap: Sendable {
         Binding(action: .pageDown, keys: [.pageDown, .ctrl("f")], label: "page down", help: "Scroll one page down", screens: [], changesState: false, inFooter: false),
         Binding(action: .top, keys: [.char("g"), .home], label: "top", help: "Go to the first row", screens: [], changesState: false, inFooter: false),
         Binding(action: .bottom, keys: [.char("G"), .end], label: "bottom", help: "Go to the last row", screens: [], changesState: false, inFooter: false),
-        Binding(action: .open, keys: [.enter], label: "open", help: "Open the store's keys, or the key's details", screens: [.stores, .keys], changesState: false, inFooter: true),
-        Binding(action: .back, keys: [.escape], label: "back", help: "Clear the filter; without one, go back", screens: [.stores, .keys, .keyDetail, .teardown], changesState: false, inFooter: true),
+        Binding(action: .open, keys: [.enter], label: "open", help: "Open the store's keys, or the key's details; on :ctx and R, switch there", screens: [.stores, .keys, .contexts, .allStores], changesState: false, inFooter: true),
+        Binding(action: .back, keys: [.escape], label: "back", help: "Clear the filter; without one, go back", screens: [.stores, .keys, .keyDetail, .teardown, .contexts, .allStores], changesState: false, inFooter: true),
         Binding(action: .connect, keys: [.char("c")], label: "connect", help: "Connect the store (ConnectCustomKeyStore)", screens: [.stores], changesState: true, inFooter: true),
         Binding(action: .disconnect, keys: [.char("x")], label: "disconnect", help: "Disconnect the store (DisconnectCustomKeyStore)", screens: [.stores], changesState: true, inFooter: true),
-        Binding(action: .teardown, keys: [.char("t")], label: "teardown", help: "Open the guided teardown of the store", screens: [.stores], changesState: false, inFooter: true),
+        Binding(action: .teardown, keys: [.char("t")], label: "teardown", help: "Open the guided teardown of the store", screens: [.stores, .allStores], changesState: false, inFooter: true),
         Binding(action: .teardownStep, keys: [.enter], label: "next step", help: "Do the plan's next step (each change behind a dialog naming the call)", screens: [.teardown], changesState: false, inFooter: true),
         Binding(action: .teardownMark, keys: [.char(" ")], label: "mark", help: "Mark or unmark the flagged key under the cursor", screens: [.teardown], changesState: false, inFooter: false),
         Binding(action: .acknowledge, keys: [.char("y")], label: "ack", help: "Acknowledge the marked flagged keys, or the one under the cursor (recent or unknown use), through a dialog", screens: [.teardown], changesState: false, inFooter: true),
@@ -64,6 +69,7 @@ public struct Keymap: Sendable {
         Binding(action: .abortTeardown, keys: [.char("X")], label: "abort", help: "Abort the teardown: cancel deletion of every key it scheduled (they come back Disabled)", screens: [.teardown], changesState: true, inFooter: true),
         Binding(action: .disconnectOnly, keys: [.char("o")], label: "disconnect only", help: "The reversible alternative: disconnect the store and keep it and its keys", screens: [.teardown], changesState: true, inFooter: true),
         Binding(action: .acceptOrphaning, keys: [.char("P")], label: "accept orphaning", help: "Go on without reconnecting a CloudHSM store whose keys are pending deletion (orphans key material)", screens: [.teardown], changesState: false, inFooter: false),
+        Binding(action: .observe, keys: [.char("W")], label: "observe first", help: "Disable the keys and watch for refused calls before scheduling (7 days by default; AWS's advice), through a dialog", screens: [.teardown], changesState: true, inFooter: false),
         Binding(action: .fastForward, keys: [.char("F")], label: "fast-forward", help: "Demo only: move the core's clock past the last deletion date (CksAdmin.AdvanceClock), after a dialog listing what that deletes", screens: [.teardown], changesState: true, inFooter: true),
         Binding(action: .mark, keys: [.char(" ")], label: "mark", help: "Mark or unmark the key under the cursor", screens: [.keys], changesState: false, inFooter: true),
         Binding(action: .markAll, keys: [.char("V")], label: "mark all", help: "Mark every visible key (again: clear the marks)", screens: [.keys], changesState: false, inFooter: false),
@@ -71,10 +77,12 @@ public struct Keymap: Sendable {
         Binding(action: .cancelDeletion, keys: [.char("u")], label: "undelete", help: "Cancel deletion: the key comes back Disabled (CancelKeyDeletion)", screens: [.keys, .keyDetail], changesState: true, inFooter: true),
         Binding(action: .enableKey, keys: [.char("e")], label: "enable", help: "Enable the key(s) (EnableKey)", screens: [.keys, .keyDetail], changesState: true, inFooter: true),
         Binding(action: .disableKey, keys: [.char("d")], label: "disable", help: "Disable the key(s) (DisableKey)", screens: [.keys, .keyDetail], changesState: true, inFooter: true),
-        Binding(action: .sortNext, keys: [.char("s")], label: "sort", help: "Sort by the next column", screens: [.stores, .keys], changesState: false, inFooter: false),
-        Binding(action: .sortReverse, keys: [.char("S")], label: "reverse", help: "Reverse the sort order", screens: [.stores, .keys], changesState: false, inFooter: false),
-        Binding(action: .filter, keys: [.char("/")], label: "filter", help: "Filter the list (Esc clears)", screens: [.stores, .keys], changesState: false, inFooter: true),
-        Binding(action: .command, keys: [.char(":")], label: "command", help: "Run a command: :stores, :keys STORE, :teardown STORE, :proxy stop|start (demo), :q (Tab completes)", screens: [], changesState: false, inFooter: false),
+        Binding(action: .sortNext, keys: [.char("s")], label: "sort", help: "Sort by the next column", screens: [.stores, .keys, .allStores, .contexts], changesState: false, inFooter: false),
+        Binding(action: .sortReverse, keys: [.char("S")], label: "reverse", help: "Reverse the sort order", screens: [.stores, .keys, .allStores, .contexts], changesState: false, inFooter: false),
+        Binding(action: .filter, keys: [.char("/")], label: "filter", help: "Filter the list (Esc clears)", screens: [.stores, .keys, .allStores, .contexts], changesState: false, inFooter: true),
+        Binding(action: .command, keys: [.char(":")], label: "command", help: "Run a command: :stores [all], :keys, :teardown, :ctx, :region, :export csv|json FILE, :proxy (demo), :q (Tab completes)", screens: [], changesState: false, inFooter: false),
+        Binding(action: .yank, keys: [.char("y")], label: "yank", help: "Copy the id (a key's ARN on its details) through OSC 52; the value is also shown", screens: [.stores, .keys, .keyDetail, .allStores, .contexts], changesState: false, inFooter: false),
+        Binding(action: .regionPicker, keys: [.char("R")], label: "region", help: "Pick the region of the current context", screens: [.stores, .keys, .allStores], changesState: false, inFooter: false),
         Binding(action: .refresh, keys: [.char("r"), .ctrl("r")], label: "refresh", help: "Refresh now", screens: [], changesState: false, inFooter: false),
         Binding(action: .toggleActivity, keys: [.char("a")], label: "activity", help: "Show or hide the Activity pane (every call made)", screens: [], changesState: false, inFooter: true),
         Binding(action: .focusActivity, keys: [.tab], label: "focus activity", help: "Give the keys to the Activity pane (the movement keys scroll it back) and take them back", screens: [], changesState: false, inFooter: false),

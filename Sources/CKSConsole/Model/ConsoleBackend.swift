@@ -46,6 +46,11 @@ public protocol ConsoleBackend: Sendable {
     func listKeyIds() async throws -> Set<String>
     /// Every key id the last complete `storeKeys()` pass listed (custom key stores or not); nil when not known.
     func keyIdsSeenByLastPass() -> Set<String>?
+    /// Who can and did use one key (grants, policy, tags, its CloudTrail events over `lookbackDays`); nil when the
+    /// backend cannot tell.
+    func keyEvidence(_ keyId: String, arn: String, lookbackDays: Int) async -> KeyEvidence?
+    /// The evidence of a store's keys for the Keys list: one pass (grants, policy, tags per key, one CloudTrail pass).
+    func storeEvidence(_ keyIds: [String], lookbackDays: Int) async -> [String: KeyEvidence]
 }
 
 /// The key actions the console applies to one key or all marked keys.
@@ -87,6 +92,8 @@ extension ConsoleBackend {
     /// Backends that cannot list key ids cheaply find new keys with the next pass.
     public func listKeyIds() async throws -> Set<String> { throw BackendError.other("listing key ids is not supported") }
     public func keyIdsSeenByLastPass() -> Set<String>? { nil }
+    public func keyEvidence(_ keyId: String, arn: String, lookbackDays: Int) async -> KeyEvidence? { nil }
+    public func storeEvidence(_ keyIds: [String], lookbackDays: Int) async -> [String: KeyEvidence] { [:] }
 
     /// One call per key through the single-key methods, four at a time.
     public func perform(_ action: KeyAction, on keyIds: [String], pendingWindowInDays: Int,

@@ -109,7 +109,7 @@ public final class KMSClientBackend: ConsoleBackend {
     private let info: Mutex<EndpointInfo>
     public func teardownService(info: EndpointInfo, endpointIdentity: String?) async -> any TeardownService {
         KMSClientTeardownService(client: client, account: info.account, principal: info.principal,
-                                 endpointIdentity: endpointIdentity)
+                                 endpointIdentity: endpointIdentity, context: info.contextName)
     }
 
     /// Whether the endpoint has the core's admin API (CksAdmin.*: the clock, HSM counts): nil until asked, false
@@ -117,6 +117,7 @@ public final class KMSClientBackend: ConsoleBackend {
     private let hasAdminAPI = Mutex<Bool?>(nil)
     /// Key ids of the last complete pass over the account (every key it described, in a custom key store or not).
     private let lastPassKeyIds = Mutex<Set<String>?>(nil)
+    private let evidenceServiceCache = Mutex<KMSClientTeardownService?>(nil)
 
     /// - Parameter info: endpoint, region, mode and principal for the header; an account of "?" is learnt from
     ///   the first key ARN the endpoint shows.
@@ -258,6 +259,27 @@ public final class KMSClientBackend: ConsoleBackend {
         let meta = try await client.describeKey(keyId: keyId)
         let aliases = try await client.allAliases(keyId: meta.keyId).compactMap(\.aliasName)
         return record(meta, aliases: aliases.sorted())
+    }
+
+    /// The evidence calls go through the teardown's service (the same calls, the same pacing of LookupEvents).
+    private var evidenceService: KMSClientTeardownService {
+        evidenceServiceCache.withLock { made in
+            if let made { return made }
+            let s = KMSClientTeardownService(client: client)
+            made = s
+            return s
+        }
+    }
+
+    public func keyEvidence(_ keyId: String, arn: String, lookbackDays: Int) async -> KeyEvidence? {
+        let service = evidenceService
+        return await service.keyEvidence(keyId: keyId, keyArn: arn, lookbackDays: lookbackDays, now: await service.now())
+    }
+
+    public func storeEvidence(_ keyIds: [String], lookbackDays: Int) async -> [String: KeyEvidence] {
+        let service = evidenceService
+        let keys = keyIds.map { TeardownObservation.Key(id: $0, state: .enabled) }
+        return await service.evidence(of: keys, lookbackDays: lookbackDays, now: await service.now()) { _ in }.evidence
     }
 
     public func lastUsage(_ keyId: String) async throws -> KeyLastUsage {

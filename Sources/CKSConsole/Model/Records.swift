@@ -105,10 +105,13 @@ public struct EndpointInfo: Sendable, Hashable {
     public var note: String?
     /// Where the credentials came from and where calls go: what an error banner tells the operator to check.
     public var context: EndpointContext?
+    /// The context's name (`:ctx`): a profile, `embedded`, `endpoint` or `demo`; the header names it.
+    public var contextName: String?
     public init(endpoint: String, account: String, region: String, principal: String, mode: Mode, note: String? = nil,
-                context: EndpointContext? = nil) {
+                context: EndpointContext? = nil, contextName: String? = nil) {
         self.endpoint = endpoint; self.account = account; self.region = region; self.principal = principal; self.mode = mode
         self.note = note
+        self.contextName = contextName
         self.context = context ?? EndpointContext(endpoint: endpoint, region: region)
     }
 }

@@ -45,6 +45,9 @@ extension ConsoleApp.Screen {
         case .stores: return StoresScreenHandler()
         case .keys(let s): return KeysScreenHandler(storeId: s)
         case .keyDetail(let s, let k): return KeyDetailScreenHandler(storeId: s, keyId: k)
+        case .contexts: return ContextsScreenHandler()
+        case .regions: return RegionsScreenHandler()
+        case .allStores: return AllStoresScreenHandler()
         }
     }
 }
@@ -94,6 +97,11 @@ struct KeysScreenHandler: ConsoleScreen {
 
     func didDraw(_ app: ConsoleApp) {
         if app.dialog == nil, !app.showHelp { app.fetchUsage(for: app.keysView(id).table.lastDrawnRows) }
+        // The evidence column: one pass over the store's keys once they are listed (stores up to 5,000 keys).
+        let v = app.keysView(id)
+        if v.loadedOnce, !v.loading, v.table.rows.count <= 5_000 {
+            app.fetchStoreEvidence(id, keyIds: v.table.rows.filter { $0.state != .pendingDeletion }.map(\.id))
+        }
     }
 
     func table(_ app: ConsoleApp) -> (any NavigableTable)? { app.keysView(id).table }
@@ -113,8 +121,10 @@ struct KeysScreenHandler: ConsoleScreen {
         app.detailRecord = nil
         app.detailFailure = nil
         app.usage[k.id] = nil
+        app.detailEvidence = nil
         app.launch("describe key \(k.aliases.first ?? k.id)") { app in
             await app.redescribe([k.id], storeId: storeId)
+            await app.fetchDetailEvidence(k.id)
         }
     }
 
@@ -164,7 +174,10 @@ struct KeyDetailScreenHandler: ConsoleScreen {
     func refresh(_ app: ConsoleApp) {
         let (s, k) = (id, keyId)
         app.usage[k] = nil
-        app.launch("refresh key") { app in await app.redescribe([k], storeId: s) }
+        app.launch("refresh key") { app in
+            await app.redescribe([k], storeId: s)
+            await app.fetchDetailEvidence(k)
+        }
     }
 
     func currentKey(_ app: ConsoleApp) -> KeyRow? { app.keysViews[id]?.table.rows.first { $0.id == keyId } }

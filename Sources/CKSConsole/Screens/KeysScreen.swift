@@ -43,7 +43,8 @@ enum KeysScreen {
     /// Column priorities: state and aliases say what a key is (kept longest); then the deletion date (at 80 columns it
     /// stays, the id and aliases narrowing first), the id, the countdown, last use (what the teardown's check is
     /// about) and the creation date. From 120 columns a whole key id (36 characters) shows beside a whole alias.
-    static func makeTable(formatting: Formatting, now: @escaping () -> Date, usage: @escaping (String) -> String) -> Table<KeyRow> {
+    static func makeTable(formatting: Formatting, now: @escaping () -> Date, usage: @escaping (String) -> String,
+                          evidence: @escaping (String) -> KeyEvidence? = { _ in nil }) -> Table<KeyRow> {
         let columns: [Column<KeyRow>] = [
             Column("KEY ID", .flex(min: 9, preferred: 36, max: 36, weight: 1, priority: 7), text: { $0.id }),
             Column("ALIASES", .flex(min: 12, preferred: 24, max: 40, weight: 3, priority: 9), text: { $0.aliases.joined(separator: ", ") },
@@ -59,6 +60,10 @@ enum KeysScreen {
             Column("CREATED", .fixed(10, hideBelow: 140, priority: 2), text: { formatting.date($0.creationDate) },
                    ascending: { $0.creationDate < $1.creationDate }),
             Column("LAST USED", .fixed(12, hideBelow: 100, priority: 5), text: { usage($0.id) }),
+            // Who can and did use it (grants, services, policy, CloudTrail): sortable, and filterable (`/svc:ebs`).
+            Column("EVIDENCE", .fixed(24, hideBelow: 150, priority: 4), text: { KeyEvidenceView.column(evidence($0.id), now: now()) },
+                   style: { KeyEvidenceView.rank(evidence($0.id)) <= 1 ? Style(.warning) : nil },
+                   ascending: { KeyEvidenceView.rank(evidence($0.id)) < KeyEvidenceView.rank(evidence($1.id)) }),
         ]
         // Keys with an alias first, by alias; then by id.
         let tiebreak: (KeyRow, KeyRow) -> Bool = { a, b in
@@ -70,7 +75,8 @@ enum KeysScreen {
             }
         }
         return Table(columns: columns, sortColumn: 1, tiebreak: tiebreak) { row in
-            ([row.id, row.state.rawValue, row.description] + row.aliases).joined(separator: " ")
+            ([row.id, row.state.rawValue, row.description] + row.aliases + [KeyEvidenceView.column(evidence(row.id), now: now())])
+                .joined(separator: " ")
         }
     }
 

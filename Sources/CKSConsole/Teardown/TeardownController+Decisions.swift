@@ -27,6 +27,11 @@ extension TeardownController {
     }
 
     func openAbortDialog() {
+        if let app, plan?.abort == nil, let watched = plan?.observation, availability(.abortTeardown) == nil {
+            if refuseIfReadOnly("aborting the observation") { return }
+            app.dialog = TeardownDialogs.abortObservation(self, watched)
+            return
+        }
         guard let app, let preview = plan?.abort, availability(.abortTeardown) == nil else { return }
         if refuseIfReadOnly("aborting the teardown") { return }
         app.dialog = TeardownDialogs.abort(self, preview)
@@ -49,6 +54,30 @@ extension TeardownController {
                     app.say("Aborted: \(TeardownText.count(outcome.givenBack.keyIds.count, "key")) given back, none of them Enabled "
                             + "before the teardown: they stay Disabled.", .ok, seconds: 12)
                 }
+            } catch {
+                self.error = "\(error)"
+            }
+            self.bulk = nil
+            self.end()
+            app.keysChangedElsewhere(inStore: self.storeId)
+            app.refreshStores(label: "refresh after abort")
+        }
+    }
+
+    /// Abort during the observation: EnableKey on exactly the keys the teardown disabled, marks removed.
+    func abortObservation() {
+        guard let app, let watched = plan?.observation else { return }
+        begin("the abort (EnableKey on the keys the teardown disabled)", changes: true)
+        progress.reset()
+        bulk = Bulk(label: "EnableKey+UntagResource", total: watched.keyIds.count)
+        app.launch("teardown \(storeName): abort the observation") { [progress, runner] app in
+            do {
+                let outcome = try await runner.abort { progress.set($0) }
+                self.lastResults = ("EnableKey+UntagResource", outcome.results)
+                await self.accept(outcome.plan)
+                self.observationDeclined = false
+                app.say("Observation aborted: \(TeardownText.count(outcome.reEnabled.count, "key")) enabled again (exactly those "
+                        + "the teardown disabled).", .ok, seconds: 12)
             } catch {
                 self.error = "\(error)"
             }

@@ -23,7 +23,7 @@ public final class TeardownController {
             state.withLock { s in
                 switch event {
                 case .inventory(let n): s.found = n
-                case .usage(let done, _): s.done = done
+                case .usage(let done, _), .evidence(let done, _): s.done = done
                 case .call(let r, let done, _): s.done = done; if !r.succeeded { s.failed += 1 }
                 case .message(let m): s.message = m
                 }
@@ -52,6 +52,8 @@ public final class TeardownController {
     var givenBack: AbortPreview?
     /// The fast-forward the dialog on screen describes (demo only).
     var fastForwardPreview: FastForwardPreview?
+    /// The operator chose to schedule without the disable-and-observe phase (asked once per teardown view).
+    var observationDeclined = false
     /// Flagged keys: cursor and marks, for acknowledging one by one or as a marked set.
     var cursor = 0
     public internal(set) var marks: Set<String> = []
@@ -129,10 +131,11 @@ public final class TeardownController {
 
     /// Keys that act on the plan: they wait for an observation and are refused during a change.
     static let actingKeys: Set<Action> = [.teardownStep, .acknowledge, .acknowledgeAll, .abortTeardown, .disconnectOnly,
-                                          .acceptOrphaning, .fastForward]
+                                          .acceptOrphaning, .fastForward, .observe]
     /// Of those, the ones that wait for an observation to end and then run (each opens a dialog built from the
     /// fresh plan, or is the demo's fast-forward); acknowledgements need no wait (they call nothing).
-    static let queueableKeys: Set<Action> = [.teardownStep, .abortTeardown, .disconnectOnly, .acceptOrphaning, .fastForward]
+    static let queueableKeys: Set<Action> = [.teardownStep, .abortTeardown, .disconnectOnly, .acceptOrphaning, .fastForward,
+                                             .observe]
 
     func begin(_ label: String, changes: Bool) {
         inFlight = true
@@ -246,6 +249,7 @@ public final class TeardownController {
         case .disconnectOnly: openDisconnectOnlyDialog()
         case .acceptOrphaning: openAcceptOrphaningDialog()
         case .fastForward: fastForward()
+        case .observe: openObserveDialog()
         default: break
         }
     }
@@ -278,6 +282,7 @@ public final class TeardownController {
         case .teardownMark, .acknowledge, .acknowledgeAll:
             return pendingFlags.isEmpty ? "no flagged key waits for an acknowledgement" : nil
         case .abortTeardown:
+            if plan.abort == nil, plan.observation != nil { return nil }
             return plan.abort == nil ? "no key scheduled by this teardown is pending deletion" : nil
         case .disconnectOnly:
             guard let option = plan.disconnectOnly else { return "offered only before the teardown schedules anything" }
@@ -285,8 +290,12 @@ public final class TeardownController {
         case .acceptOrphaning:
             return plan.warnings.contains { $0.kind == .keyMaterialWillBeOrphaned && !$0.isAcknowledged } ? nil
                 : "the store's key material is not at risk"
+        case .observe:
+            if case .scheduleDeletion = plan.action, plan.observation == nil { return nil }
+            return plan.observation != nil ? "an observation has already run (or is running)" : "offered just before scheduling deletion"
         case .fastForward:
             guard demo else { return "only in --demo" }
+            if case .waitForObservation = plan.action { return nil }
             return plan.waitProgress == nil || plan.status == .done ? "no key is waiting for deletion" : nil
         default: return nil
         }
@@ -313,6 +322,9 @@ public final class TeardownController {
         case .scheduleDeletion(let ids, let window, _):
             if refuseIfReadOnly("scheduling deletion") { return }
             app.dialog = TeardownDialogs.schedule(self, ids: ids, window: window)
+        case .observe(let ids, _, _, _):
+            if refuseIfReadOnly("disabling keys to observe them") { return }
+            app.dialog = TeardownDialogs.observe(self, keys: ids.count, resume: true)
         case .reconnect(let calls):
             if refuseIfReadOnly("reconnecting") { return }
             app.dialog = TeardownDialogs.reconnect(self, calls: calls)
@@ -322,7 +334,38 @@ public final class TeardownController {
         case .deleteStore:
             if refuseIfReadOnly("deleting the store") { return }
             nameEntry = ""
-        case .waitForDeletion, .waitForConnectionState, .waitForDisconnected, .none: break
+        case .waitForObservation, .waitForDeletion, .waitForConnectionState, .waitForDisconnected, .none: break
+        }
+    }
+
+    /// `W`: disable-and-observe before scheduling, through its dialog (7 days by default).
+    func openObserveDialog() {
+        guard let app, let plan else { return }
+        if let reason = availability(.observe) { app.say("Observe: \(reason).", .warning); return }
+        if refuseIfReadOnly("disabling keys to observe them") { return }
+        if case .scheduleDeletion(let ids, _, _) = plan.action { app.dialog = TeardownDialogs.observe(self, keys: ids.count) }
+    }
+
+    /// Disable-and-observe for `days` (nil: skip it and go to the schedule dialog).
+    func startObservation(days: Int?) {
+        guard let app else { return }
+        guard let days else {
+            observationDeclined = true
+            if case .scheduleDeletion(let ids, let window, _)? = plan?.action {
+                app.dialog = TeardownDialogs.schedule(self, ids: ids, window: window)
+            }
+            return
+        }
+        app.launch(nil) { [runner] _ in
+            if let plan = await runner.setEvidenceOptions(observeDays: days) { await self.accept(plan) }
+            self.runObservation()
+        }
+    }
+
+    /// Runs the plan's disable-and-observe action, if it is the current one.
+    func runObservation() {
+        if case .observe(let ids, let disable, _, _)? = plan?.action {
+            run(plan!.action, label: "DisableKey × \(disable.count) + TagResource × \(ids.count)")
         }
     }
 
@@ -332,6 +375,7 @@ public final class TeardownController {
         let total: Int
         switch action {
         case .scheduleDeletion(let ids, _, _): total = ids.count
+        case .observe(let ids, _, _, _): total = ids.count
         default: total = 0
         }
         begin(label, changes: true)

@@ -46,6 +46,52 @@ enum TeardownDialogs {
         }, onConfirm: { [weak c] d in c?.setWindowAndSchedule(d.window ?? window.days) })
     }
 
+    /// Disable-and-observe first: 7 days by default, 14 or 30, or skip it (Up/Down pick).
+    static let observeChoices: [Int?] = [7, 14, 30, nil]
+
+    static func observe(_ c: TeardownController, keys: Int, resume: Bool = false) -> Dialog {
+        let d = Dialog(title: resume ? "Disable and observe \(TeardownText.count(keys, "more key"))?" : "Disable and observe first?",
+                       confirmLabel: "Go on", body: { [weak c] in
+            guard let c, let app = c.app else { return [] }
+            let picked = resume ? 0 : (app.dialog?.choice ?? 0)
+            var lines: [(String, Style)] = [target(c)]
+            lines.append(("AWS advises disabling a key and watching for failures before deleting it. The teardown disables "
+                          + "the \(TeardownText.count(keys, "key")) (DisableKey), tags them \(ObservationMark.teardownTag)=<id> and "
+                          + "\(ObservationMark.windowTag) on the endpoint, and watches CloudTrail for refused calls "
+                          + "(DisabledException). Any refused call stops the teardown and names the caller.", .normal))
+            lines.append(("Reversible: abort (\(c.keyName(.abortTeardown))) enables again exactly the keys the teardown disabled.", Style(.ok)))
+            if !resume {
+                for (i, choice) in observeChoices.enumerated() {
+                    let mark = i == picked ? (c.app?.symbols.isASCII == true ? "(*)" : "(●)") : "( )"
+                    let text = choice.map { "observe \($0) days, then schedule" } ?? "skip the observation: schedule now"
+                    lines.append(("\(mark) \(text)", i == picked ? Style(.title, [.bold]) : .normal))
+                }
+            }
+            lines.append(("Call: TagResource, then DisableKey {\"KeyId\": …} × \(keys)", Style(.muted)))
+            return lines
+        }, onConfirm: { [weak c] d in
+            guard let c else { return }
+            if resume { c.runObservation() } else { c.startObservation(days: observeChoices[min(d.choice, observeChoices.count - 1)]) }
+        })
+        if !resume { d.choiceCount = observeChoices.count }
+        return d
+    }
+
+    static func abortObservation(_ c: TeardownController, _ watched: ObservationStatus) -> Dialog {
+        Dialog(title: "Abort the observation?", confirmLabel: "Enable again", body: { [weak c] in
+            guard let c else { return [] }
+            return [
+                target(c),
+                ("EnableKey on exactly the \(TeardownText.count(watched.disabledByTeardown.count, "key")) the teardown disabled "
+                 + "(tag \(ObservationMark.teardownTag)); keys that were Disabled before stay Disabled. The marks of "
+                 + "\(TeardownText.count(watched.keyIds.count, "key")) are removed (UntagResource).", .normal),
+                ("Refused while observed: \(watched.refusals.count)" + (watched.refusals.first.map {
+                    ", latest \($0.call.operation) by \($0.call.caller) at \(TeardownText.date($0.call.time))" } ?? ""),
+                 Style(watched.refusals.isEmpty ? .muted : .warning)),
+            ]
+        }, onConfirm: { [weak c] _ in c?.abortObservation() })
+    }
+
     /// The plan's warnings that are consequences of going on: orphaned key material, a FAILED store, external keys.
     static func warningLines(_ c: TeardownController) -> [(String, Style)] {
         (c.plan?.warnings ?? []).filter { !$0.isAcknowledged || $0.kind == .keyMaterialWillBeOrphaned }.map { w in

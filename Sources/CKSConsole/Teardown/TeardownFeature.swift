@@ -43,7 +43,14 @@ public final class TeardownFeature {
     /// Lists the teardowns in progress on this endpoint and offers to resume the most recent one.
     func offerResume(_ app: ConsoleApp) async {
         let service = await makeService(app)
-        let open = journal.inProgress().filter { $0.endpoint == service.endpoint }
+        // This endpoint in this region (a journal from before contexts names no region), and teardowns bound to
+        // another context or region the console can open: resuming one opens its context and region first.
+        let here = journal.inProgress().filter { $0.endpoint == service.endpoint && ($0.region == nil || $0.region == service.region) }
+        let elsewhere = journal.inProgress().filter { r in
+            !here.contains { $0.id == r.id } && r.region != nil
+                && r.context.flatMap { app.contexts?.catalog.context(named: $0) } != nil
+        }
+        let open = here + elsewhere
         guard !open.isEmpty, app.dialog == nil else { return }
         // Any of them can be resumed: Up/Down pick (most recently active first), Enter on Resume opens it.
         let shown = Array(open.prefix(9))
@@ -54,7 +61,8 @@ public final class TeardownFeature {
                 let step = r.lastStep.map { TeardownView.shortTitles[$0] ?? $0.rawValue } ?? "started"
                 let keys = r.scheduledKeyIds.isEmpty ? "" : ", \(TeardownText.count(r.scheduledKeyIds.count, "key")) scheduled"
                 let mark = i == picked ? (app?.symbols.cursor ?? ">") + " " : "  "
-                return ("\(mark)\(r.store.name) (\(r.store.id)): \(step)\(keys), last action \(TeardownText.date(r.updatedAt))",
+                let place = here.contains { $0.id == r.id } ? "" : " [ctx \(r.context ?? "?") \(r.region ?? "?")]"
+                return ("\(mark)\(r.store.name) (\(r.store.id))\(place): \(step)\(keys), last action \(TeardownText.date(r.updatedAt))",
                         i == picked ? Style(.dialog, [.bold]) : .normal)
             }
             if open.count > shown.count { lines.append(("  and \(open.count - shown.count) more: select the store and press t", Style(.muted))) }
@@ -65,6 +73,13 @@ public final class TeardownFeature {
             return lines
         }, onConfirm: { [weak app] d in
             let r = shown[min(d.choice, shown.count - 1)]
+            if !here.contains(where: { $0.id == r.id }), let app, let name = r.context,
+               let context = app.contexts?.catalog.context(named: name) {
+                // Its own context and region, then the teardown, as if started there.
+                app.pendingOpen = ConsoleApp.PendingOpen(storeId: r.store.id, teardown: true)
+                app.switchContext(context, region: r.region ?? context.region)
+                return
+            }
             app?.openTeardown(storeRef: r.store.id, name: r.store.name)
         })
         dialog.choiceCount = shown.count

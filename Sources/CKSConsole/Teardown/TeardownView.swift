@@ -86,6 +86,10 @@ enum TeardownView {
             out.append(Line(text: " \(s.check) The store \(c.storeName) is deleted. Esc returns to the stores.", style: Style(.ok, [.bold])))
         case .ready:
             out.append(Line(text: " Next: \(TeardownPlanText.action(plan.action, now: now))", style: Style(.title)))
+            if case .scheduleDeletion = plan.action, plan.observation == nil {
+                out.append(Line(text: "   \(c.keyName(.observe)) disables the keys and watches for refused calls first (AWS's advice; 7 days by default)",
+                                style: Style(.muted)))
+            }
             out.append(Line(text: "   Enter \(verb(plan.action))" + (c.lastResults.map { r in
                 let failed = r.results.filter { !$0.succeeded }.count
                 return failed > 0 ? " (retries the \(failed) failed)" : ""
@@ -96,7 +100,29 @@ enum TeardownView {
                 var text = " Waiting: \(TeardownText.count(w.keysLeft, "key")) left"
                 if let last = w.lastDeletionDate { text += "; last deletion after \(TeardownText.date(last)), in \(TeardownText.duration(remaining))" }
                 out.append(Line(text: text, style: Style(.keyPendingDeletion, [.bold])))
+                // The deletion timeline: keys coming due per day until the last one.
+                let perDay = Sparkline.deletionTimeline(w.deletionDates, now: now)
+                if !perDay.isEmpty {
+                    let room = max(10, min(60, width - 30))
+                    let fitted = Sparkline.fit(perDay, width: room)
+                    let unit = perDay.count > room ? "\((perDay.count + room - 1) / room) days" : "day"
+                    out.append(Line(text: "   due per \(unit): " + Sparkline.render(fitted, ascii: s.isASCII)
+                                    + " (peak \(perDay.max() ?? 0), \(perDay.count) days)", style: Style(.keyPendingDeletion)))
+                }
                 var hint = "   Nothing to do but wait; the plan updates by itself. \(c.keyName(.abortTeardown)) aborts (keys come back Disabled)"
+                if c.demo { hint += "; \(c.keyName(.fastForward)) fast-forwards (after a dialog naming what it deletes)" }
+                out.append(Line(text: hint, style: Style(.muted)))
+            } else if let watched = plan.observation, case .waitForObservation = plan.action {
+                let remaining = max(0, watched.until.timeIntervalSince(now))
+                out.append(Line(text: " Observing: \(TeardownText.count(watched.keyIds.count, "key")) disabled; watching for refused calls "
+                                + "until \(TeardownText.date(watched.until)), \(TeardownText.duration(remaining)) left",
+                                style: Style(.keyPendingDeletion, [.bold])))
+                let total = watched.until.timeIntervalSince(watched.from)
+                let elapsed = Int(max(0, min(total, total - remaining)))
+                out.append(Line(text: "   " + bar(done: elapsed, total: Int(max(1, total)), width: min(40, width - 10), s)
+                                + " refused so far: \(watched.refusals.count)", style: Style(watched.refusals.isEmpty ? .muted : .danger)))
+                var hint = "   Refused calls appear below as they happen. \(c.keyName(.abortTeardown)) aborts: re-enables exactly the "
+                    + "\(watched.disabledByTeardown.count) keys the teardown disabled"
                 if c.demo { hint += "; \(c.keyName(.fastForward)) fast-forwards (after a dialog naming what it deletes)" }
                 out.append(Line(text: hint, style: Style(.muted)))
             } else {
@@ -154,19 +180,7 @@ enum TeardownView {
         var out: [Line] = []
         func section(_ title: String) { out.append(Line(text: title, style: Style(.border))) }
         let pending = c.pendingFlags
-        if !plan.flaggedKeys.isEmpty {
-            let acked = plan.flaggedKeys.count - pending.count
-            section("Flagged keys: \(plan.flaggedKeys.count), \(acked) acknowledged")
-            for (i, flag) in pending.enumerated() {
-                let box = c.marks.contains(flag.keyId) ? (s.isASCII ? "[*]" : "[\(s.mark)]") : "[ ]"
-                let name = flag.aliases.first.map { "\($0) (\(flag.keyId.prefix(8))…)" } ?? flag.keyId
-                out.append(Line(text: " \(box) \(name): \(TeardownPlanText.reason(flag.reason, now: now, short: true))", style: Style(.warning), flag: i))
-            }
-            // Acknowledged keys in the same order as the pending ones (by alias, then id), whatever order they were acknowledged in.
-            for flag in TeardownController.displayOrder(plan.flaggedKeys.filter(\.isAcknowledged)) {
-                out.append(Line(text: " \(s.check) \(flag.aliases.first ?? flag.keyId): acknowledged", style: Style(.muted)))
-            }
-        }
+        // What the last action did comes first: it must stay in view above a long list of flags.
         if let (label, results) = c.lastResults {
             let failed = results.filter { !$0.succeeded }
             section("Last action: \(label): \(results.count - failed.count) of \(results.count) succeeded")
@@ -174,6 +188,39 @@ enum TeardownView {
                 out.append(Line(text: " \(s.cross) \(r.target): \(r.error?.description ?? "?")", style: Style(.danger)))
             }
             if failed.count > 8 { out.append(Line(text: "   and \(failed.count - 8) more (see the Activity pane)", style: Style(.muted))) }
+        }
+        if let given = c.givenBack, !given.keyIds.isEmpty {
+            out.append(Line(text: " \(TeardownText.count(given.keyIds.count, "key")) given back by the abort \(given.keyIds.count == 1 ? "is" : "are") Disabled"
+                            + (given.enableAgain.isEmpty ? "." : "; \(given.enableAgain.count) of them can be enabled again (Enabled before the teardown)."),
+                            style: Style(.warning)))
+            for note in given.unchangedNotes { out.append(Line(text: "   \(note)", style: Style(.muted))) }
+        }
+        if let watched = plan.observation, !watched.refusals.isEmpty {
+            section("Refused while observed: \(watched.refusals.count) (newest first, live)")
+            for r in watched.refusals.prefix(12) {
+                out.append(Line(text: " \(s.cross) \(TeardownText.date(r.call.time)) \(r.call.operation) on \(r.keyId.prefix(8))… by "
+                                + "\(r.call.caller): \(r.call.errorCode ?? "refused")", style: Style(.danger)))
+            }
+            if watched.refusals.count > 12 { out.append(Line(text: "   and \(watched.refusals.count - 12) more", style: Style(.muted))) }
+        }
+        if !plan.flaggedKeys.isEmpty {
+            let acked = plan.flaggedKeys.count - pending.count
+            var byReason: [EvidenceReason: Int] = [:]
+            for flag in plan.flaggedKeys { byReason[flag.reason.name, default: 0] += 1 }
+            let counts = byReason.keys.sorted().map { "\($0.rawValue) \(byReason[$0]!)" }.joined(separator: ", ")
+            section("Evidence: \(plan.flaggedKeys.count) flags (\(counts)), \(acked) acknowledged; one acknowledgement per reason")
+            for (i, flag) in pending.enumerated() {
+                let box = c.marks.contains(flag.keyId) ? (s.isASCII ? "[*]" : "[\(s.mark)]") : "[ ]"
+                let name = TextWidth.pad(flag.aliases.first ?? String(flag.keyId.prefix(13)) + "…", to: 26)
+                let reason = TextWidth.pad(flag.reason.name.rawValue, to: 8)
+                out.append(Line(text: " \(box) \(name) \(reason) \(TeardownPlanText.reason(flag.reason, now: now, short: true))",
+                                style: Style(flag.reason.name == .observed || flag.reason.name == .refused ? .danger : .warning), flag: i))
+            }
+            // Acknowledged flags in the same order as the pending ones (by alias, then id), whatever order they were acknowledged in.
+            for flag in TeardownController.displayOrder(plan.flaggedKeys.filter(\.isAcknowledged)) {
+                out.append(Line(text: " \(s.check) \(TextWidth.pad(flag.aliases.first ?? flag.keyId, to: 26)) "
+                                + "\(TextWidth.pad(flag.reason.name.rawValue, to: 8)) acknowledged", style: Style(.muted)))
+            }
         }
         for w in plan.warnings {
             let role: Role = w.kind == .externalKeysUntouched ? .normal : (w.isAcknowledged ? .muted : .warning)
@@ -188,16 +235,15 @@ enum TeardownView {
             let unavailable = option.isAvailable ? "" : " Not available: \(option.unavailableReason ?? "")."
             out.append(Line(text: " \(option.explanation)\(unavailable)", style: Style(.normal)))
         }
+        if plan.abort == nil, let watched = plan.observation, !watched.disabledByTeardown.isEmpty {
+            out.append(Line(text: " \(c.keyName(.abortTeardown)) aborts the observation: EnableKey on exactly the "
+                            + "\(TeardownText.count(watched.disabledByTeardown.count, "key")) the teardown disabled (tag \(ObservationMark.teardownTag)), nothing else.",
+                            style: Style(.muted)))
+        }
         if let abort = plan.abort {
             out.append(Line(text: " \(c.keyName(.abortTeardown)) aborts the teardown: CancelKeyDeletion on \(TeardownText.count(abort.keyIds.count, "key")) it scheduled (they come back Disabled"
                             + (abort.enableAgain.isEmpty ? ")." : "; the \(abort.enableAgain.count) Enabled before can then be enabled again)."),
                             style: Style(.muted)))
-        }
-        if let given = c.givenBack, !given.keyIds.isEmpty {
-            out.append(Line(text: " \(TeardownText.count(given.keyIds.count, "key")) given back by the abort \(given.keyIds.count == 1 ? "is" : "are") Disabled"
-                            + (given.enableAgain.isEmpty ? "." : "; \(given.enableAgain.count) of them can be enabled again (Enabled before the teardown)."),
-                            style: Style(.warning)))
-            for note in given.unchangedNotes { out.append(Line(text: "   \(note)", style: Style(.muted))) }
         }
         section(plan.status == .done ? "Not deleted" : "Not deleted by this teardown")
         for item in plan.notDeleted { out.append(Line(text: " - \(item)", style: Style(.muted))) }

@@ -11,6 +11,14 @@ public enum ConsoleCommand: Equatable, Sendable {
     case theme(String)
     /// `:proxy stop|start|status`: the demo's real XKS proxy (`cks --demo` only).
     case proxy(String)
+    /// `:stores all`: every context's stores in every region.
+    case allStores
+    /// `:ctx` (the list) or `:ctx NAME` (open that context).
+    case context(String?)
+    /// `:region` (the picker) or `:region NAME` (the current context in that region).
+    case region(String?)
+    /// `:export csv|json FILE`: the table on screen, written to FILE.
+    case export(format: String, path: String)
 }
 
 /// The `:` command line: editing, parsing and Tab completion from the live list of stores.
@@ -19,7 +27,8 @@ public struct CommandLineState: Sendable {
     /// Candidates of the last Tab, shown under the line.
     public var candidates: [String] = []
 
-    public static let verbs = ["stores", "keys", "teardown", "theme", "activity", "proxy", "help", "q", "quit"]
+    public static let verbs = ["stores", "keys", "teardown", "theme", "activity", "proxy", "ctx", "region", "export",
+                               "help", "q", "quit"]
     static let verbsWithStore: Set<String> = ["keys", "teardown"]
 
     public init() {}
@@ -29,7 +38,7 @@ public struct CommandLineState: Sendable {
 
     /// Completes the word being typed from the verbs or, after `keys`/`teardown` (or a unique prefix of them), from
     /// store names and ids; spaces after the verb are kept as typed.
-    public mutating func complete(stores: [String], themes: [String]) {
+    public mutating func complete(stores: [String], themes: [String], contexts: [String] = [], regions: [String] = []) {
         let trimmed = text.drop { $0 == " " }
         guard let space = trimmed.firstIndex(of: " ") else {
             let prefix = String(trimmed)
@@ -45,6 +54,10 @@ public struct CommandLineState: Sendable {
         if Self.verbsWithStore.contains(verb) { pool = stores }
         else if verb == "theme" { pool = themes }
         else if verb == "proxy" { pool = Self.proxyVerbs }
+        else if verb == "ctx" { pool = contexts }
+        else if verb == "region" { pool = regions }
+        else if verb == "stores" { pool = ["all"] }
+        else if verb == "export" { pool = ["csv", "json"] }
         else { candidates = []; return }
         let matches = pool.filter { $0.lowercased().hasPrefix(prefix.lowercased()) }
         candidates = matches.count > 1 ? matches : []
@@ -59,7 +72,7 @@ public struct CommandLineState: Sendable {
     }
 
     /// Every command with its argument, for errors and help.
-    public static let usage = ":stores  :keys STORE  :teardown STORE  :theme NAME  :activity  :proxy stop|start (demo)  :help  :q"
+    public static let usage = ":stores [all]  :keys STORE  :teardown STORE  :ctx [NAME]  :region [NAME]  :export csv|json FILE  :theme NAME  :activity  :proxy stop|start (demo)  :help  :q"
 
     /// What `:proxy` does to the demo's XKS proxy.
     static let proxyVerbs = ["stop", "start", "status"]
@@ -93,7 +106,18 @@ public struct CommandLineState: Sendable {
             return .failure(CommandError(message: "\(why); commands: \(usage) (unique prefixes work, Tab completes)"))
         }
         switch verb {
-        case "stores": return .success(.stores)
+        case "stores":
+            if arg.isEmpty { return .success(.stores) }
+            return arg.lowercased() == "all" ? .success(.allStores)
+                : .failure(CommandError(message: ":stores takes nothing, or `all` (every context and region)"))
+        case "ctx": return .success(.context(arg.isEmpty ? nil : arg))
+        case "region": return .success(.region(arg.isEmpty ? nil : arg))
+        case "export":
+            let parts = arg.split(separator: " ", maxSplits: 1).map(String.init)
+            guard parts.count == 2, ["csv", "json"].contains(parts[0].lowercased()) else {
+                return .failure(CommandError(message: ":export needs a format and a file: :export csv FILE or :export json FILE"))
+            }
+            return .success(.export(format: parts[0].lowercased(), path: parts[1]))
         case "keys":
             return arg.isEmpty ? .failure(CommandError(message: ":keys needs a store name or id (Tab completes)")) : .success(.keys(arg))
         case "teardown":

@@ -50,8 +50,18 @@ public enum KeyLastUse: Sendable, Hashable {
 /// appears later (or is cancelled by someone else) is never covered by an earlier "yes to all".
 public struct TeardownAcknowledgement: Sendable, Hashable, Codable, Comparable {
     public enum Kind: String, Sendable, Hashable, Codable, CaseIterable, Comparable {
-        /// Schedule deletion of a key used within the last 30 days, or whose use is unknown. Target: key id.
+        /// Schedule deletion of a key used recently (evidence reason `used`). Target: key id.
         case keyInUse
+        /// ... whose use cannot be told (reason `unknown`). Target: key id.
+        case keyUseUnknown
+        /// ... with refused calls in the look-back window (reason `refused`). Target: key id.
+        case keyRefused
+        /// ... with grants to other principals or services (reason `grants`). Target: key id.
+        case keyGrants
+        /// ... whose policy names principals beyond the account's root (reason `policy`). Target: key id.
+        case keyPolicy
+        /// Go on after calls were refused while the key was disabled and observed (reason `observed`). Target: key id.
+        case refusedWhileObserved
         /// Schedule deletion again of a key whose deletion someone else cancelled. Target: key id.
         case rescheduleCancelledKey
         /// Let the waiting period run while the CloudHSM store is not connected, orphaning the key material. Target: store id.
@@ -128,8 +138,12 @@ public struct TeardownObservation: Sendable, Hashable {
         public var aliases: [String]
         /// External key stores: the external key behind this KMS key (never deleted by KMS).
         public var xksKeyId: String?
+        /// The observation marks a teardown left on the key (its tags), if any.
+        public var observation: ObservationMark?
 
-        public init(id: String, state: KeyState, deletionDate: Date? = nil, aliases: [String] = [], xksKeyId: String? = nil) {
+        public init(id: String, state: KeyState, deletionDate: Date? = nil, aliases: [String] = [], xksKeyId: String? = nil,
+                    observation: ObservationMark? = nil) {
+            self.observation = observation
             self.id = id
             self.state = state
             self.deletionDate = deletionDate
@@ -164,6 +178,18 @@ public struct TeardownObservation: Sendable, Hashable {
     /// The one waiting period used for every key this teardown schedules.
     public var window: PendingWindow
     public var now: Date
+    /// Who can and did use each key (grants, policy, tags, CloudTrail); a key without an entry has no evidence beyond
+    /// GetKeyLastUsage (an endpoint or service that cannot give any).
+    public var evidence: [String: KeyEvidence] = [:]
+    /// Days of CloudTrail looked at for the evidence (default 90).
+    public var lookbackDays: Int = TeardownObservation.defaultLookbackDays
+    /// This run asks to disable the keys and observe them for this many days before scheduling; nil: not asked (an
+    /// observation the endpoint shows is still honoured).
+    public var observeDays: Int?
+    /// Calls refused on the store's keys since the observation began, newest first.
+    public var observedRefusals: [RefusedAttempt] = []
+
+    public static let defaultLookbackDays = 90
 
     public init(store: StoreObservation, keys: [Key]?, lastUse: [String: KeyLastUse] = [:],
                 scheduledByTeardown: Set<String> = [], stateBeforeTeardown: [String: KeyState] = [:],

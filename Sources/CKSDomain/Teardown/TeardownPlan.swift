@@ -31,6 +31,8 @@ public struct TeardownPlan: Sendable, Hashable {
     public var abort: AbortPreview?
     /// What the teardown leaves in place, stated up front and again at the end.
     public var notDeleted: [String]
+    /// The disable-and-observe phase, when asked for or shown by the keys' marks.
+    public var observation: ObservationStatus? = nil
 
     /// The step of the given kind.
     public func step(_ kind: TeardownStep.Kind) -> TeardownStep {
@@ -115,6 +117,10 @@ public struct TeardownStep: Sendable, Hashable {
 public enum TeardownCall: String, Sendable, Hashable, Codable {
     case listKeys = "ListKeys+DescribeKey"
     case getKeyLastUsage = "GetKeyLastUsage"
+    case evidence = "ListGrants+GetKeyPolicy+ListResourceTags"
+    case lookupEvents = "LookupEvents"
+    case disableKey = "DisableKey"
+    case tagResource = "TagResource"
     case scheduleKeyDeletion = "ScheduleKeyDeletion"
     case cancelKeyDeletion = "CancelKeyDeletion"
     case enableKey = "EnableKey"
@@ -131,6 +137,11 @@ public enum TeardownAction: Sendable, Hashable {
     case checkUse(keyIds: [String])
     /// The operator must acknowledge these keys, one by one or as a marked set.
     case acknowledge([FlaggedKey])
+    /// Disable-and-observe: DisableKey on `disable` (the Enabled ones), and mark every key of `keyIds` (TagResource)
+    /// with the observation window and, for the keys disabled, this teardown's id.
+    case observe(keyIds: [String], disable: [String], from: Date, until: Date)
+    /// Watch the disabled keys for refused calls until `until`; nothing to call.
+    case waitForObservation(until: Date, keysObserved: Int)
     /// ScheduleKeyDeletion for these keys (sorted), all with one window.
     case scheduleDeletion(keyIds: [String], window: PendingWindow, deletionDate: Date)
     /// Connect a CloudHSM store again so KMS can delete the key material when the waiting period ends.
@@ -151,19 +162,20 @@ public enum TeardownAction: Sendable, Hashable {
     public var calls: [TeardownCall] {
         switch self {
         case .takeInventory: return [.listKeys]
-        case .checkUse: return [.getKeyLastUsage]
+        case .checkUse: return [.getKeyLastUsage, .evidence, .lookupEvents]
+        case .observe(_, let disable, _, _): return disable.isEmpty ? [.tagResource] : [.disableKey, .tagResource]
         case .scheduleDeletion: return [.scheduleKeyDeletion]
         case .reconnect(let calls): return calls
         case .disconnect: return [.disconnectCustomKeyStore]
         case .deleteStore: return [.deleteCustomKeyStore]
-        case .acknowledge, .waitForDeletion, .waitForConnectionState, .waitForDisconnected, .none: return []
+        case .acknowledge, .waitForObservation, .waitForDeletion, .waitForConnectionState, .waitForDisconnected, .none: return []
         }
     }
 
     /// Whether executing the action changes something in KMS (and so needs the operator's confirmation).
     public var changesState: Bool {
         switch self {
-        case .scheduleDeletion, .reconnect, .disconnect, .deleteStore: return true
+        case .scheduleDeletion, .observe, .reconnect, .disconnect, .deleteStore: return true
         default: return false
         }
     }
@@ -178,6 +190,29 @@ public struct FlaggedKey: Sendable, Hashable {
         case useUnknown(reason: String)
         /// This teardown scheduled its deletion and someone else cancelled it.
         case deletionCancelledElsewhere
+        /// CloudTrail shows successful calls in the look-back window: how many, and the latest.
+        case usedInWindow(uses: Int, last: TrailCall, days: Int)
+        /// CloudTrail shows refused calls in the look-back window: how many, and the latest.
+        case refusedInWindow(refusals: Int, last: TrailCall, days: Int)
+        /// Grants let these principals use the key (services called out by name).
+        case grants([KeyEvidence.Grant])
+        /// The key policy allows these principals beyond the account's root.
+        case policy(principals: [String])
+        /// Calls refused while the key was disabled and observed, newest first.
+        case refusedWhileObserved([TrailCall])
+
+        /// The reason's name, as `--acknowledge-reason` takes it.
+        public var name: EvidenceReason {
+            switch self {
+            case .usedRecently, .usedInWindow: return .used
+            case .useUnknown: return .unknown
+            case .deletionCancelledElsewhere: return .cancelled
+            case .refusedInWindow: return .refused
+            case .grants: return .grants
+            case .policy: return .policy
+            case .refusedWhileObserved: return .observed
+            }
+        }
     }
 
     public var keyId: String
@@ -194,6 +229,22 @@ public struct FlaggedKey: Sendable, Hashable {
         self.acknowledgement = acknowledgement
         self.isAcknowledged = isAcknowledged
     }
+}
+
+/// The disable-and-observe phase as observed: which keys are disabled and watched, until when, what was refused.
+public struct ObservationStatus: Sendable, Hashable {
+    public var from: Date
+    public var until: Date
+    /// Keys carrying the observation mark (not pending deletion), sorted.
+    public var keyIds: [String]
+    /// Keys this teardown disabled (the `cks:teardown` tag): what aborting the observation re-enables, sorted.
+    public var disabledByTeardown: [String]
+    /// Calls refused on the observed keys since `from`, newest first.
+    public var refusals: [RefusedAttempt]
+    /// Seconds left, never negative.
+    public var remaining: TimeInterval
+    /// The observation has run its course (with or without acknowledged refusals).
+    public var isComplete: Bool
 }
 
 /// A danger the operator must see, possibly with an offered remedy.
@@ -258,6 +309,8 @@ public struct WaitProgress: Sendable, Hashable {
     public var remaining: TimeInterval
     /// Keys whose DeletionDate has passed but which still exist (KMS deletes "after" the date, so this can lag).
     public var overdueKeys: Int
+    /// Every pending key's deletion date, sorted: the shape of the wait.
+    public var deletionDates: [Date] = []
 }
 
 /// "Disconnect only": reversible, no key deleted, keys unusable until reconnected.

@@ -86,6 +86,14 @@ private struct StorePlanner {
         let unchecked = toSchedule.filter { o.lastUse[$0.id] == nil }
         let flagged = flags(toSchedule)
         let unacknowledged = flagged.filter { !$0.isAcknowledged }
+        let observation = observationStatus(toSchedule)
+        let observedFlags = refusalFlags(toSchedule, observation)
+        let unacknowledgedObserved = observedFlags.filter { !$0.isAcknowledged }
+        // Keys to bring into the observation: asked for by this run, or one is running (from the keys' marks).
+        let unmarked = toSchedule.filter { $0.observation == nil }
+        let observing = !toSchedule.isEmpty && (o.observeDays != nil || observation != nil)
+        let observationOpen = observing
+            && (!unmarked.isEmpty || !unacknowledgedObserved.isEmpty || observation?.isComplete != true)
         let cloudHsmNotConnected = store.isCloudHsm && store.connectionState != .connected
         let orphanAck = TeardownAcknowledgement(.orphanKeyMaterial, store.id)
         let orphanAcknowledged = o.acknowledgements.contains(orphanAck)
@@ -94,7 +102,7 @@ private struct StorePlanner {
         // Which step is current: the first whose condition is not met.
         let current: TeardownStep.Kind?
         if keys == nil { current = .inventory }
-        else if !unchecked.isEmpty || !unacknowledged.isEmpty { current = .checkUse }
+        else if !unchecked.isEmpty || !unacknowledged.isEmpty || observationOpen { current = .checkUse }
         else if !toSchedule.isEmpty { current = .scheduleDeletion }
         else if !pending.isEmpty { current = .waitForDeletion }
         else if ![.disconnecting, .disconnected].contains(store.connectionState) { current = .disconnect }
@@ -110,8 +118,22 @@ private struct StorePlanner {
         case .checkUse?:
             if !unchecked.isEmpty {
                 (status, action) = (.next, .checkUse(keyIds: unchecked.map(\.id)))
-            } else {
+            } else if !unacknowledged.isEmpty {
                 (status, action) = (.blocked(reason: acknowledgementReason(unacknowledged)), .acknowledge(unacknowledged))
+            } else if !unmarked.isEmpty {
+                // Start (or extend to keys that appeared) the observation; a finished one is not reused for new keys.
+                let length = max(0, observation.map { $0.until.timeIntervalSince($0.from) } ?? Double(o.observeDays ?? 0) * 86_400)
+                let running = observation.flatMap { $0.isComplete ? nil : $0 }
+                let from = running?.from ?? o.now
+                let until = running?.until ?? o.now.addingTimeInterval(o.observeDays.map { Double($0) * 86_400 } ?? length)
+                (status, action) = (.next, .observe(keyIds: unmarked.map(\.id),
+                                                    disable: unmarked.filter { $0.state == .enabled }.map(\.id),
+                                                    from: from, until: until))
+            } else if !unacknowledgedObserved.isEmpty {
+                (status, action) = (.blocked(reason: observedReason(unacknowledgedObserved)), .acknowledge(unacknowledgedObserved))
+            } else {
+                (status, action) = (.waiting, .waitForObservation(until: observation?.until ?? o.now,
+                                                                  keysObserved: observation?.keyIds.count ?? 0))
             }
         case .scheduleDeletion?:
             (status, action) = (.next, .scheduleDeletion(keyIds: toSchedule.map(\.id), window: o.window,
@@ -170,7 +192,7 @@ private struct StorePlanner {
         let abortable = pending.map(\.id).filter { o.scheduledByTeardown.contains($0) }
         return TeardownPlan(
             storeId: store.id, storeName: store.name, storeType: store.type, steps: steps, currentStep: current,
-            status: planStatus, action: action, flaggedKeys: flagged,
+            status: planStatus, action: action, flaggedKeys: flagged + observedFlags,
             warnings: warnings(keys: keys, pending: pending, cloudHsmNotConnected: cloudHsmNotConnected,
                                orphanAck: orphanAck, orphanAcknowledged: orphanAcknowledged),
             notes: notes(keys: keys, pending: pending, toSchedule: toSchedule),
@@ -178,7 +200,45 @@ private struct StorePlanner {
             disconnectOnly: disconnectOnly(current: current, pending: pending),
             abortableKeyIds: abortable,
             abort: abortable.isEmpty ? nil : AbortPreview(keyIds: abortable, stateBefore: o.stateBeforeTeardown),
-            notDeleted: TeardownPlanner.notDeleted(store: store, keys: keys ?? [], orphaned: o.orphanedKeyMaterial))
+            notDeleted: TeardownPlanner.notDeleted(store: store, keys: keys ?? [], orphaned: o.orphanedKeyMaterial),
+            observation: observation)
+    }
+
+    /// The observation the keys' marks show (keys not pending deletion), with the refusals since it began.
+    func observationStatus(_ toSchedule: [Key]) -> ObservationStatus? {
+        let marked = toSchedule.filter { $0.observation != nil }
+        guard !marked.isEmpty else { return nil }
+        let from = marked.compactMap(\.observation?.from).min() ?? o.now
+        let until = marked.compactMap(\.observation?.until).max() ?? o.now
+        let ids = Set(marked.map(\.id))
+        let refusals = o.observedRefusals.filter { ids.contains($0.keyId) && $0.call.time >= from }
+            .sorted { ($0.call.time, $0.keyId) > ($1.call.time, $1.keyId) }
+        return ObservationStatus(
+            from: from, until: until, keyIds: marked.map(\.id).sorted(),
+            disabledByTeardown: marked.filter { $0.observation?.disabledBy != nil }.map(\.id).sorted(),
+            refusals: refusals, remaining: max(0, until.timeIntervalSince(o.now)), isComplete: o.now >= until)
+    }
+
+    /// One flag per observed key with calls refused during the observation.
+    func refusalFlags(_ toSchedule: [Key], _ observation: ObservationStatus?) -> [FlaggedKey] {
+        guard let observation else { return [] }
+        let byKey = Dictionary(grouping: observation.refusals, by: \.keyId)
+        return toSchedule.compactMap { key in
+            guard let calls = byKey[key.id], !calls.isEmpty else { return nil }
+            let ack = TeardownAcknowledgement(.refusedWhileObserved, key.id)
+            return FlaggedKey(keyId: key.id, aliases: key.aliases, reason: .refusedWhileObserved(calls.map(\.call)),
+                              acknowledgement: ack, isAcknowledged: o.acknowledgements.contains(ack))
+        }
+    }
+
+    func observedReason(_ unacknowledged: [FlaggedKey]) -> String {
+        var calls: [TrailCall] = []
+        for flag in unacknowledged { if case .refusedWhileObserved(let c) = flag.reason { calls += c } }
+        let latest = calls.max { $0.time < $1.time }
+        return "\(TeardownText.count(calls.count, "call")) refused while the keys were disabled and observed, on "
+            + "\(TeardownText.count(unacknowledged.count, "key"))"
+            + (latest.map { ", latest \($0.operation) by \($0.caller) at \(TeardownText.date($0.time))" } ?? "")
+            + ": re-enable the keys and stop (abort), or acknowledge and go on"
     }
 
     /// FAILED only leaves through Disconnect (semantics §1.2), so reconnecting from FAILED takes two calls.
@@ -186,48 +246,56 @@ private struct StorePlanner {
         store.connectionState == .failed ? [.disconnectCustomKeyStore, .connectCustomKeyStore] : [.connectCustomKeyStore]
     }
 
-    /// Every reason a key to be scheduled needs an acknowledgement; a key can carry more than one.
+    /// Every reason a key to be scheduled needs an acknowledgement; a key can carry several, each acknowledged on its own.
     func flags(_ toSchedule: [Key]) -> [FlaggedKey] {
         var result: [FlaggedKey] = []
         for key in toSchedule {
-            if o.scheduledByTeardown.contains(key.id) {
-                // This teardown scheduled it and it is no longer pending: someone cancelled it, maybe on purpose.
-                let ack = TeardownAcknowledgement(.rescheduleCancelledKey, key.id)
-                result.append(FlaggedKey(keyId: key.id, aliases: key.aliases, reason: .deletionCancelledElsewhere,
-                                         acknowledgement: ack, isAcknowledged: o.acknowledgements.contains(ack)))
-            }
-            let ack = TeardownAcknowledgement(.keyInUse, key.id)
-            let reason: FlaggedKey.Reason?
-            switch o.lastUse[key.id] {
-            case .used(let at, let operation)?:
-                // A date in the future (clock skew) counts as recent: never less cautious than the data allows.
-                reason = o.now.timeIntervalSince(at) < TeardownPlanner.recentUseInterval
-                    ? .usedRecently(at: at, operation: operation) : nil
-            case .unknown(let why)?: reason = .useUnknown(reason: why)
-            case .neverUsed?, nil: reason = nil
-            }
-            if let reason {
+            func flag(_ reason: FlaggedKey.Reason) {
+                let ack = TeardownAcknowledgement(reason.name.acknowledgementKind, key.id)
                 result.append(FlaggedKey(keyId: key.id, aliases: key.aliases, reason: reason, acknowledgement: ack,
                                          isAcknowledged: o.acknowledgements.contains(ack)))
             }
+            if o.scheduledByTeardown.contains(key.id) {
+                // This teardown scheduled it and it is no longer pending: someone cancelled it, maybe on purpose.
+                flag(.deletionCancelledElsewhere)
+            }
+            let evidence = o.evidence[key.id]
+            var unknown: [String] = []
+            switch o.lastUse[key.id] {
+            case .used(let at, let operation)?:
+                // A date in the future (clock skew) counts as recent: never less cautious than the data allows.
+                if o.now.timeIntervalSince(at) < TeardownPlanner.recentUseInterval, evidence?.summary?.lastUse == nil {
+                    flag(.usedRecently(at: at, operation: operation))
+                }
+            case .unknown(let why)?: unknown.append(why)
+            case .neverUsed?, nil: break
+            }
+            if let evidence {
+                switch evidence.trail {
+                case .known(let s):
+                    if let last = s.lastUse { flag(.usedInWindow(uses: s.uses, last: last, days: s.lookbackDays)) }
+                    if let last = s.lastRefusal { flag(.refusedInWindow(refusals: s.refusals, last: last, days: s.lookbackDays)) }
+                case .unknown(let why): unknown.append(why)
+                }
+                if let grants = evidence.grants { if !grants.isEmpty { flag(.grants(grants)) } }
+                else { unknown.append("grants could not be listed" + (evidence.grantsProblem.map { ": \($0)" } ?? "")) }
+                if let principals = evidence.policyPrincipals { if !principals.isEmpty { flag(.policy(principals: principals)) } }
+                else { unknown.append("the key policy could not be read" + (evidence.policyProblem.map { ": \($0)" } ?? "")) }
+            }
+            if !unknown.isEmpty { flag(.useUnknown(reason: unknown.joined(separator: "; "))) }
         }
         return result
     }
 
     func acknowledgementReason(_ unacknowledged: [FlaggedKey]) -> String {
-        var recent = Set<String>(), unknown = Set<String>(), cancelled = Set<String>()
-        for flag in unacknowledged {
-            switch flag.reason {
-            case .usedRecently: recent.insert(flag.keyId)
-            case .useUnknown: unknown.insert(flag.keyId)
-            case .deletionCancelledElsewhere: cancelled.insert(flag.keyId)
-            }
-        }
+        var byReason: [EvidenceReason: Set<String>] = [:]
+        for flag in unacknowledged { byReason[flag.reason.name, default: []].insert(flag.keyId) }
         let keys = Set(unacknowledged.map(\.keyId))
-        var parts: [String] = []
-        if !recent.isEmpty { parts.append("\(recent.count) used within the last 30 days") }
-        if !unknown.isEmpty { parts.append("\(unknown.count) with unknown use") }
-        if !cancelled.isEmpty { parts.append("\(cancelled.count) whose deletion someone else cancelled") }
+        let words: [(EvidenceReason, String)] = [
+            (.used, "used \(o.evidence.isEmpty ? "within the last 30 days" : "recently")"), (.refused, "with refused calls"),
+            (.grants, "with grants"), (.policy, "whose policy names other principals"), (.unknown, "with unknown use"),
+            (.cancelled, "whose deletion someone else cancelled")]
+        let parts = words.compactMap { reason, text in byReason[reason].map { "\($0.count) \(text)" } }
         return "\(TeardownText.count(keys.count, "key")) to acknowledge before scheduling deletion: "
             + parts.joined(separator: ", ")
     }
@@ -236,7 +304,8 @@ private struct StorePlanner {
         let last = pending.compactMap(\.deletionDate).max()
         let overdue = pending.filter { ($0.deletionDate ?? .distantFuture) <= o.now }.count
         return WaitProgress(keysLeft: pending.count, lastDeletionDate: last,
-                            remaining: max(0, (last ?? o.now).timeIntervalSince(o.now)), overdueKeys: overdue)
+                            remaining: max(0, (last ?? o.now).timeIntervalSince(o.now)), overdueKeys: overdue,
+                            deletionDates: pending.compactMap(\.deletionDate).sorted())
     }
 
     func warnings(keys: [Key]?, pending: [Key], cloudHsmNotConnected: Bool,

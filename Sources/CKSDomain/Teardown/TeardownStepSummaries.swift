@@ -33,13 +33,22 @@ struct StepSummaries {
 
     private func checkUse(_ status: TeardownStep.Status) -> String {
         switch status {
-        case .upcoming: return "GetKeyLastUsage for each key; a key used within 30 days or with unknown use needs an acknowledgement"
-        case .next: return "GetKeyLastUsage for \(TeardownText.count(unchecked.count, "key"))"
+        case .upcoming: return "GetKeyLastUsage, grants, key policy, tags and CloudTrail for each key; each reason a key is flagged for needs an acknowledgement"
+        case .next:
+            if case .observe(let ids, let disable, _, let until) = action {
+                return "DisableKey on \(TeardownText.count(disable.count, "key")) and mark \(ids.count) for observation until \(TeardownText.date(until))"
+            }
+            return "GetKeyLastUsage, grants, policy, tags and CloudTrail (\(o.lookbackDays) days) for \(TeardownText.count(unchecked.count, "key"))"
         case .blocked(let reason): return reason
-        case .done, .waiting:
+        case .waiting:
+            if case .waitForObservation(let until, let count) = action {
+                return "observing \(TeardownText.count(count, "disabled key")) for refused calls until \(TeardownText.date(until))"
+            }
+            return "observing"
+        case .done:
             if toSchedule.isEmpty { return "no key left to schedule" }
             let flaggedKeys = Set(flagged.map(\.keyId))
-            let never = toSchedule.filter { o.lastUse[$0.id] == .neverUsed }.count
+            let never = toSchedule.filter { o.lastUse[$0.id] == .neverUsed && !flaggedKeys.contains($0.id) }.count
             var parts = ["\(TeardownText.count(toSchedule.count, "key")) checked"]
             if !flaggedKeys.isEmpty { parts.append("\(flaggedKeys.count) flagged and acknowledged") }
             if never > 0 { parts.append("\(never) never used") }

@@ -4,28 +4,33 @@ import Foundation
 import Synchronization
 
 /// The use record's writer. A request appends its event to the event log (`EventLogFile`: one plain `write()`,
-/// no transaction, no fsync) and is answered at once; a fold loop inserts what was appended into `key_event` in
-/// batches, off the request path, and empties the log once all of it is in the database.
+/// no transaction, no fsync) and is answered at once; a folder thread of its own inserts what was appended into
+/// `key_event` in batches, off the request path, and empties the log once all of it is in the database.
 ///
 /// An event is *acknowledged* when the request it records is answered, and it is in the log (handed to the
 /// kernel) before that: kill -9 of the core loses no acknowledged event; the next start folds what the log holds
 /// beyond the mark the last fold committed. With `--durability full` the log is also fsynced before the answer
 /// (one fsync shared by the requests that appended meanwhile), so an acknowledged event survives a power loss too.
 /// Readers of the record (LookupEvents) call `flush()` first: they see every event whose request was answered.
+///
+/// The folder is a thread, not a task: its transactions are synchronous, and `close()` (called from any thread,
+/// the cooperative pool's included) waits for it without needing a free thread of that pool.
 final class EventRecorder: Sendable {
     private struct State {
         var log: EventLogFile?
-        /// Appended, not yet taken by the fold loop; `pendingEnd` is the log offset just after the last of them.
+        /// Appended, not yet taken by the folder; `pendingEnd` is the log offset just after the last of them.
         var pending: [(event: KeyEvent, end: Int64)] = []
         var pendingEnd: Int64 = 0
         /// Events handed over / folded since start: `flush()` waits until `folded` reaches what was handed over.
         var appended = 0
         var folded = 0
         var waiters: [(target: Int, continuation: CheckedContinuation<Void, Never>)] = []
-        var folding = false
-        var inFlight = false
+        /// When the oldest pending event was appended: a batch is folded `foldDelay` after it at the latest.
+        var oldestPending: ContinuousClock.Instant?
         var sincePrune = 0
+        /// Set by `close()`: nothing more is recorded, the folder folds what is left and stops.
         var closed = false
+        var folderStopped = false
         /// The log offset known to be on disk (`durability full`), and whether an fsync is running.
         var synced: Int64 = 0
         var syncing = false
@@ -40,6 +45,8 @@ final class EventRecorder: Sendable {
 
     private let database: KMSDatabase
     private let state: Mutex<State>
+    /// Wakes the folder: signalled (holding it) after a change to `state` the folder waits for.
+    private let wake = NSCondition()
     private let maxEvents: Int64
     private let syncsLog: Bool
     /// Last failure to record, for the operator's log and tests (the request is still answered).
@@ -60,7 +67,11 @@ final class EventRecorder: Sendable {
             }
         }
         try log.restart()
-        return EventRecorder(database: database, log: log, maxEvents: maxEvents, syncsLog: syncsLog)
+        let recorder = EventRecorder(database: database, log: log, maxEvents: maxEvents, syncsLog: syncsLog)
+        let folder = Thread { [weak recorder] in EventRecorder.runFolder { recorder } }
+        folder.name = "cks use record"
+        folder.start()
+        return recorder
     }
 
     private init(database: KMSDatabase, log: EventLogFile, maxEvents: Int64, syncsLog: Bool) {
@@ -73,7 +84,7 @@ final class EventRecorder: Sendable {
     /// Records `event`: in the log when this returns (on disk too with `syncsLog`), in the database soon after.
     func record(_ event: KeyEvent) async {
         let record = EventLogCodec.record(event)
-        let (start, logged, target, end) = state.withLock { s -> (Bool, Bool, Int, Int64) in
+        let (signal, logged, target, end) = state.withLock { s -> (Bool, Bool, Int, Int64) in
             guard !s.closed, let log = s.log else { return (false, false, 0, 0) }
             var logged = true
             do { try log.append(record) } catch {
@@ -83,12 +94,13 @@ final class EventRecorder: Sendable {
             s.pending.append((event, log.size))
             s.pendingEnd = log.size
             s.appended += 1
-            let start = !s.folding
-            s.folding = true
+            let first = s.oldestPending == nil
+            if first { s.oldestPending = .now }
             let backlog = s.appended - s.folded > Self.maxPending
-            return (start, logged && !backlog, s.appended, log.size)
+            // The folder sleeps until the first event of a batch, then until the batch is full or due.
+            return (first || s.pending.count == Self.foldBatch, logged && !backlog, s.appended, log.size)
         }
-        if start { Task.detached { await self.foldLoop() } }
+        if signal { wakeFolder() }
         if target == 0 { return }
         if !logged {
             // Not in the log (disk full...) or too much waiting to be folded: wait until it is in the database.
@@ -111,8 +123,14 @@ final class EventRecorder: Sendable {
                 s.waiters.append((target, continuation))
                 return false
             }
-            if ready { continuation.resume() }
+            if ready { continuation.resume() } else { wakeFolder() }
         }
+    }
+
+    private func wakeFolder() {
+        wake.lock()
+        wake.signal()
+        wake.unlock()
     }
 
     /// Group fsync of the log (`durability full`): returns once the log is on disk through `end`.
@@ -152,103 +170,150 @@ final class EventRecorder: Sendable {
         }
     }
 
-    /// Waits until a batch is worth a transaction: `foldBatch` events, a reader waiting (`flush`), or
-    /// `foldDelay` passed. Folding each event at once would add a commit per call to the writer that Encrypt's
-    /// own transactions queue on.
-    private func gather() async {
-        let deadline = ContinuousClock.now + Self.foldDelay
-        while ContinuousClock.now < deadline {
-            let ready = state.withLock { s in s.pending.count >= Self.foldBatch || !s.waiters.isEmpty || s.closed }
-            if ready { return }
-            try? await Task.sleep(for: .milliseconds(2))
+    // MARK: The folder
+
+    /// What the folder does next.
+    private enum Step {
+        /// Nothing pending: sleep until woken (or a while, to notice a recorder nobody holds any more).
+        case idle
+        /// A batch is pending but not due: sleep until `until` or until woken.
+        case wait(until: ContinuousClock.Instant)
+        case fold(batch: [KeyEvent], end: Int64, generation: UInt64, prune: Bool)
+        /// Closed: fold everything left, then stop.
+        case finish
+    }
+
+    /// The folder thread's body. It holds the recorder only while it works, so a recorder nobody closed is freed
+    /// (and the thread ends).
+    private static func runFolder(_ recorder: () -> EventRecorder?) {
+        while let (step, wake) = recorder().map({ ($0.nextStep(), $0.wake) }) {
+            switch step {
+            case .idle, .wait:
+                wake.lock()
+                // Decided under the condition's lock: a wake signalled after this cannot be missed.
+                if let deadline = recorder()?.sleepDeadline() { _ = wake.wait(until: deadline) }
+                wake.unlock()
+            case let .fold(batch, end, generation, prune):
+                recorder()?.fold(batch, end: end, generation: generation, prune: prune)
+            case .finish:
+                recorder()?.finish()
+                return
+            }
         }
     }
 
-    private func foldLoop() async {
-        while true {
-            await gather()
-            let taken = state.withLock { s -> (batch: [KeyEvent], end: Int64, generation: UInt64, prune: Bool)? in
-                guard !s.pending.isEmpty, !s.closed, let log = s.log else {
-                    s.folding = false
-                    return nil
+    /// Until when the folder may sleep: nil when it has something to do at once (a batch full or due, a reader
+    /// waiting, the recorder closed); else until the pending batch is due, or a second when nothing is pending.
+    private func sleepDeadline() -> Date? {
+        state.withLock { s -> Date? in
+            if s.closed || !s.waiters.isEmpty || s.pending.count >= Self.foldBatch { return nil }
+            guard let oldest = s.oldestPending else { return Date().addingTimeInterval(1) }
+            let left = ContinuousClock.now.duration(to: oldest + Self.foldDelay)
+            guard left > .zero else { return nil }
+            return Date().addingTimeInterval(Double(left.components.attoseconds) / 1e18 + Double(left.components.seconds))
+        }
+    }
+
+    private func nextStep() -> Step {
+        state.withLock { s -> Step in
+            if s.closed { return .finish }
+            guard !s.pending.isEmpty, let log = s.log else { return .idle }
+            let due = (s.oldestPending ?? .now) + Self.foldDelay
+            if s.pending.count < Self.foldBatch, s.waiters.isEmpty, ContinuousClock.now < due { return .wait(until: due) }
+            let count = min(s.pending.count, Self.batchLimit)
+            let batch = s.pending.prefix(count)
+            s.pending.removeFirst(count)
+            s.oldestPending = s.pending.isEmpty ? nil : .now
+            s.sincePrune += count
+            let prune = s.sincePrune >= 2_000
+            if prune { s.sincePrune = 0 }
+            return .fold(batch: batch.map(\.event), end: batch.last!.end, generation: log.generation, prune: prune)
+        }
+    }
+
+    private func fold(_ batch: [KeyEvent], end: Int64, generation: UInt64, prune: Bool) {
+        // The batch's newest event is simulated now, near enough for the retention cutoff.
+        let cutoff = (batch.map(\.time).max() ?? Date()).addingTimeInterval(-KeyEventRules.retention)
+        var committed = false
+        for attempt in 0..<3 where !committed {
+            do {
+                try database.writeNow { w in
+                    try w.fold(loggedEvents: batch, generation: generation, through: end)
+                    if prune { try w.pruneEvents(olderThan: cutoff, maxEvents: maxEvents) }
                 }
-                let count = min(s.pending.count, Self.batchLimit)
-                let batch = s.pending.prefix(count)
-                s.pending.removeFirst(count)
-                s.inFlight = true
-                s.sincePrune += count
-                let prune = s.sincePrune >= 2_000
-                if prune { s.sincePrune = 0 }
-                return (batch.map(\.event), batch.last!.end, log.generation, prune)
+                committed = true
+            } catch {
+                lastFailure.withLock { $0 = KMSDatabase.describeForLog(error) ?? "\(type(of: error))" }
+                if attempt < 2 { usleep(100_000) }
             }
-            guard let taken else { return }
-            // The batch's newest event is simulated now, near enough for the retention cutoff.
-            let cutoff = (taken.batch.map(\.time).max() ?? Date()).addingTimeInterval(-KeyEventRules.retention)
-            let maxEvents = self.maxEvents
-            var committed = false
-            for attempt in 0..<3 where !committed {
+        }
+        // A batch that could not be committed stays in the log (its mark was not moved past it), so the next
+        // start folds it; it is counted as folded here so readers do not wait for it forever.
+        let ready = state.withLock { s -> [CheckedContinuation<Void, Never>] in
+            s.folded += batch.count
+            // Restarted only when everything appended is folded (and, with syncsLog, on disk with no fsync
+            // running, so no fsync of the old generation can vouch for the new one).
+            if committed, s.pending.isEmpty, let log = s.log, log.size == end,
+               !syncsLog || (s.synced >= end && !s.syncing) {
                 do {
-                    try await database.write { w in
-                        try w.fold(loggedEvents: taken.batch, generation: taken.generation, through: taken.end)
-                        if taken.prune { try w.pruneEvents(olderThan: cutoff, maxEvents: maxEvents) }
-                    }
-                    committed = true
+                    try log.restart()
+                    s.pendingEnd = log.size
+                    s.synced = log.size
                 } catch {
-                    lastFailure.withLock { $0 = KMSDatabase.describeForLog(error) ?? "\(type(of: error))" }
-                    if attempt < 2 { try? await Task.sleep(for: .milliseconds(100)) }
+                    lastFailure.withLock { $0 = "\(error)" }
                 }
             }
-            // A batch that could not be committed stays in the log (its mark was not moved past it), so the next
-            // start folds it; it is counted as folded here so readers do not wait for it forever.
-            let ready = state.withLock { s -> [CheckedContinuation<Void, Never>] in
-                s.inFlight = false
-                s.folded += taken.batch.count
-                // Restarted only when everything appended is folded (and, with syncsLog, on disk with no fsync
-                // running, so no fsync of the old generation can vouch for the new one).
-                if committed, s.pending.isEmpty, let log = s.log, log.size == taken.end,
-                   !syncsLog || (s.synced >= taken.end && !s.syncing) {
-                    do {
-                        try log.restart()
-                        s.pendingEnd = log.size
-                        s.synced = log.size
-                    } catch {
-                        lastFailure.withLock { $0 = "\(error)" }
-                    }
-                }
-                let ready = s.waiters.filter { $0.target <= s.folded }.map(\.continuation)
-                s.waiters.removeAll { $0.target <= s.folded }
-                return ready
-            }
-            for c in ready { c.resume() }
+            let ready = s.waiters.filter { $0.target <= s.folded }.map(\.continuation)
+            s.waiters.removeAll { $0.target <= s.folded }
+            return ready
         }
+        for c in ready { c.resume() }
     }
 
-    /// At a clean stop, before the database closes: folds what is left and empties the log (what cannot be
-    /// folded within a few seconds stays in the log for the next start). Later events are not recorded.
-    func close() {
-        let deadline = Date().addingTimeInterval(5)
-        while state.withLock({ $0.inFlight }), Date() < deadline { usleep(1_000) }
-        let (batch, end, log, waiters) = state.withLock { s in
-            s.closed = true
-            let taken = (s.inFlight ? [] : s.pending.map(\.event), s.pendingEnd, s.inFlight ? nil : s.log,
-                         s.waiters.map(\.continuation) + s.syncWaiters.map(\.continuation))
+    /// After `close()`: folds what is left and empties the log (what cannot be folded stays in the log for the
+    /// next start), closes the log and lets `close()` return.
+    private func finish() {
+        let (batch, end, log) = state.withLock { s in
+            let taken = (s.pending.map(\.event), s.pendingEnd, s.log)
             s.pending = []
-            s.waiters = []
-            s.syncWaiters = []
+            s.log = nil
             return taken
         }
-        for c in waiters { c.resume() }
-        guard let log else { return }
-        do {
-            if !batch.isEmpty {
-                let generation = log.generation
-                try database.writeNow { w in try w.fold(loggedEvents: batch, generation: generation, through: end) }
+        if let log {
+            do {
+                if !batch.isEmpty {
+                    let generation = log.generation
+                    try database.writeNow { w in try w.fold(loggedEvents: batch, generation: generation, through: end) }
+                }
+                if log.size == end { try log.restart() }
+            } catch {
+                lastFailure.withLock { $0 = KMSDatabase.describeForLog(error) ?? "\(error)" }
             }
-            if log.size == end { try log.restart() }
-        } catch {
-            lastFailure.withLock { $0 = KMSDatabase.describeForLog(error) ?? "\(error)" }
+            log.close()
         }
-        log.close()
+        wake.lock()
+        state.withLock { $0.folderStopped = true }
+        wake.broadcast()
+        wake.unlock()
+    }
+
+    /// At a clean stop, before the database closes: stops recording, lets the folder fold what is left, and
+    /// returns once it has (or after a few seconds: what is not folded by then stays in the log for the next
+    /// start). Waits on the folder thread only, never on the cooperative pool.
+    func close() {
+        let waiters = state.withLock { s in
+            s.closed = true
+            let waiting = s.waiters.map(\.continuation) + s.syncWaiters.map(\.continuation)
+            s.waiters = []
+            s.syncWaiters = []
+            return waiting
+        }
+        for c in waiters { c.resume() }
+        let deadline = Date().addingTimeInterval(10)
+        wake.lock()
+        wake.broadcast()
+        while !state.withLock({ $0.folderStopped }), Date() < deadline { _ = wake.wait(until: deadline) }
+        wake.unlock()
     }
 }
 

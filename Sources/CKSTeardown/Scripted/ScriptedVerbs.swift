@@ -54,6 +54,26 @@ public enum ScriptedVerbs {
         }
     }
 
+    /// `cks stores --all-contexts [--regions r1,r2]`: every context (see `ClientContextCatalog`) in each region
+    /// (its own when none are given), fetched concurrently; one row per store with Context, Account and Region,
+    /// one error row per context/region that failed. Returns 0 when every context answered, else the status of the
+    /// first failure; every row is printed either way.
+    public static func storesAllContexts(_ options: ScriptedOptions, regions: [String], contexts: [ClientContext],
+                                         streams: Streams = .standard,
+                                         open: @escaping AllContextStores.Open) async -> Int32 {
+        let format = ScriptedOutputFormat.resolve(options.output, stdoutIsTerminal: streams.stdoutIsTerminal)
+        let results = await AllContextStores.fetch(AllContextStores.targets(contexts, regions: regions),
+                                                   concurrency: options.concurrency, open: open)
+        for r in results {
+            if let f = r.failure { streams.err("cks: \(r.context) \(r.region): \(f.code): \(f.message)\n") }
+            else if let why = r.listing?.keyCountsUnavailable {
+                streams.err("cks: warning: \(r.context) \(r.region): key counts not shown: \(why)\n")
+            }
+        }
+        streams.out(AllContextStores.render(AllContextStores.rows(results), as: format))
+        return AllContextStores.exit(results).rawValue
+    }
+
     /// `cks keys STORE`; returns the exit status.
     public static func keys(store: String, _ options: ScriptedOptions, streams: Streams = .standard,
                             connect: Connect) async -> Int32 {

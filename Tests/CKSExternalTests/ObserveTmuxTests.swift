@@ -1,0 +1,83 @@
+import Foundation
+import Testing
+
+/// Disable-and-observe in the demo under tmux: the demo's `payments-api` workload keeps calling Decrypt on a key of
+/// the store being torn down; the observation catches it, names the caller, and the operator re-enables the keys.
+/// A second run acknowledges the refused calls and goes on to schedule every key.
+@Suite("observe phase under tmux")
+struct ObserveTmuxTests {
+    typealias UI = ConsoleTmuxTests
+
+    /// Acknowledges every flagged key (if any) and waits for the schedule offer.
+    static func acknowledgeAll(_ tmux: TmuxSession) async throws {
+        let plan = try await tmux.waitFor("the evidence check done", timeout: .seconds(90)) {
+            $0.contains("to acknowledge") || $0.contains("Enter opens the ScheduleKeyDeletion dialog")
+        }
+        guard plan.contains("to acknowledge") else { return }
+        try await UI.press("Y", until: "the acknowledge dialog", in: tmux) { $0.contains("Acknowledge ") && $0.contains("Cancel") }
+        try await UI.confirmDialog("Acknowledge", in: tmux)
+        try await tmux.waitFor("every flag acknowledged", timeout: .seconds(30)) {
+            $0.contains("Enter opens the ScheduleKeyDeletion dialog")
+        }
+    }
+
+    /// W, the dialog (7 days, the default choice), then the fast-forward to the end of the observation.
+    static func observeAndFastForward(_ tmux: TmuxSession) async throws -> String {
+        try await UI.press("W", until: "the observe dialog", in: tmux) { $0.contains("Disable and observe first?") }
+        let dialog = try await tmux.capture()
+        #expect(dialog.contains("observe 7 days"), "7 days is the default:\n\(dialog)")
+        try await UI.confirmDialog("Disable and observe first?", in: tmux)
+        try await tmux.waitFor("the keys disabled and observed", timeout: .seconds(90)) { $0.contains("Observing: ") }
+        try await UI.press("F", until: "the fast-forward dialog", in: tmux) { $0.contains("Fast-forward the core's clock") }
+        try await UI.confirmDialog("Fast-forward the core's clock", in: tmux)
+        return try await tmux.waitFor("the workload caught", timeout: .seconds(90)) {
+            $0.contains("refused while the keys were disabled") && $0.contains("payments-api")
+        }
+    }
+
+    @Test("the observe phase stops on the demo's workload, the operator re-enables; a second run acknowledges and goes on",
+          .enabled(if: ExternalTools.usable(.tmux), "needs tmux (CKS_REQUIRE_EXTERNAL=1 turns this skip into a failure)"))
+    func observeCatchesTheWorkload() async throws {
+        try ExternalTools.require(.tmux)
+        let binary = try Locations.requireCksBinary()
+        let scratch = try TemporaryDirectory(prefix: "cks-qa-observe")
+        defer { scratch.remove() }
+        try await withTmux([binary.path, "--demo"], environment: UI.isolatedEnvironment(scratch)) { tmux in
+            let stores = try await UI.waitForCountedStores("the stores screen", in: tmux) { $0.contains("EMBEDDED") }
+            let target = try #require(UI.storeRows(stores).first { $0.name == "partner-xks" }, "partner-xks:\n\(stores)")
+            try await tmux.send(":")
+            try await tmux.send("teardown \(target.name)", literal: true)
+            try await tmux.send("Enter")
+            try await Self.acknowledgeAll(tmux)
+
+            // First run: observe; the workload's Decrypt is refused and the teardown stops, naming who.
+            let caught = try await Self.observeAndFastForward(tmux)
+            #expect(caught.contains("DisabledException") || caught.contains("Decrypt"), "the call is shown:\n\(caught)")
+            // The operator re-enables exactly the keys the teardown disabled.
+            try await UI.press("X", until: "the abort dialog", in: tmux) { $0.contains("Abort the observation?") }
+            try await UI.confirmDialog("Abort the observation?", in: tmux)
+            let reEnabled = try await tmux.waitFor("the keys enabled again", timeout: .seconds(60)) {
+                $0.contains("Observation aborted")
+            }
+            #expect(!reEnabled.contains("Observing: "), "no observation left:\n\(reEnabled)")
+
+            // Second run: acknowledge again, observe again, acknowledge the refused calls, go on to scheduling.
+            try await Self.acknowledgeAll(tmux)
+            _ = try await Self.observeAndFastForward(tmux)
+            try await UI.press("Y", until: "the acknowledge dialog", in: tmux) { $0.contains("Acknowledge ") && $0.contains("Cancel") }
+            try await UI.confirmDialog("Acknowledge", in: tmux)
+            try await tmux.waitFor("the schedule offer after the observation", timeout: .seconds(60)) {
+                $0.contains("Enter opens the ScheduleKeyDeletion dialog")
+            }
+            try await UI.press("Enter", until: "the schedule dialog", in: tmux) { $0.contains("Schedule deletion of") }
+            try await UI.confirmDialog("Schedule deletion of", in: tmux)
+            try await tmux.waitFor("waiting for the deletions", timeout: .seconds(60)) {
+                $0.contains("Waiting: ") && $0.contains("keys left; last deletion")
+            }
+            try await tmux.send("Escape")
+            try await tmux.waitFor("the stores again") { UI.storeRows($0).contains { $0.id == target.id } }
+            try await tmux.send("q")
+            _ = try await tmux.waitForExit()
+        }
+    }
+}
