@@ -21,15 +21,12 @@ struct DemoAutopilotTmuxTests {
     /// Sessions played at once: the demo cores mostly wait (connects, the use check), so a few share two cores well.
     static var parallel: Int { Int(ProcessInfo.processInfo.environment["CKS_DEMO_PARALLEL"] ?? "") ?? 4 }
 
-    @Test("every shipped scenario plays to its end at 120x35 and 80x24 with every theme, and its recording replays to the same final screen",
+    @Test("every shipped scenario plays to its end at 120x35 and 80x24, every theme in turn, and its recording replays to the same final screen",
           .enabled(if: ExternalTools.usable(.tmux), "needs tmux (CKS_REQUIRE_EXTERNAL=1 turns this skip into a failure)"))
     func everyScenarioEverySizeEveryTheme() async throws {
         try ExternalTools.require(.tmux)
         let binary = try Locations.requireCksBinary()
-        var runs: [Run] = []
-        for scenario in ScenarioCatalog.shippedOrder {
-            for (w, h) in Self.sizes { for theme in Self.themes { runs.append(Run(scenario: scenario, width: w, height: h, theme: theme)) } }
-        }
+        let runs = Self.runs(full: ProcessInfo.processInfo.environment["CKS_DEMO_MATRIX"] == "full")
         let started = ContinuousClock.now
         var failures: [String] = []
         await withTaskGroup(of: String?.self) { group in
@@ -42,6 +39,29 @@ struct DemoAutopilotTmuxTests {
         }
         print("demo autopilot matrix: \(runs.count) runs, \(Self.parallel) at once, \(ContinuousClock.now - started)")
         #expect(failures.isEmpty, "\(failures.count) of \(runs.count) runs failed:\n\(failures.joined(separator: "\n\n"))")
+    }
+
+    /// Every scenario at both sizes. By default the themes rotate over those eight runs (each theme at least once,
+    /// so CI stays short); `CKS_DEMO_MATRIX=full` plays every scenario × size × theme (40 runs).
+    static func runs(full: Bool) -> [Run] {
+        var runs: [Run] = []
+        for (s, scenario) in ScenarioCatalog.shippedOrder.enumerated() {
+            for (z, (w, h)) in Self.sizes.enumerated() {
+                let themes = full ? Self.themes : [Self.themes[(Self.sizes.count * s + z) % Self.themes.count]]
+                for theme in themes { runs.append(Run(scenario: scenario, width: w, height: h, theme: theme)) }
+            }
+        }
+        return runs
+    }
+
+    @Test func theShortMatrixCoversEveryScenarioSizeAndTheme() {
+        let runs = Self.runs(full: false)
+        #expect(Set(runs.map(\.scenario)) == Set(ScenarioCatalog.shippedOrder))
+        #expect(Set(runs.map(\.theme)) == Set(Self.themes))
+        for scenario in ScenarioCatalog.shippedOrder {
+            #expect(Set(runs.filter { $0.scenario == scenario }.map(\.width)) == Set(Self.sizes.map(\.0)))
+        }
+        #expect(Self.runs(full: true).count == ScenarioCatalog.shippedOrder.count * Self.sizes.count * Self.themes.count)
     }
 
     /// Plays one run and replays its recording; nil when all is well, else what went wrong with the screens.
