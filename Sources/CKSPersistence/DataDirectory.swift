@@ -93,10 +93,15 @@ public enum DataDirectory {
     }
 }
 
-/// An exclusive OS lock (`flock`) on `cks.lock` in the data directory, held for the life of the process that
-/// uses the directory and released by the kernel however that process ends, `kill -9` included. The file also
-/// says who holds it (pid, command, since when, where it listens), so a refused process can name the other one,
-/// and whether the database was left open, so a restarted core knows the last one did not stop cleanly.
+/// An exclusive OS lock on `cks.lock` in the data directory, held for the life of the process that uses the
+/// directory and released by the kernel however that process ends, `kill -9` included. The file also says who
+/// holds it (pid, command, since when, where it listens), so a refused process can name the other one, and whether
+/// the database was left open, so a restarted core knows the last one did not stop cleanly.
+///
+/// The lock is a POSIX record lock (`fcntl`), which belongs to the process: a child the process is spawning never
+/// holds it (an `flock` belongs to the open file, which a child between fork and exec still shares, so a lock
+/// released here could still show as held). Within the process a table of the lock files held keeps a second
+/// holder out, and the lock file is never opened twice (closing any descriptor of it would release the lock).
 public final class DataDirectoryLock: Sendable {
     /// How the previous user of the directory left the database.
     public enum PreviousStop: Sendable, Equatable {
@@ -107,13 +112,28 @@ public final class DataDirectoryLock: Sendable {
         case unclean(pid: Int32?, command: String?)
     }
 
+    /// A lock file by device and inode.
+    private struct FileIdentity: Hashable {
+        var device: UInt64
+        var inode: UInt64
+        init(_ info: stat) {
+            device = UInt64(info.st_dev)
+            inode = UInt64(info.st_ino)
+        }
+    }
+
+    /// The lock files this process holds, with what each says of its holder (for a refusal's message).
+    private static let heldHere = Mutex<[FileIdentity: [String: String]]>([:])
+
     private let fd: Int32
+    private let identity: FileIdentity
     private let released = Atomic(false)
     public let previousStop: PreviousStop
     private let holder: [(String, String)]
 
-    private init(fd: Int32, previousStop: PreviousStop, holder: [(String, String)]) {
+    private init(fd: Int32, identity: FileIdentity, previousStop: PreviousStop, holder: [(String, String)]) {
         self.fd = fd
+        self.identity = identity
         self.previousStop = previousStop
         self.holder = holder
     }
@@ -121,37 +141,61 @@ public final class DataDirectoryLock: Sendable {
     /// Takes the lock of `directory` or refuses, naming the process that holds it.
     public static func acquire(in directory: URL) throws(DataDirectoryError) -> DataDirectoryLock {
         let url = directory.appendingPathComponent(DataDirectory.lockName)
-        let fd = open(url.path, O_RDWR | O_CREAT | O_CLOEXEC, 0o600)
-        guard fd >= 0 else {
-            throw DataDirectoryError("cannot open the lock file \(url.path): \(String(cString: strerror(errno)))")
-        }
-        guard lockWaitingOutOwnRelease(fd, lockFile: url) else {
-            let code = errno
-            let fields = readFields(fd)
-            close(fd)
-            guard code == EWOULDBLOCK else {
-                throw DataDirectoryError("cannot lock \(url.path): \(String(cString: strerror(code)))")
+        // One acquisition at a time in this process, so the table and the file agree.
+        return try heldHere.withLock { (held: inout [FileIdentity: [String: String]]) throws(DataDirectoryError) -> DataDirectoryLock in
+            var info = stat()
+            if stat(url.path, &info) == 0, let fields = held[FileIdentity(info)] {
+                throw DataDirectoryError(inUseMessage(directory: directory, fields: fields, lockFile: url))
             }
-            throw DataDirectoryError(inUseMessage(directory: directory, fields: fields, lockFile: url))
+            let fd = open(url.path, O_RDWR | O_CREAT | O_CLOEXEC, 0o600)
+            guard fd >= 0 else {
+                throw DataDirectoryError("cannot open the lock file \(url.path): \(String(cString: strerror(errno)))")
+            }
+            guard fstat(fd, &info) == 0 else {
+                let message = String(cString: strerror(errno))
+                close(fd)
+                throw DataDirectoryError("cannot read the lock file \(url.path): \(message)")
+            }
+            guard lockWholeFile(fd) else {
+                let code = errno
+                let fields = readFields(fd)
+                close(fd)
+                guard code == EACCES || code == EAGAIN else {
+                    throw DataDirectoryError("cannot lock \(url.path): \(String(cString: strerror(code)))")
+                }
+                throw DataDirectoryError(inUseMessage(directory: directory, fields: fields, lockFile: url))
+            }
+            do throws(DataDirectoryError) {
+                try DataDirectory.tighten(url)
+            } catch {
+                close(fd)
+                throw error
+            }
+            let fields = readFields(fd)
+            let previous: PreviousStop
+            switch fields["database"] {
+            case "open": previous = .unclean(pid: fields["pid"].flatMap { Int32($0) }, command: fields["command"])
+            case "closed": previous = .clean
+            default: previous = .none
+            }
+            let holder = [("pid", String(getpid())), ("command", currentCommand()), ("since", timestamp(Date()))]
+            let identity = FileIdentity(info)
+            let lock = DataDirectoryLock(fd: fd, identity: identity, previousStop: previous, holder: holder)
+            held[identity] = Dictionary(uniqueKeysWithValues: holder)
+            // Who holds it, at once; the database line stays as the last holder left it until this one opens it.
+            lock.write(endpoint: nil, database: fields["database"], held: &held)
+            return lock
         }
-        do {
-            try DataDirectory.tighten(url)
-        } catch {
-            close(fd)
-            throw error
-        }
-        let fields = readFields(fd)
-        let previous: PreviousStop
-        switch fields["database"] {
-        case "open": previous = .unclean(pid: fields["pid"].flatMap { Int32($0) }, command: fields["command"])
-        case "closed": previous = .clean
-        default: previous = .none
-        }
-        let holder = [("pid", String(getpid())), ("command", currentCommand()), ("since", timestamp(Date()))]
-        let lock = DataDirectoryLock(fd: fd, previousStop: previous, holder: holder)
-        // Who holds it, at once; the database line stays as the last holder left it until this one opens it.
-        lock.write(endpoint: nil, database: fields["database"])
-        return lock
+    }
+
+    /// A write lock on the whole file, without waiting; false with `errno` set when it cannot be had.
+    private static func lockWholeFile(_ fd: Int32) -> Bool {
+        var request = flock()
+        request.l_type = Int16(F_WRLCK)
+        request.l_whence = Int16(SEEK_SET)
+        request.l_start = 0
+        request.l_len = 0
+        return withUnsafeMutablePointer(to: &request) { fcntl(fd, F_SETLK, $0) } == 0
     }
 
     /// Records that the database is open: a later start that still finds this knows this process did not stop
@@ -169,21 +213,31 @@ public final class DataDirectoryLock: Sendable {
 
     /// Releases the lock, leaving the database line as it was (a refused start must not hide a crash). Once.
     public func release() {
-        if !released.exchange(true, ordering: .acquiringAndReleasing) { close(fd) }
+        guard !released.exchange(true, ordering: .acquiringAndReleasing) else { return }
+        Self.heldHere.withLock { held in
+            close(fd)
+            held[identity] = nil
+        }
     }
 
     deinit { release() }
 
     private func write(endpoint: String?, database: String?) {
+        Self.heldHere.withLock { held in write(endpoint: endpoint, database: database, held: &held) }
+    }
+
+    private func write(endpoint: String?, database: String?, held: inout [FileIdentity: [String: String]]) {
         guard !released.load(ordering: .acquiring) else { return }
+        var fields = holder
+        if let endpoint { fields.append(("endpoint", endpoint)) }
+        if let database { fields.append(("database", database)) }
         var text = ""
-        for (name, value) in holder { text += "\(name): \(value)\n" }
-        if let endpoint { text += "endpoint: \(endpoint)\n" }
-        if let database { text += "database: \(database)\n" }
+        for (name, value) in fields { text += "\(name): \(value)\n" }
         let bytes = Array(text.utf8)
         _ = ftruncate(fd, 0)
         _ = bytes.withUnsafeBytes { pwrite(fd, $0.baseAddress, $0.count, 0) }
         _ = fsync(fd)
+        held[identity] = Dictionary(fields, uniquingKeysWith: { _, last in last })
     }
 
     private static func readFields(_ fd: Int32) -> [String: String] {
@@ -198,24 +252,8 @@ public final class DataDirectoryLock: Sendable {
         return fields
     }
 
-    /// Takes the flock, or fails with `errno` set. When this process itself shows as the holder, the lock was just
-    /// released here while a child being spawned (between fork and exec) still shares the descriptor: that ends
-    /// within moments, so it tries again for up to three seconds before refusing.
-    private static func lockWaitingOutOwnRelease(_ fd: Int32, lockFile: URL) -> Bool {
-        let deadline = Date().addingTimeInterval(3)
-        while true {
-            if flock(fd, LOCK_EX | LOCK_NB) == 0 { return true }
-            let code = errno
-            guard code == EWOULDBLOCK, Date() < deadline, lockHolderFromProcLocks(lockFile) == getpid() else {
-                errno = code
-                return false
-            }
-            usleep(10_000)
-        }
-    }
-
     /// Who holds the lock, from the file; when it names no live process (the holder has not written it yet),
-    /// from `/proc/locks`, which lists every flock with its owner's pid.
+    /// from `/proc/locks`, which lists every lock with its owner's pid.
     private static func inUseMessage(directory: URL, fields: [String: String], lockFile: URL) -> String {
         var pid = fields["pid"].flatMap { Int32($0) }
         var command = fields["command"]
@@ -239,14 +277,14 @@ public final class DataDirectoryLock: Sendable {
         return message
     }
 
-    /// The pid owning a flock on `file`, from `/proc/locks` (`1: FLOCK ADVISORY WRITE <pid> <maj>:<min>:<inode> 0 EOF`).
+    /// The pid owning a lock on `file`, from `/proc/locks` (`1: POSIX ADVISORY WRITE <pid> <maj>:<min>:<inode> 0 EOF`).
     private static func lockHolderFromProcLocks(_ file: URL) -> Int32? {
         var info = stat()
         guard stat(file.path, &info) == 0,
               let locks = try? String(contentsOfFile: "/proc/locks", encoding: .utf8) else { return nil }
         for line in locks.split(separator: "\n") {
             let parts = line.split(separator: " ", omittingEmptySubsequences: true)
-            guard parts.count >= 6, parts[1] == "FLOCK", let pid = Int32(parts[4]) else { continue }
+            guard parts.count >= 6, parts[1] == "POSIX" || parts[1] == "FLOCK", let pid = Int32(parts[4]) else { continue }
             let device = parts[5].split(separator: ":")
             if device.count == 3, UInt64(device[2]) == UInt64(info.st_ino) { return pid }
         }
