@@ -71,28 +71,28 @@ struct DemoAutopilotTmuxTests {
             defer { scratch.remove() }
             let cast = scratch.url.appendingPathComponent("\(run.scenario).cast")
             let statusFile = scratch.url.appendingPathComponent("exit-status")
-            var environment = UI.isolatedEnvironment(scratch)
-            environment["CKS_QA_STATUS"] = statusFile.path
-            let command = ["/bin/sh", "-c", "\"$0\" \"$@\"; echo $? > \"$CKS_QA_STATUS\"", binary.path, "--demo",
-                           "--autopilot", run.scenario, "--pace", "0", "--exit-at-end", "--record", cast.path, "--theme", run.theme]
-            let final = try await withTmux(command, width: run.width, height: run.height, environment: environment,
-                                           alternateScreen: false) { tmux in
-                _ = try await tmux.waitForExit(timeout: .seconds(420))
-                return try await tmux.capture()
+            let environment = UI.isolatedEnvironment(scratch)
+            let command = holding(["--demo", "--autopilot", run.scenario, "--pace", "0", "--exit-at-end", "--record", cast.path,
+                                   "--theme", run.theme], binary: binary, statusFile: statusFile)
+            let (status, final) = try await withTmux(command, width: run.width, height: run.height, environment: environment,
+                                                     alternateScreen: false) { tmux in
+                let status = try await exitStatus(statusFile, timeout: .seconds(420))
+                return (status, try await settledScreen(tmux))
             }
-            let status = (try? String(contentsOf: statusFile, encoding: .utf8))?.trimmingCharacters(in: .whitespacesAndNewlines)
-            guard status == "0" else { return "\(run): exit status \(status ?? "none"); last screen:\n\(final)" }
+            guard status == "0" else { return "\(run): exit status \(status); last screen:\n\(final)" }
             guard final.contains("End of the \(run.scenario) scenario") else { return "\(run): no end caption; last screen:\n\(final)" }
 
             let recorded = try Asciicast.parse(String(contentsOf: cast, encoding: .utf8))
             guard recorded.width == run.width, recorded.height == run.height, !recorded.events.isEmpty else {
                 return "\(run): the recording says \(recorded.width)x\(recorded.height) with \(recorded.events.count) events"
             }
-            let replayed = try await withTmux([binary.path, "replay", cast.path, "--speed", "1000"], width: run.width,
-                                              height: run.height, environment: environment, alternateScreen: false) { tmux in
-                let exit = try await tmux.waitForExit(timeout: .seconds(120))
-                guard exit.status == "0" else { throw HarnessError("cks replay exited \(exit)") }
-                return try await tmux.capture()
+            let replayStatus = scratch.url.appendingPathComponent("replay-status")
+            let replayed = try await withTmux(holding(["replay", cast.path, "--speed", "1000"], binary: binary, statusFile: replayStatus),
+                                              width: run.width, height: run.height, environment: environment,
+                                              alternateScreen: false) { tmux in
+                let status = try await exitStatus(replayStatus, timeout: .seconds(180))
+                guard status == "0" else { throw HarnessError("cks replay exited \(status); screen:\n\(try await tmux.capture())") }
+                return try await settledScreen(tmux)
             }
             if lines(replayed) != lines(final) {
                 return "\(run): the replay's final screen differs from the console's.\nconsole:\n\(final)\nreplay:\n\(replayed)"
@@ -101,6 +101,35 @@ struct DemoAutopilotTmuxTests {
         } catch {
             return "\(run): \(error)"
         }
+    }
+
+    /// `cks ARGUMENTS` in a shell that writes its exit status to `statusFile` and then holds the pane open, so the
+    /// last frame stays as drawn (a dead pane's notice would scroll it).
+    static func holding(_ arguments: [String], binary: URL, statusFile: URL) -> [String] {
+        let file = "'" + statusFile.path + "'"
+        return ["/bin/sh", "-c", "\"$0\" \"$@\"; echo $? > \(file).tmp; mv \(file).tmp \(file); exec sleep 900", binary.path] + arguments
+    }
+
+    /// Waits for the exit status a `holding` shell writes.
+    static func exitStatus(_ file: URL, timeout: Duration) async throws -> String {
+        let deadline = ContinuousClock.now + timeout
+        while ContinuousClock.now < deadline {
+            if let text = try? String(contentsOf: file, encoding: .utf8) { return text.trimmingCharacters(in: .whitespacesAndNewlines) }
+            try await Task.sleep(for: .milliseconds(200))
+        }
+        throw HarnessError("no exit status in \(file.lastPathComponent) after \(timeout)")
+    }
+
+    /// The screen once tmux has drawn all the output: two captures 300 ms apart agree.
+    static func settledScreen(_ tmux: TmuxSession) async throws -> String {
+        var previous = try await tmux.capture()
+        for _ in 0..<30 {
+            try await Task.sleep(for: .milliseconds(300))
+            let now = try await tmux.capture()
+            if now == previous { return now }
+            previous = now
+        }
+        return previous
     }
 
     /// The screen's rows without trailing blanks, and without the blank rows at the end.
