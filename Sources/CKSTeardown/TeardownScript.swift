@@ -27,7 +27,7 @@ public struct TeardownScriptOptions: Sendable {
     public var wait = false
     /// nil → table on a terminal, JSON otherwise.
     public var json: Bool?
-    /// Keys the operator acknowledges by id (recent or unknown use, deletion cancelled elsewhere).
+    /// Keys the operator acknowledges by id, for every reason each is flagged.
     public var acknowledgeKeys: [String] = []
     /// Acknowledge every key flagged when the check runs (they are listed in the output), for the reasons this flag
     /// covered before evidence existed (`EvidenceReason.flaggedBeforeEvidence`: used, unknown, cancelled) and no other.

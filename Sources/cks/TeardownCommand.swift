@@ -44,7 +44,7 @@ struct TeardownCommand: AsyncParsableCommand {
     @Option(help: "Output format: table (default on a terminal) or json (default otherwise).")
     var output: OutputChoice?
 
-    @Option(name: .customLong("acknowledge"), help: ArgumentHelp("Acknowledge a flagged key (recent or unknown use, or deletion cancelled by someone else); repeatable.", valueName: "KEY_ID"))
+    @Option(name: .customLong("acknowledge"), help: ArgumentHelp("Acknowledge a flagged key for every reason it is flagged (used, refused, grants, policy, unknown, cancelled elsewhere); repeatable.", valueName: "KEY_ID"))
     var acknowledge: [String] = []
 
     @Flag(name: .customLong("acknowledge-flagged"), help: "Acknowledge every key flagged by the use check (they are listed in the output).")

@@ -322,9 +322,9 @@ public final class TeardownController {
         case .scheduleDeletion(let ids, let window, _):
             if refuseIfReadOnly("scheduling deletion") { return }
             app.dialog = TeardownDialogs.schedule(self, ids: ids, window: window)
-        case .observe(let ids, _, _, _):
+        case .observe(let ids, let disable, _, _):
             if refuseIfReadOnly("disabling keys to observe them") { return }
-            app.dialog = TeardownDialogs.observe(self, keys: ids.count, resume: true)
+            app.dialog = TeardownDialogs.observe(self, keys: ids.count, disabling: disable.count, resume: true)
         case .reconnect(let calls):
             if refuseIfReadOnly("reconnecting") { return }
             app.dialog = TeardownDialogs.reconnect(self, calls: calls)

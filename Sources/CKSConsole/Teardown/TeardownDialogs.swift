@@ -40,7 +40,7 @@ enum TeardownDialogs {
             lines.append(("Consequence: after that date KMS deletes the keys for good; data encrypted under them can never be decrypted. Until then, abort teardown (\(c.keyName(.abortTeardown))) cancels deletion of every key it scheduled.", Style(.danger)))
             // Every consequence the plan knows, in the dialog itself (the page behind it may be hidden).
             lines += warningLines(c)
-            if flagged > 0 { lines.append(("\(TeardownText.count(flagged, "flagged key")) (recent or unknown use) acknowledged.", Style(.warning))) }
+            if flagged > 0 { lines.append(("\(TeardownText.count(flagged, "flagged key")) acknowledged, each for every reason it was flagged.", Style(.warning))) }
             lines.append(("Call: ScheduleKeyDeletion {\"KeyId\": \"\(ids.first ?? "")\", \"PendingWindowInDays\": \(days)} × \(n)", Style(.muted)))
             return lines
         }, onConfirm: { [weak c] d in c?.setWindowAndSchedule(d.window ?? window.days) })
@@ -49,14 +49,15 @@ enum TeardownDialogs {
     /// Disable-and-observe first: 7 days by default, 14 or 30, or skip it (Up/Down pick).
     static let observeChoices: [Int?] = [7, 14, 30, nil]
 
-    static func observe(_ c: TeardownController, keys: Int, resume: Bool = false) -> Dialog {
+    /// `disabling`: how many of the keys the plan disables (those Enabled), when it knows.
+    static func observe(_ c: TeardownController, keys: Int, disabling: Int? = nil, resume: Bool = false) -> Dialog {
         let d = Dialog(title: resume ? "Disable and observe \(TeardownText.count(keys, "more key"))?" : "Disable and observe first?",
                        confirmLabel: "Go on", body: { [weak c] in
             guard let c, let app = c.app else { return [] }
             let picked = resume ? 0 : (app.dialog?.choice ?? 0)
             var lines: [(String, Style)] = [target(c)]
             lines.append(("AWS advises disabling a key and watching for failures before deleting it. The teardown disables "
-                          + "the \(TeardownText.count(keys, "key")) (DisableKey), tags them \(ObservationMark.teardownTag)=<id> and "
+                          + "the \(TeardownText.count(keys, "key")) (DisableKey on those Enabled), tags them \(ObservationMark.teardownTag)=<id> and "
                           + "\(ObservationMark.windowTag) on the endpoint, and watches CloudTrail for refused calls "
                           + "(DisabledException). Any refused call stops the teardown and names the caller.", .normal))
             lines.append(("Reversible: abort (\(c.keyName(.abortTeardown))) enables again exactly the keys the teardown disabled.", Style(.ok)))
@@ -67,7 +68,8 @@ enum TeardownDialogs {
                     lines.append(("\(mark) \(text)", i == picked ? Style(.title, [.bold]) : .normal))
                 }
             }
-            lines.append(("Call: TagResource, then DisableKey {\"KeyId\": …} × \(keys)", Style(.muted)))
+            let disable = disabling.map { "DisableKey {\"KeyId\": …} × \($0)" } ?? "DisableKey on each of them that is Enabled"
+            lines.append(("Call: TagResource × \(keys), then \(disable)", Style(.muted)))
             return lines
         }, onConfirm: { [weak c] d in
             guard let c else { return }
