@@ -42,15 +42,6 @@ import Testing
             allStoresRegions: regions)
     }
 
-    static func createStore(_ name: String, on endpoint: URL, as principal: TestPrincipal, region: String) async throws {
-        let client = KMSClient(endpoint: endpoint, region: region, credentials: principal.credentials)
-        defer { client.shutdown() }
-        let cluster = try await client.createCloudHsmCluster(kmsUserPassword: "kmsuser-pass")
-        _ = try await client.createCustomKeyStore(CreateCustomKeyStoreRequest(
-            customKeyStoreName: name, cloudHsmClusterId: cluster.clusterId,
-            trustAnchorCertificate: cluster.trustAnchorCertificate, keyStorePassword: "kmsuser-pass",
-            customKeyStoreType: .awsCloudHsm))
-    }
 
     @Test func switchContextRegionAllStoresYankExport() async throws {
         let directory = try TemporaryDirectory(prefix: "cks-ctx-core").url
@@ -58,9 +49,9 @@ import Testing
         let core = try await InProcessCore.start(directory: directory)
         defer { try? FileManager.default.removeItem(at: directory) }
         do {
-            try await Self.createStore("a-east", on: core.endpoint, as: .admin, region: "us-east-1")
-            try await Self.createStore("a-west", on: core.endpoint, as: .admin, region: "eu-west-1")
-            try await Self.createStore("b-west", on: core.endpoint, as: .otherAccount, region: "eu-west-1")
+            try await principalCreatesCloudHsmStore("a-east", on: core.endpoint, as: .admin, region: "us-east-1")
+            try await principalCreatesCloudHsmStore("a-west", on: core.endpoint, as: .admin, region: "eu-west-1")
+            try await principalCreatesCloudHsmStore("b-west", on: core.endpoint, as: .otherAccount, region: "eu-west-1")
             let a = Self.context("a", core.endpoint, .admin, region: "us-east-1")
             let b = Self.context("b", core.endpoint, .otherAccount, region: "eu-west-1")
             let down = Self.context("down", URL(string: "http://127.0.0.1:9")!, .admin, region: "us-east-1")

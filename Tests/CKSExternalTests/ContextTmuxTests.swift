@@ -20,9 +20,9 @@ struct ContextTmuxTests {
         let scratch = try TemporaryDirectory(prefix: "cks-qa-contexts")
         defer { scratch.remove() }
         do {
-            try await Self.createStore("store-one", on: one.endpoint, as: .admin, region: "us-east-1")
-            try await Self.createStore("store-one-eu", on: one.endpoint, as: .admin, region: "eu-west-1")
-            try await Self.createStore("store-two", on: two.endpoint, as: .otherAccount, region: "eu-west-1")
+            try await principalCreatesCloudHsmStore("store-one", on: one.endpoint, as: .admin, region: "us-east-1")
+            try await principalCreatesCloudHsmStore("store-one-eu", on: one.endpoint, as: .admin, region: "eu-west-1")
+            try await principalCreatesCloudHsmStore("store-two", on: two.endpoint, as: .otherAccount, region: "eu-west-1")
             let aws = scratch.url.appendingPathComponent(".aws")
             try FileManager.default.createDirectory(at: aws, withIntermediateDirectories: true)
             try Data("""
@@ -134,13 +134,4 @@ struct ContextTmuxTests {
         await two.stop()
     }
 
-    static func createStore(_ name: String, on endpoint: URL, as principal: TestPrincipal, region: String) async throws {
-        let client = KMSClient(endpoint: endpoint, region: region, credentials: principal.credentials)
-        defer { client.shutdown() }
-        let cluster = try await client.createCloudHsmCluster(kmsUserPassword: "kmsuser-pass")
-        _ = try await client.createCustomKeyStore(CreateCustomKeyStoreRequest(
-            customKeyStoreName: name, cloudHsmClusterId: cluster.clusterId,
-            trustAnchorCertificate: cluster.trustAnchorCertificate, keyStorePassword: "kmsuser-pass",
-            customKeyStoreType: .awsCloudHsm))
-    }
 }

@@ -1,4 +1,6 @@
+import CKSClient
 import CKSWire
+import Foundation
 
 /// One principal of a principals file (`{"principals": [...]}`), as the core reads it.
 public struct TestPrincipal: Codable, Sendable, Equatable {
@@ -42,4 +44,16 @@ public struct TestPrincipal: Codable, Sendable, Equatable {
                 "kms:ScheduleKeyDeletion", "kms:CancelKeyDeletion", "kms:Encrypt", "kms:Decrypt"])
 
     public static let standardSet: [TestPrincipal] = [.admin, .otherAccount, .reader, .operatorNoDelete]
+}
+
+/// A CloudHSM key store named `name` on the core at `endpoint`, created by `principal` in `region` (with a
+/// simulated cluster of its own).
+public func principalCreatesCloudHsmStore(_ name: String, on endpoint: URL, as principal: TestPrincipal, region: String) async throws {
+    let client = KMSClient(endpoint: endpoint, region: region, credentials: principal.credentials)
+    defer { client.shutdown() }
+    let cluster = try await client.createCloudHsmCluster(kmsUserPassword: "kmsuser-pass")
+    _ = try await client.createCustomKeyStore(CreateCustomKeyStoreRequest(
+        customKeyStoreName: name, cloudHsmClusterId: cluster.clusterId,
+        trustAnchorCertificate: cluster.trustAnchorCertificate, keyStorePassword: "kmsuser-pass",
+        customKeyStoreType: .awsCloudHsm))
 }

@@ -12,8 +12,8 @@ import Testing
         let one = try await ServeProcess.start(principals: [.admin])
         let two = try await ServeProcess.start(principals: [.otherAccount])
         do {
-            try await Self.createStore("store-one", on: one.endpoint, as: .admin, region: "us-east-1")
-            try await Self.createStore("store-two", on: two.endpoint, as: .otherAccount, region: "eu-west-1")
+            try await principalCreatesCloudHsmStore("store-one", on: one.endpoint, as: .admin, region: "us-east-1")
+            try await principalCreatesCloudHsmStore("store-two", on: two.endpoint, as: .otherAccount, region: "eu-west-1")
             let home = try TemporaryDirectory(prefix: "cks-ctx-home").url
             try FileManager.default.createDirectory(at: home.appendingPathComponent(".aws"), withIntermediateDirectories: true)
             let config = """
@@ -82,13 +82,4 @@ import Testing
         await two.stop()
     }
 
-    static func createStore(_ name: String, on endpoint: URL, as principal: TestPrincipal, region: String) async throws {
-        let client = KMSClient(endpoint: endpoint, region: region, credentials: principal.credentials)
-        defer { client.shutdown() }
-        let cluster = try await client.createCloudHsmCluster(kmsUserPassword: "kmsuser-pass")
-        _ = try await client.createCustomKeyStore(CreateCustomKeyStoreRequest(
-            customKeyStoreName: name, cloudHsmClusterId: cluster.clusterId,
-            trustAnchorCertificate: cluster.trustAnchorCertificate, keyStorePassword: "kmsuser-pass",
-            customKeyStoreType: .awsCloudHsm))
-    }
 }
