@@ -1,4 +1,5 @@
 import Foundation
+import Synchronization
 #if canImport(Glibc)
 import Glibc
 #endif
@@ -167,18 +168,51 @@ public final class TmuxSession: @unchecked Sendable {
 /// Runs `body` with a tmux session running `command` (argv), killed afterwards; the last screen is attached to a failure.
 public func withTmux<T>(_ command: [String], width: Int = 120, height: Int = 40, environment: [String: String] = [:],
                         alternateScreen: Bool = true, _ body: (TmuxSession) async throws -> T) async throws -> T {
-    try await withSession(TmuxSession.start(command, width: width, height: height, environment: environment,
-                                            alternateScreen: alternateScreen), body)
+    try await withSession({ try await TmuxSession.start(command, width: width, height: height, environment: environment,
+                                                        alternateScreen: alternateScreen) }, body)
 }
 
 /// Runs `body` with a tmux session running `shell` (a `sh -c` line), killed afterwards; the last screen is attached
 /// to a failure.
 public func withTmux<T>(shell: String, width: Int = 100, height: Int = 30, environment: [String: String] = [:],
                         _ body: (TmuxSession) async throws -> T) async throws -> T {
-    try await withSession(TmuxSession.start(shell: shell, width: width, height: height, environment: environment), body)
+    try await withSession({ try await TmuxSession.start(shell: shell, width: width, height: height, environment: environment) }, body)
 }
 
-private func withSession<T>(_ session: TmuxSession, _ body: (TmuxSession) async throws -> T) async throws -> T {
+/// How many consoles under tmux the whole test run drives at once (`CKS_TMUX_SESSIONS`, default 3): each is a
+/// `cks` with its own core, and a dozen at once on a 2-core machine starved every other suite into time-outs.
+/// A session opened while the task already holds a slot (nested) takes none, so nesting cannot deadlock.
+enum TmuxSlots {
+    @TaskLocal static var held = false
+    private static let limit = max(1, Int(ProcessInfo.processInfo.environment["CKS_TMUX_SESSIONS"] ?? "") ?? 3)
+    private static let state = Mutex<(free: Int, waiting: [CheckedContinuation<Void, Never>])>((limit, []))
+
+    static func withSlot<T>(_ body: () async throws -> T) async throws -> T {
+        if held { return try await body() }
+        await withCheckedContinuation { (c: CheckedContinuation<Void, Never>) in
+            let now = state.withLock { s -> Bool in
+                if s.free > 0 { s.free -= 1; return true }
+                s.waiting.append(c)
+                return false
+            }
+            if now { c.resume() }
+        }
+        defer {
+            let next = state.withLock { s -> CheckedContinuation<Void, Never>? in
+                if s.waiting.isEmpty { s.free += 1; return nil }
+                return s.waiting.removeFirst()
+            }
+            next?.resume()
+        }
+        return try await $held.withValue(true) { try await body() }
+    }
+}
+
+private func withSession<T>(_ start: () async throws -> TmuxSession, _ body: (TmuxSession) async throws -> T) async throws -> T {
+    try await TmuxSlots.withSlot { try await runSession(try await start(), body) }
+}
+
+private func runSession<T>(_ session: TmuxSession, _ body: (TmuxSession) async throws -> T) async throws -> T {
     do {
         let result = try await body(session)
         await session.kill()
