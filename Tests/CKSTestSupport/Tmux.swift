@@ -180,7 +180,7 @@ public func withTmux<T>(shell: String, width: Int = 100, height: Int = 30, envir
 }
 
 /// How many consoles under tmux the whole test run drives at once (`CKS_TMUX_SESSIONS`, default 3): each is a
-/// `cks` with its own core, and a dozen at once on a 2-core machine starved every other suite into time-outs.
+/// `cks` with its own core, so more at once on a small machine starve the other suites into their time-outs.
 /// A session opened while the task already holds a slot (nested) takes none, so nesting cannot deadlock.
 enum TmuxSlots {
     @TaskLocal static var held = false
