@@ -110,7 +110,9 @@ struct XksLiveAwsCliTests {
             environment["XDG_STATE_HOME"] = core.logDirectory.appendingPathComponent("state").path
             environment["HOME"] = core.logDirectory.path
             let run = try await ProcessRunner.run([binary.path, "teardown", id, "--endpoint", core.endpoint.absoluteString, "--yes", "--wait",
-                                                   "--window-days", "7", "--acknowledge-flagged", "--poll-seconds", "0.5",
+                                                   "--window-days", "7", "--acknowledge-flagged",
+                                                   // The proxy was broken on purpose above: the key's refused calls are known.
+                                                   "--acknowledge-reason", "refused", "--poll-seconds", "0.5",
                                                    "--output", "json"], environment: environment, timeout: .seconds(300))
             #expect(run.status == 0, "teardown --yes --wait exits 0 once the store is deleted:\n\(run)")
             // The final report names the external key left in the proxy.
