@@ -79,11 +79,9 @@ public struct DemoSeeder: Sendable {
     }
 
     /// Grants to `ebs.amazonaws.com` and `rds.amazonaws.com` on the first two Enabled keys of each connected store,
-    /// owner/application/environment tags on its first Enabled keys, and a workload calling Decrypt every hour on the
-    /// third, as the role `payments-api`.
+    /// owner/application/environment tags on its first Enabled keys (the workloads start later: `startWorkloads`).
     func seedDependencies(_ stores: [(plan: DemoEstate.StorePlan, id: String)], keyIds: [String: [Int: String]],
                           _ run: Run) async throws {
-        let account = try await run.call { () throws(KMSClientError) in try await client.callerIdentity().account }
         for store in stores where Self.hasDependencies(store.plan) {
             let p = store.plan
             let enabled = (p.disabled..<(p.keyCount - p.pendingDeletion)).compactMap { keyIds[store.id]?[$0] }
@@ -103,13 +101,28 @@ public struct DemoSeeder: Sendable {
                                                                Tag(tagKey: "application", tagValue: p.description),
                                                                Tag(tagKey: "environment", tagValue: "production")])
             }
+        }
+    }
+
+    /// The workload of each connected store with dependencies: Decrypt every hour on its third Enabled key, as the
+    /// role `payments-api`, from now on (the seeder starts it two weeks before the end: an hourly caller over the
+    /// whole 90-day window would be most of the events every evidence pass reads, and two weeks of it say as much).
+    func startWorkloads(_ stores: [(plan: DemoEstate.StorePlan, id: String)], keyIds: [String: [Int: String]],
+                        _ run: Run) async throws {
+        let account = try await run.call { () throws(KMSClientError) in try await client.callerIdentity().account }
+        for store in stores where Self.hasDependencies(store.plan) {
+            let p = store.plan
+            guard let key = keyIds[store.id]?[p.disabled + 2] else { continue }
             _ = try await run.call { () throws(KMSClientError) in
-                try await client.startWorkload(keyId: enabled[2], operation: "Decrypt",
+                try await client.startWorkload(keyId: key, operation: "Decrypt",
                                                principal: "arn:aws:iam::\(account ?? "111122223333"):role/\(Self.workloadRole)",
                                                everyMinutes: 60)
             }
         }
     }
+
+    /// Hours before the end at which the workloads start.
+    static let workloadStartHours: Double = 14 * 24
 
     /// Seeds the estate; `progress` hears after every call. Throws the first failed call (the estate is a
     /// fixture: any failure is a bug, reported with the AWS error type and message).
@@ -173,7 +186,13 @@ public struct DemoSeeder: Sendable {
 
         // 4. Use: three keys in four were used, at moments spread over the last two months (all before anything is
         //    disabled or scheduled, which would refuse Encrypt); the fourth never.
+        var workloadsStarted = false
         for (round, hoursBefore) in Self.usageRounds.enumerated() {
+            if !workloadsStarted, hoursBefore <= Self.workloadStartHours {
+                try await run.advance(to: end.addingTimeInterval(-Self.workloadStartHours * 3_600), "starting workloads")
+                try await startWorkloads(stores.map { ($0.plan, $0.id) }, keyIds: keyIds, run)
+                workloadsStarted = true
+            }
             try await run.advance(to: end.addingTimeInterval(-hoursBefore * 3_600), "using keys")
             try await run.each(keys { _, k in k % 4 != 3 && (k * 5) % Self.usageRounds.count == round }, "using keys") {
                 id throws(KMSClientError) in

@@ -2,6 +2,7 @@ import CKSClient
 import CKSDomain
 import CKSWire
 import Foundation
+import Synchronization
 
 /// Evidence (grants, key policy, tags, CloudTrail) and the disable-and-observe calls over the project's clients.
 extension KMSClientTeardownService {
@@ -13,17 +14,17 @@ extension KMSClientTeardownService {
     ]
 
     public func evidence(of keys: [TeardownObservation.Key], lookbackDays: Int, now: Date,
-                         progress: @escaping @Sendable (Int) -> Void) async -> EvidencePass {
+                         progress: @escaping @Sendable (EvidenceProgress) -> Void) async -> EvidencePass {
         await evidence(of: keys, lookbackDays: lookbackDays, now: now, skipTrail: false, progress: progress)
     }
 
     func evidence(of keys: [TeardownObservation.Key], lookbackDays: Int, now: Date, skipTrail: Bool,
-                  progress: @escaping @Sendable (Int) -> Void) async -> EvidencePass {
+                  progress: @escaping @Sendable (EvidenceProgress) -> Void) async -> EvidencePass {
         let account = await caller().account
         let ids = keys.map(\.id)
         let counter = Counter()
         let perKey = await client.bulk(ids, concurrency: concurrency, onResult: { (_: BulkItemResult<KeyEvidence>) in
-            progress(counter.increment())
+            progress(.keys(done: counter.increment()))
         }) { [client] (id: String) throws(KMSClientError) -> KeyEvidence in
             var evidence = KeyEvidence(trail: .unknown(reason: "not looked up"))
             do throws(KMSClientError) {
@@ -56,7 +57,9 @@ extension KMSClientTeardownService {
             return pass
         }
         do {
-            let (calls, requests, read) = try await trailCalls(on: Set(ids), from: start, to: now)
+            let (calls, requests, read) = try await trailCalls(on: Set(ids), from: start, to: now) { requests, events in
+                progress(.trail(requests: requests, events: events))
+            }
             pass.lookupRequests = requests
             pass.eventsRead = read
             for id in ids {
@@ -113,13 +116,23 @@ extension KMSClientTeardownService {
     /// page), filtered locally to `keyIds`: the cryptographic calls per key, newest first, and the requests it took.
     /// Against a paced endpoint the window is read in one sequence; against a cks core (no quota) in a few time slices
     /// read side by side. Either way the request count follows the events in the window, not the keys.
-    func trailCalls(on keyIds: Set<String>, from: Date, to: Date, refusalsOnly: Bool = false)
+    func trailCalls(on keyIds: Set<String>, from: Date, to: Date, refusalsOnly: Bool = false,
+                    progress: @escaping @Sendable (_ requests: Int, _ events: Int) -> Void = { _, _ in })
         async throws(TeardownCallError) -> (calls: [String: [TrailCall]], requests: Int, read: Int) {
         // An empty window (an observation that began this very second) has no events: nothing to ask.
         guard to > from else { return ([:], 0, 0) }
         let trail = cloudTrailClient()
         let slices = isPaced || to.timeIntervalSince(from) < 3_600 ? 1 : 4
         let span = to.timeIntervalSince(from) / Double(slices)
+        let sofar = Mutex((requests: 0, events: 0))
+        let onPage: @Sendable (Int) -> Void = { events in
+            let now = sofar.withLock { s in
+                s.requests += 1
+                s.events += events
+                return s
+            }
+            progress(now.requests, now.events)
+        }
         let ranges = (0..<slices).map { i in
             (from.addingTimeInterval(Double(i) * span), i == slices - 1 ? to : from.addingTimeInterval(Double(i + 1) * span))
         }
@@ -127,7 +140,7 @@ extension KMSClientTeardownService {
             SliceResult(error: TeardownCallError(typeName: "Cancelled", message: "the pass ended early"))
         }) { index in
             await Self.readSlice(trail, keyIds: keyIds, from: ranges[index].0, to: ranges[index].1,
-                                 inclusiveEnd: index == slices - 1, refusalsOnly: refusalsOnly)
+                                 inclusiveEnd: index == slices - 1, refusalsOnly: refusalsOnly, onPage: onPage)
         }
         var calls: [String: [TrailCall]] = [:]
         var requests = 0, read = 0
@@ -156,7 +169,7 @@ extension KMSClientTeardownService {
     }
 
     static func readSlice(_ trail: CloudTrailClient, keyIds: Set<String>, from: Date, to: Date, inclusiveEnd: Bool,
-                          refusalsOnly: Bool) async -> SliceResult {
+                          refusalsOnly: Bool, onPage: @Sendable (Int) -> Void) async -> SliceResult {
         var result = SliceResult()
         var request = LookupEventsRequest(
             lookupAttributes: [LookupAttribute(attributeKey: "EventSource", attributeValue: "kms.amazonaws.com")],
@@ -170,6 +183,7 @@ extension KMSClientTeardownService {
                 return result
             }
             result.requests += 1
+            onPage(page.events?.count ?? 0)
             for event in page.events ?? [] {
                 result.read += 1
                 guard let name = event.eventName, cryptographicOperations.contains(name), let time = event.eventTime else { continue }

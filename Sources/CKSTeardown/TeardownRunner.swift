@@ -10,6 +10,8 @@ public enum TeardownProgress: Sendable, Hashable {
     case usage(done: Int, total: Int)
     /// Keys whose grants, policy and tags have been read so far (the CloudTrail pass follows).
     case evidence(done: Int, total: Int)
+    /// The CloudTrail pass so far: LookupEvents requests answered and KMS events read (for every key at once).
+    case trail(requests: Int, events: Int)
     /// One call of a bulk action finished.
     case call(TeardownCallResult, done: Int, total: Int)
     /// A step of a multi-call action (reconnect from FAILED) or a note.
@@ -238,8 +240,11 @@ public actor TeardownRunner {
             let found = await service.lastUse(of: ids) { progress(.usage(done: $0, total: ids.count)) }
             let wanted = Set(ids)
             let keys = (observation.keys ?? []).filter { wanted.contains($0.id) }
-            let pass = await service.evidence(of: keys, lookbackDays: lookbackDays, now: observation.now) {
-                progress(.evidence(done: $0, total: ids.count))
+            let pass = await service.evidence(of: keys, lookbackDays: lookbackDays, now: observation.now) { step in
+                switch step {
+                case .keys(let done): progress(.evidence(done: done, total: ids.count))
+                case .trail(let requests, let events): progress(.trail(requests: requests, events: events))
+                }
             }
             lastEvidencePass = pass
             evidence.merge(pass.evidence) { _, new in new }

@@ -88,7 +88,7 @@ public protocol TeardownService: Sendable {
     /// Who can and did use each key: grants, key policy, tags per key, and one pass over CloudTrail's KMS events for the
     /// look-back window, filtered locally. CloudTrail unreachable or denied gives `.unknown` use, never "unused".
     func evidence(of keys: [TeardownObservation.Key], lookbackDays: Int, now: Date,
-                  progress: @escaping @Sendable (Int) -> Void) async -> EvidencePass
+                  progress: @escaping @Sendable (EvidenceProgress) -> Void) async -> EvidencePass
     /// Calls refused on these keys since `since` (one pass over CloudTrail), newest first.
     func refusedCalls(on keyIds: Set<String>, since: Date, now: Date) async throws(TeardownCallError) -> [RefusedAttempt]
     /// Disable-and-observe: marks each key (TagResource: the window, and this teardown's id on the keys it disables),
@@ -98,6 +98,15 @@ public protocol TeardownService: Sendable {
     /// Ends an observation: EnableKey on `enable` (exactly the keys the teardown disabled), then removes the marks of `unmark`.
     func endObservation(enable: [String], unmark: [String],
                         progress: @escaping @Sendable (TeardownCallResult) -> Void) async -> [TeardownCallResult]
+}
+
+/// How far an evidence pass has come: the per-key reads, then the one pass over CloudTrail (which against AWS, at
+/// 2 requests/s, can take minutes on a busy account).
+public enum EvidenceProgress: Sendable, Hashable {
+    /// Keys whose grants, policy and tags have been read.
+    case keys(done: Int)
+    /// LookupEvents requests answered and events read so far, for every key at once.
+    case trail(requests: Int, events: Int)
 }
 
 /// What one evidence pass found, and what it cost in LookupEvents requests.
@@ -119,7 +128,7 @@ public struct EvidencePass: Sendable, Hashable {
 /// The evidence and observation calls, with defaults for a service that has none (no evidence, no observation).
 extension TeardownService {
     public func evidence(of keys: [TeardownObservation.Key], lookbackDays: Int, now: Date,
-                         progress: @escaping @Sendable (Int) -> Void) async -> EvidencePass { EvidencePass() }
+                         progress: @escaping @Sendable (EvidenceProgress) -> Void) async -> EvidencePass { EvidencePass() }
 
     public func refusedCalls(on keyIds: Set<String>, since: Date, now: Date) async throws(TeardownCallError) -> [RefusedAttempt] {
         throw TeardownCallError(typeName: "UnsupportedOperation", message: "this endpoint gives no record of refused calls")

@@ -1,4 +1,5 @@
 import Foundation
+import CKSDomain
 
 /// Median, minimum and maximum of a few runs.
 struct Spread: Codable, Sendable {
@@ -133,15 +134,7 @@ enum Render {
         return String(format: "%.2f", v)
     }
 
-    static func grouped(_ n: Int) -> String {
-        let digits = String(abs(n))
-        var out = ""
-        for (i, ch) in digits.reversed().enumerated() {
-            if i > 0, i % 3 == 0 { out.append(",") }
-            out.append(ch)
-        }
-        return (n < 0 ? "-" : "") + String(out.reversed())
-    }
+    static func grouped(_ n: Int) -> String { TeardownText.grouped(n) }
 
     static func ms(_ v: Double) -> String {
         v >= 100 ? String(format: "%.0f", v) : v >= 10 ? String(format: "%.1f", v) : String(format: "%.2f", v)

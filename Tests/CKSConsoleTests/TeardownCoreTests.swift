@@ -1,8 +1,10 @@
 import CKSClient
 import CKSDomain
 import CKSEmbedded
+import CKSWire
 @testable import CKSTeardown
 import Foundation
+import Synchronization
 import Testing
 @testable import CKSConsole
 
@@ -86,6 +88,41 @@ struct TeardownCoreTests {
                                                                      retryPolicy: RetryPolicy(maxAttempts: 1), timeout: 2) })
             #expect(unreachable == TeardownExit.cannotReachEndpoint.rawValue, "\(down.stderr)")
             try? FileManager.default.removeItem(at: home)
+        }
+        await core.stop()
+    }
+
+    /// The use check's CloudTrail pass reads the account's KMS events once for every key (other stores' events
+    /// included, filtered locally) and reports how far it has come as it goes, ending at what it read.
+    @Test func theUseCheckReadsCloudTrailOnceForEveryKeyAndSaysHowFar() async throws {
+        let core = try await InProcessCore.forConsole()
+        do {
+            let store = try await core.cloudHsmStore("payments-hsm", keys: 6, used: 3)
+            let other = try await core.cloudHsmStore("busy-hsm", keys: 1)
+            for _ in 0..<120 { _ = try await core.client.generateDataKey(GenerateDataKeyRequest(keyId: other.keyIds[0], keySpec: "AES_256")) }
+            let runner = TeardownRunner(service: KMSClientTeardownService(client: core.client), journal: .memory(),
+                                        store: "payments-hsm", sleep: { _ in })
+            var plan = try await runner.refresh()
+            guard case .checkUse(let ids) = plan.action else { Issue.record("the use check comes first: \(plan.action)"); return }
+            #expect(ids.count == 6)
+            let seen = Mutex<[TeardownProgress]>([])
+            plan = try await runner.perform(plan.action) { event in seen.withLock { $0.append(event) } }.plan
+            let pass = try #require(await runner.lastEvidencePass)
+            let trail = seen.withLock { $0 }.compactMap { event -> (Int, Int)? in
+                if case .trail(let requests, let events) = event { return (requests, events) }
+                return nil
+            }
+            #expect(pass.eventsRead >= 120 + 3, "the other store's 120 calls are read too: \(pass.eventsRead)")
+            #expect(pass.lookupRequests >= 3 && pass.lookupRequests <= pass.eventsRead / 50 + 4,
+                    "pages of 50, never one query per key: \(pass.lookupRequests) requests for \(pass.eventsRead) events")
+            #expect(trail.count == pass.lookupRequests, "one progress report per LookupEvents answer")
+            #expect(trail.last.map { $0.0 == pass.lookupRequests && $0.1 == pass.eventsRead } == true, "\(trail.suffix(2))")
+            #expect(zip(trail, trail.dropFirst()).allSatisfy { $0.0 < $1.0 && $0.1 <= $1.1 }, "progress only grows")
+            let used = store.keyIds.prefix(3).filter { id in
+                if case .known(let summary) = pass.evidence[id]?.trail { return summary.uses > 0 }
+                return false
+            }
+            #expect(used.count == 3, "the three keys used are named by the pass: \(pass.evidence)")
         }
         await core.stop()
     }

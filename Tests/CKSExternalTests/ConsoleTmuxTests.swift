@@ -17,6 +17,11 @@ struct ConsoleTmuxTests {
         return (["/bin/sh", "-c", "\"$0\" \"$@\"; echo $? > \"$CKS_QA_STATUS\"", binary.path, "--demo"], environment, statusFile)
     }
 
+    /// How long a teardown's use check may take in the demo: the debug build reads the account's KMS events (about
+    /// 1,500) over 90 days at ~1 ms of CPU each, which on a loaded CI machine (three consoles, core and proxy
+    /// processes on two cores) stretches to over a minute.
+    static let useCheckTimeout: Duration = .seconds(180)
+
     static func isolatedEnvironment(_ scratch: TemporaryDirectory) -> [String: String] {
         [
             "XDG_DATA_HOME": scratch.url.appendingPathComponent("data").path,
@@ -324,7 +329,7 @@ struct ConsoleTmuxTests {
                 #expect(plan.contains(step), "plan step \(step):\n\(plan)")
             }
             // Recently used keys block scheduling until acknowledged; wait for the use check.
-            plan = try await tmux.waitFor("the use check done", timeout: .seconds(60)) {
+            plan = try await tmux.waitFor("the use check done", timeout: Self.useCheckTimeout) {
                 $0.contains("to acknowledge") || $0.contains("Enter opens the ScheduleKeyDeletion dialog")
             }
             if plan.contains("to acknowledge") {

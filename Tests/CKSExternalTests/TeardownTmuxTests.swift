@@ -18,7 +18,7 @@ struct TeardownTmuxTests {
         try await tmux.send(":")
         try await tmux.send("teardown \(store)", literal: true)
         try await tmux.send("Enter")
-        var plan = try await tmux.waitFor("the use check of \(store) done", timeout: .seconds(60)) {
+        var plan = try await tmux.waitFor("the use check of \(store) done", timeout: UI.useCheckTimeout) {
             $0.contains("Teardown") && ($0.contains("to acknowledge") || $0.contains("Enter opens the ScheduleKeyDeletion dialog"))
         }
         if plan.contains("to acknowledge") {

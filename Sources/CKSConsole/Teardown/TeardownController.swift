@@ -18,19 +18,29 @@ public final class TeardownController {
 
     /// Counters written from the runner's tasks, read when drawing.
     final class Progress: Sendable {
-        private let state = Mutex<(found: Int, done: Int, failed: Int, message: String?)>((0, 0, 0, nil))
+        struct Snapshot {
+            var found = 0, done = 0, failed = 0
+            var message: String?
+            /// The use check's per-key reads of grants, policy and tags so far, once they have begun.
+            var evidence: (done: Int, total: Int)?
+            /// The use check's CloudTrail pass so far (LookupEvents requests, events read), once it has begun.
+            var trail: (requests: Int, events: Int)?
+        }
+        private let state = Mutex(Snapshot())
         func set(_ event: TeardownProgress) {
             state.withLock { s in
                 switch event {
                 case .inventory(let n): s.found = n
-                case .usage(let done, _), .evidence(let done, _): s.done = done
+                case .usage(let done, _): s.done = done
+                case .evidence(let done, let total): s.evidence = (done, total)
+                case .trail(let requests, let events): s.trail = (requests, events)
                 case .call(let r, let done, _): s.done = done; if !r.succeeded { s.failed += 1 }
                 case .message(let m): s.message = m
                 }
             }
         }
-        func reset() { state.withLock { $0 = (0, 0, 0, nil) } }
-        var snapshot: (found: Int, done: Int, failed: Int, message: String?) { state.withLock { $0 } }
+        func reset() { state.withLock { $0 = Snapshot() } }
+        var snapshot: Snapshot { state.withLock { $0 } }
     }
 
     weak var app: ConsoleApp?

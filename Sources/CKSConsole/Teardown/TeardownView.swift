@@ -79,6 +79,14 @@ enum TeardownView {
         }
         if let working = c.working {
             out.append(Line(text: " \(working)" + (p.done > 0 ? " \(p.done) done" : ""), style: Style(.muted)))
+            if let read = p.evidence {
+                out.append(Line(text: "   Reading grants, key policies and tags… \(read.done) of \(read.total)", style: Style(.muted)))
+            }
+            if let trail = p.trail {
+                out.append(Line(text: "   Reading CloudTrail's KMS events, one pass for every key: "
+                                + "\(TeardownText.count(trail.events, "event")) in \(TeardownText.count(trail.requests, "LookupEvents request"))…",
+                                style: Style(.muted)))
+            }
             return out + busyLines(c, s)
         }
         switch plan.status {
@@ -208,7 +216,7 @@ enum TeardownView {
             var byReason: [EvidenceReason: Int] = [:]
             for flag in plan.flaggedKeys { byReason[flag.reason.name, default: 0] += 1 }
             let counts = byReason.keys.sorted().map { "\($0.rawValue) \(byReason[$0]!)" }.joined(separator: ", ")
-            section("Evidence: \(plan.flaggedKeys.count) flags (\(counts)), \(acked) acknowledged; one acknowledgement per reason")
+            section("Evidence: \(plan.flaggedKeys.count) flags (\(counts)), \(acked) acknowledged (one per reason)")
             for (i, flag) in pending.enumerated() {
                 let box = c.marks.contains(flag.keyId) ? (s.isASCII ? "[*]" : "[\(s.mark)]") : "[ ]"
                 let name = TextWidth.pad(flag.aliases.first ?? String(flag.keyId.prefix(13)) + "…", to: 26)
@@ -254,8 +262,9 @@ enum TeardownView {
     static func wrap(_ lines: [Line], width: Int) -> [Line] {
         lines.flatMap { line -> [Line] in
             let leadWidth = TextWidth.of(line.lead)
-            if leadWidth > 0 {
-                // Checklist rows stay on one line (truncated when narrow): the seven steps must fit at 80x24.
+            if leadWidth > 0 || line.style.role == .border {
+                // Checklist rows and section rules stay on one line (truncated when narrow): the seven steps must
+                // fit at 80x24, and a rule wrapped in two reads as two sections.
                 return [line]
             }
             let indent = line.text.prefix { $0 == " " }.count

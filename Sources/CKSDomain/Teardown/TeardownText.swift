@@ -23,9 +23,20 @@ public enum TeardownText {
         return "\(s)s"
     }
 
-    /// "1 key", "3 keys".
+    /// "1 key", "3 keys", "10,000 keys".
     public static func count(_ n: Int, _ singular: String, _ plural: String? = nil) -> String {
-        "\(n) \(n == 1 ? singular : (plural ?? singular + "s"))"
+        "\(grouped(n)) \(n == 1 ? singular : (plural ?? singular + "s"))"
+    }
+
+    /// 1234567 → "1,234,567".
+    public static func grouped(_ n: Int) -> String {
+        let digits = String(n.magnitude)
+        var out = ""
+        for (i, ch) in digits.reversed().enumerated() {
+            if i > 0, i % 3 == 0 { out.append(",") }
+            out.append(ch)
+        }
+        return (n < 0 ? "-" : "") + String(out.reversed())
     }
 
     /// At most `limit` ids, then "and N more".

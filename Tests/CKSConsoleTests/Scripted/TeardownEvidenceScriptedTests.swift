@@ -142,7 +142,7 @@ import Testing
         func orphanedKeyMaterial(clusterId: String) async -> [TeardownObservation.OrphanedKeyMaterial]? { nil }
         func advanceClock(seconds: Int) async throws(TeardownCallError) -> Date { Date() }
         func pendingDeletions() async throws(TeardownCallError) -> (stores: [TeardownObservation.Store], keys: [FastForwardPreview.PendingKey]) { ([], []) }
-        func evidence(of keys: [TeardownObservation.Key], lookbackDays: Int, now: Date, progress: @escaping @Sendable (Int) -> Void) async -> EvidencePass {
+        func evidence(of keys: [TeardownObservation.Key], lookbackDays: Int, now: Date, progress: @escaping @Sendable (EvidenceProgress) -> Void) async -> EvidencePass {
             await inner.evidence(of: keys, lookbackDays: lookbackDays, now: now, progress: progress)
         }
         func refusedCalls(on keyIds: Set<String>, since: Date, now: Date) async throws(TeardownCallError) -> [RefusedAttempt] {
