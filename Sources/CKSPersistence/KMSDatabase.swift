@@ -178,7 +178,7 @@ public final class KMSDatabase: Sendable {
                 if tally.count > 0 {
                     // Rewrite the file so no unsealed secret survives in a freed page, then empty the WAL.
                     try pool.vacuum()
-                    try pool.writeWithoutTransaction { db in try db.checkpoint(.truncate) }
+                    _ = try pool.writeWithoutTransaction { db in try db.checkpoint(.truncate) }
                     notices.append("sealed \(tally.count) secrets written by an earlier version with \(DataDirectory.keyName)")
                 }
                 for file in [wal, shm] {

@@ -67,8 +67,10 @@ extension DataReader {
             sql += "account = ? AND region = ?"
             args += [scope.account, scope.region]
         }
+        // After a position, its time is the scan's upper bound: an index range rather than a filter, so a page
+        // deep in a large record costs what the first one does (the OR below only settles ties at that instant).
         sql += " AND event_time >= ? AND event_time <= ?"
-        args += [start.timeIntervalSince1970, end.timeIntervalSince1970]
+        args += [start.timeIntervalSince1970, min(end.timeIntervalSince1970, after?.time ?? .infinity)]
         if let after {
             sql += " AND (event_time < ? OR (event_time = ? AND seq < ?))"
             args += [after.time, after.time, after.seq]

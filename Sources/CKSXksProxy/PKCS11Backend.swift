@@ -6,6 +6,11 @@ import Synchronization
 /// Keys on a PKCS#11 token (an HSM, or SoftHSM for tests), found by label = the key's id. The module is
 /// loaded with dlopen; sessions are pooled (a PKCS#11 session runs one operation at a time) and logged in once.
 public final class PKCS11Backend: KeyBackend, @unchecked Sendable {
+    /// A NUL-terminated C buffer as text (invalid UTF-8 repaired).
+    static func text(_ buffer: [CChar]) -> String {
+        String(decoding: buffer.prefix { $0 != 0 }.map { UInt8(bitPattern: $0) }, as: UTF8.self)
+    }
+
     // @unchecked: `module` is an opaque C pointer used only through the module's own thread-safe calls
     // (initialised with CKF_OS_LOCKING_OK); everything mutable is behind `state`.
     private let module: OpaquePointer
@@ -40,7 +45,7 @@ public final class PKCS11Backend: KeyBackend, @unchecked Sendable {
 
         var error = [CChar](repeating: 0, count: 512)
         guard let module = cks_p11_load(modulePath, &error, error.count) else {
-            throw XksProxyError("cannot load the PKCS#11 module \(modulePath): \(String(cString: error))")
+            throw XksProxyError("cannot load the PKCS#11 module \(modulePath): \(Self.text(error))")
         }
         var slot: CKS_ULONG = 0
         var token = cks_p11_token()
@@ -48,7 +53,7 @@ public final class PKCS11Backend: KeyBackend, @unchecked Sendable {
         let found = cks_p11_find_token(module, tokenLabel, &slot, &token, &labels, labels.count)
         guard found == CKS_CKR_OK else {
             cks_p11_unload(module)
-            let seen = String(cString: labels).split(separator: "\n").map { "'\($0)'" }.joined(separator: ", ")
+            let seen = Self.text(labels).split(separator: "\n").map { "'\($0)'" }.joined(separator: ", ")
             throw XksProxyError("no token labelled '\(tokenLabel)' in the PKCS#11 module \(modulePath) "
                 + (seen.isEmpty ? "(it has no initialised token)" : "(tokens: \(seen))"))
         }

@@ -2,7 +2,7 @@ import Crypto
 import Foundation
 import NIOSSL
 import SwiftASN1
-import X509
+@_spi(FixedExpiryValidationTime) import X509
 
 /// TLS of the proxy: the server certificate (configured, or self-signed and kept in the data directory), and
 /// mTLS client checks (chained to the configured CA, subject CN among the accepted names).
@@ -132,7 +132,7 @@ public struct ClientCertificateCheck: Sendable {
         do {
             let chain = try presented.map { try Certificate(derEncoded: try $0.toDERBytes()) }
             guard let leaf = chain.first else { return .failed }
-            var verifier = Verifier(rootCertificates: CertificateStore(roots)) { RFC5280Policy(validationTime: now) }
+            var verifier = Verifier(rootCertificates: CertificateStore(roots)) { RFC5280Policy(fixedExpiryValidationTime: now) }
             guard case .validCertificate = await verifier.validate(leaf: leaf, intermediates: CertificateStore(Array(chain.dropFirst())))
             else { return .failed }
             let names = leaf.subject.flatMap { $0 }.filter { $0.type == .RDNAttributeType.commonName }.compactMap { String($0.value) }

@@ -69,20 +69,53 @@ final class Bench {
               after: ((RunMeasure, Int) -> Void)? = nil) throws -> Row {
         var runs: [RunMeasure] = []
         for rep in 0..<config.runs {
-            let measure = try wrk.run(port: server.port, connections: c, seconds: config.secondsPerRun, load: try load(rep),
-                                      name: "\(serverName)-\(workload)-\(keys ?? 0)-c\(c)-\(rep)".filter { $0.isLetter || $0.isNumber || $0 == "-" },
-                                      serverPid: server.pid, tls: tls)
+            let measure = try measureOnce(server, serverName: serverName, workload: workload, keys: keys, connections: c,
+                                          rep: rep, tls: tls, load: try load(rep))
             runs.append(measure)
-            let w = measure.wrk
-            var line = String(format: "  %@ %@ N=%@ c=%d run %d: %.0f req/s p50 %.2f ms p99 %.2f ms non2xx %d",
-                              serverName, workload, keys.map(String.init) ?? "-", c, rep + 1, w.requestsPerSecond,
-                              Double(w.p50_us) / 1000, Double(w.p99_us) / 1000, w.non2xx)
-            if w.socketErrors > 0 { line += " socket errors \(w.socketErrors)" }
-            if w.starved > 0 { line += " starved \(w.starved)" }
-            if let sample = measure.errorSample { line += " first error: \(sample.prefix(160))" }
-            Host.log(line)
             after?(measure, rep)
         }
+        return addRow(section, serverName: serverName, workload: workload, keys: keys, connections: c, runs: runs, note: note)
+    }
+
+    /// An A/B pair of cells whose runs alternate (a, b, a, b…), so a change in the shared machine's load falls on
+    /// both alike: the rows, and the ratio b/a of each pair of runs.
+    func pairedCells(_ section: String, _ a: (server: any MeasuredServer, name: String), _ b: (server: any MeasuredServer, name: String),
+                     workload: String, keys: Int?, connections c: Int,
+                     load: (any MeasuredServer) throws -> WrkLoad) throws -> (a: Row, b: Row, ratios: [Double]) {
+        var runsA: [RunMeasure] = [], runsB: [RunMeasure] = [], ratios: [Double] = []
+        for rep in 0..<config.runs {
+            let ma = try measureOnce(a.server, serverName: a.name, workload: workload, keys: keys, connections: c, rep: rep,
+                                     tls: false, load: try load(a.server))
+            let mb = try measureOnce(b.server, serverName: b.name, workload: workload, keys: keys, connections: c, rep: rep,
+                                     tls: false, load: try load(b.server))
+            runsA.append(ma)
+            runsB.append(mb)
+            if ma.wrk.requestsPerSecond > 0 { ratios.append(mb.wrk.requestsPerSecond / ma.wrk.requestsPerSecond) }
+        }
+        return (addRow(section, serverName: a.name, workload: workload, keys: keys, connections: c, runs: runsA, note: nil),
+                addRow(section, serverName: b.name, workload: workload, keys: keys, connections: c, runs: runsB, note: nil),
+                ratios)
+    }
+
+    /// One wrk run against `server`, logged.
+    func measureOnce(_ server: any MeasuredServer, serverName: String, workload: String, keys: Int?, connections c: Int,
+                     rep: Int, tls: Bool, load: WrkLoad) throws -> RunMeasure {
+        let measure = try wrk.run(port: server.port, connections: c, seconds: config.secondsPerRun, load: load,
+                                  name: "\(serverName)-\(workload)-\(keys ?? 0)-c\(c)-\(rep)".filter { $0.isLetter || $0.isNumber || $0 == "-" },
+                                  serverPid: server.pid, tls: tls)
+        let w = measure.wrk
+        var line = String(format: "  %@ %@ N=%@ c=%d run %d: %.0f req/s p50 %.2f ms p99 %.2f ms non2xx %d",
+                          serverName, workload, keys.map(String.init) ?? "-", c, rep + 1, w.requestsPerSecond,
+                          Double(w.p50_us) / 1000, Double(w.p99_us) / 1000, w.non2xx)
+        if w.socketErrors > 0 { line += " socket errors \(w.socketErrors)" }
+        if w.starved > 0 { line += " starved \(w.starved)" }
+        if let sample = measure.errorSample { line += " first error: \(sample.prefix(160))" }
+        Host.log(line)
+        return measure
+    }
+
+    func addRow(_ section: String, serverName: String, workload: String, keys: Int?, connections c: Int, runs: [RunMeasure],
+                note: String?) -> Row {
         var row = Row(section: section, server: serverName, workload: workload, keys: keys, connections: c, runs: runs,
                       note: note)
         row.loadAverage = Host.loadAverage()

@@ -32,7 +32,7 @@ final class PtySession {
         guard master >= 0, grant(master) == 0, unlock(master) == 0 else { throw BenchError("no pseudo-terminal") }
         var name = [CChar](repeating: 0, count: 128)
         guard ptsname(master, &name, name.count) == 0 else { throw BenchError("ptsname failed") }
-        let slavePath = String(cString: name)
+        let slavePath = String(decoding: name.prefix { $0 != 0 }.map { UInt8(bitPattern: $0) }, as: UTF8.self)
         _ = Host.run("/bin/stty", ["-F", slavePath, "rows", "\(rows)", "cols", "\(columns)"])
         let slave = open(slavePath, O_RDWR | O_NOCTTY)
         guard slave >= 0 else { throw BenchError("cannot open \(slavePath)") }

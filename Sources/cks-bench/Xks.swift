@@ -176,7 +176,9 @@ extension Bench {
             try run(tool, ["--module", module, "--token-label", "bench", "--login", "--pin", "1234", "--keygen", "--key-type", "AES:32", "--label", key])
         }
         let pin = directory.appendingPathComponent("pin")
-        FileManager.default.createFile(atPath: pin.path, contents: Data("1234".utf8), attributes: [.posixPermissions: 0o600])
+        guard FileManager.default.createFile(atPath: pin.path, contents: Data("1234".utf8), attributes: [.posixPermissions: 0o600]) else {
+            throw BenchError("cannot write the token PIN file \(pin.path)")
+        }
         let arguments = ["--pkcs11-module", module, "--token-label", "bench", "--pin-file", pin.path]
         var workload = XksWorkload()
         for tls in [false, true] {

@@ -23,27 +23,11 @@ struct ContextTmuxTests {
             try await principalCreatesCloudHsmStore("store-one", on: one.endpoint, as: .admin, region: "us-east-1")
             try await principalCreatesCloudHsmStore("store-one-eu", on: one.endpoint, as: .admin, region: "eu-west-1")
             try await principalCreatesCloudHsmStore("store-two", on: two.endpoint, as: .otherAccount, region: "eu-west-1")
-            let aws = scratch.url.appendingPathComponent(".aws")
-            try FileManager.default.createDirectory(at: aws, withIntermediateDirectories: true)
-            try Data("""
-            [profile one]
-            region = us-east-1
-            endpoint_url = \(one.endpoint.absoluteString)
-            aws_access_key_id = \(TestPrincipal.admin.accessKeyId)
-            aws_secret_access_key = \(TestPrincipal.admin.secretAccessKey)
-
-            [profile two]
-            region = eu-west-1
-            endpoint_url = \(two.endpoint.absoluteString)
-            aws_access_key_id = \(TestPrincipal.otherAccount.accessKeyId)
-            aws_secret_access_key = \(TestPrincipal.otherAccount.secretAccessKey)
-
-            [profile down]
-            region = us-east-1
-            endpoint_url = http://127.0.0.1:9
-            aws_access_key_id = AKIDDOWN
-            aws_secret_access_key = downsecret
-            """.utf8).write(to: aws.appendingPathComponent("config"))
+            try SharedConfigFile.write([
+                .init("one", region: "us-east-1", endpoint: one.endpoint, as: .admin),
+                .init("two", region: "eu-west-1", endpoint: two.endpoint, as: .otherAccount),
+                .unreachable("down"),
+            ], home: scratch.url)
             let exported = scratch.url.appendingPathComponent("stores.csv")
             let environment = [
                 "HOME": scratch.url.path, "CKS_CONTEXT": "one", "ESCDELAY": "25",

@@ -325,3 +325,50 @@ struct EventLogTests {
         #expect(none == nil && nothing.isEmpty)
     }
 }
+
+@Suite("Use record: reading events")
+struct KeyEventReadTests {
+    static func event(_ n: Int, at time: Date, key: String) -> KeyEvent {
+        KeyEvent(eventId: "00000000-0000-4000-8000-\(String(format: "%012d", n))", time: time, scope: scope, keyId: key,
+                 keyParameter: key, operation: "Decrypt", principalArn: "arn:aws:iam::111122223333:role/app",
+                 username: "app", accessKeyId: nil, source: "principals-file", requestId: "req-\(n)", errorCode: nil,
+                 errorMessage: nil, readOnly: true)
+    }
+
+    /// Paging newest first by position: events sharing one instant across page boundaries, a window that ends
+    /// between events, and other scopes' events: each event of the window exactly once, in order.
+    @Test("pages by position return every event of the window once, ties at one instant included")
+    func pagesCoverTheWindowOnce() throws {
+        let temp = TempDatabase()
+        defer { temp.cleanup() }
+        let db = try temp.open()
+        defer { try? db.close() }
+        var events: [KeyEvent] = []
+        for n in 0..<60 { events.append(Self.event(n, at: t0.addingTimeInterval(Double(n)), key: "k1")) }
+        for n in 60..<180 { events.append(Self.event(n, at: t0.addingTimeInterval(100), key: "k2")) }   // 120 at one instant
+        for n in 180..<240 { events.append(Self.event(n, at: t0.addingTimeInterval(Double(n)), key: "k1")) }
+        var foreign = Self.event(999, at: t0.addingTimeInterval(100), key: "k9")
+        foreign.scope = other
+        events.append(foreign)
+        try db.writeNow { w in try w.insert(events: events) }
+
+        let start = t0.addingTimeInterval(10), end = t0.addingTimeInterval(200.5)
+        var seen: [String] = []
+        var times: [Date] = []
+        var after: KeyEventPosition?
+        var pages = 0
+        repeat {
+            let page = try db.readNow { r in try r.events(in: scope, filter: .none, start: start, end: end, after: after, limit: 50) }
+            seen += page.events.map(\.eventId)
+            times += page.events.map(\.time)
+            after = page.next
+            pages += 1
+        } while after != nil && pages < 100
+        let expected = events.filter { $0.scope == scope && $0.time >= start && $0.time <= end }
+        #expect(seen.count == expected.count, "\(seen.count) read, \(expected.count) in the window")
+        #expect(Set(seen) == Set(expected.map(\.eventId)))
+        #expect(Set(seen).count == seen.count, "no event twice")
+        #expect(zip(times, times.dropFirst()).allSatisfy { $0 >= $1 }, "newest first")
+        #expect(pages == (expected.count + 49) / 50)
+    }
+}

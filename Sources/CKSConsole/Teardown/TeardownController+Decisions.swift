@@ -57,10 +57,7 @@ extension TeardownController {
             } catch {
                 self.error = "\(error)"
             }
-            self.bulk = nil
-            self.end()
-            app.keysChangedElsewhere(inStore: self.storeId)
-            app.refreshStores(label: "refresh after abort")
+            self.finishAbort(app)
         }
     }
 
@@ -81,11 +78,16 @@ extension TeardownController {
             } catch {
                 self.error = "\(error)"
             }
-            self.bulk = nil
-            self.end()
-            app.keysChangedElsewhere(inStore: self.storeId)
-            app.refreshStores(label: "refresh after abort")
+            self.finishAbort(app)
         }
+    }
+
+    /// Either abort has ended: the bulk bar goes, and the keys and stores are read again (other screens included).
+    private func finishAbort(_ app: ConsoleApp) {
+        bulk = nil
+        end()
+        app.keysChangedElsewhere(inStore: storeId)
+        app.refreshStores(label: "refresh after abort")
     }
 
     /// EnableKey on the keys the abort gave back that were Enabled before the teardown (never the others).

@@ -129,7 +129,7 @@ public struct XKSRequestMetadata: Sendable, Hashable {
             throw XKSError(.validation, "The request is missing requestMetadata.")
         }
         guard case .object = value else { throw XKSError(.validation, "requestMetadata must be a JSON object.") }
-        var reader = XKSFieldReader(object: value, context: "requestMetadata.")
+        let reader = XKSFieldReader(object: value, context: "requestMetadata.")
         let needsPrincipal = operation != .getHealthStatus
         let needsKeyArn = operation == .encrypt || operation == .decrypt
         let principal = try reader.string("awsPrincipalArn", required: needsPrincipal)

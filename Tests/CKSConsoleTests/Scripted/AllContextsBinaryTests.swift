@@ -15,27 +15,11 @@ import Testing
             try await principalCreatesCloudHsmStore("store-one", on: one.endpoint, as: .admin, region: "us-east-1")
             try await principalCreatesCloudHsmStore("store-two", on: two.endpoint, as: .otherAccount, region: "eu-west-1")
             let home = try TemporaryDirectory(prefix: "cks-ctx-home").url
-            try FileManager.default.createDirectory(at: home.appendingPathComponent(".aws"), withIntermediateDirectories: true)
-            let config = """
-            [profile one]
-            region = us-east-1
-            endpoint_url = \(one.endpoint.absoluteString)
-            aws_access_key_id = \(TestPrincipal.admin.accessKeyId)
-            aws_secret_access_key = \(TestPrincipal.admin.secretAccessKey)
-
-            [profile two]
-            region = eu-west-1
-            endpoint_url = \(two.endpoint.absoluteString)
-            aws_access_key_id = \(TestPrincipal.otherAccount.accessKeyId)
-            aws_secret_access_key = \(TestPrincipal.otherAccount.secretAccessKey)
-
-            [profile down]
-            region = us-east-1
-            endpoint_url = http://127.0.0.1:9
-            aws_access_key_id = AKIDDOWN
-            aws_secret_access_key = downsecret
-            """
-            try Data(config.utf8).write(to: home.appendingPathComponent(".aws/config"))
+            try SharedConfigFile.write([
+                .init("one", region: "us-east-1", endpoint: one.endpoint, as: .admin),
+                .init("two", region: "eu-west-1", endpoint: two.endpoint, as: .otherAccount),
+                .unreachable("down"),
+            ], home: home)
             let env = ["HOME": home.path, "XDG_DATA_HOME": home.appendingPathComponent("data").path,
                        "XDG_STATE_HOME": home.appendingPathComponent("state").path]
 
