@@ -115,7 +115,7 @@ public struct DemoSeeder: Sendable {
             guard let key = keyIds[store.id]?[p.disabled + 2] else { continue }
             _ = try await run.call { () throws(KMSClientError) in
                 try await client.startWorkload(keyId: key, operation: "Decrypt",
-                                               principal: "arn:aws:iam::\(account ?? "111122223333"):role/\(Self.workloadRole)",
+                                               principal: "arn:aws:iam::\(account):role/\(Self.workloadRole)",
                                                everyMinutes: 60)
             }
         }

@@ -85,21 +85,26 @@ public enum JSONValue: Sendable, Hashable {
     }
 
     static func writeString(_ s: String, into out: inout String) {
-        out += "\""
-        for scalar in s.unicodeScalars {
-            switch scalar {
-            case "\"": out += "\\\""
-            case "\\": out += "\\\\"
-            case "\n": out += "\\n"
-            case "\r": out += "\\r"
-            case "\t": out += "\\t"
-            case _ where scalar.value < 0x20:
-                let hex = String(scalar.value, radix: 16)
-                out += "\\u" + String(repeating: "0", count: 4 - hex.count) + hex
-            default: out.unicodeScalars.append(scalar)
-            }
+        if !s.utf8.contains(where: { $0 < 0x20 || $0 == 0x22 || $0 == 0x5C }) {
+            out += "\""
+            out += s
+            out += "\""
+            return
         }
-        out += "\""
+        var bytes: [UInt8] = []
+        bytes.reserveCapacity(s.utf8.count + 2)
+        bytes.append(UInt8(ascii: "\""))
+        var run = s.utf8.startIndex
+        for i in s.utf8.indices {
+            let byte = s.utf8[i]
+            guard byte < 0x20 || byte == 0x22 || byte == 0x5C else { continue }
+            bytes.append(contentsOf: s.utf8[run..<i])
+            JSONEscape.append(byte, to: &bytes)
+            run = s.utf8.index(after: i)
+        }
+        bytes.append(contentsOf: s.utf8[run...])
+        bytes.append(UInt8(ascii: "\""))
+        out += String(decoding: bytes, as: UTF8.self)
     }
 }
 
@@ -294,5 +299,26 @@ private struct JSONParser {
         }
         guard let scalar = Unicode.Scalar(first) else { throw fail("Lone surrogate in \\u escape") }
         return scalar
+    }
+}
+
+/// JSON's escape of one byte that cannot appear raw in a string: a quote, a backslash or a control character.
+enum JSONEscape {
+    static let hex = Array("0123456789abcdef".utf8)
+
+    static func append(_ byte: UInt8, to bytes: inout [UInt8]) {
+        bytes.append(0x5C)
+        switch byte {
+        case 0x22: bytes.append(0x22)
+        case 0x5C: bytes.append(0x5C)
+        case 0x0A: bytes.append(UInt8(ascii: "n"))
+        case 0x0D: bytes.append(UInt8(ascii: "r"))
+        case 0x09: bytes.append(UInt8(ascii: "t"))
+        case 0x08: bytes.append(UInt8(ascii: "b"))
+        case 0x0C: bytes.append(UInt8(ascii: "f"))
+        default:
+            bytes.append(UInt8(ascii: "u")); bytes.append(0x30); bytes.append(0x30)
+            bytes.append(hex[Int(byte >> 4)]); bytes.append(hex[Int(byte & 0xF)])
+        }
     }
 }

@@ -67,28 +67,20 @@ struct StreamingJSONEncoder {
         }
 
         func writeString(_ s: String) {
-            // Nearly every string needs no escape: one bulk append instead of a checked access per byte.
-            if !s.utf8.contains(where: { $0 < 0x20 || $0 == 0x22 || $0 == 0x5C }) {
-                bytes.append(UInt8(ascii: "\""))
-                bytes.append(contentsOf: s.utf8)
-                bytes.append(UInt8(ascii: "\""))
-                return
-            }
             bytes.append(UInt8(ascii: "\""))
-            for byte in s.utf8 {
-                switch byte {
-                case UInt8(ascii: "\""): bytes.append(contentsOf: [0x5C, 0x22])
-                case UInt8(ascii: "\\"): bytes.append(contentsOf: [0x5C, 0x5C])
-                case 0x0A: bytes.append(contentsOf: [0x5C, UInt8(ascii: "n")])
-                case 0x0D: bytes.append(contentsOf: [0x5C, UInt8(ascii: "r")])
-                case 0x09: bytes.append(contentsOf: [0x5C, UInt8(ascii: "t")])
-                case 0x08: bytes.append(contentsOf: [0x5C, UInt8(ascii: "b")])
-                case 0x0C: bytes.append(contentsOf: [0x5C, UInt8(ascii: "f")])
-                case 0..<0x20:
-                    let digits = Array("0123456789abcdef".utf8)
-                    bytes.append(contentsOf: [0x5C, UInt8(ascii: "u"), 0x30, 0x30, digits[Int(byte >> 4)], digits[Int(byte & 0xF)]])
-                default: bytes.append(byte)
+            var text = s
+            text.withUTF8 { utf8 in
+                // Runs without an escape are appended whole (a nested JSON document, e.g. CloudTrailEvent, is
+                // mostly such runs between its quotes).
+                var run = 0
+                for i in 0..<utf8.count {
+                    let byte = utf8[i]
+                    guard byte < 0x20 || byte == 0x22 || byte == 0x5C else { continue }
+                    if run < i { bytes.append(contentsOf: UnsafeBufferPointer(rebasing: utf8[run..<i])) }
+                    JSONEscape.append(byte, to: &bytes)
+                    run = i + 1
                 }
+                if run < utf8.count { bytes.append(contentsOf: UnsafeBufferPointer(rebasing: utf8[run..<utf8.count])) }
             }
             bytes.append(UInt8(ascii: "\""))
         }

@@ -61,7 +61,7 @@ extension Reliability {
             try file.write(to: configURL)
             sendSignal(proxy.process.pid, SIGHUP)
             let running = proxy
-            #expect(try await poll(timeout: .seconds(20)) { running.process.capturedError.contains("config reloaded") },
+            #expect(await poll(timeout: .seconds(20)) { running.process.capturedError.contains("config reloaded") },
                     "\(proxy.process.capturedError)")
             for key in ["late-0", "late-1"] {
                 let (plaintext, response) = try await encrypt(key, port: proxy.port)
@@ -82,7 +82,7 @@ extension Reliability {
             try await Task.sleep(for: .milliseconds(400))
             sendSignal(proxy.process.pid, SIGKILL)
             let answered = await traffic.value
-            #expect(try await poll(timeout: .seconds(10)) { !running.process.process.isRunning })
+            #expect(await poll(timeout: .seconds(10)) { !running.process.process.isRunning })
             // The lock died with the process: a new proxy takes the directory and serves every key.
             proxy = try await XksProxyProcess.start(config: config, dataDirectory: data)
             for (key, plaintext, response) in sealed {
@@ -147,7 +147,9 @@ extension Reliability {
             let data = directory.url.appendingPathComponent("data").path
             func start(_ text: String, mode: Int = 0o600, extra: [String] = []) throws -> (Int32, String, String) {
                 let path = directory.url.appendingPathComponent("c-\(UUID().uuidString.prefix(6)).json").path
-                FileManager.default.createFile(atPath: path, contents: Data(text.utf8), attributes: [.posixPermissions: mode])
+                guard FileManager.default.createFile(atPath: path, contents: Data(text.utf8), attributes: [.posixPermissions: mode]) else {
+                    throw HarnessError("cannot write the config \(path)")
+                }
                 let r = try XksProxyProcess.run(["--config", path, "--data-dir", data, "--listen", "127.0.0.1:0"] + extra)
                 return (r.status, r.output, r.error)
             }
