@@ -51,7 +51,7 @@ struct ServeCommand: AsyncParsableCommand {
     @Option(help: "Seconds a request's head and body may take to arrive once its first byte has; 0 never cuts one off.")
     var readTimeout: Double = 10
 
-    @Option(help: "Connections open at once; at the limit, the longest-stalled or idle connection is closed to make room.")
+    @Option(help: "Connections open at once; at the limit, the one longest without a complete request (stalled or idle) is closed to make room.")
     var maxConnections = 1024
 
     @Flag(help: ArgumentHelp("Benchmarks only: do not record calls (the cost of the use record, A/B).", visibility: .hidden))

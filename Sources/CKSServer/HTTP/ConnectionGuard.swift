@@ -18,7 +18,7 @@ import Glibc
 ///   dribbles a head is disconnected, one that stalls a body gets a 408 AWS error first.
 /// - A connection with no request under way is closed after `idleTimeout` (Hummingbird's idle handler).
 /// - At most `maxConnections` are open at once. At the limit a new client is still accepted: the connection that
-///   has stalled longest in the middle of a request (else the one idle longest) is closed to make room. A
+///   has gone longest without a complete request (stalled in one, or idle) is closed to make room. A
 ///   connection whose request is being answered is never closed for room; when every one is, new clients wait in
 ///   the listen backlog until one closes.
 public struct ConnectionLimits: Sendable, Hashable {
@@ -105,8 +105,8 @@ final class ConnectionActivity: Sendable {
 }
 
 /// The core's open connections: counts them for the accept loop (Hummingbird's `AvailableConnectionsDelegate`)
-/// and, at the limit, closes the one that has stalled longest mid-request (else the one idle longest) so a new
-/// client gets in at once instead of waiting for a timeout.
+/// and, at the limit, closes the one that has gone longest without a complete request (stalled mid-request, or
+/// idle) so a new client gets in at once instead of waiting for a timeout.
 final class ConnectionTable: Sendable {
     let cap: Int
     let logger: Logger
@@ -172,8 +172,8 @@ final class ConnectionTable: Sendable {
         }
     }
 
-    /// For each connection accepted beyond the limit, closes the longest-stalled connection mid-request, else the
-    /// longest idle one; none while all are being answered.
+    /// For each connection accepted beyond the limit, closes the one longest without a complete request; none
+    /// while all are being answered.
     private func makeRoom() {
         let (chosen, warn, total) = state.withLock { s -> ([ConnectionActivity], Bool, Int) in
             s.owed = min(s.owed, max(0, s.open - cap))
@@ -202,19 +202,20 @@ final class ConnectionTable: Sendable {
         }
     }
 
+    /// The connection that has gone longest without a complete request: a head or body stalled since its first
+    /// byte, or a connection idle since it was accepted or last answered. A request whose bytes are arriving now is
+    /// the newest of all, so it is closed only when nothing older can be.
     private static func candidate(in connections: [ObjectIdentifier: ConnectionActivity]) -> ConnectionActivity? {
-        var stalled: ConnectionActivity?, idle: ConnectionActivity?
+        var oldest: ConnectionActivity?
         for activity in connections.values {
             switch activity.phase {
-            case .receiving:
-                if stalled.map({ activity.since < $0.since }) ?? true { stalled = activity }
-            case .idle:
-                if idle.map({ activity.since < $0.since }) ?? true { idle = activity }
+            case .receiving, .idle:
+                if oldest.map({ activity.since < $0.since }) ?? true { oldest = activity }
             case .answering, .closing:
                 break
             }
         }
-        return stalled ?? idle
+        return oldest
     }
 }
 
