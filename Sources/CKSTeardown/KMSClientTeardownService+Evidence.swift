@@ -124,14 +124,14 @@ extension KMSClientTeardownService {
         let trail = cloudTrailClient()
         let slices = isPaced || to.timeIntervalSince(from) < 3_600 ? 1 : 4
         let span = to.timeIntervalSince(from) / Double(slices)
+        // Reported under the lock: the slices answer side by side, and the totals must reach `progress` in order.
         let sofar = Mutex((requests: 0, events: 0))
         let onPage: @Sendable (Int) -> Void = { events in
-            let now = sofar.withLock { s in
-                s.requests += 1
-                s.events += events
-                return s
+            sofar.withLock { total in
+                total.requests += 1
+                total.events += events
+                progress(total.requests, total.events)
             }
-            progress(now.requests, now.events)
         }
         let ranges = (0..<slices).map { i in
             (from.addingTimeInterval(Double(i) * span), i == slices - 1 ? to : from.addingTimeInterval(Double(i + 1) * span))
