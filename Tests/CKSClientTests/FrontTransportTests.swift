@@ -151,10 +151,11 @@ enum TransportKind: String, CaseIterable, Sendable, CustomTestStringConvertible 
     }
 
     /// Cancelling calls at random moments, some while their answers are being delivered, never wedges a call.
-    /// (URLSession.data(for:) deadlocks in that race on Linux; the transport must not.)
-    @Test(.timeLimit(.minutes(1)), arguments: TransportKind.allCases) func cancellationRacingCompletionNeverHangs(_ kind: TransportKind) async throws {
+    /// (URLSession.data(for:) deadlocks in that race on Linux; the transport must not.) A wedged call never returns,
+    /// which the time limit catches; it is generous because on a loaded 2-core machine the 150 URLSession calls can
+    /// take over a minute.
+    @Test(.timeLimit(.minutes(5)), arguments: TransportKind.allCases) func cancellationRacingCompletionNeverHangs(_ kind: TransportKind) async throws {
         try await Self.withFront(kind, { _, _ in Data(#"{"Keys":[],"Truncated":false}"#.utf8) }) { _, client, _ in
-            let started = ContinuousClock.now
             for round in 0..<150 {
                 let call = Task { try await client.listKeys() }
                 try await Task.sleep(for: .microseconds(Int64(round % 15) * 200))
@@ -162,7 +163,6 @@ enum TransportKind: String, CaseIterable, Sendable, CustomTestStringConvertible 
                 _ = await call.result   // success or cancelled; what matters is that it returns
             }
             #expect(try await client.listKeys().truncated == false)   // the client is still usable
-            #expect(ContinuousClock.now - started < .seconds(60))
         }
     }
 

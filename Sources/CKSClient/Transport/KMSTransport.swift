@@ -101,24 +101,28 @@ public final class URLSessionTransport: KMSTransport {
     /// A data task behind a continuation. Not `URLSession.data(for:)`: on Linux its cancellation handler cancels
     /// the task with a synchronous hop onto the session's queue while the Swift task's status lock is held, and
     /// deadlocks when the answer is being delivered on that queue at the same moment (seen here under load).
-    /// Cancelling from another queue, after the handler returns, keeps both sides lock-free.
+    /// Cancelling from another queue, after the handler returns, keeps both sides lock-free; and a cancelled
+    /// exchange returns at once, without waiting for the session's callback, which a cancel racing the answer can
+    /// hold back until the request's timeout.
     private func exchange(_ urlRequest: URLRequest, url: URL) async throws -> (Data, URLResponse) {
         let pending = PendingTask()
         return try await withTaskCancellationHandler {
             try await withCheckedThrowingContinuation { (continuation: CheckedContinuation<(Data, URLResponse), any Error>) in
                 let completion: @Sendable (Data?, URLResponse?, (any Error)?) -> Void = { data, response, error in
+                    let result: Result<(Data, URLResponse), any Error>
                     if let error {
                         if let urlError = error as? URLError {
-                            continuation.resume(throwing: urlError.code == .cancelled ? CancellationError()
-                                                                                     : Self.map(urlError, url: url, afterPooledConnection: self.mayHavePooledConnection.withLock { $0 }))
+                            result = .failure(urlError.code == .cancelled ? CancellationError()
+                                              : Self.map(urlError, url: url, afterPooledConnection: self.mayHavePooledConnection.withLock { $0 }))
                         } else {
-                            continuation.resume(throwing: KMSClientError(kind: .connectionLost, message: "\(error)", endpoint: url))
+                            result = .failure(KMSClientError(kind: .connectionLost, message: "\(error)", endpoint: url))
                         }
                     } else if let response {
-                        continuation.resume(returning: (data ?? Data(), response))
+                        result = .success((data ?? Data(), response))
                     } else {
-                        continuation.resume(throwing: KMSClientError(kind: .invalidResponse, message: "No response", endpoint: url))
+                        result = .failure(KMSClientError(kind: .invalidResponse, message: "No response", endpoint: url))
                     }
+                    pending.finish(result)
                 }
                 let created: URLSessionDataTask? = invalidated.withLock { invalidated in
                     invalidated ? nil : session.dataTask(with: urlRequest, completionHandler: completion)
@@ -128,7 +132,7 @@ public final class URLSessionTransport: KMSTransport {
                         message: "The client was shut down; the request to \"\(url.absoluteString)\" was not sent", endpoint: url))
                     return
                 }
-                let cancelledAlready = pending.start(task)
+                let cancelledAlready = pending.start(task, continuation)
                 task.resume()
                 if cancelledAlready { DispatchQueue.global().async { task.cancel() } }
             }
@@ -173,24 +177,49 @@ public final class URLSessionTransport: KMSTransport {
     }
 }
 
-/// The data task of one exchange, and whether cancellation came first.
+/// One exchange's data task and continuation: whichever comes first, the session's answer or the cancellation,
+/// resumes the continuation; the other finds it gone.
 private final class PendingTask: @unchecked Sendable {
-    // @unchecked: both fields are only touched under `lock`.
+    typealias Answer = (Data, URLResponse)
+    // @unchecked: every field is only touched under `lock`.
     private let lock = NSLock()
     private var task: URLSessionDataTask?
+    private var continuation: CheckedContinuation<Answer, any Error>?
     private var cancelled = false
+    /// An answer that came before `start` recorded the continuation.
+    private var early: Result<Answer, any Error>?
 
-    /// Records the task; true if the exchange was cancelled before it started.
-    func start(_ task: URLSessionDataTask) -> Bool {
-        lock.lock(); defer { lock.unlock() }
+    /// Records the task and the continuation; true if the exchange was cancelled before it started (the
+    /// continuation is then resumed with `CancellationError`).
+    func start(_ task: URLSessionDataTask, _ continuation: CheckedContinuation<Answer, any Error>) -> Bool {
+        lock.lock()
         self.task = task
+        let cancelled = self.cancelled, early = self.early
+        if !cancelled, early == nil { self.continuation = continuation }
+        lock.unlock()
+        if cancelled { continuation.resume(throwing: CancellationError()) } else if let early { continuation.resume(with: early) }
         return cancelled
     }
 
-    /// Marks the exchange cancelled; the task to cancel, if it has started.
+    /// The session's answer: resumes the exchange unless the cancellation already did.
+    func finish(_ result: Result<Answer, any Error>) {
+        lock.lock()
+        let waiting = continuation
+        continuation = nil
+        if waiting == nil, !cancelled, early == nil { early = result }
+        lock.unlock()
+        waiting?.resume(with: result)
+    }
+
+    /// Marks the exchange cancelled and resumes it with `CancellationError`; the task to cancel, if it has started.
     func cancel() -> URLSessionDataTask? {
-        lock.lock(); defer { lock.unlock() }
+        lock.lock()
         cancelled = true
+        let waiting = continuation
+        continuation = nil
+        let task = self.task
+        lock.unlock()
+        waiting?.resume(throwing: CancellationError())
         return task
     }
 }
