@@ -101,7 +101,7 @@ import Testing
             #expect(try await c.allCustomKeyStores().isEmpty)
 
             // External key store through a simulated proxy.
-            try await c.createXksProxy(CreateXksProxyRequest(uriEndpoint: "https://xks.example.com", uriPath: "/kms/xks/v1",
+            _ = try await c.createXksProxy(CreateXksProxyRequest(uriEndpoint: "https://xks.example.com", uriPath: "/kms/xks/v1",
                                                              accessKeyId: "ABCDEFGHIJKLMNOPQRST",
                                                              rawSecretAccessKey: "DXjSUawnel2fr6SKC7G25CNxTyWKE5PF9XX6H/u9pSo=",
                                                              externalKeyIds: ["ext-key-1"]))

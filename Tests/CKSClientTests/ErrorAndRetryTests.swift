@@ -1,4 +1,5 @@
 import CKSDomain
+import CKSTestSupport
 import CKSWire
 import Foundation
 import Synchronization
@@ -14,6 +15,8 @@ final class ScriptedTransport: KMSTransport {
     }
 
     private let state: Mutex<(steps: [Step], sent: [TransportRequest])>
+    /// What ends a `.hang`: the test, never cancellation.
+    let hangRelease = Gate()
 
     init(_ steps: [Step]) { state = Mutex((steps, [])) }
 
@@ -33,7 +36,7 @@ final class ScriptedTransport: KMSTransport {
             throw KMSClientError(kind: kind, message: "scripted \(kind)", endpoint: request.url)
         case .hang:
             // Ignores cancellation on purpose: the client's deadline must not wait for it.
-            try? await Task.sleep(for: .seconds(30))
+            await hangRelease.wait()
             return TransportResponse(status: 200, body: Data("{}".utf8))
         }
     }
@@ -208,14 +211,19 @@ private func call(_ client: KMSClient, _ target: String, idempotent: Bool) async
 
     @Test func perCallTimeoutDoesNotWaitForTheTransport() async {
         let t = ScriptedTransport([.hang])
+        defer { t.hangRelease.open() }
+        // Judged by order, not by duration: the transport hangs until released, so a call that waited for it
+        // would only return once this safety release (minutes later) let the transport answer first.
+        let safety = Task {
+            try? await Task.sleep(for: .seconds(600))
+            t.hangRelease.open()
+        }
+        defer { safety.cancel() }
         let client = makeClient(t, SleepRecorder(), attempts: 1, timeout: 0.2)
-        let started = ContinuousClock.now
         let result = await call(client, "TrentService.CreateKey", idempotent: false)
+        #expect(!t.hangRelease.isOpen, "the call returned only when the transport did")
         guard case .failure(let e) = result else { Issue.record("expected failure"); return }
         #expect(e.kind == .timedOut)
-        // Below the transport's 30 s hang: the call returned at its own deadline. The margin is wide because a
-        // loaded 2-core machine delays the deadline task by many seconds (16.6 s seen at load average 20).
-        #expect(ContinuousClock.now - started < .seconds(25))
     }
 
     @Test func requestIsSignedLikeBotocore() throws {
