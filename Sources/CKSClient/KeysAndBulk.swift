@@ -68,7 +68,7 @@ extension KMSClient {
     }
 
     /// DescribeKey, nil when the key no longer exists.
-    private func describeIfPresent(_ keyId: String) async throws -> KeyMetadata? {
+    public func describeIfPresent(_ keyId: String) async throws -> KeyMetadata? {
         do throws(KMSClientError) {
             return try await send(DescribeKeyRequest(keyId: keyId)).keyMetadata
         } catch where error.code == .notFound {

@@ -2,7 +2,7 @@ import Foundation
 
 /// Where cks keeps its files, by the XDG base directory specification: the data directory of `cks serve` and the
 /// embedded core, the state directory (the teardown journal, the console's log), the configuration directory
-/// (themes, keymap, settings). An `XDG_*` variable that is unset, empty or relative is ignored, as the
+/// (themes, keymap, settings), the cache directory (the console's key index). An `XDG_*` variable that is unset, empty or relative is ignored, as the
 /// specification says; so is a relative `HOME`.
 public struct CKSPaths: Sendable {
     public var environment: [String: String]
@@ -19,6 +19,9 @@ public struct CKSPaths: Sendable {
 
     /// `$XDG_STATE_HOME/cks`, else `~/.local/state/cks`; nil when neither variable names an absolute directory.
     public var stateDirectory: URL? { base("XDG_STATE_HOME", underHome: ".local/state") }
+
+    /// `$XDG_CACHE_HOME/cks`, else `~/.cache/cks`; nil when neither variable names an absolute directory.
+    public var cacheDirectory: URL? { base("XDG_CACHE_HOME", underHome: ".cache") }
 
     /// `$XDG_CONFIG_HOME/cks`, else `~/.config/cks`; nil when neither variable names an absolute directory.
     public var configDirectory: URL? { base("XDG_CONFIG_HOME", underHome: ".config") }

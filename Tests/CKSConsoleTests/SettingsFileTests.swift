@@ -10,7 +10,7 @@ import Testing
     let cks = dir.appendingPathComponent("cks")
     try FileManager.default.createDirectory(at: cks, withIntermediateDirectories: true)
     defer { try? FileManager.default.removeItem(at: dir) }
-    FileManager.default.createFile(atPath: cks.appendingPathComponent("keymap").path, contents: Data([0x71, 0x3D, 0xC0, 0x80]))
+    _ = FileManager.default.createFile(atPath: cks.appendingPathComponent("keymap").path, contents: Data([0x71, 0x3D, 0xC0, 0x80]))
     try FileManager.default.createDirectory(at: cks.appendingPathComponent("config"), withIntermediateDirectories: true)
     let settings = ConsoleSettings.resolve(themeFlag: nil, asciiFlag: false, readOnlyFlag: false,
                                            environment: ["XDG_CONFIG_HOME": dir.path], utf8Locale: true)

@@ -150,7 +150,7 @@ struct DemoAutopilotTmuxTests {
         let cast = scratch.url.appendingPathComponent("by-hand.cast")
         try await withTmux([binary.path, "--demo", "--record", cast.path], width: 100, height: 30,
                            environment: UI.isolatedEnvironment(scratch)) { tmux in
-            try await UI.waitForCountedStores("the stores screen", in: tmux) { $0.contains("EMBEDDED") }
+            _ = try await UI.waitForCountedStores("the stores screen", in: tmux) { $0.contains("EMBEDDED") }
             try await tmux.send("Enter")
             try await tmux.waitFor("Keys (")
             try await tmux.send("q")

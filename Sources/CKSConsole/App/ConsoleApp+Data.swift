@@ -86,15 +86,16 @@ extension ConsoleApp {
             let clock = ContinuousClock()
             var lastFlush = clock.now
             do {
-                for try await batch in app.backend.storeKeys() {
+                for try await update in app.backend.keyPass() {
                     guard generation == app.backendGeneration else { return }
-                    for record in batch {
-                        guard let storeId = record.customKeyStoreId else { continue }
-                        app.scan?.rows[storeId, default: []].append(KeyRow(record: record))
-                    }
-                    // The account shows in the first key described: the header gets it now, not at the end of the pass.
-                    if app.endpoint?.account == "?", !batch.isEmpty { await app.refreshEndpointInfo() }
-                    if clock.now - lastFlush > .milliseconds(150) {
+                    app.scan?.take(update)
+                    // The account shows in the first key listed: the header gets it now, not at the end of the pass.
+                    if app.endpoint?.account == "?" { await app.refreshEndpointInfo() }
+                    // Remembered keys come a ListKeys page at a time, and nothing may follow them for a while (the
+                    // descriptions): each page is shown as it comes.
+                    var remembered = false
+                    if case .remembered = update { remembered = true }
+                    if remembered || clock.now - lastFlush > .milliseconds(150) {
                         app.flushScan(final: false)
                         lastFlush = clock.now
                         app.changed()
@@ -122,14 +123,19 @@ extension ConsoleApp {
     /// Shows what the pass has found so far in lists never filled before: the one on screen as keys arrive, the
     /// others when they are opened (or at the end). A list already shown keeps its rows until the pass ends.
     func flushScan(final: Bool) {
-        guard let scan else { return }
+        guard var scan else { return }
         for (storeId, view) in keysViews where !scan.invalidated.contains(storeId) {
             let found = scan.rows[storeId] ?? []
             view.received = found.count
-            guard !view.loadedOnce, final || screenStoreId == storeId, view.scanned < found.count else { continue }
-            view.table.append(Array(found[view.scanned...]))
-            view.scanned = found.count
+            guard !view.loadedOnce, final || screenStoreId == storeId else { continue }
+            if let again = scan.redescribed.removeValue(forKey: storeId) { view.table.replace(again) }
+            if view.scanned < found.count {
+                view.table.append(Array(found[view.scanned...]))
+                view.scanned = found.count
+            }
+            view.countUnconfirmed()
         }
+        self.scan = scan
     }
 
     /// The pass ended: every store's list and count replaced (stores with no keys now get empty lists), keeping
@@ -148,14 +154,17 @@ extension ConsoleApp {
                 continue
             }
             var found = scan.rows[storeId] ?? []
+            if !scan.removed.isEmpty { found.removeAll { scan.removed.contains($0.id) } }
             if !scan.changed.isEmpty || !scan.gone.isEmpty {
                 let fresher = Dictionary(view.table.rows.filter { scan.changed.contains($0.id) }.map { ($0.id, $0) },
                                          uniquingKeysWith: { $1 })
                 found = found.compactMap { scan.gone.contains($0.id) ? nil : (fresher[$0.id] ?? $0) }
             }
-            if view.loadedOnce || view.table.rows.count != found.count || !scan.changed.isEmpty || !scan.gone.isEmpty {
+            if view.loadedOnce || view.table.rows.count != found.count || !scan.changed.isEmpty || !scan.gone.isEmpty
+                || !scan.removed.isEmpty {
                 view.table.setRows(found)
             }
+            view.countUnconfirmed()
             view.loadedOnce = true
             view.loading = false
             view.received = found.count
@@ -165,6 +174,11 @@ extension ConsoleApp {
         }
         census = counts
         keyCountsUnavailable = nil
+        if scan.remembered > 0 {
+            let seconds = (ContinuousClock.now - scan.started) / .seconds(1)
+            say("\(TeardownText.grouped(scan.remembered)) keys listed from the key index; every state described again in "
+                + String(format: "%.0f s.", seconds), .ok)
+        }
         listedKeyIds = backend.keyIdsSeenByLastPass()
         storesTable.setRows(storeRows())
         // Keys changed elsewhere while it ran: list again (this pass's view of them may predate the change).
@@ -176,7 +190,57 @@ extension ConsoleApp {
             launch(nil) { app in await app.refreshEndpointInfo() }
         }
     }
+}
 
+/// Where each batch of a pass goes: remembered and first-described rows are added to their store's list, rows
+/// described again replace the remembered ones (and are queued for lists already showing them).
+extension ConsoleApp.KeyScan {
+    mutating func take(_ update: KeyPassUpdate) {
+        switch update {
+        case .remembered(let records, let asOf):
+            for record in records { add(KeyRow(record: record, asOf: asOf), store: record.customKeyStoreId) }
+            remembered += records.count
+            unconfirmed += records.count
+        case .described(let records):
+            for record in records {
+                let row = KeyRow(record: record)
+                guard let at = position[record.id] else { add(row, store: record.customKeyStoreId); continue }
+                if rows[at.store]?[at.index].asOf != nil { unconfirmed -= 1 }
+                rows[at.store]?[at.index] = row
+                redescribed[at.store, default: []].append(row)
+            }
+        case .gone(let ids):
+            for id in ids where position[id] != nil && !removed.contains(id) {
+                removed.insert(id)
+                unconfirmed -= 1
+            }
+        }
+    }
+
+    private mutating func add(_ row: KeyRow, store: String?) {
+        guard let store else { return }
+        position[row.id] = (store, rows[store]?.count ?? 0)
+        rows[store, default: []].append(row)
+    }
+}
+
+@MainActor
+extension ConsoleApp.KeysView {
+    /// Counts the rows whose state is still the remembered one.
+    func countUnconfirmed() {
+        var n = 0
+        var oldest: Date?
+        for row in table.rows {
+            guard let asOf = row.asOf else { continue }
+            n += 1
+            if oldest.map({ asOf < $0 }) ?? true { oldest = asOf }
+        }
+        unconfirmed = n
+        unconfirmedAsOf = oldest
+    }
+}
+
+extension ConsoleApp {
     /// The header's endpoint, account and principal as the backend knows them now.
     func refreshEndpointInfo() async {
         let info = await backend.endpointInfo()
@@ -240,7 +304,11 @@ extension ConsoleApp {
     /// Opening a store shows the last pass's keys; a new pass starts when that one is older than the Keys
     /// screen's refresh interval (and none is running).
     func keysOpened(_ storeId: String) {
-        if scan != nil { flushScan(final: false); return }
+        if scan != nil {
+            _ = keysView(storeId)   // what the running pass found of it shows now
+            flushScan(final: false)
+            return
+        }
         var schedule = keysPoll
         schedule.idleInterval = keysRefreshInterval(onStores: false)
         if !keysView(storeId).loadedOnce || schedule.isDue(at: wallClock(), inMotion: false) {

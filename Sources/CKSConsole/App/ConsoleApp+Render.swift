@@ -231,6 +231,14 @@ extension ConsoleApp {
             surface.put(r.row, 0, TextWidth.pad(note, to: r.width, ellipsis: symbols.ellipsis), Style(Role.of(s.connectionState)))
             r = Rect(row: r.row + 1, column: 0, width: r.width, height: r.height - 1)
         }
+        if v.unconfirmed > 0, r.height > 3 {
+            let seen = v.unconfirmedAsOf.map { " from \(Formatting.ago($0, now: wallClock()))" } ?? ""
+            let note = scan != nil
+                ? " States\(seen) (key index): describing again, \(TeardownText.grouped(v.unconfirmed)) left."
+                : " \(TeardownText.grouped(v.unconfirmed)) states\(seen) (key index) not confirmed: press r to list again."
+            surface.put(r.row, 0, TextWidth.pad(note, to: r.width, ellipsis: symbols.ellipsis), Style(.warning))
+            r = Rect(row: r.row + 1, column: 0, width: r.width, height: r.height - 1)
+        }
         let empty = v.error.map { "Could not list keys: \($0)" }
             ?? (v.loading ? "Loading keys\(symbols.ellipsis)" : "This store has no keys.")
         v.table.draw(in: r, on: surface, symbols: symbols, focused: dialog == nil && !activityFocused, empty: empty)

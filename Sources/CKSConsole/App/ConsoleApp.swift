@@ -43,6 +43,9 @@ public final class ConsoleApp {
         var received = 0
         var scanned = 0
         var error: String?
+        /// Rows whose state is remembered from an earlier run, not yet described again, and when it was seen.
+        var unconfirmed = 0
+        var unconfirmedAsOf: Date?
         init(storeId: String, table: Table<KeyRow>) { self.storeId = storeId; self.table = table }
     }
 
@@ -50,6 +53,16 @@ public final class ConsoleApp {
     /// (or found gone) meanwhile, whose rows the pass must not overwrite with what it saw before the change.
     struct KeyScan {
         var rows: [String: [KeyRow]] = [:]
+        /// Where each key's row is in `rows`.
+        var position: [String: (store: String, index: Int)] = [:]
+        /// Rows described again after a list showed them: to replace in the list at the next flush.
+        var redescribed: [String: [KeyRow]] = [:]
+        /// Remembered keys the pass found gone.
+        var removed: Set<String> = []
+        /// Remembered keys listed, and how many of them are not described again yet.
+        var remembered = 0
+        var unconfirmed = 0
+        let started = ContinuousClock.now
         var changed: Set<String> = []
         var gone: Set<String> = []
         /// Stores whose keys something else changed while this pass ran (the guided teardown): what the pass saw

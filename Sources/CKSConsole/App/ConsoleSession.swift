@@ -205,7 +205,14 @@ public enum BackendFactory {
                                 principal: connection.client.credentials.accessKeyId, mode: .remote, context: connection.context,
                                 contextName: name)
         }
-        var prepared = PreparedBackend(backend: KMSClientBackend(client: connection.client, info: info), inbox: inbox,
+        // The key index: per endpoint (an embedded core's port changes from run to run, its data directory does not).
+        let indexedEndpoint = connection.embedded.map { $0.removesDataDirectory ? nil : "embedded:" + $0.dataDirectory.path }
+            ?? info.endpoint
+        var keyIndex: KeyIndexStore?
+        if let directory = CKSPaths().cacheDirectory, let indexedEndpoint {
+            keyIndex = KeyIndexStore(directory: directory.appendingPathComponent("key-index", isDirectory: true), endpoint: indexedEndpoint)
+        }
+        var prepared = PreparedBackend(backend: KMSClientBackend(client: connection.client, info: info, keyIndex: keyIndex), inbox: inbox,
                                        core: connection.embedded, stop: { await connection.close() })
         prepared.stopOnSwitch = prepared.stop
         return prepared

@@ -22,6 +22,11 @@ public protocol ConsoleBackend: Sendable {
     /// account (KMS cannot list one store's keys) from which the console counts and lists every store's keys at
     /// once. Batches, because handing 100,000 keys to the UI thread one by one cost a thread wake-up each.
     func storeKeys() -> AsyncThrowingStream<[KeyRecord], any Error>
+    /// The pass `storeKeys()` makes, told apart: keys remembered from an earlier run (listed at once, described again
+    /// later) and keys described now.
+    func keyPass() -> AsyncThrowingStream<KeyPassUpdate, any Error>
+    /// Key ids the console shows now: while remembered keys are described again, these go first.
+    func preferDescribing(_ keyIds: [String])
     /// Key counts per store id (stores without keys may be absent).
     func keyCensus() async throws -> [String: KeyCensus]
     /// DescribeKey (plus aliases).
@@ -87,8 +92,34 @@ public struct KeyActionResult: Sendable, Hashable {
     }
 }
 
+/// A batch of a pass over the account's keys.
+public enum KeyPassUpdate: Sendable {
+    /// Keys in custom key stores as an earlier run described them (the key index), taken at `asOf`: listed now, their
+    /// states not yet confirmed.
+    case remembered([KeyRecord], asOf: Date)
+    /// Keys in custom key stores described by this pass (first seen, or remembered and described again).
+    case described([KeyRecord])
+    /// Remembered keys that no longer exist.
+    case gone([String])
+}
+
 extension ConsoleBackend {
     public func configuredEndpointInfo() -> EndpointInfo? { nil }
+    /// Without a key index every key is described.
+    public func keyPass() -> AsyncThrowingStream<KeyPassUpdate, any Error> {
+        let (stream, continuation) = AsyncThrowingStream<KeyPassUpdate, any Error>.makeStream()
+        let task = Task {
+            do {
+                for try await batch in storeKeys() { continuation.yield(.described(batch)) }
+                continuation.finish()
+            } catch {
+                continuation.finish(throwing: error)
+            }
+        }
+        continuation.onTermination = { _ in task.cancel() }
+        return stream
+    }
+    public func preferDescribing(_ keyIds: [String]) {}
     /// Backends that cannot list key ids cheaply find new keys with the next pass.
     public func listKeyIds() async throws -> Set<String> { throw BackendError.other("listing key ids is not supported") }
     public func keyIdsSeenByLastPass() -> Set<String>? { nil }

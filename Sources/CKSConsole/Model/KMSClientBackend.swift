@@ -118,13 +118,20 @@ public final class KMSClientBackend: ConsoleBackend {
     /// Key ids of the last complete pass over the account (every key it described, in a custom key store or not).
     private let lastPassKeyIds = Mutex<Set<String>?>(nil)
     private let evidenceServiceCache = Mutex<KMSClientTeardownService?>(nil)
+    /// Where the key index of this endpoint is kept (nil: none, every pass describes every key).
+    let keyIndex: KeyIndexStore?
+    /// Key ids the console shows now: described first when remembered keys are described again.
+    private let preferred = Mutex<[String]>([])
 
     /// - Parameter info: endpoint, region, mode and principal for the header; an account of "?" is learnt from
     ///   the first key ARN the endpoint shows.
-    public init(client: KMSClient, info: EndpointInfo, concurrency: Int = 8) {
+    ///   `keyIndex`: where to remember each key's store between runs (nil for an endpoint whose keys do not outlive
+    ///   the run, like the demo's).
+    public init(client: KMSClient, info: EndpointInfo, concurrency: Int = 8, keyIndex: KeyIndexStore? = nil) {
         self.client = client
         self.info = Mutex(info)
         self.concurrency = concurrency
+        self.keyIndex = keyIndex
     }
 
     public func configuredEndpointInfo() -> EndpointInfo? { info.withLock { $0 } }
@@ -234,6 +241,116 @@ public final class KMSClientBackend: ConsoleBackend {
         }
         continuation.onTermination = { _ in task.cancel() }
         return stream
+    }
+
+    public func preferDescribing(_ keyIds: [String]) { preferred.withLock { $0 = keyIds } }
+
+    /// With a key index: ListKeys (every page); keys the index places in a store are listed at once as remembered,
+    /// keys it places outside every store are left alone (a key never changes store), and only keys it has never
+    /// seen are described while the pages arrive. Then the remembered keys are described again, the ones the console
+    /// shows first, and the index is written for the next run. Without an index, `storeKeys()`.
+    public func keyPass() -> AsyncThrowingStream<KeyPassUpdate, any Error> {
+        let (stream, continuation) = AsyncThrowingStream<KeyPassUpdate, any Error>.makeStream()
+        let task = Task {
+            do {
+                if let keyIndex = self.keyIndex {
+                    try await self.indexedPass(keyIndex, continuation)
+                } else {
+                    for try await batch in self.storeKeys() { continuation.yield(.described(batch)) }
+                }
+                continuation.finish()
+            } catch {
+                continuation.finish(throwing: error)
+            }
+        }
+        continuation.onTermination = { _ in task.cancel() }
+        return stream
+    }
+
+    private func indexedPass(_ keyIndex: KeyIndexStore,
+                             _ output: AsyncThrowingStream<KeyPassUpdate, any Error>.Continuation) async throws {
+        let aliases = try await aliasesByKey()
+        let client = self.client
+        let width = max(1, concurrency)
+        let started = Date()
+        var identity: KeyIndex.Identity?
+        var known: KeyIndex?
+        // What the next run's index holds: every listed key, with its description when it is in a store.
+        var next: [String: KeyRecord?] = [:]
+        var rememberedIds: [String] = []
+        var described = DescribedBatches(output)
+
+        func take(_ id: String, _ meta: KeyMetadata?) {
+            guard let meta else {
+                next[id] = nil
+                if known?.keys[id] != nil { described.gone(id) }
+                return
+            }
+            guard meta.customKeyStoreId != nil else { next[id] = .some(nil); return }
+            let r = record(meta, aliases: aliases[meta.keyId] ?? [])
+            next[id] = r
+            described.add(r)
+        }
+
+        try await withThrowingTaskGroup(of: (String, KeyMetadata?).self) { group in
+            var inFlight = 0
+            for try await page in client.listKeysPages(limit: 1000) {
+                var remembered: [KeyRecord] = []
+                for entry in page.keys ?? [] {
+                    guard let id = entry.keyId else { continue }
+                    if identity == nil, let account = Self.account(ofArn: entry.keyArn ?? "") {
+                        learnAccount(account)
+                        identity = keyIndex.identity(account: account, region: client.region)
+                        known = identity.flatMap(keyIndex.load)
+                    }
+                    switch known?.keys[id] {
+                    case .some(.none):
+                        next[id] = .some(nil)
+                    case .some(.some(var r)):
+                        r.aliases = aliases[id] ?? []
+                        remembered.append(r)
+                        rememberedIds.append(id)
+                        next[id] = r
+                    case .none:
+                        if inFlight >= width, let (doneId, meta) = try await group.next() {
+                            inFlight -= 1
+                            take(doneId, meta)
+                        }
+                        group.addTask { (id, try await client.describeIfPresent(id)) }
+                        inFlight += 1
+                    }
+                }
+                if let known, !remembered.isEmpty { output.yield(.remembered(remembered, asOf: known.savedAt)) }
+                described.flushIfDue()
+            }
+            for try await (id, meta) in group { take(id, meta) }
+        }
+        described.flush()
+
+        // The remembered keys, described again: those on screen first.
+        let queue = DescribeQueue(rememberedIds)
+        try await withThrowingTaskGroup(of: (String, KeyMetadata?).self) { group in
+            func start() {
+                guard let id = queue.next(preferring: preferred.withLock { $0 }) else { return }
+                group.addTask { (id, try await client.describeIfPresent(id)) }
+            }
+            for _ in 0..<width { start() }
+            while let (id, meta) = try await group.next() {
+                take(id, meta)
+                described.flushIfDue()
+                start()
+            }
+        }
+        described.flush()
+        lastPassKeyIds.withLock { $0 = Set(next.keys) }
+        if let identity { keyIndex.save(KeyIndex(identity: identity, savedAt: started, keys: next)) }
+    }
+
+    /// The account named in a key ARN (`arn:aws:kms:REGION:ACCOUNT:key/ID`).
+    static func account(ofArn arn: String) -> String? {
+        let parts = arn.split(separator: ":", omittingEmptySubsequences: false)
+        guard parts.count > 5, parts[4].count == 12, parts[4].allSatisfy(\.isNumber) else { return nil }
+        return String(parts[4])
     }
 
     /// Every key described (ListKeys, then DescribeKey per key): counts per store. Streamed, so counting 100,000
@@ -360,6 +477,55 @@ public final class KMSClientBackend: ConsoleBackend {
                   keyManager: m.keyManager ?? "CUSTOMER", customKeyStoreId: m.customKeyStoreId,
                   cloudHsmClusterId: m.cloudHsmClusterId, xksKeyId: m.xksKeyConfiguration?.id,
                   encryptionAlgorithms: m.encryptionAlgorithms ?? [], multiRegion: m.multiRegion ?? false)
+    }
+}
+
+/// Described keys handed to the console in batches: a few hundred, or what came in the last 100 ms.
+private struct DescribedBatches {
+    let output: AsyncThrowingStream<KeyPassUpdate, any Error>.Continuation
+    var records: [KeyRecord] = []
+    var gone: [String] = []
+    var last = ContinuousClock.now
+
+    init(_ output: AsyncThrowingStream<KeyPassUpdate, any Error>.Continuation) { self.output = output }
+
+    mutating func add(_ record: KeyRecord) {
+        records.append(record)
+        if records.count >= 256 { flush() }
+    }
+
+    mutating func gone(_ id: String) { gone.append(id) }
+
+    mutating func flushIfDue() {
+        if ContinuousClock.now - last > .milliseconds(100) { flush() }
+    }
+
+    mutating func flush() {
+        if !records.isEmpty { output.yield(.described(records)); records.removeAll(keepingCapacity: true) }
+        if !gone.isEmpty { output.yield(.gone(gone)); gone.removeAll() }
+        last = .now
+    }
+}
+
+/// Keys to describe again, in list order, except that keys the console shows now go first.
+final class DescribeQueue: Sendable {
+    private let state: Mutex<(order: [String], cursor: Int, pending: Set<String>)>
+
+    init(_ ids: [String]) { state = Mutex((ids, 0, Set(ids))) }
+
+    func next(preferring preferred: [String]) -> String? {
+        state.withLock { s in
+            for id in preferred where s.pending.contains(id) {
+                s.pending.remove(id)
+                return id
+            }
+            while s.cursor < s.order.count {
+                let id = s.order[s.cursor]
+                s.cursor += 1
+                if s.pending.remove(id) != nil { return id }
+            }
+            return nil
+        }
     }
 }
 

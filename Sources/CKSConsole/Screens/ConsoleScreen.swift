@@ -97,6 +97,10 @@ struct KeysScreenHandler: ConsoleScreen {
 
     func didDraw(_ app: ConsoleApp) {
         if app.dialog == nil, !app.showHelp { app.fetchUsage(for: app.keysView(id).table.lastDrawnRows) }
+        // Remembered states on screen are described again first.
+        if app.scan != nil, app.keysView(id).unconfirmed > 0 {
+            app.backend.preferDescribing(app.keysView(id).table.lastDrawnRows.filter { $0.asOf != nil }.map(\.id))
+        }
         // The evidence column: one pass over the store's keys once they are listed (stores up to 5,000 keys).
         let v = app.keysView(id)
         if v.loadedOnce, !v.loading, v.table.rows.count <= 5_000 {

@@ -19,8 +19,12 @@ public struct KeyRow: Identifiable, Sendable, Hashable {
     public var description: String
     public var creationDate: Date
     public var deletionDate: Date?
+    /// When the row's state was seen, for a key remembered from an earlier run and not yet described again; nil once
+    /// this run has described it.
+    public var asOf: Date?
 
-    public init(record: KeyRecord) {
+    public init(record: KeyRecord, asOf: Date? = nil) {
+        self.asOf = asOf
         id = record.id
         aliases = record.aliases
         state = record.state
@@ -49,7 +53,8 @@ enum KeysScreen {
             Column("KEY ID", .flex(min: 9, preferred: 36, max: 36, weight: 1, priority: 7), text: { $0.id }),
             Column("ALIASES", .flex(min: 12, preferred: 24, max: 40, weight: 3, priority: 9), text: { $0.aliases.joined(separator: ", ") },
                    ascending: { aliasesLess($0.aliases, $1.aliases) }),
-            Column("STATE", .fixed(15, priority: 10), text: { $0.state.rawValue }, style: { Style(Role.of($0.state)) },
+            Column("STATE", .fixed(15, priority: 10), text: { $0.state.rawValue },
+                   style: { $0.asOf == nil ? Style(Role.of($0.state)) : Style(.muted) },
                    ascending: { stateRank($0.state) < stateRank($1.state) }),
             Column("DELETES", .fixed(10, priority: 6), text: { row in row.deletionDate.map { Formatting.countdown(to: $0, now: now()) } ?? "" },
                    style: { $0.deletionDate == nil ? nil : Style(.keyPendingDeletion) },

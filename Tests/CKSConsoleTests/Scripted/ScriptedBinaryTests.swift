@@ -247,7 +247,7 @@ extension ScriptedBinaryTests {
           {"name":"reader","account":"111122223333","accessKeyId":"\(Self.reader.accessKeyId)","secretAccessKey":"\(Self.reader.secretAccessKey)","allow":["kms:DescribeCustomKeyStores"]}
         ]}
         """
-        FileManager.default.createFile(atPath: principals.path, contents: Data(json.utf8), attributes: [.posixPermissions: 0o600])
+        _ = FileManager.default.createFile(atPath: principals.path, contents: Data(json.utf8), attributes: [.posixPermissions: 0o600])
         let binary = try #require(CKSBinary.url)
         let serve = try ManagedProcess(binary, ["serve", "--listen", "127.0.0.1:0", "--data-dir", dir.appendingPathComponent("data").path,
                                                 "--principals", principals.path])
