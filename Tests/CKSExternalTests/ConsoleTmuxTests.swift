@@ -27,6 +27,7 @@ struct ConsoleTmuxTests {
             "XDG_DATA_HOME": scratch.url.appendingPathComponent("data").path,
             "XDG_STATE_HOME": scratch.url.appendingPathComponent("state").path,
             "XDG_CONFIG_HOME": scratch.url.appendingPathComponent("config").path,
+            "XDG_CACHE_HOME": scratch.url.appendingPathComponent("cache").path,
             "HOME": scratch.url.path,
             "ESCDELAY": "25",
         ]
