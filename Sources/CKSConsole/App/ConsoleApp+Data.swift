@@ -91,11 +91,12 @@ extension ConsoleApp {
                     app.scan?.take(update)
                     // The account shows in the first key listed: the header gets it now, not at the end of the pass.
                     if app.endpoint?.account == "?" { await app.refreshEndpointInfo() }
-                    // Remembered keys come a ListKeys page at a time, and nothing may follow them for a while (the
-                    // descriptions): each page is shown as it comes.
-                    var remembered = false
-                    if case .remembered = update { remembered = true }
-                    if remembered || clock.now - lastFlush > .milliseconds(150) {
+                    // Remembered keys come a ListKeys page at a time and nothing may follow the last page for a
+                    // while (the descriptions): the first page and the end of the listing are shown at once.
+                    var now = false
+                    if case .listed = update { now = true }
+                    if case .remembered = update, app.scan?.remembered ?? 0 <= 1_000 { now = true }
+                    if now || clock.now - lastFlush > .milliseconds(150) {
                         app.flushScan(final: false)
                         lastFlush = clock.now
                         app.changed()
@@ -127,13 +128,15 @@ extension ConsoleApp {
         for (storeId, view) in keysViews where !scan.invalidated.contains(storeId) {
             let found = scan.rows[storeId] ?? []
             view.received = found.count
+            // A list already shown is replaced whole when the pass ends.
+            if view.loadedOnce { scan.redescribed[storeId] = nil }
             guard !view.loadedOnce, final || screenStoreId == storeId else { continue }
             if let again = scan.redescribed.removeValue(forKey: storeId) { view.table.replace(again) }
             if view.scanned < found.count {
                 view.table.append(Array(found[view.scanned...]))
                 view.scanned = found.count
             }
-            view.countUnconfirmed()
+            view.countUnconfirmed(scan)
         }
         self.scan = scan
     }
@@ -164,7 +167,7 @@ extension ConsoleApp {
                 || !scan.removed.isEmpty {
                 view.table.setRows(found)
             }
-            view.countUnconfirmed()
+            view.countUnconfirmed(scan)
             view.loadedOnce = true
             view.loading = false
             view.received = found.count
@@ -198,22 +201,29 @@ extension ConsoleApp.KeyScan {
     mutating func take(_ update: KeyPassUpdate) {
         switch update {
         case .remembered(let records, let asOf):
-            for record in records { add(KeyRow(record: record, asOf: asOf), store: record.customKeyStoreId) }
+            for record in records {
+                guard let store = record.customKeyStoreId else { continue }
+                add(KeyRow(record: record, asOf: asOf), store: store)
+                unconfirmed[store, default: 0] += 1
+            }
             remembered += records.count
-            unconfirmed += records.count
+            rememberedAsOf = asOf
         case .described(let records):
             for record in records {
                 let row = KeyRow(record: record)
                 guard let at = position[record.id] else { add(row, store: record.customKeyStoreId); continue }
-                if rows[at.store]?[at.index].asOf != nil { unconfirmed -= 1 }
+                if rows[at.store]?[at.index].asOf != nil { unconfirmed[at.store, default: 0] -= 1 }
                 rows[at.store]?[at.index] = row
                 redescribed[at.store, default: []].append(row)
             }
         case .gone(let ids):
-            for id in ids where position[id] != nil && !removed.contains(id) {
+            for id in ids {
+                guard let at = position[id], !removed.contains(id) else { continue }
                 removed.insert(id)
-                unconfirmed -= 1
+                if rows[at.store]?[at.index].asOf != nil { unconfirmed[at.store, default: 0] -= 1 }
             }
+        case .listed:
+            break
         }
     }
 
@@ -226,17 +236,15 @@ extension ConsoleApp.KeyScan {
 
 @MainActor
 extension ConsoleApp.KeysView {
-    /// Counts the rows whose state is still the remembered one.
-    func countUnconfirmed() {
-        var n = 0
-        var oldest: Date?
-        for row in table.rows {
-            guard let asOf = row.asOf else { continue }
-            n += 1
-            if oldest.map({ asOf < $0 }) ?? true { oldest = asOf }
+    /// How many of the rows the list shows have their state still as remembered: the pass's count when the list
+    /// shows everything the pass found of the store (the usual case), else counted.
+    func countUnconfirmed(_ scan: ConsoleApp.KeyScan) {
+        if table.rows.count == (scan.rows[storeId]?.count ?? 0) && scan.removed.isEmpty {
+            unconfirmed = scan.unconfirmed[storeId] ?? 0
+        } else {
+            unconfirmed = table.rows.reduce(0) { $0 + ($1.asOf == nil ? 0 : 1) }
         }
-        unconfirmed = n
-        unconfirmedAsOf = oldest
+        unconfirmedAsOf = unconfirmed > 0 ? scan.rememberedAsOf : nil
     }
 }
 

@@ -59,9 +59,10 @@ public final class ConsoleApp {
         var redescribed: [String: [KeyRow]] = [:]
         /// Remembered keys the pass found gone.
         var removed: Set<String> = []
-        /// Remembered keys listed, and how many of them are not described again yet.
+        /// Remembered keys listed, and how many of them (per store) are not described again yet.
         var remembered = 0
-        var unconfirmed = 0
+        var unconfirmed: [String: Int] = [:]
+        var rememberedAsOf: Date?
         let started = ContinuousClock.now
         var changed: Set<String> = []
         var gone: Set<String> = []

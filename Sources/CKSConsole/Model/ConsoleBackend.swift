@@ -101,6 +101,8 @@ public enum KeyPassUpdate: Sendable {
     case described([KeyRecord])
     /// Remembered keys that no longer exist.
     case gone([String])
+    /// Every ListKeys page has been read: every remembered key has been handed over.
+    case listed
 }
 
 extension ConsoleBackend {

@@ -323,6 +323,7 @@ public final class KMSClientBackend: ConsoleBackend {
                 if let known, !remembered.isEmpty { output.yield(.remembered(remembered, asOf: known.savedAt)) }
                 described.flushIfDue()
             }
+            if known != nil { output.yield(.listed) }
             for try await (id, meta) in group { take(id, meta) }
         }
         described.flush()

@@ -50,43 +50,74 @@ public struct KeyIndex: Sendable, Equatable {
 
     /// Reads a file's text; nil when it is not a whole index of `identity` (anything unexpected rejects it all).
     public static func decode(_ text: String, expecting identity: Identity) -> KeyIndex? {
-        var lines = text.split(separator: "\n", omittingEmptySubsequences: false)
-        guard lines.last == "" else { return nil }   // a file cut short is not trusted
-        lines.removeLast()
-        guard let header = lines.first else { return nil }
-        let head = header.split(separator: "\t", omittingEmptySubsequences: false).map { unescape($0) }
-        guard head.count == 5, head[0] == magic,
-              Identity(endpoint: head[1] ?? "", account: head[2] ?? "", region: head[3] ?? "") == identity,
-              let saved = head[4].flatMap(Double.init) else { return nil }
-        var keys: [String: KeyRecord?] = [:]
-        keys.reserveCapacity(lines.count)
-        for line in lines.dropFirst() {
-            let f = line.split(separator: "\t", omittingEmptySubsequences: false).map { unescape($0) }
-            if f.count == 1 {
-                guard let id = f[0], !id.isEmpty else { return nil }
-                keys[id] = .some(nil)
-                continue
+        decode(Array(text.utf8), expecting: identity)
+    }
+
+    /// Reads a file's bytes, field by field without building a line first (100,000 keys are read on every start).
+    public static func decode(_ bytes: [UInt8], expecting identity: Identity) -> KeyIndex? {
+        guard bytes.last == UInt8(ascii: "\n") else { return nil }   // a file cut short is not trusted
+        return bytes.withUnsafeBufferPointer { buffer -> KeyIndex? in
+            var fields: [String?] = []
+            fields.reserveCapacity(18)
+            var position = 0
+            /// The next line's fields, unescaped (nil for a bad escape).
+            func nextLine() -> Bool {
+                guard position < buffer.count else { return false }
+                fields.removeAll(keepingCapacity: true)
+                var start = position
+                var escaped = false
+                while true {
+                    let byte = buffer[position]
+                    if byte == UInt8(ascii: "\t") || byte == UInt8(ascii: "\n") {
+                        let field = UnsafeBufferPointer(rebasing: buffer[start..<position])
+                        fields.append(escaped ? unescape(Substring(String(decoding: field, as: UTF8.self)))
+                                              : String(decoding: field, as: UTF8.self))
+                        position += 1
+                        if byte == UInt8(ascii: "\n") { return true }
+                        start = position
+                        escaped = false
+                    } else {
+                        if byte == UInt8(ascii: "\\") { escaped = true }
+                        position += 1
+                    }
+                }
             }
-            guard f.count == 18, let id = f[0], !id.isEmpty, let store = f[1], !store.isEmpty, let arn = f[2],
-                  let account = f[3], let state = f[4].flatMap(KeyState.init(rawValue:)), let enabled = f[5],
-                  let created = f[6].flatMap(Double.init), let deletion = f[7], let window = f[8],
-                  let usage = f[9], let spec = f[10], let origin = f[11].flatMap(Origin.init(rawValue:)),
-                  let manager = f[12], let cluster = f[13], let xks = f[14], let algorithms = f[15],
-                  let multi = f[16], let description = f[17] else { return nil }
-            let deletionDate: Date?
-            if deletion.isEmpty { deletionDate = nil } else {
-                guard let d = Double(deletion) else { return nil }
-                deletionDate = Date(timeIntervalSince1970: d)
+            guard nextLine(), fields.count == 5, fields[0] == magic,
+                  Identity(endpoint: fields[1] ?? "", account: fields[2] ?? "", region: fields[3] ?? "") == identity,
+                  let saved = fields[4].flatMap(Double.init) else { return nil }
+            var keys: [String: KeyRecord?] = [:]
+            while nextLine() {
+                guard let key = record(fields) else { return nil }
+                keys[key.id] = key.record
             }
-            keys[id] = KeyRecord(
-                id: id, arn: arn, accountId: account, state: state, enabled: enabled == "1", description: description,
-                creationDate: Date(timeIntervalSince1970: created), deletionDate: deletionDate,
-                pendingDeletionWindowInDays: Int(window), keyUsage: usage, keySpec: spec, origin: origin, keyManager: manager,
-                customKeyStoreId: store, cloudHsmClusterId: cluster.isEmpty ? nil : cluster, xksKeyId: xks.isEmpty ? nil : xks,
-                encryptionAlgorithms: algorithms.isEmpty ? [] : algorithms.split(separator: ",").map(String.init),
-                multiRegion: multi == "1")
+            return KeyIndex(identity: identity, savedAt: Date(timeIntervalSince1970: saved), keys: keys)
         }
-        return KeyIndex(identity: identity, savedAt: Date(timeIntervalSince1970: saved), keys: keys)
+    }
+
+    /// One key's line: its id alone (outside every custom key store), or its 18 fields.
+    private static func record(_ f: [String?]) -> (id: String, record: KeyRecord?)? {
+        if f.count == 1 {
+            guard let id = f[0], !id.isEmpty else { return nil }
+            return (id, nil)
+        }
+        guard f.count == 18, let id = f[0], !id.isEmpty, let store = f[1], !store.isEmpty, let arn = f[2],
+              let account = f[3], let state = f[4].flatMap(KeyState.init(rawValue:)), let enabled = f[5],
+              let created = f[6].flatMap(Double.init), let deletion = f[7], let window = f[8],
+              let usage = f[9], let spec = f[10], let origin = f[11].flatMap(Origin.init(rawValue:)),
+              let manager = f[12], let cluster = f[13], let xks = f[14], let algorithms = f[15],
+              let multi = f[16], let description = f[17] else { return nil }
+        let deletionDate: Date?
+        if deletion.isEmpty { deletionDate = nil } else {
+            guard let d = Double(deletion) else { return nil }
+            deletionDate = Date(timeIntervalSince1970: d)
+        }
+        return (id, KeyRecord(
+            id: id, arn: arn, accountId: account, state: state, enabled: enabled == "1", description: description,
+            creationDate: Date(timeIntervalSince1970: created), deletionDate: deletionDate,
+            pendingDeletionWindowInDays: Int(window), keyUsage: usage, keySpec: spec, origin: origin, keyManager: manager,
+            customKeyStoreId: store, cloudHsmClusterId: cluster.isEmpty ? nil : cluster, xksKeyId: xks.isEmpty ? nil : xks,
+            encryptionAlgorithms: algorithms.isEmpty ? [] : algorithms.split(separator: ",").map(String.init),
+            multiRegion: multi == "1"))
     }
 
     /// Tabs, line ends and backslashes written as `\t`, `\n`, `\r`, `\\`.
@@ -157,7 +188,7 @@ public struct KeyIndexStore: Sendable {
 
     public func load(_ identity: KeyIndex.Identity) -> KeyIndex? {
         guard let data = try? Data(contentsOf: file(for: identity)) else { return nil }
-        return KeyIndex.decode(String(decoding: data, as: UTF8.self), expecting: identity)
+        return KeyIndex.decode([UInt8](data), expecting: identity)
     }
 
     /// Writes the index; a failure (read-only cache, full disk) is ignored: the next run describes every key again.

@@ -73,6 +73,8 @@ public final class Table<Row: Identifiable> where Row.ID: Hashable {
     /// Text a filter matches against (lowercased once per row).
     let searchText: (Row) -> String
     private var searchCache: [Row.ID: String] = [:]
+    /// Where each row is in `rows` and `visible`, for `replace`; dropped whenever either is rebuilt.
+    private var positions: (rows: [Row.ID: Int], visible: [Row.ID: Int])?
     /// Rows the last draw showed, for lazily fetched columns (last used).
     public private(set) var lastDrawnRows: [Row] = []
     public private(set) var lastPageHeight = 10
@@ -116,6 +118,7 @@ public final class Table<Row: Identifiable> where Row.ID: Hashable {
     /// Replaces every row, keeping the cursor on the same row when it still exists.
     public func setRows(_ newRows: [Row]) {
         let keep = current?.id
+        positions = nil
         rows = newRows
         searchCache.removeAll(keepingCapacity: true)
         let ids = Set(newRows.map(\.id))
@@ -127,6 +130,7 @@ public final class Table<Row: Identifiable> where Row.ID: Hashable {
     public func append(_ batch: [Row]) {
         guard !batch.isEmpty else { return }
         let keep = current?.id
+        positions = nil
         rows.append(contentsOf: batch)
         let incoming = batch.filter(matches).sorted(by: order)
         var merged: [Row] = []
@@ -144,6 +148,7 @@ public final class Table<Row: Identifiable> where Row.ID: Hashable {
     /// Replaces rows in place by id (after an action re-described some keys).
     public func update(_ changed: [Row]) {
         let byId = Dictionary(changed.map { ($0.id, $0) }, uniquingKeysWith: { $1 })
+        positions = nil
         rows = rows.map { byId[$0.id] ?? $0 }
         for id in byId.keys { searchCache[id] = nil }
         rebuild(keeping: current?.id)
@@ -154,16 +159,17 @@ public final class Table<Row: Identifiable> where Row.ID: Hashable {
     public func replace(_ changed: [Row]) {
         guard !changed.isEmpty else { return }
         guard filter.isEmpty else { update(changed); return }
-        let byId = Dictionary(changed.map { ($0.id, $0) }, uniquingKeysWith: { $1 })
+        let at = positions ?? (Dictionary(rows.indices.map { (rows[$0].id, $0) }, uniquingKeysWith: { $1 }),
+                               Dictionary(visible.indices.map { (visible[$0].id, $0) }, uniquingKeysWith: { $1 }))
         var touched: [Int] = []
-        for i in rows.indices where byId[rows[i].id] != nil { rows[i] = byId[rows[i].id]! }
-        for i in visible.indices {
-            if let row = byId[visible[i].id] { visible[i] = row; touched.append(i) }
+        for row in changed {
+            if let i = at.rows[row.id] { rows[i] = row }
+            if let i = at.visible[row.id] { visible[i] = row; touched.append(i) }
         }
         let inOrder = touched.allSatisfy { i in
             (i == 0 || !order(visible[i], visible[i - 1])) && (i + 1 == visible.count || !order(visible[i + 1], visible[i]))
         }
-        if !inOrder { rebuild(keeping: current?.id) }
+        if inOrder { positions = at } else { rebuild(keeping: current?.id) }
     }
 
     public func setFilter(_ text: String) {
@@ -333,6 +339,7 @@ public final class Table<Row: Identifiable> where Row.ID: Hashable {
     }
 
     private func rebuild(keeping id: Row.ID?) {
+        positions = nil
         visible = rows.filter(matches).sorted(by: order)
         restoreCursor(id)
     }
