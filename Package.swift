@@ -121,6 +121,10 @@ let package = Package(
             "CKSDomain", "CKSPersistence", "CKSWire", "CKSClient", "CKSServer", "CKSEmbedded", "CKSConsole",
             .product(name: "ArgumentParser", package: "swift-argument-parser"),
         ]),
+        // The benchmark's framework row: a Hummingbird hello world beside the core.
+        .executableTarget(name: "cks-bench-hello", dependencies: [
+            .product(name: "Hummingbird", package: "hummingbird"),
+        ]),
         // The suites' one set of fixtures: the in-process core, the `cks serve` process, tmux, a raw HTTP client,
         // child processes, temporary directories, the built `cks`, external tools, waiting, a hand-moved clock.
         .target(name: "CKSTestSupport", dependencies: ["CKSWire", "CKSClient", "CKSEmbedded", "CKSServer"], path: "Tests/CKSTestSupport"),

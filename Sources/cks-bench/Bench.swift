@@ -24,6 +24,8 @@ struct BenchConfig {
     var cksExecutable: String
     var wrkExecutable: String
     var nginxExecutable: String
+    /// `cks-bench-hello` (the framework row); nil when it could not be built.
+    var helloExecutable: String?
     var command: String
 
     static let allSections = ["ceiling", "core", "scale", "console", "teardown", "xks", "evidence", "lookup", "recording",
@@ -149,10 +151,24 @@ final class Bench {
                                      directory: config.workDirectory.appendingPathComponent("nginx"))
         defer { nginx.stop() }
         for c in config.connections {
-            try cell("2 ceiling", nginx, serverName: "nginx (1 worker)", workload: "DescribeKey-shaped POST, fixed `{}` answer",
+            try cell("2 ceiling", nginx, serverName: "nginx (1 worker)", workload: Self.ceilingWorkload,
                      keys: nil, connections: c) { _ in Loads.ceiling(nginx.factory) }
         }
+        nginx.stop()
+        guard let executable = config.helloExecutable else {
+            Host.log("  no cks-bench-hello: the framework row is left out")
+            return
+        }
+        Host.log("2. ceiling: the framework alone (Hummingbird hello world, release)")
+        let hello = try HelloProcess(executable: executable, logDirectory: logDirectory)
+        defer { hello.stop() }
+        for c in config.connections {
+            try cell("2 ceiling", hello, serverName: hello.label, workload: Self.ceilingWorkload,
+                     keys: nil, connections: c) { _ in Loads.ceiling(hello.factory) }
+        }
     }
+
+    static let ceilingWorkload = "DescribeKey-shaped POST, fixed `{}` answer"
 
     // MARK: 1. core vs moto
 

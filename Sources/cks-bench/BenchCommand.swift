@@ -61,6 +61,9 @@ struct CKSBench: AsyncParsableCommand {
             guard unknown.isEmpty else { throw ValidationError("unknown section(s): \(unknown.sorted().joined(separator: ", "))") }
             config.sections = chosen
         }
+        if config.sections.contains("ceiling") {
+            do { config.helloExecutable = try Self.locateProduct("cks-bench-hello", root: root) } catch { Host.log("\(error)") }
+        }
 
         var versions = ["nginx": NginxProcess.version(tools.nginx)]
         if config.withMoto, config.sections.contains("core") { versions["moto"] = MotoProcess.version() }
@@ -109,20 +112,23 @@ struct CKSBench: AsyncParsableCommand {
     }
 
     /// The `cks` built beside this executable; built with the same configuration when missing.
-    static func locateCKS(root: URL) throws -> String {
+    static func locateCKS(root: URL) throws -> String { try locateProduct("cks", root: root) }
+
+    /// An executable of this package next to cks-bench, built (in cks-bench's configuration) when missing.
+    static func locateProduct(_ product: String, root: URL) throws -> String {
         let own = URL(fileURLWithPath: CommandLine.arguments[0]).resolvingSymlinksInPath()
-        let sibling = own.deletingLastPathComponent().appendingPathComponent("cks")
+        let sibling = own.deletingLastPathComponent().appendingPathComponent(product)
         if FileManager.default.isExecutableFile(atPath: sibling.path) { return sibling.path }
         let configuration = own.deletingLastPathComponent().lastPathComponent == "debug" ? "debug" : "release"
-        Host.log("building the cks executable (swift build -c \(configuration) --product cks)")
+        Host.log("building \(product) (swift build -c \(configuration) --product \(product))")
         guard let swift = Host.which("swift"),
-              Host.run(swift, ["build", "-c", configuration, "--product", "cks", "--package-path", root.path],
+              Host.run(swift, ["build", "-c", configuration, "--product", product, "--package-path", root.path],
                        outputToStandardError: true) == 0 else {
-            throw BenchError("could not build cks; build it (swift build -c release --product cks) or pass --cks PATH")
+            throw BenchError("could not build \(product); build it (swift build -c release --product \(product))")
         }
         let (_, binPath) = try Host.capture(swift, ["build", "-c", configuration, "--show-bin-path", "--package-path", root.path])
-        let built = URL(fileURLWithPath: binPath.trimmingCharacters(in: .whitespacesAndNewlines)).appendingPathComponent("cks")
-        guard FileManager.default.isExecutableFile(atPath: built.path) else { throw BenchError("no cks at \(built.path)") }
+        let built = URL(fileURLWithPath: binPath.trimmingCharacters(in: .whitespacesAndNewlines)).appendingPathComponent(product)
+        guard FileManager.default.isExecutableFile(atPath: built.path) else { throw BenchError("no \(product) at \(built.path)") }
         return built.path
     }
 }

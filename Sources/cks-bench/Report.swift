@@ -193,6 +193,23 @@ enum Render {
         return out
     }
 
+    /// Where the core's CPU goes: per workload of the smallest estate, its server CPU per request and what is left
+    /// after the framework's own (the Hummingbird hello world at the same connections).
+    static func budget(_ r: Results) -> String {
+        let hello = r.rows.filter { $0.section == "2 ceiling" && $0.server.hasPrefix("Hummingbird") }
+        let smallest = r.rows.filter { $0.section == "1 core vs moto" && $0.server.hasPrefix("cks") }.compactMap(\.keys).min()
+        let core = r.rows.filter { $0.section == "1 core vs moto" && $0.server.hasPrefix("cks") && $0.keys == smallest }
+        guard !hello.isEmpty, !core.isEmpty else { return "" }
+        var out = "### The core's CPU per request beyond the framework\n\n"
+        out += "| workload | c | core CPU µs/req | framework CPU µs/req | core's own µs/req |\n|---|---|---|---|---|\n"
+        for row in core {
+            guard let mine = row.cpuMicrosecondsPerRequest,
+                  let theirs = hello.first(where: { $0.connections == row.connections })?.cpuMicrosecondsPerRequest else { continue }
+            out += String(format: "| %@ | %d | %.0f | %.0f | %.0f |\n", row.workload, row.connections, mine, theirs, mine - theirs)
+        }
+        return out + "\n"
+    }
+
     static func document(_ r: Results) -> String {
         var out = "## cks benchmark (\(r.generatedAt))\n\n"
         out += "Machine: \(r.machine.cpus) vCPU \(r.machine.cpuModel), \(r.machine.memoryGiB) GiB, Linux \(r.machine.kernel); "
@@ -205,6 +222,7 @@ enum Render {
             guard !rows.isEmpty else { continue }
             out += "### \(section)\n\n" + table(rows) + "\n"
         }
+        out += budget(r)
         if !r.figures.isEmpty { out += "### Other measurements\n\n" + figures(r.figures) + "\n" }
         if !r.targets.isEmpty { out += "### Targets\n\n" + targets(r.targets) + "\n" }
         if !r.notes.isEmpty { out += r.notes.map { "- \($0)" }.joined(separator: "\n") + "\n" }

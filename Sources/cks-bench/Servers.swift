@@ -213,3 +213,27 @@ final class NginxProcess: MeasuredServer {
 
     @discardableResult func stop() -> Double { child.stop() }
 }
+
+// MARK: - The framework alone
+
+/// `cks-bench-hello`: Hummingbird answering `POST /` with `{}`, built from the core's own dependency graph and
+/// started like nginx; the core's cost per request beyond it is the core's own.
+final class HelloProcess: MeasuredServer {
+    let label = "Hummingbird hello world"
+    let port: Int
+    let child: ChildProcess
+    var pid: Int32 { child.pid }
+    var factory: RequestFactory { RequestFactory(port: port, signing: .staticHeader) }
+
+    init(executable: String, logDirectory: URL) throws {
+        port = try Host.freePort()
+        child = try ChildProcess(name: "cks-bench-hello", executable: executable, arguments: [String(port)],
+                                 logFile: logDirectory.appendingPathComponent("hello.out"))
+        guard Host.waitFor(10, { Host.isListening(port: port) }) else {
+            child.stop()
+            throw BenchError("cks-bench-hello did not listen:\n\(child.logTail())")
+        }
+    }
+
+    @discardableResult func stop() -> Double { child.stop() }
+}

@@ -30,7 +30,7 @@ enum Targets {
         }
 
         // ≥ 25% of the nginx ceiling on DescribeKey at 16 connections.
-        if let nginx = r.rows.first(where: { $0.section == "2 ceiling" && $0.connections == 16 }) {
+        if let nginx = r.rows.first(where: { $0.section == "2 ceiling" && $0.server.hasPrefix("nginx") && $0.connections == 16 }) {
             var parts: [String] = []
             var met: Bool?
             for n in sizes {
@@ -44,6 +44,26 @@ enum Targets {
                                       measured: parts.isEmpty ? "–" : parts.joined(separator: "; "), met: met))
         } else {
             checks.append(TargetCheck(target: "core ≥ 25% of nginx, DescribeKey, 16 connections", measured: "–", met: nil))
+        }
+
+        // DescribeKey against the framework alone: ≥ 60% of it at 16 connections, ≥ 50% at 2.
+        for (c, share) in [(16, 0.60), (2, 0.50)] {
+            let target = "core ≥ \(Int(share * 100))% of the Hummingbird hello world, DescribeKey, \(c) connections"
+            guard let hello = r.rows.first(where: { $0.section == "2 ceiling" && $0.server.hasPrefix("Hummingbird") && $0.connections == c }),
+                  hello.requestsPerSecond.median > 0 else {
+                checks.append(TargetCheck(target: target, measured: "–", met: nil))
+                continue
+            }
+            var parts: [String] = []
+            var met: Bool?
+            for n in sizes {
+                guard let core = row("cks", "DescribeKey", keys: n, c: c) else { continue }
+                let measured = core.requestsPerSecond.median / hello.requestsPerSecond.median
+                parts.append(String(format: "%@ keys: %@ of %@ req/s = %.0f%%", Render.grouped(n), Render.number(core.requestsPerSecond.median),
+                                    Render.number(hello.requestsPerSecond.median), measured * 100))
+                met = (met ?? true) && measured >= share
+            }
+            checks.append(TargetCheck(target: target, measured: parts.isEmpty ? "–" : parts.joined(separator: "; "), met: met))
         }
 
         // ListKeys p50 at the largest scale size within 1.5× of the smallest.
