@@ -108,12 +108,8 @@ extension Bench {
                note: "`cks --endpoint` on a 160×48 pseudo-terminal; \(Render.grouped(big.keys)) keys in the estate")
 
         // RSS with the large store open, and the time to open it.
-        let session = try PtySession(executable: config.cksExecutable, arguments: arguments, environment: env,
-                                     rows: 48, columns: 160, logFile: logDirectory.appendingPathComponent("console-open.log"))
+        let (session, opened) = try openStore(log: "console-open.log", arguments: arguments, environment: env)
         defer { session.child.stop(grace: 2) }
-        guard session.waitFor("scale-store", timeout: 30) != nil else { throw BenchError("the console drew no store") }
-        let opened = Date()
-        session.type("\r")
         let needle = "\(big.keys))"
         let loaded = session.waitFor(needle, timeout: 600)
         let openSeconds = Date().timeIntervalSince(opened)
@@ -137,12 +133,8 @@ extension Bench {
 
         // The second open: the first run left the key index ($XDG_CACHE_HOME/cks/key-index, here under HOME), so the
         // store lists from ListKeys pages and its states are described again afterwards.
-        let again = try PtySession(executable: config.cksExecutable, arguments: arguments, environment: env,
-                                   rows: 48, columns: 160, logFile: logDirectory.appendingPathComponent("console-reopen.log"))
+        let (again, reopened) = try openStore(log: "console-reopen.log", arguments: arguments, environment: env)
         defer { again.child.stop(grace: 2) }
-        guard again.waitFor("scale-store", timeout: 30) != nil else { throw BenchError("the console drew no store (second open)") }
-        let reopened = Date()
-        again.type("\r")
         let relisted = again.waitFor(needle, timeout: 600)
         let relistSeconds = Date().timeIntervalSince(reopened)
         let confirmed = again.waitFor("every state described again", timeout: 900)
@@ -190,6 +182,19 @@ extension Bench {
                [Spread(driver.frames).median],
                note: String(format: "ConsoleApp.handle + render on a 160×48 MemorySurface over the client backend; %d keys (j, PageDown); p99 %.2f ms, max %.2f ms; until idle p50 %.2f ms",
                             driver.frames.count, sorted[sorted.count * 99 / 100], sorted.last ?? 0, Spread(driver.settled).median))
+    }
+
+    /// The console on a 160×48 pseudo-terminal, Enter pressed on the large store as soon as it is drawn: the session
+    /// and when Enter was pressed.
+    func openStore(log: String, arguments: [String], environment: [String: String]) throws -> (PtySession, Date) {
+        let session = try PtySession(executable: config.cksExecutable, arguments: arguments, environment: environment,
+                                     rows: 48, columns: 160, logFile: logDirectory.appendingPathComponent(log))
+        guard session.waitFor("scale-store", timeout: 30) != nil else {
+            session.child.stop(grace: 2)
+            throw BenchError("the console drew no store (\(log))")
+        }
+        session.type("\r")
+        return (session, Date())
     }
 
     struct DriverFigures: Sendable {

@@ -128,12 +128,18 @@ struct KeyIndexTests {
         updates.flatMap { if case .described(let r) = $0 { return r } else { return [] } }
     }
 
-    @Test("a second pass lists remembered keys before describing any, describes only keys never seen, then every remembered one again")
-    func secondPassUsesTheIndex() async throws {
+    /// An in-process core and an empty directory for its key index, both gone afterwards.
+    static func withCoreAndIndexDirectory(_ body: @Sendable (InProcessCore, URL) async throws -> Void) async throws {
         let core = try await InProcessCore.forConsole()
         let directory = FileManager.default.temporaryDirectory.appendingPathComponent("cks-key-index-\(UUID().uuidString)")
         defer { try? FileManager.default.removeItem(at: directory) }
-        do {
+        do { try await body(core, directory) } catch { Issue.record("\(error)") }
+        await core.stop()
+    }
+
+    @Test("a second pass lists remembered keys before describing any, describes only keys never seen, then every remembered one again")
+    func secondPassUsesTheIndex() async throws {
+        try await Self.withCoreAndIndexDirectory { core, directory in
             let store = try await core.cloudHsmStore("ledger-hsm", keys: 5)
             for _ in 0..<3 { _ = try await core.client.createKey() }   // outside every custom key store
 
@@ -188,18 +194,16 @@ struct KeyIndexTests {
             let (fourth, fourthCalls) = Self.backend(core, directory: directory)
             #expect(Self.remembered(try await Self.collect(fourth)).count == 6)
             #expect(fourthCalls.describes.load(ordering: .relaxed) == 6)
-        } catch {
-            Issue.record("\(error)")
         }
-        await core.stop()
+    }
+
+    @Test("the console lists remembered keys at once, says their states are not confirmed, then confirms them")
+    func consoleShowsRememberedStatesAsSuch() async throws {
+        try await Self.withCoreAndIndexDirectory { core, directory in try await Self.consoleWalk(core, directory) }
     }
 
     @MainActor
-    @Test("the console lists remembered keys at once, says their states are not confirmed, then confirms them")
-    func consoleShowsRememberedStatesAsSuch() async throws {
-        let core = try await InProcessCore.forConsole()
-        let directory = FileManager.default.temporaryDirectory.appendingPathComponent("cks-key-index-\(UUID().uuidString)")
-        defer { try? FileManager.default.removeItem(at: directory) }
+    static func consoleWalk(_ core: InProcessCore, _ directory: URL) async throws {
         do {
             let store = try await core.cloudHsmStore("ledger-hsm", keys: 4)
             let (first, _) = Self.backend(core, directory: directory)
@@ -238,9 +242,6 @@ struct KeyIndexTests {
             }
             #expect(!surface.contains("not confirmed"))
             #expect(app.keysView(store.storeId).unconfirmed == 0)
-        } catch {
-            Issue.record("\(error)")
         }
-        await core.stop()
     }
 }
