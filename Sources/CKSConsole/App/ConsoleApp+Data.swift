@@ -61,14 +61,15 @@ extension ConsoleApp {
 
     /// The Stores screen's rows: each store with its counts (or why there are none).
     func storeRows() -> [StoreRow] {
-        stores.map { StoreRow(record: $0, census: censusFor($0.id), uncounted: keyCountsUnavailable != nil) }
+        stores.map { StoreRow(record: $0, census: censusFor($0.id), uncounted: keyCountsUnavailable != nil,
+                              statesUnconfirmed: censusFromIndex) }
     }
 
     /// A store's counts: nil until the first pass over the keys (or while they may not be counted), zero for stores
     /// it found no key in.
     func censusFor(_ id: String) -> KeyCensus? {
         if keyCountsUnavailable != nil && census[id] == nil { return nil }
-        return census[id] ?? (keysPoll.lastSuccess == nil ? nil : KeyCensus(total: 0, pendingDeletion: 0))
+        return census[id] ?? (keysPoll.lastSuccess == nil && !censusFromIndex ? nil : KeyCensus(total: 0, pendingDeletion: 0))
     }
 
     /// One pass over the account's keys (ListKeys, then DescribeKey per key: KMS cannot list a store's keys) that
@@ -89,6 +90,7 @@ extension ConsoleApp {
                 for try await update in app.backend.keyPass() {
                     guard generation == app.backendGeneration else { return }
                     app.scan?.take(update)
+                    if case .listed = update { app.countFromIndex() }
                     // The account shows in the first key listed: the header gets it now, not at the end of the pass.
                     if app.endpoint?.account == "?" { await app.refreshEndpointInfo() }
                     // Remembered keys come a ListKeys page at a time and nothing may follow the last page for a
@@ -119,6 +121,19 @@ extension ConsoleApp {
                 app.noteFailure(error, during: "listing keys")
             }
         }
+    }
+
+    /// Every ListKeys page has been read and the key index placed each known key in its store: before any pass has
+    /// counted this session, the Stores screen shows those totals now (the pending deletions once described).
+    func countFromIndex() {
+        guard let scan, census.isEmpty, keysPoll.lastSuccess == nil, scan.remembered > 0 else { return }
+        var counts: [String: KeyCensus] = [:]
+        for (storeId, rows) in scan.rows where !rows.isEmpty {
+            counts[storeId] = KeyCensus(total: rows.count, pendingDeletion: 0)
+        }
+        census = counts
+        censusFromIndex = true
+        storesTable.setRows(storeRows())
     }
 
     /// Shows what the pass has found so far in lists never filled before: the one on screen as keys arrive, the
@@ -176,6 +191,7 @@ extension ConsoleApp {
             }
         }
         census = counts
+        censusFromIndex = false
         keyCountsUnavailable = nil
         if scan.remembered > 0 {
             let seconds = (ContinuousClock.now - scan.started) / .seconds(1)

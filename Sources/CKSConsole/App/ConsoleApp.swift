@@ -147,6 +147,8 @@ public final class ConsoleApp {
     let storesTable: Table<StoreRow>
     public internal(set) var stores: [StoreRecord] = []
     var census: [String: KeyCensus] = [:]
+    /// `census` holds totals from the key index: the pending deletions are not known yet.
+    var censusFromIndex = false
     var storesPoll = PollSchedule()
     /// Passes over the keys (counting every store's keys and listing them); intervals from `keysRefreshInterval`.
     var keysPoll = PollSchedule(idle: 30, motion: 30)

@@ -101,7 +101,8 @@ public enum KeyPassUpdate: Sendable {
     case described([KeyRecord])
     /// Remembered keys that no longer exist.
     case gone([String])
-    /// Every ListKeys page has been read: every remembered key has been handed over.
+    /// Every ListKeys page has been read and every key never seen before described: every key of every store
+    /// has been handed over (remembered or described), so stores can be counted.
     case listed
 }
 

@@ -323,10 +323,10 @@ public final class KMSClientBackend: ConsoleBackend {
                 if let known, !remembered.isEmpty { output.yield(.remembered(remembered, asOf: known.savedAt)) }
                 described.flushIfDue()
             }
-            if known != nil { output.yield(.listed) }
             for try await (id, meta) in group { take(id, meta) }
         }
         described.flush()
+        if known != nil { output.yield(.listed) }
 
         // The remembered keys, described again: those on screen first.
         let queue = DescribeQueue(rememberedIds)

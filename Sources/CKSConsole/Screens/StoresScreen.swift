@@ -8,16 +8,23 @@ public struct StoreRow: Identifiable, Sendable, Hashable {
     public var census: KeyCensus?
     /// The keys may not be counted (the principal cannot list them): "-", not "counting…".
     public var uncounted = false
+    /// The count comes from the key index (a key's store never changes) and its states are not described yet: the
+    /// total is known, the pending deletions are not.
+    public var statesUnconfirmed = false
     public var id: String { record.id }
 
-    public init(record: StoreRecord, census: KeyCensus?, uncounted: Bool = false) {
+    public init(record: StoreRecord, census: KeyCensus?, uncounted: Bool = false, statesUnconfirmed: Bool = false) {
         self.record = record
         self.census = census
         self.uncounted = uncounted
+        self.statesUnconfirmed = statesUnconfirmed
     }
 
     /// A count column's text: the number, "-" when it may not be counted, "…" while counting.
     func count(_ value: (KeyCensus) -> Int) -> String { census.map { String(value($0)) } ?? (uncounted ? "-" : "…") }
+
+    /// The pending deletions: "…" until the states are described.
+    var pendingText: String { statesUnconfirmed && census != nil ? "…" : count(\.pendingDeletion) }
 }
 
 /// The Stores screen: columns, the details of the selected store, and what each state means.
@@ -33,8 +40,8 @@ enum StoresScreen {
                    ascending: { stateRank($0.record) < stateRank($1.record) }),
             Column("KEYS", .fixed(5, priority: 8), alignRight: true, text: { $0.count(\.total) },
                    ascending: { ($0.census?.total ?? -1) < ($1.census?.total ?? -1) }),
-            Column("PENDING", .fixed(7, priority: 7), alignRight: true, text: { $0.count(\.pendingDeletion) },
-                   style: { ($0.census?.pendingDeletion ?? 0) > 0 ? Style(.keyPendingDeletion) : nil },
+            Column("PENDING", .fixed(7, priority: 7), alignRight: true, text: { $0.pendingText },
+                   style: { !$0.statesUnconfirmed && ($0.census?.pendingDeletion ?? 0) > 0 ? Style(.keyPendingDeletion) : nil },
                    ascending: { ($0.census?.pendingDeletion ?? -1) < ($1.census?.pendingDeletion ?? -1) }),
             Column("CREATED", .fixed(10, hideBelow: 90, priority: 2), text: { formatting.date($0.record.creationDate) },
                    ascending: { $0.record.creationDate < $1.record.creationDate }),
@@ -98,9 +105,12 @@ enum StoresScreen {
         if let p = r.xksProxy {
             lines.append(("Proxy", p.uriEndpoint + p.uriPath + "  (" + p.connectivity.rawValue + ")", .normal))
         }
-        let keys = row.census.map { "\($0.total) keys, \($0.pendingDeletion) pending deletion" }
+        let keys = row.census.map { census in
+            row.statesUnconfirmed ? "\(census.total) keys (key index); their states are being described"
+                                  : "\(census.total) keys, \(census.pendingDeletion) pending deletion"
+        }
             ?? (row.uncounted ? "not counted: this principal may not list the keys" : "counting…")
-        lines.append(("Keys", keys, (row.census?.pendingDeletion ?? 0) > 0 ? Style(.keyPendingDeletion) : .normal))
+        lines.append(("Keys", keys, !row.statesUnconfirmed && (row.census?.pendingDeletion ?? 0) > 0 ? Style(.keyPendingDeletion) : .normal))
         lines.append(("Id", r.id + "   created " + formatting.dateTime(r.creationDate), Style(.muted)))
         return lines
     }
