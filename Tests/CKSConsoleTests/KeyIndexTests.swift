@@ -40,7 +40,11 @@ struct KeyIndexTests {
 
     @Test("the file reads back exactly what was written, whatever a description holds")
     func roundTrip() throws {
+        var elsewhere = Self.record("k3")   // an ARN and account other than the identity's are written out
+        elsewhere.arn = "arn:aws-cn:kms:cn-north-1:444455556666:key/k3"
+        elsewhere.accountId = "444455556666"
         let index = KeyIndex(identity: Self.identity, savedAt: Date(timeIntervalSince1970: 1_800_000_000.25), keys: [
+            "k3": elsewhere,
             "k1": Self.record("k1", description: "tab\there\nnew line \\ backslash \\t literal, café"),
             "k2": Self.record("k2", state: .pendingDeletion, deletion: Date(timeIntervalSince1970: 1_800_600_000)),
             "outside": KeyRecord?.none,

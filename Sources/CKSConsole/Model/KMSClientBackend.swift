@@ -292,35 +292,71 @@ public final class KMSClientBackend: ConsoleBackend {
             described.add(r)
         }
 
+        /// Listed keys the index knows are handed over as remembered (or left alone, outside every store); the
+        /// others are returned, to describe.
+        func sortListed(_ ids: [String]) -> [String] {
+            var remembered: [KeyRecord] = []
+            var unknown: [String] = []
+            for id in ids {
+                switch known?.keys[id] {
+                case .some(.none):
+                    next[id] = .some(nil)
+                case .some(.some(var r)):
+                    r.aliases = aliases[id] ?? []
+                    remembered.append(r)
+                    rememberedIds.append(id)
+                    next[id] = r
+                case .none:
+                    unknown.append(id)
+                }
+            }
+            if let known, !remembered.isEmpty { output.yield(.remembered(remembered, asOf: known.savedAt)) }
+            return unknown
+        }
+
         try await withThrowingTaskGroup(of: (String, KeyMetadata?).self) { group in
             var inFlight = 0
-            for try await page in client.listKeysPages(limit: 1000) {
-                var remembered: [KeyRecord] = []
-                for entry in page.keys ?? [] {
-                    guard let id = entry.keyId else { continue }
-                    if identity == nil, let account = Self.account(ofArn: entry.keyArn ?? "") {
-                        learnAccount(account)
-                        identity = keyIndex.identity(account: account, region: client.region)
-                        known = identity.flatMap(keyIndex.load)
-                    }
-                    switch known?.keys[id] {
-                    case .some(.none):
-                        next[id] = .some(nil)
-                    case .some(.some(var r)):
-                        r.aliases = aliases[id] ?? []
-                        remembered.append(r)
-                        rememberedIds.append(id)
-                        next[id] = r
-                    case .none:
-                        if inFlight >= width, let (doneId, meta) = try await group.next() {
-                            inFlight -= 1
-                            take(doneId, meta)
+            // The index is read while the next pages are listed; keys listed meanwhile wait for it.
+            var reading: Task<KeyIndex?, Never>?
+            let read = Done()
+            var indexKnown = false
+            var waiting: [String] = []
+            var pages = client.listKeysPages(limit: 1000).makeAsyncIterator()
+            var listed = false
+            while !listed {
+                if let page = try await pages.next() {
+                    for entry in page.keys ?? [] {
+                        guard let id = entry.keyId else { continue }
+                        if identity == nil, let account = Self.account(ofArn: entry.keyArn ?? "") {
+                            learnAccount(account)
+                            let wanted = keyIndex.identity(account: account, region: client.region)
+                            identity = wanted
+                            reading = Task {
+                                let index = keyIndex.load(wanted)
+                                read.mark()
+                                return index
+                            }
                         }
-                        group.addTask { (id, try await client.describeIfPresent(id)) }
-                        inFlight += 1
+                        waiting.append(id)
                     }
+                } else {
+                    listed = true
                 }
-                if let known, !remembered.isEmpty { output.yield(.remembered(remembered, asOf: known.savedAt)) }
+                if !indexKnown, listed || reading == nil || read.isMarked {
+                    known = await reading?.value
+                    indexKnown = true
+                }
+                guard indexKnown else { continue }
+                // (No nested function may capture the group: see BoundedConcurrency.map.)
+                for id in sortListed(waiting) {
+                    if inFlight >= width, let (doneId, meta) = try await group.next() {
+                        inFlight -= 1
+                        take(doneId, meta)
+                    }
+                    group.addTask { (id, try await client.describeIfPresent(id)) }
+                    inFlight += 1
+                }
+                waiting.removeAll(keepingCapacity: true)
                 described.flushIfDue()
             }
             for try await (id, meta) in group { take(id, meta) }
@@ -331,15 +367,16 @@ public final class KMSClientBackend: ConsoleBackend {
         // The remembered keys, described again: those on screen first.
         let queue = DescribeQueue(rememberedIds)
         try await withThrowingTaskGroup(of: (String, KeyMetadata?).self) { group in
-            func start() {
-                guard let id = queue.next(preferring: preferred.withLock { $0 }) else { return }
+            for _ in 0..<width {
+                guard let id = queue.next(preferring: preferred.withLock { $0 }) else { break }
                 group.addTask { (id, try await client.describeIfPresent(id)) }
             }
-            for _ in 0..<width { start() }
             while let (id, meta) = try await group.next() {
                 take(id, meta)
                 described.flushIfDue()
-                start()
+                if let id = queue.next(preferring: preferred.withLock { $0 }) {
+                    group.addTask { (id, try await client.describeIfPresent(id)) }
+                }
             }
         }
         described.flush()
@@ -528,6 +565,13 @@ final class DescribeQueue: Sendable {
             return nil
         }
     }
+}
+
+/// Set once by one task, read by another: whether something has happened.
+final class Done: Sendable {
+    private let flag = Atomic<Bool>(false)
+    func mark() { flag.store(true, ordering: .releasing) }
+    var isMarked: Bool { flag.load(ordering: .acquiring) }
 }
 
 /// Key ids collected from the concurrent DescribeKey calls of a pass.

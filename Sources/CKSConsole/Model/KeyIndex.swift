@@ -21,6 +21,9 @@ public struct KeyIndex: Sendable, Equatable {
         public init(endpoint: String, account: String, region: String) {
             self.endpoint = endpoint; self.account = account; self.region = region
         }
+
+        /// A key's ARN in this account and region, as KMS writes it.
+        func arn(of keyId: String) -> String { "arn:aws:kms:\(region):\(account):key/\(keyId)" }
     }
 
     public init(identity: Identity, savedAt: Date, keys: [String: KeyRecord?]) {
@@ -37,7 +40,8 @@ public struct KeyIndex: Sendable, Equatable {
         for (id, record) in keys.sorted(by: { $0.key < $1.key }) {
             guard let r = record else { out += Self.escape(id) + "\n"; continue }
             let fields: [String] = [
-                r.id, r.customKeyStoreId ?? "", r.arn, r.accountId, r.state.rawValue, r.enabled ? "1" : "0",
+                r.id, r.customKeyStoreId ?? "", r.arn == identity.arn(of: r.id) ? "" : r.arn,
+                r.accountId == identity.account ? "" : r.accountId, r.state.rawValue, r.enabled ? "1" : "0",
                 String(r.creationDate.timeIntervalSince1970), r.deletionDate.map { String($0.timeIntervalSince1970) } ?? "",
                 r.pendingDeletionWindowInDays.map(String.init) ?? "", r.keyUsage, r.keySpec, r.origin.rawValue, r.keyManager,
                 r.cloudHsmClusterId ?? "", r.xksKeyId ?? "", r.encryptionAlgorithms.joined(separator: ","),
@@ -87,7 +91,7 @@ public struct KeyIndex: Sendable, Equatable {
                   let saved = fields[4].flatMap(Double.init) else { return nil }
             var keys: [String: KeyRecord?] = [:]
             while nextLine() {
-                guard let key = record(fields) else { return nil }
+                guard let key = record(fields, identity) else { return nil }
                 keys[key.id] = key.record
             }
             return KeyIndex(identity: identity, savedAt: Date(timeIntervalSince1970: saved), keys: keys)
@@ -95,7 +99,8 @@ public struct KeyIndex: Sendable, Equatable {
     }
 
     /// One key's line: its id alone (outside every custom key store), or its 18 fields.
-    private static func record(_ f: [String?]) -> (id: String, record: KeyRecord?)? {
+    /// An empty ARN or account is the identity's (written so: they are most of a line).
+    private static func record(_ f: [String?], _ identity: Identity) -> (id: String, record: KeyRecord?)? {
         if f.count == 1 {
             guard let id = f[0], !id.isEmpty else { return nil }
             return (id, nil)
@@ -112,7 +117,7 @@ public struct KeyIndex: Sendable, Equatable {
             deletionDate = Date(timeIntervalSince1970: d)
         }
         return (id, KeyRecord(
-            id: id, arn: arn, accountId: account, state: state, enabled: enabled == "1", description: description,
+            id: id, arn: arn.isEmpty ? identity.arn(of: id) : arn, accountId: account.isEmpty ? identity.account : account, state: state, enabled: enabled == "1", description: description,
             creationDate: Date(timeIntervalSince1970: created), deletionDate: deletionDate,
             pendingDeletionWindowInDays: Int(window), keyUsage: usage, keySpec: spec, origin: origin, keyManager: manager,
             customKeyStoreId: store, cloudHsmClusterId: cluster.isEmpty ? nil : cluster, xksKeyId: xks.isEmpty ? nil : xks,
