@@ -218,7 +218,9 @@ struct DemoAutopilotTests {
         caption Third.
         """, name: "keys", source: "keys")
         let pilot = Autopilot(scenario: scenario, app: h.app, pace: AutopilotPace(1), screen: screen)
-        await play(pilot, on: h, mirror: mirror, until: { h.app.caption?.text == "First." })
+        // Waits on conditions end as soon as they hold; the limits are wide because in the full suite the main actor
+        // is shared with every console suite (this test takes over a minute there, 4 s alone).
+        await play(pilot, on: h, mirror: mirror, limit: .seconds(300), until: { h.app.caption?.text == "First." })
         #expect(pilot.intercept(.char(" ")), "Space is the autopilot's")
         #expect(pilot.paused && h.app.caption?.paused == true)
         // Paused: the caption does not move on, however long.
@@ -226,7 +228,7 @@ struct DemoAutopilotTests {
         #expect(h.app.caption?.text == "First.")
         // → steps to the next directive (the next caption), still paused.
         #expect(pilot.intercept(.right))
-        await play(pilot, on: h, mirror: mirror, limit: .seconds(5), until: { h.app.caption?.text == "Second." })
+        await play(pilot, on: h, mirror: mirror, limit: .seconds(120), until: { h.app.caption?.text == "Second." })
         #expect(h.app.caption?.text == "Second." && pilot.paused)
         #expect(pilot.intercept(.char(" ")) && !pilot.paused)
         // Another key: the autopilot ends and the key does what it does (j moves the cursor).

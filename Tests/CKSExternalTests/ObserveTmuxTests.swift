@@ -75,7 +75,8 @@ struct ObserveTmuxTests {
             _ = try await Self.observeAndFastForward(tmux)
             try await UI.press("Y", until: "the acknowledge dialog", in: tmux) { $0.contains("Acknowledge ") && $0.contains("Cancel") }
             try await UI.confirmDialog("Acknowledge", in: tmux)
-            try await tmux.waitFor("the schedule offer after the observation", timeout: .seconds(60)) {
+            // The plan reads the keys' use again after the observation: as long as a use check may take.
+            try await tmux.waitFor("the schedule offer after the observation", timeout: UI.useCheckTimeout) {
                 $0.contains("Enter opens the ScheduleKeyDeletion dialog")
             }
             try await UI.press("Enter", until: "the schedule dialog", in: tmux) { $0.contains("Schedule deletion of") }
