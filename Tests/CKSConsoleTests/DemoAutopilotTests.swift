@@ -219,7 +219,7 @@ struct DemoAutopilotTests {
         """, name: "keys", source: "keys")
         let pilot = Autopilot(scenario: scenario, app: h.app, pace: AutopilotPace(1), screen: screen)
         // Waits on conditions end as soon as they hold; the limits are wide because in the full suite the main actor
-        // is shared with every console suite (this test takes over a minute there, 4 s alone).
+        // is shared with every console suite.
         await play(pilot, on: h, mirror: mirror, limit: .seconds(300), until: { h.app.caption?.text == "First." })
         #expect(pilot.intercept(.char(" ")), "Space is the autopilot's")
         #expect(pilot.paused && h.app.caption?.paused == true)
