@@ -150,9 +150,7 @@ public final class KMSClientBackend: ConsoleBackend {
     }
 
     func learnAccount(fromArn arn: String) {
-        let parts = arn.split(separator: ":", omittingEmptySubsequences: false)
-        guard parts.count > 4, parts[4].count == 12 else { return }
-        learnAccount(String(parts[4]))
+        if let account = Self.account(ofArn: arn) { learnAccount(account) }
     }
 
     func learnAccount(_ account: String) {
