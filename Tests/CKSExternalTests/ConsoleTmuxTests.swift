@@ -133,32 +133,46 @@ struct ConsoleTmuxTests {
         keyRows(screen).first { $0.text.contains(text) }?.state
     }
 
-    /// Presses `key` until `predicate` holds. While a change is still finishing, the teardown view refuses acting
-    /// keys (and says so until the next key), so a press without effect within a few seconds is repeated.
+    /// Presses `key` until `predicate` holds. While a change is still finishing the console refuses acting keys
+    /// and says so; only then is the key pressed again. A key that was accepted but not yet acted on (the main
+    /// actor busy, or the key waiting for an observation to end) is never repeated: a second Enter would close the
+    /// dialog the first one opens.
     @discardableResult
     static func press(_ key: String, until what: String, in tmux: TmuxSession, timeout: Duration = .seconds(60),
                       _ predicate: @escaping (String) -> Bool) async throws -> String {
         let deadline = ContinuousClock.now + timeout
-        var screen = ""
+        // A refusal still on screen from an earlier press would look like this one's.
+        var screen = try await tmux.waitFor("no refusal on screen", timeout: .seconds(120)) { !refused($0) }
+        if predicate(screen) { return screen }
+        try await tmux.send(key)
         while ContinuousClock.now < deadline {
-            try await tmux.send(key)
-            let attempt = ContinuousClock.now + .seconds(5)
-            while ContinuousClock.now < attempt {
-                screen = try await tmux.capture()
-                if predicate(screen) { return screen }
-                try await Task.sleep(for: .milliseconds(100))
+            try await Task.sleep(for: .milliseconds(100))
+            screen = try await tmux.capture()
+            if predicate(screen) { return screen }
+            if refused(screen), !dialogOpen(screen) {
+                return try await press(key, until: what, in: tmux, timeout: deadline - ContinuousClock.now, predicate)
             }
         }
         Issue.record("pressing \(key) never led to \(what); last screen:\n\(screen)")
         throw HarnessError("pressing \(key) never led to \(what)")
     }
 
-    /// Confirms the open dialog: Tab off the focused Cancel, Enter, and Enter again when the action
-    /// asks for a second press (irreversible ones do).
+    /// The console refused a key while a change ran: the teardown view's "Refused while it runs", the message
+    /// line's "An action is running".
+    static func refused(_ screen: String) -> Bool {
+        screen.contains("Refused while it runs") || screen.contains("n action is running")
+    }
+
+    static func dialogOpen(_ screen: String) -> Bool { screen.contains("[ Cancel ]") }
+
+    /// Confirms the open dialog: Tab off the focused Cancel (and see the focus move), Enter, and Enter again when
+    /// the action asks for a second press (irreversible ones do).
     static func confirmDialog(_ marker: String, in tmux: TmuxSession) async throws {
         // The dialog is open while its title and its Cancel button show.
         func open(_ screen: String) -> Bool { screen.contains(marker) && screen.contains("[ Cancel ]") }
+        try await tmux.waitFor("the dialog \(marker)") { open($0) }
         try await tmux.send("Tab")
+        try await tmux.waitFor("the focus off Cancel in \(marker)") { open($0) && !$0.contains("Cancel is selected") }
         try await tmux.send("Enter")
         // A dialog taller than the screen shows the rest of its lines first; an irreversible one then arms.
         for _ in 0..<3 {
