@@ -105,6 +105,28 @@ struct TableTests {
         #expect(t.visible.map(\.id) == [2, 3, 1, 4])
     }
 
+    @Test("pages arriving in the view's order are added at the end; one out of order is merged; the same as sorting all")
+    func progressiveInOrder() {
+        let items = (0..<600).map { Item(id: $0, name: "k-\($0 % 37)", size: ($0 * 7_919) % 1_000) }
+        func tiebroken() -> Table<Item> {
+            Table(columns: table().columns, tiebreak: { $0.id < $1.id }) { $0.name }
+        }
+        for (column, ascending) in [(0, true), (1, true), (1, false)] {
+            let whole = tiebroken(), paged = tiebroken()
+            whole.sort(by: column, ascending: ascending)
+            paged.sort(by: column, ascending: ascending)
+            whole.setRows(items)
+            // Pages in the view's order (the fast path), then pages in arrival order (merged), then one row.
+            let sorted = whole.visible
+            paged.append(Array(sorted[0..<200]))
+            paged.append(Array(sorted[200..<300]))
+            paged.append(Array(items[300...]).filter { row in !sorted[0..<300].contains { $0.id == row.id } })
+            let missing = items.filter { row in !paged.rows.contains { $0.id == row.id } }
+            paged.append(missing)
+            #expect(paged.visible.map(\.id) == whole.visible.map(\.id), "column \(column) ascending \(ascending)")
+        }
+    }
+
     @Test("100,000 rows: only the rows that fit are drawn")
     func largeList() {
         let t = table()

@@ -208,7 +208,9 @@ public final class Autopilot {
             let deadline = Date().addingTimeInterval(waitTimeout)
             while Date() < deadline {
                 if Task.isCancelled { return nil }
-                await press(key)
+                // Pressed again only when the last press had no effect: a key waiting for an observation to end
+                // still runs, and a second Enter would close the dialog the first one opens.
+                if app?.teardown?.queued == nil { await press(key) }
                 if await until(seconds: min(4, max(0.5, deadline.timeIntervalSinceNow)), { Scenario.shows(text, on: $0) }) {
                     await hold(pace.afterWait)
                     return nil
@@ -246,7 +248,10 @@ public final class Autopilot {
     /// Tab to the dialog's confirm button, Enter; Enter again while the same dialog asks again (an irreversible one
     /// arms first, a tall one shows the rest of its lines first).
     private func confirm() async -> String? {
-        guard let app, let dialog = app.dialog else { return "confirm: no dialog is open" }
+        // The key that opens it may still wait for an observation to end.
+        let deadline = Date().addingTimeInterval(waitTimeout)
+        while app?.dialog == nil, Date() < deadline, !Task.isCancelled { try? await Task.sleep(for: .milliseconds(40)) }
+        guard let app, let dialog = app.dialog else { return "confirm: no dialog opened within \(Int(waitTimeout)) s" }
         // Each press after a frame is drawn: a tall dialog knows what it hides only once drawn.
         await press(.tab)
         _ = await fresh()

@@ -92,7 +92,13 @@ enum KeysScreen {
     }
 
     static func stateRank(_ s: KeyState) -> Int {
-        [.pendingDeletion: 0, .unavailable: 1, .disabled: 2, .enabled: 3][s] ?? 4
+        switch s {
+        case .pendingDeletion: return 0
+        case .unavailable: return 1
+        case .disabled: return 2
+        case .enabled: return 3
+        default: return 4
+        }
     }
 
 }

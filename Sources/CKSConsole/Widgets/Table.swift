@@ -132,16 +132,22 @@ public final class Table<Row: Identifiable> where Row.ID: Hashable {
         let keep = current?.id
         positions = nil
         rows.append(contentsOf: batch)
+        let order = self.order
         let incoming = batch.filter(matches).sorted(by: order)
-        var merged: [Row] = []
-        merged.reserveCapacity(visible.count + incoming.count)
-        var i = 0, j = 0
-        while i < visible.count && j < incoming.count {
-            if order(incoming[j], visible[i]) { merged.append(incoming[j]); j += 1 } else { merged.append(visible[i]); i += 1 }
+        if let first = incoming.first, visible.last.map({ !order(first, $0) }) ?? true {
+            // All after what is shown (rows arriving in the table's order): no merge.
+            visible.append(contentsOf: incoming)
+        } else if !incoming.isEmpty {
+            var merged: [Row] = []
+            merged.reserveCapacity(visible.count + incoming.count)
+            var i = 0, j = 0
+            while i < visible.count && j < incoming.count {
+                if order(incoming[j], visible[i]) { merged.append(incoming[j]); j += 1 } else { merged.append(visible[i]); i += 1 }
+            }
+            merged.append(contentsOf: visible[i...])
+            merged.append(contentsOf: incoming[j...])
+            visible = merged
         }
-        merged.append(contentsOf: visible[i...])
-        merged.append(contentsOf: incoming[j...])
-        visible = merged
         restoreCursor(keep)
     }
 
@@ -166,6 +172,7 @@ public final class Table<Row: Identifiable> where Row.ID: Hashable {
             if let i = at.rows[row.id] { rows[i] = row }
             if let i = at.visible[row.id] { visible[i] = row; touched.append(i) }
         }
+        let order = self.order
         let inOrder = touched.allSatisfy { i in
             (i == 0 || !order(visible[i], visible[i - 1])) && (i + 1 == visible.count || !order(visible[i + 1], visible[i]))
         }
@@ -321,11 +328,15 @@ public final class Table<Row: Identifiable> where Row.ID: Hashable {
 
     // MARK: internals
 
-    private func order(_ a: Row, _ b: Row) -> Bool {
-        let col = columns[sortColumn]
-        if col.ascending(a, b) { return ascending }
-        if col.ascending(b, a) { return !ascending }
-        return tiebreak(a, b)
+    /// The view's order: the sort column, then the tiebreak. Built once per sort or merge (looking the column up per
+    /// comparison copied its closures every time).
+    private var order: (Row, Row) -> Bool {
+        let less = columns[sortColumn].ascending, tiebreak = self.tiebreak, ascending = self.ascending
+        return { a, b in
+            if less(a, b) { return ascending }
+            if less(b, a) { return !ascending }
+            return tiebreak(a, b)
+        }
     }
 
     private func matches(_ row: Row) -> Bool {
