@@ -17,9 +17,11 @@ struct StreamingJSONEncoder {
     }
 
     fileprivate final class Writer: Encoder {
-        var bytes: [UInt8] = []
+        // Unchecked exclusivity: one encode uses a writer on one thread, and no access to either property overlaps
+        // another (every access is a single append, read or removal), so the runtime's per-access check is dropped.
+        @exclusivity(unchecked) var bytes: [UInt8] = []
         /// Open containers, innermost last: the closing byte and whether an element was written yet.
-        var open: [(close: UInt8, hasElement: Bool)] = []
+        @exclusivity(unchecked) var open: [(close: UInt8, hasElement: Bool)] = []
         var codingPath: [any CodingKey] { [] }
         var userInfo: [CodingUserInfoKey: Any] { [:] }
 

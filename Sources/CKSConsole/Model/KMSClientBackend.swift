@@ -343,6 +343,7 @@ public final class KMSClientBackend: ConsoleBackend {
                 if !indexKnown, listed || reading == nil || read.isMarked {
                     known = await reading?.value
                     indexKnown = true
+                    next.reserveCapacity((known?.keys.count ?? 0) + waiting.count)
                 }
                 guard indexKnown else { continue }
                 // (No nested function may capture the group: see BoundedConcurrency.map.)

@@ -90,6 +90,7 @@ public struct KeyIndex: Sendable, Equatable {
                   Identity(endpoint: fields[1] ?? "", account: fields[2] ?? "", region: fields[3] ?? "") == identity,
                   let saved = fields[4].flatMap(Double.init) else { return nil }
             var keys: [String: KeyRecord?] = [:]
+            keys.reserveCapacity(buffer.count / 150)   // lines are ~190 bytes: no rehashing while reading
             while nextLine() {
                 guard let key = record(fields, identity) else { return nil }
                 keys[key.id] = key.record

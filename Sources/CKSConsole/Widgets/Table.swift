@@ -133,7 +133,7 @@ public final class Table<Row: Identifiable> where Row.ID: Hashable {
         positions = nil
         rows.append(contentsOf: batch)
         let order = self.order
-        let incoming = batch.filter(matches).sorted(by: order)
+        let incoming = sortedInOrder(batch.filter(matches))
         if let first = incoming.first, visible.last.map({ !order(first, $0) }) ?? true {
             // All after what is shown (rows arriving in the table's order): no merge.
             visible.append(contentsOf: incoming)
@@ -339,6 +339,15 @@ public final class Table<Row: Identifiable> where Row.ID: Hashable {
         }
     }
 
+    /// `rows` in the view's order (stable): positions are sorted and each row is copied once, not at every step
+    /// of the sort (a row of strings costs retains on every copy).
+    private func sortedInOrder(_ rows: [Row]) -> [Row] {
+        let order = self.order
+        var positions = Array(rows.indices)
+        rows.withUnsafeBufferPointer { row in positions.sort { order(row[$0], row[$1]) } }
+        return positions.map { rows[$0] }
+    }
+
     private func matches(_ row: Row) -> Bool {
         if filter.isEmpty { return true }
         let text: String
@@ -351,7 +360,7 @@ public final class Table<Row: Identifiable> where Row.ID: Hashable {
 
     private func rebuild(keeping id: Row.ID?) {
         positions = nil
-        visible = rows.filter(matches).sorted(by: order)
+        visible = sortedInOrder(rows.filter(matches))
         restoreCursor(id)
     }
 
