@@ -328,8 +328,8 @@ public final class Table<Row: Identifiable> where Row.ID: Hashable {
 
     // MARK: internals
 
-    /// The view's order: the sort column, then the tiebreak. Built once per sort or merge (looking the column up per
-    /// comparison copied its closures every time).
+    /// The view's order: the sort column, then the tiebreak. Built once per sort or merge: looking the column up per
+    /// comparison would copy its closures each time.
     private var order: (Row, Row) -> Bool {
         let less = columns[sortColumn].ascending, tiebreak = self.tiebreak, ascending = self.ascending
         return { a, b in
