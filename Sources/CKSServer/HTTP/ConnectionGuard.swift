@@ -464,6 +464,19 @@ final class ConnectionGuardHandler: ChannelDuplexHandler, RemovableChannelHandle
         context.write(wrapOutboundOut(.head(HTTPResponse(status: .requestTimeout, headerFields: fields))), promise: nil)
         context.write(wrapOutboundOut(.body(ByteBuffer(bytes: body))), promise: nil)
         let channel = context.channel
-        context.writeAndFlush(wrapOutboundOut(.end(nil))).whenComplete { _ in channel.close(promise: nil) }
+        context.writeAndFlush(wrapOutboundOut(.end(nil))).whenComplete { _ in Self.lingeringClose(channel) }
+    }
+
+    /// Closes after an answer the client may still be sending into: the sending side first (the client reads the
+    /// answer, then end of stream), what still arrives is dropped, and the connection is closed when the client
+    /// closes or a second later. Closing at once with unread bytes would reset the connection, and a reset can
+    /// discard the answer before the client reads it.
+    static func lingeringClose(_ channel: any Channel) {
+        let outputClosed = channel.eventLoop.makePromise(of: Void.self)
+        channel.close(mode: .output, promise: outputClosed)
+        outputClosed.futureResult.whenComplete { result in
+            guard case .success = result else { channel.close(promise: nil); return }
+            channel.eventLoop.scheduleTask(in: .seconds(1)) { channel.close(promise: nil) }
+        }
     }
 }
