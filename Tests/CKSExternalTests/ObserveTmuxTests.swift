@@ -70,12 +70,31 @@ struct ObserveTmuxTests {
             }
             #expect(!reEnabled.contains("Observing: "), "no observation left:\n\(reEnabled)")
 
-            // Second run: acknowledge again, observe again, acknowledge the refused calls, go on to scheduling.
+            // Second run: acknowledge again, observe again to its end (refusals on a key whose `observed` flag is
+            // acknowledged no longer stop it, and the first run's refusals are still on screen), acknowledge what
+            // it found, go on to scheduling.
             try await Self.acknowledgeAll(tmux)
-            _ = try await Self.observeAndFastForward(tmux)
-            try await UI.press("Y", until: "the acknowledge dialog", in: tmux) { $0.contains("Acknowledge ") && $0.contains("Cancel") }
-            try await UI.confirmDialog("Acknowledge", in: tmux)
+            try await UI.press("W", until: "the observe dialog", in: tmux) { $0.contains("Disable and observe first?") }
+            try await UI.confirmDialog("Disable and observe first?", in: tmux)
+            let observing = try await tmux.waitFor("the second observation", timeout: .seconds(90)) {
+                $0.contains("Observing: ") || $0.contains("to acknowledge") || $0.contains("Enter opens the ScheduleKeyDeletion dialog")
+            }
+            if observing.contains("Observing: ") {
+                let screen = try await UI.press("F", until: "the fast-forward dialog", in: tmux) {
+                    $0.contains("Fast-forward the core's clock") || !$0.contains("Observing: ")
+                }
+                if screen.contains("Fast-forward the core's clock") {
+                    try await UI.confirmDialog("Fast-forward the core's clock", in: tmux)
+                }
+            }
             // The plan reads the keys' use again after the observation: as long as a use check may take.
+            let after = try await tmux.waitFor("the second observation ended", timeout: UI.useCheckTimeout) {
+                !$0.contains("Observing: ") && ($0.contains("Blocked: ") || $0.contains("Enter opens the ScheduleKeyDeletion dialog"))
+            }
+            if !after.contains("Enter opens the ScheduleKeyDeletion dialog") {
+                try await UI.press("Y", until: "the acknowledge dialog", in: tmux) { $0.contains("Acknowledge ") && $0.contains("Cancel") }
+                try await UI.confirmDialog("Acknowledge", in: tmux)
+            }
             try await tmux.waitFor("the schedule offer after the observation", timeout: UI.useCheckTimeout) {
                 $0.contains("Enter opens the ScheduleKeyDeletion dialog")
             }
