@@ -75,6 +75,13 @@ public final class TeardownController {
     /// What runs now, shown in the view: an observation (a key pressed meanwhile waits for it and then runs)
     /// or a change (keys that act are refused until it ends, and the refusal stays on screen).
     var busy: (label: String, changes: Bool)?
+    /// When what runs now began, on the console's wall clock.
+    var busySince: Date?
+    /// Whole seconds what runs now has taken so far.
+    var busySeconds: Int? {
+        guard let busySince, let app else { return nil }
+        return max(0, Int(app.wallClock().timeIntervalSince(busySince)))
+    }
     /// The key pressed during an observation, run when it ends.
     var queued: Action?
     /// Keys refused during the change that runs now.
@@ -150,6 +157,7 @@ public final class TeardownController {
     func begin(_ label: String, changes: Bool) {
         inFlight = true
         busy = (label, changes)
+        busySince = app?.wallClock()
         refused = []
     }
 
@@ -158,6 +166,7 @@ public final class TeardownController {
         let label = busy?.label ?? "the action"
         inFlight = false
         busy = nil
+        busySince = nil
         if !refused.isEmpty {
             let names = refused.map(keyLabel).joined(separator: ", ")
             refusalNotice = "Not done while \(label) ran: \(names). Press \(refused.count == 1 ? "it" : "them") again now."

@@ -163,7 +163,10 @@ enum TeardownView {
                                     style: Style(.warning, [.bold])))
                 }
             } else if let q = c.queued {
-                out.append(Line(text: "   Observing the store… \(c.keyLabel(q)) waits and runs when it ends.", style: Style(.muted)))
+                // After a few seconds the time taken shows, so a slow or stuck observation is visible as such.
+                let elapsed = c.busySeconds ?? 0
+                let took = elapsed >= 3 ? " (\(elapsed) s so far)" : ""
+                out.append(Line(text: "   Observing the store\(took)… \(c.keyLabel(q)) waits and runs when it ends.", style: Style(.muted)))
             }
         } else if let notice = c.refusalNotice {
             out.append(Line(text: " \(s.warning) \(notice)", style: Style(.warning, [.bold])))
