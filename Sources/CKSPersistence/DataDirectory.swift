@@ -91,6 +91,16 @@ public enum DataDirectory {
         guard stat(url.path, &info) == 0 else { return nil }
         return Int64(info.st_size)
     }
+
+    /// What changes whenever a file's content may have: device, inode, size, modification and status-change
+    /// times. The status-change time cannot be set back from user space, so a file written and given its old
+    /// modification time again still differs.
+    static func contentIdentity(_ url: URL) -> String? {
+        var info = stat()
+        guard stat(url.path, &info) == 0 else { return nil }
+        return "\(info.st_dev):\(info.st_ino):\(info.st_size):\(info.st_mtim.tv_sec).\(info.st_mtim.tv_nsec):"
+            + "\(info.st_ctim.tv_sec).\(info.st_ctim.tv_nsec)"
+    }
 }
 
 /// An exclusive OS lock on `cks.lock` in the data directory, held for the life of the process that uses the
@@ -129,12 +139,17 @@ public final class DataDirectoryLock: Sendable {
     private let identity: FileIdentity
     private let released = Atomic(false)
     public let previousStop: PreviousStop
+    /// After a clean stop: the identity (`DataDirectory.contentIdentity`) the database file had when a core
+    /// that had found it intact closed it.
+    public let checkedDatabase: String?
     private let holder: [(String, String)]
 
-    private init(fd: Int32, identity: FileIdentity, previousStop: PreviousStop, holder: [(String, String)]) {
+    private init(fd: Int32, identity: FileIdentity, previousStop: PreviousStop, checkedDatabase: String?,
+                 holder: [(String, String)]) {
         self.fd = fd
         self.identity = identity
         self.previousStop = previousStop
+        self.checkedDatabase = checkedDatabase
         self.holder = holder
     }
 
@@ -180,7 +195,9 @@ public final class DataDirectoryLock: Sendable {
             }
             let holder = [("pid", String(getpid())), ("command", currentCommand()), ("since", timestamp(Date()))]
             let identity = FileIdentity(info)
-            let lock = DataDirectoryLock(fd: fd, identity: identity, previousStop: previous, holder: holder)
+            let checked = previous == .clean ? fields["checked"] : nil
+            let lock = DataDirectoryLock(fd: fd, identity: identity, previousStop: previous, checkedDatabase: checked,
+                                         holder: holder)
             held[identity] = Dictionary(uniqueKeysWithValues: holder)
             // Who holds it, at once; the database line stays as the last holder left it until this one opens it.
             lock.write(endpoint: nil, database: fields["database"], held: &held)
@@ -205,9 +222,10 @@ public final class DataDirectoryLock: Sendable {
     /// Records where the core listens, for the message a second process gets.
     public func recordEndpoint(_ endpoint: String) { write(endpoint: endpoint, database: "open") }
 
-    /// Records a clean stop (the database was closed, hence checkpointed) and releases the lock.
-    public func releaseAfterCleanStop() {
-        write(endpoint: nil, database: "closed")
+    /// Records a clean stop (the database was closed, hence checkpointed) and releases the lock; `checked` is
+    /// the database file's identity when this process found it intact (see `checkedDatabase`).
+    public func releaseAfterCleanStop(checked: String? = nil) {
+        write(endpoint: nil, database: "closed", checked: checked)
         release()
     }
 
@@ -222,15 +240,17 @@ public final class DataDirectoryLock: Sendable {
 
     deinit { release() }
 
-    private func write(endpoint: String?, database: String?) {
-        Self.heldHere.withLock { held in write(endpoint: endpoint, database: database, held: &held) }
+    private func write(endpoint: String?, database: String?, checked: String? = nil) {
+        Self.heldHere.withLock { held in write(endpoint: endpoint, database: database, checked: checked, held: &held) }
     }
 
-    private func write(endpoint: String?, database: String?, held: inout [FileIdentity: [String: String]]) {
+    private func write(endpoint: String?, database: String?, checked: String? = nil,
+                       held: inout [FileIdentity: [String: String]]) {
         guard !released.load(ordering: .acquiring) else { return }
         var fields = holder
         if let endpoint { fields.append(("endpoint", endpoint)) }
         if let database { fields.append(("database", database)) }
+        if let checked { fields.append(("checked", checked)) }
         var text = ""
         for (name, value) in fields { text += "\(name): \(value)\n" }
         let bytes = Array(text.utf8)

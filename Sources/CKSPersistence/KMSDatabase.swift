@@ -1,6 +1,8 @@
 import CKSDomain
+import Dispatch
 import Foundation
 import GRDB
+import Synchronization
 
 /// How hard a commit waits for the disk. Both survive `kill -9` of the process (SQLite's WAL is written
 /// before a commit returns); `full` also survives a power loss or OS crash at the price of an fsync per commit.
@@ -41,18 +43,90 @@ public struct DatabaseOpenOptions: Sendable {
 public final class KMSDatabase: Sendable {
     let pool: DatabasePool
     let secrets: SecretSealer
+    private let url: URL
     private let lock: DataDirectoryLock
     /// Opened with `readOnlyRecovery`: every write fails with SQLite's read-only error.
     public let isReadOnly: Bool
     /// What opening changed or found, for the operator (a file tightened to 0600, a migration, files moved aside).
     public let notices: [String]
+    /// What is known of the file's integrity; `.damaged` refuses every change.
+    private let integrityState: Mutex<Integrity>
+    /// Left while the integrity check runs in the background.
+    private let backgroundCheck = DispatchGroup()
+    private let checkWhileServing: Bool
 
-    private init(pool: DatabasePool, secrets: SecretSealer, lock: DataDirectoryLock, isReadOnly: Bool, notices: [String]) {
+    /// What `PRAGMA quick_check` said of the database file.
+    public enum Integrity: Sendable, Equatable {
+        /// Not (or not yet fully) checked: read-only recovery, or a check stopped by `close()`.
+        case unchecked
+        /// The file is the one a core that had found it intact closed cleanly: it is checked while served.
+        case checking
+        case intact
+        case damaged(findings: [String])
+    }
+
+    private init(pool: DatabasePool, secrets: SecretSealer, url: URL, lock: DataDirectoryLock, isReadOnly: Bool,
+                 integrity: Integrity, checkWhileServing: Bool, notices: [String]) {
         self.pool = pool
         self.secrets = secrets
+        self.url = url
         self.lock = lock
         self.isReadOnly = isReadOnly
+        self.integrityState = Mutex(integrity)
+        self.checkWhileServing = checkWhileServing
         self.notices = notices
+    }
+
+    public var integrity: Integrity { integrityState.withLock { $0 } }
+
+    /// Whether opening ran the integrity check before returning (else it runs in the background, or not at all
+    /// for read-only recovery).
+    public var checkedBeforeServing: Bool { !isReadOnly && !checkWhileServing }
+
+    /// Waits for the integrity check running in the background, if any, and says what it found.
+    public func integrityChecked() async -> Integrity {
+        await withCheckedContinuation { (done: CheckedContinuation<Void, Never>) in
+            backgroundCheck.notify(queue: .global()) { done.resume() }
+        }
+        return integrity
+    }
+
+    /// Runs `PRAGMA quick_check` now. Damage found refuses every change from then on (`DamagedDatabase`);
+    /// reads go on, as with `--skip-integrity-check`.
+    @discardableResult
+    public func checkIntegrity() -> Integrity {
+        let found: Integrity
+        do {
+            let findings = try pool.read { db in try String.fetchAll(db, sql: "PRAGMA quick_check(5)") }
+            found = findings == ["ok"] ? .intact : .damaged(findings: findings)
+        } catch let error as DatabaseError where error.resultCode == .SQLITE_INTERRUPT {
+            found = .unchecked
+        } catch {
+            found = .damaged(findings: [Self.describe(error)])
+        }
+        return integrityState.withLock { state in
+            if case .damaged = state { return state }
+            state = found
+            return found
+        }
+    }
+
+    private func checkInBackground() {
+        backgroundCheck.enter()
+        DispatchQueue.global(qos: .utility).async { [self] in
+            checkIntegrity()
+            backgroundCheck.leave()
+        }
+    }
+
+    /// A change refused because the integrity check found the file damaged after the core started serving it.
+    public struct DamagedDatabase: Error, CustomStringConvertible {
+        public let findings: [String]
+        public var description: String { "the integrity check found the database damaged: \(findings.prefix(3).joined(separator: "; "))" }
+    }
+
+    private func refuseChangesIfDamaged() throws {
+        if case .damaged(let findings) = integrity { throw DamagedDatabase(findings: findings) }
     }
 
     /// Opens (creating and migrating as needed) the database at `url`; its folder is the data directory.
@@ -130,6 +204,11 @@ public final class KMSDatabase: Sendable {
                 + "what remains with `\(serve) --accept-lost-wal`.")
         }
 
+        // Unchanged since a core that had found it intact closed it cleanly (nothing has written it since: no
+        // log, the same identity): served at once and checked in the background. Anything else is checked first.
+        let checkWhileServing = !fresh && !options.readOnlyRecovery && lock.previousStop == .clean
+            && lock.checkedDatabase != nil && lock.checkedDatabase == DataDirectory.contentIdentity(url)
+            && (DataDirectory.fileSize(wal) ?? 0) == 0
         if fresh {
             _ = try DataDirectory.makePrivateFile(url, create: true)
         }
@@ -155,8 +234,10 @@ public final class KMSDatabase: Sendable {
                 // GRDB sets synchronous=NORMAL on the writer when it enables WAL, after prepareDatabase: set it
                 // again on the (single, long-lived) writer connection, the only one whose setting matters.
                 try pool.writeWithoutTransaction { db in try db.execute(sql: "PRAGMA synchronous = \(sync)") }
-                let findings = try pool.read { db in try String.fetchAll(db, sql: "PRAGMA quick_check(5)") }
-                guard findings == ["ok"] else { throw damaged(url, serve: serve, findings: findings, readOnly: false) }
+                if !checkWhileServing {
+                    let findings = try pool.read { db in try String.fetchAll(db, sql: "PRAGMA quick_check(5)") }
+                    guard findings == ["ok"] else { throw damaged(url, serve: serve, findings: findings, readOnly: false) }
+                }
             }
             let readCheck = {
                 try pool.read { db -> String? in
@@ -185,7 +266,11 @@ public final class KMSDatabase: Sendable {
                     if let notice = try DataDirectory.tighten(file) { notices.append(notice) }
                 }
             }
-            return KMSDatabase(pool: pool, secrets: secrets, lock: lock, isReadOnly: options.readOnlyRecovery, notices: notices)
+            let integrity: Integrity = options.readOnlyRecovery ? .unchecked : checkWhileServing ? .checking : .intact
+            let database = KMSDatabase(pool: pool, secrets: secrets, url: url, lock: lock, isReadOnly: options.readOnlyRecovery,
+                                       integrity: integrity, checkWhileServing: checkWhileServing, notices: notices)
+            if checkWhileServing { database.checkInBackground() }
+            return database
         } catch let error as DataDirectoryError {
             try? pool.close()
             throw error
@@ -251,6 +336,7 @@ public final class KMSDatabase: Sendable {
     /// recovery, `body` runs in a read transaction, where every write fails with SQLite's read-only error.
     public func write<T: Sendable>(_ body: @Sendable (DataWriter) throws -> T) async throws -> T {
         if isReadOnly { return try writeNow(body) }
+        try refuseChangesIfDamaged()
         return try await pool.write { db in try body(DataWriter(db, self.secrets)) }
     }
 
@@ -261,12 +347,19 @@ public final class KMSDatabase: Sendable {
 
     public func writeNow<T>(_ body: (DataWriter) throws -> T) throws -> T {
         if isReadOnly { return try pool.read { db in try body(DataWriter(db, secrets)) } }
+        try refuseChangesIfDamaged()
         return try pool.write { db in try body(DataWriter(db, secrets)) }
     }
 
     /// Closes every connection (in-flight accesses finish first), which checkpoints and removes the WAL, then
-    /// releases the data directory's lock, recording the clean stop.
+    /// releases the data directory's lock, recording the clean stop and, when the file was found intact, its
+    /// identity (the next start then checks it while serving). A check still running is given a few seconds
+    /// to finish (one stopped leaves nothing recorded, and the next start checks before serving).
     public func close() throws {
+        if backgroundCheck.wait(timeout: .now() + 5) == .timedOut {
+            pool.interrupt()
+            backgroundCheck.wait()
+        }
         do {
             // Readers first, so the writer is the last connection: SQLite then checkpoints the WAL into the
             // database file and removes it (a read-only connection closing last cannot).
@@ -276,7 +369,11 @@ public final class KMSDatabase: Sendable {
             lock.release()
             throw error
         }
-        if isReadOnly { lock.release() } else { lock.releaseAfterCleanStop() }
+        if isReadOnly {
+            lock.release()
+        } else {
+            lock.releaseAfterCleanStop(checked: integrity == .intact ? DataDirectory.contentIdentity(url) : nil)
+        }
     }
 
     /// Records in the lock file where the core listens, for the message a second process gets.
@@ -296,6 +393,7 @@ public final class KMSDatabase: Sendable {
         case is DatabaseError: return describe(error)
         case let error as CorruptRow: return error.description
         case let error as SecretSealer.Unreadable: return error.description
+        case let error as DamagedDatabase: return error.description
         default: return nil
         }
     }

@@ -109,6 +109,50 @@ struct DataDirectoryTests {
         try KMSDatabase.open(at: tmp.url, options: DatabaseOpenOptions(acceptLostWriteAheadLog: true)).close()
     }
 
+    @Test("a file closed intact and unchanged since is checked while served; any other is checked first; damage found while serving refuses every change")
+    func integrityCheckWhileServing() async throws {
+        let tmp = TempDatabase(); defer { tmp.cleanup() }
+        let fresh = try tmp.open()
+        #expect(fresh.checkedBeforeServing && fresh.integrity == .intact)
+        try fresh.writeNow { w in for _ in 0..<600 { try w.insert(key()) } }
+        try fresh.close()
+        let lockFile = tmp.directory.appendingPathComponent("cks.lock")
+        #expect(try String(contentsOf: lockFile, encoding: .utf8).contains("checked: "), "a clean stop of an intact file records it")
+
+        // Unchanged since: served at once, checked in the background.
+        let unchanged = try tmp.open()
+        #expect(!unchanged.checkedBeforeServing)
+        #expect(await unchanged.integrityChecked() == .intact)
+        try unchanged.close()
+
+        // Anything that touched the file since (here only its mode, which changes its status-change time): checked first.
+        try FileManager.default.setAttributes([.posixPermissions: 0o600], ofItemAtPath: tmp.url.path)
+        let touched = try tmp.open()
+        #expect(touched.checkedBeforeServing)
+        try touched.close()
+
+        // Damage written under a core that serves the file: its check finds it, every change is refused, and the
+        // clean stop does not vouch for the file: the next start checks first and refuses it.
+        let serving = try tmp.open()
+        #expect(!serving.checkedBeforeServing)
+        #expect(await serving.integrityChecked() == .intact)
+        let size = try #require(DataDirectory.fileSize(tmp.url))
+        let handle = try FileHandle(forWritingTo: tmp.url)
+        var generator = SystemRandomNumberGenerator()
+        try handle.seek(toOffset: UInt64((size / 2 / 4096) * 4096))
+        try handle.write(contentsOf: Data((0..<8192).map { _ in UInt8.random(in: 0...255, using: &generator) }))
+        try handle.close()
+        serving.pool.releaseMemory()
+        guard case .damaged(let findings) = serving.checkIntegrity() else {
+            Issue.record("the check did not find 8 KiB of random bytes in the middle of the file"); return
+        }
+        #expect(!findings.isEmpty)
+        #expect(throws: KMSDatabase.DamagedDatabase.self) { try serving.writeNow { try $0.insert(key()) } }
+        try serving.close()
+        #expect(try !String(contentsOf: lockFile, encoding: .utf8).contains("checked: "))
+        #expect { try tmp.open() } throws: { ($0 as? DataDirectoryError)?.message.contains("damaged") == true }
+    }
+
     @Test("a database from before sealing is migrated: secrets sealed, still readable, nothing left in clear")
     func legacy() throws {
         let tmp = TempDatabase(); defer { tmp.cleanup() }

@@ -110,6 +110,9 @@ public final class KMSEngine: KMSRequestHandling, Sendable {
     /// Whether the engine serves its database read-only (`--skip-integrity-check`): every change is refused.
     public var isReadOnly: Bool { database.isReadOnly }
 
+    /// What the database's integrity check found; waits for it when it runs in the background.
+    public func integrityChecked() async -> KMSDatabase.Integrity { await database.integrityChecked() }
+
     /// The data directory's lock, to record where the core listens.
     public func recordEndpoint(_ endpoint: String) { database.recordEndpoint(endpoint) }
 
@@ -151,6 +154,8 @@ public final class KMSEngine: KMSRequestHandling, Sendable {
                            cause: "cancelled")
         } catch where database.isReadOnly && KMSDatabase.isReadOnlyRefusal(error) {
             throw KMSError(.kmsInternal, Self.readOnlyRefusal, cause: "a change refused: the database is served read-only")
+        } catch let error as KMSDatabase.DamagedDatabase {
+            throw KMSError(.kmsInternal, Self.damagedRefusal, cause: "a change refused: \(error)")
         } catch {
             // A database failure (disk full, I/O error, a damaged page): nothing was committed; the client may retry.
             throw KMSError(.kmsInternal, "An internal error occurred. The request can be retried.",
@@ -231,6 +236,9 @@ public final class KMSEngine: KMSRequestHandling, Sendable {
         let now = self.now()
         return try await database.read { r in try body(r, now) }
     }
+
+    static let damagedRefusal = "The core found its database file damaged while serving it: changes are refused "
+        + "so the damage cannot spread. Stop the core and start it again: it reports the damage and what to do."
 
     static let readOnlyRefusal = "The core serves this data directory read-only for recovery (it was started with "
         + "--skip-integrity-check): changes are refused. Restart it without that flag once the database is restored."

@@ -24,6 +24,12 @@ extension CoreServer {
         }
         for notice in engine.notices { logger.notice("\(configuration.dataDirectory.path): \(notice)") }
         engine.startHealthChecks { message in logger.warning("\(message)") }
+        Task.detached(priority: .utility) {
+            if case .damaged(let findings) = await engine.integrityChecked() {
+                let shown = findings.prefix(3).joined(separator: "; ")
+                logger.critical("\(configuration.databaseFile.path) is damaged (\(shown)): every change is refused from now on. Stop the core and start it again for what to do.")
+            }
+        }
         if engine.isReadOnly {
             logger.warning("serving \(configuration.databaseFile.path) read-only, without the integrity check (--skip-integrity-check): every change is refused")
         }
