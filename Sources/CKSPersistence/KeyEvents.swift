@@ -29,13 +29,14 @@ extension DataReader {
         access_key_id, source, request_id, error_code, error_message, read_only
         """
 
+    /// A row selected with `eventColumns`, read by position (by name, each lookup lowercases the name).
     func decodeEvent(_ row: Row) -> KeyEvent {
-        KeyEvent(eventId: row["event_id"], time: Date(timeIntervalSince1970: row["event_time"]),
-                 scope: ResourceScope(account: row["account"], region: row["region"]), keyId: row["key_id"],
-                 keyParameter: row["key_param"], operation: row["operation"], principalArn: row["principal_arn"],
-                 username: row["username"], accessKeyId: row["access_key_id"], source: row["source"],
-                 requestId: row["request_id"], errorCode: row["error_code"], errorMessage: row["error_message"],
-                 readOnly: (row["read_only"] as Int64) != 0)
+        KeyEvent(eventId: row[1], time: Date(timeIntervalSince1970: row[2]),
+                 scope: ResourceScope(account: row[3], region: row[4]), keyId: row[5],
+                 keyParameter: row[6], operation: row[7], principalArn: row[8],
+                 username: row[9], accessKeyId: row[10], source: row[11],
+                 requestId: row[12], errorCode: row[13], errorMessage: row[14],
+                 readOnly: (row[15] as Int64) != 0)
     }
 
     /// Events of `scope` in [start, end], newest first, after `after`, at most `limit`; the position of the last
@@ -79,7 +80,7 @@ extension DataReader {
         args += [limit + 1]
         let rows = try all(sql, args)
         let kept = rows.prefix(limit)
-        let next = rows.count > limit ? kept.last.map { KeyEventPosition(time: $0["event_time"], seq: $0["seq"]) } : nil
+        let next = rows.count > limit ? kept.last.map { KeyEventPosition(time: $0[2], seq: $0[0]) } : nil
         return (kept.map(decodeEvent), next)
     }
 
