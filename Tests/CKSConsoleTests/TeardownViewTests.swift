@@ -194,6 +194,28 @@ struct TeardownViewTests {
         }
     }
 
+    /// A letter typed on a dialog (meant for the view behind a dialog that opened meanwhile) closes it without
+    /// doing anything, so the Tab and Enters typed after it cannot confirm a dialog nobody read.
+    @Test func aForeignKeyClosesTheDialogAndNothingIsDone() async throws {
+        try await Self.with(width: 120, height: 40) { (h: CoreHarness) async throws in
+            await h.openTeardown("payments-hsm")
+            await h.press(.char("Y"))
+            await h.confirmDialog()
+            let t = try #require(h.app.teardown)
+            await h.press(.enter)
+            #expect(h.app.dialog?.title.hasPrefix("Schedule deletion of") == true, "\(h.screen)")
+            await h.press(.char("X"))
+            #expect(h.app.dialog == nil)
+            #expect(h.screen.contains("closed, nothing done: X is not one of its keys"), "\(h.screen)")
+            for key in [Key.tab, .enter, .enter] { await h.press(key) }
+            // The Enter after the Tab reopens the schedule dialog (Cancel focused); the next one closes it.
+            #expect(h.app.dialog == nil)
+            #expect(t.plan?.abortableKeyIds.isEmpty == true, "nothing was scheduled")
+            let keys = try await h.keys(ofStore: "payments-hsm")
+            #expect(keys.filter { $0.keyState == .pendingDeletion }.count == 4, "only the keys pending before")
+        }
+    }
+
     @Test func aDisconnectedCloudHsmStoreWithPendingKeysOffersReconnect() async throws {
         try await Self.with { (h: CoreHarness) async throws in
             await h.openTeardown("ledger-hsm")

@@ -14,6 +14,10 @@ extension ConsoleApp {
             switch d.handle(key) {
             case .stay: break
             case .close, .confirmed: if dialog === d { dialog = nil }
+            case .foreignKey(let c):
+                if dialog === d { dialog = nil }
+                say("\(d.title) closed, nothing done: \(c) is not one of its keys (Tab, Enter, Esc). "
+                    + "Press \(c) again if it was meant for this view.", .warning, seconds: 10)
             }
             return
         }

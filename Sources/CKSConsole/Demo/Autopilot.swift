@@ -209,8 +209,8 @@ public final class Autopilot {
             while Date() < deadline {
                 if Task.isCancelled { return nil }
                 // Pressed again only when the last press had no effect: a key waiting for an observation to end
-                // still runs, and a second Enter would close the dialog the first one opens.
-                if app?.teardown?.queued == nil { await press(key) }
+                // still runs, and a key arriving on the dialog the first one opened would close it.
+                if app?.teardown?.queued == nil, app?.dialog == nil { await press(key) }
                 if await until(seconds: min(4, max(0.5, deadline.timeIntervalSinceNow)), { Scenario.shows(text, on: $0) }) {
                     await hold(pace.afterWait)
                     return nil

@@ -146,7 +146,8 @@ extension TeardownController {
     func fastForward() {
         guard let app else { return }
         if let reason = availability(.fastForward) { app.say("Fast-forward: \(reason).", .warning); return }
-        begin("looking at what the fast-forward would delete", changes: false)
+        // Keys typed while it looks are refused, visibly: none is carried into (or onto) the dialog it opens.
+        begin("looking at what the fast-forward would delete", changes: true)
         app.launch("teardown \(storeName): fast-forward preview") { [runner] app in
             do {
                 let preview = try await runner.fastForwardPreview()

@@ -35,7 +35,10 @@ public final class Dialog {
         self.window = window; self.body = body; self.onConfirm = onConfirm
     }
 
-    public enum Outcome { case stay, close, confirmed }
+    /// `foreignKey`: a character the dialog has no use for, most likely typed for the view behind it (a dialog
+    /// that opened while the operator was typing): the dialog closes without doing anything, so keys typed on
+    /// never go on to confirm a dialog nobody read.
+    public enum Outcome: Equatable { case stay, close, confirmed, foreignKey(Character) }
 
     /// Handles a key; the caller closes the dialog on `.close` / `.confirmed`.
     public func handle(_ key: Key) -> Outcome {
@@ -67,6 +70,8 @@ public final class Dialog {
             if irreversible && !armed { armed = true; return .stay }
             onConfirm(self)
             return .confirmed
+        case .char(let c):
+            return .foreignKey(c)
         default: break
         }
         return .stay
