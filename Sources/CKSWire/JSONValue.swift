@@ -94,22 +94,8 @@ public enum JSONValue: Sendable, Hashable {
         out += String(decoding: bytes, as: UTF8.self)
     }
 
-    /// `s` as a JSON string literal: the runs between escapes appended whole.
     static func writeString(_ s: String, into bytes: inout [UInt8]) {
-        bytes.append(UInt8(ascii: "\""))
-        var s = s
-        s.withUTF8 { utf8 in
-            var run = 0
-            for i in 0..<utf8.count {
-                let byte = utf8[i]
-                guard byte < 0x20 || byte == 0x22 || byte == 0x5C else { continue }
-                bytes.append(contentsOf: UnsafeBufferPointer(rebasing: utf8[run..<i]))
-                JSONEscape.append(byte, to: &bytes)
-                run = i + 1
-            }
-            bytes.append(contentsOf: UnsafeBufferPointer(rebasing: utf8[run...]))
-        }
-        bytes.append(UInt8(ascii: "\""))
+        JSONEscape.appendLiteral(s, to: &bytes)
     }
 }
 
@@ -310,6 +296,25 @@ private struct JSONParser {
 /// JSON's escape of one byte that cannot appear raw in a string: a quote, a backslash or a control character.
 enum JSONEscape {
     static let hex = Array("0123456789abcdef".utf8)
+
+    /// `s` as a JSON string literal. Runs without an escape are appended whole (a nested JSON document, e.g. a
+    /// CloudTrailEvent, is mostly such runs between its quotes).
+    static func appendLiteral(_ s: String, to bytes: inout [UInt8]) {
+        bytes.append(UInt8(ascii: "\""))
+        var text = s
+        text.withUTF8 { utf8 in
+            var run = 0
+            for i in 0..<utf8.count {
+                let byte = utf8[i]
+                guard byte < 0x20 || byte == 0x22 || byte == 0x5C else { continue }
+                if run < i { bytes.append(contentsOf: UnsafeBufferPointer(rebasing: utf8[run..<i])) }
+                append(byte, to: &bytes)
+                run = i + 1
+            }
+            if run < utf8.count { bytes.append(contentsOf: UnsafeBufferPointer(rebasing: utf8[run..<utf8.count])) }
+        }
+        bytes.append(UInt8(ascii: "\""))
+    }
 
     static func append(_ byte: UInt8, to bytes: inout [UInt8]) {
         bytes.append(0x5C)

@@ -68,24 +68,7 @@ struct StreamingJSONEncoder {
             open.append((close, false))
         }
 
-        func writeString(_ s: String) {
-            bytes.append(UInt8(ascii: "\""))
-            var text = s
-            text.withUTF8 { utf8 in
-                // Runs without an escape are appended whole (a nested JSON document, e.g. CloudTrailEvent, is
-                // mostly such runs between its quotes).
-                var run = 0
-                for i in 0..<utf8.count {
-                    let byte = utf8[i]
-                    guard byte < 0x20 || byte == 0x22 || byte == 0x5C else { continue }
-                    if run < i { bytes.append(contentsOf: UnsafeBufferPointer(rebasing: utf8[run..<i])) }
-                    JSONEscape.append(byte, to: &bytes)
-                    run = i + 1
-                }
-                if run < utf8.count { bytes.append(contentsOf: UnsafeBufferPointer(rebasing: utf8[run..<utf8.count])) }
-            }
-            bytes.append(UInt8(ascii: "\""))
-        }
+        func writeString(_ s: String) { JSONEscape.appendLiteral(s, to: &bytes) }
 
         func writeRaw(_ text: String) { bytes.append(contentsOf: text.utf8) }
 
