@@ -97,7 +97,7 @@ public final class KMSDatabase: Sendable {
     public func checkIntegrity() -> Integrity {
         let found: Integrity
         do {
-            let findings = try pool.read { db in try String.fetchAll(db, sql: "PRAGMA quick_check(5)") }
+            let findings = try Self.quickCheck(pool)
             found = findings == ["ok"] ? .intact : .damaged(findings: findings)
         } catch let error as DatabaseError where error.resultCode == .SQLITE_INTERRUPT {
             found = .unchecked
@@ -109,6 +109,11 @@ public final class KMSDatabase: Sendable {
             state = found
             return found
         }
+    }
+
+    /// SQLite's check of the whole file: `["ok"]`, or up to five findings.
+    private static func quickCheck(_ pool: DatabasePool) throws -> [String] {
+        try pool.read { db in try String.fetchAll(db, sql: "PRAGMA quick_check(5)") }
     }
 
     private func checkInBackground() {
@@ -235,7 +240,7 @@ public final class KMSDatabase: Sendable {
                 // again on the (single, long-lived) writer connection, the only one whose setting matters.
                 try pool.writeWithoutTransaction { db in try db.execute(sql: "PRAGMA synchronous = \(sync)") }
                 if !checkWhileServing {
-                    let findings = try pool.read { db in try String.fetchAll(db, sql: "PRAGMA quick_check(5)") }
+                    let findings = try quickCheck(pool)
                     guard findings == ["ok"] else { throw damaged(url, serve: serve, findings: findings, readOnly: false) }
                 }
             }

@@ -67,7 +67,7 @@ public enum JSONValue: Sendable, Hashable {
         case .null: out.append(contentsOf: "null".utf8)
         case let .bool(b): out.append(contentsOf: (b ? "true" : "false").utf8)
         case let .number(n): out.append(contentsOf: n.utf8)
-        case let .string(s): JSONValue.writeString(s, into: &out)
+        case let .string(s): JSONEscape.appendLiteral(s, to: &out)
         case let .array(items):
             out.append(UInt8(ascii: "["))
             for (i, item) in items.enumerated() {
@@ -79,7 +79,7 @@ public enum JSONValue: Sendable, Hashable {
             out.append(UInt8(ascii: "{"))
             for (i, (key, value)) in members.enumerated() {
                 if i > 0 { out.append(UInt8(ascii: ",")) }
-                JSONValue.writeString(key, into: &out)
+                JSONEscape.appendLiteral(key, to: &out)
                 out.append(UInt8(ascii: ":"))
                 value.write(into: &out)
             }
@@ -90,12 +90,8 @@ public enum JSONValue: Sendable, Hashable {
     static func writeString(_ s: String, into out: inout String) {
         var bytes: [UInt8] = []
         bytes.reserveCapacity(s.utf8.count + 2)
-        writeString(s, into: &bytes)
-        out += String(decoding: bytes, as: UTF8.self)
-    }
-
-    static func writeString(_ s: String, into bytes: inout [UInt8]) {
         JSONEscape.appendLiteral(s, to: &bytes)
+        out += String(decoding: bytes, as: UTF8.self)
     }
 }
 

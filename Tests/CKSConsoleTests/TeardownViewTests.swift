@@ -164,7 +164,7 @@ struct TeardownViewTests {
             #expect(h.screen.contains("Observing the store… ⏎ (next step) waits and runs when it ends."), "\(h.screen)")
             #expect(h.app.dialog == nil)
             // A slow observation says how long it has taken.
-            t.busySince = h.app.wallClock().addingTimeInterval(-12)
+            t.busy?.since = h.app.wallClock().addingTimeInterval(-12)
             h.app.render(on: h.surface)
             #expect(h.screen.contains("Observing the store (12 s so far)… ⏎ (next step) waits"), "\(h.screen)")
             await h.app.settle(on: h.surface)

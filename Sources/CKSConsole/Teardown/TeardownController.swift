@@ -74,13 +74,12 @@ public final class TeardownController {
     var inFlight = false
     /// What runs now, shown in the view: an observation (a key pressed meanwhile waits for it and then runs)
     /// or a change (keys that act are refused until it ends, and the refusal stays on screen).
-    var busy: (label: String, changes: Bool)?
-    /// When what runs now began, on the console's wall clock.
-    var busySince: Date?
+    /// `since`: when it began, on the console's wall clock.
+    var busy: (label: String, changes: Bool, since: Date?)?
     /// Whole seconds what runs now has taken so far.
     var busySeconds: Int? {
-        guard let busySince, let app else { return nil }
-        return max(0, Int(app.wallClock().timeIntervalSince(busySince)))
+        guard let since = busy?.since, let app else { return nil }
+        return max(0, Int(app.wallClock().timeIntervalSince(since)))
     }
     /// The key pressed during an observation, run when it ends.
     var queued: Action?
@@ -156,8 +155,7 @@ public final class TeardownController {
 
     func begin(_ label: String, changes: Bool) {
         inFlight = true
-        busy = (label, changes)
-        busySince = app?.wallClock()
+        busy = (label, changes, app?.wallClock())
         refused = []
     }
 
@@ -166,7 +164,6 @@ public final class TeardownController {
         let label = busy?.label ?? "the action"
         inFlight = false
         busy = nil
-        busySince = nil
         if !refused.isEmpty {
             let names = refused.map(keyLabel).joined(separator: ", ")
             refusalNotice = "Not done while \(label) ran: \(names). Press \(refused.count == 1 ? "it" : "them") again now."

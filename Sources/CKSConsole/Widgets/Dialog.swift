@@ -38,7 +38,7 @@ public final class Dialog {
     /// `foreignKey`: a character the dialog has no use for, most likely typed for the view behind it (a dialog
     /// that opened while the operator was typing): the dialog closes without doing anything, so keys typed on
     /// never go on to confirm a dialog nobody read.
-    public enum Outcome: Equatable { case stay, close, confirmed, foreignKey(Character) }
+    public enum Outcome { case stay, close, confirmed, foreignKey(Character) }
 
     /// Handles a key; the caller closes the dialog on `.close` / `.confirmed`.
     public func handle(_ key: Key) -> Outcome {
